@@ -1,0 +1,25 @@
+/*
+ * clock.h: the wall clock the planner's "now" comes from. A test clock (--clock) starts at a
+ * given instant and then advances in real time, so tests and demos can pin "now" without
+ * freezing timers. Only main and the request state machines read it; pure cores take now as
+ * an argument.
+ */
+#ifndef PG_CLOCK_H
+#define PG_CLOCK_H
+
+#include "profgate/common.h"
+
+typedef struct pg_clock {
+    int64_t offset_ns; /* added to the real clock */
+} pg_clock;
+
+/** The real clock. */
+void pg_clock_init_real(pg_clock *c);
+/** A clock that reads start_ns now and advances in real time. */
+void pg_clock_init_at(pg_clock *c, int64_t start_ns);
+int64_t pg_clock_now(const pg_clock *c);
+
+int64_t pg_realtime_ns(void);
+int64_t pg_monotonic_ns(void);
+
+#endif

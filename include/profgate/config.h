@@ -1,0 +1,69 @@
+/*
+ * config.h: profgate's configuration, described by one table (section, name, type, default,
+ * bounds, help). The same table drives the INI parser, validation, `--help`, `--dump-config`
+ * (which generates conf/profgate.conf) and command-line overrides, so a directive can never be
+ * documented one way and parsed another. Pure apart from reading the file it is given.
+ */
+#ifndef PG_CONFIG_H
+#define PG_CONFIG_H
+
+#include "profgate/common.h"
+
+#include <stdio.h>
+#include <sys/socket.h>
+
+#define PG_LISTEN_MAX 8
+#define PG_CONFIG_ERR_MAX 512
+
+enum { PG_LOG_DEBUG = 0, PG_LOG_INFO = 1, PG_LOG_WARN = 2, PG_LOG_ERROR = 3 };
+
+typedef struct pg_config {
+    /* [server] */
+    char listen[512];
+    int64_t max_connections;
+    int64_t max_head_bytes;
+    int64_t max_url_bytes;
+    int64_t max_headers;
+    int64_t max_body_bytes;
+    int64_t head_timeout_ms;
+    int64_t idle_timeout_ms;
+    int64_t send_timeout_ms;
+    int64_t shutdown_timeout_ms;
+    /* [log] */
+    int64_t log_level;
+    bool access_log;
+    /* [freshness] */
+    int64_t settle_ms;
+    int64_t live_ttl_ms;
+} pg_config;
+
+/** Fills every field with its documented default. */
+void pg_config_defaults(pg_config *cfg);
+
+/** Loads an INI file over the current values. On error: "FILE:LINE: message" in err. */
+int pg_config_load_file(pg_config *cfg, const char *path, char *err, size_t errlen);
+
+/** Loads INI text (tests, fuzzing); name is used in error messages. */
+int pg_config_load_string(pg_config *cfg, const char *text, const char *name, char *err, size_t errlen);
+
+/** Sets one directive by its "section.name" key (command-line overrides). */
+int pg_config_set(pg_config *cfg, const char *key, const char *value, char *err, size_t errlen);
+
+/** Writes the fully commented example configuration (every directive, its default, its help). */
+void pg_config_write_example(FILE *out);
+
+/** Writes a one-line-per-directive summary for --help. */
+void pg_config_write_usage(FILE *out);
+
+/** A listen address list "ADDR:PORT[,ADDR:PORT...]" with IPv6 as "[ADDR]:PORT". */
+typedef struct pg_listen_addrs {
+    size_t n;
+    struct sockaddr_storage addr[PG_LISTEN_MAX];
+} pg_listen_addrs;
+
+int pg_listen_parse(const char *spec, pg_listen_addrs *out, char *err, size_t errlen);
+
+/** Parses "debug|info|warn|error". */
+int pg_log_level_parse(const char *s, int64_t *out);
+
+#endif

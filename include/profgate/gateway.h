@@ -1,0 +1,28 @@
+/*
+ * gateway.h: profgate's request handling: the route table and, per route, the request state
+ * machine (validate, plan, and from the upstream/cache issues on: look up, fetch, merge, encode).
+ * It composes the pure cores and the I/O edges; it owns no sockets itself.
+ */
+#ifndef PG_GATEWAY_H
+#define PG_GATEWAY_H
+
+#include "profgate/clock.h"
+#include "profgate/config.h"
+#include "profgate/http_server.h"
+#include "profgate/planner.h"
+
+typedef struct pg_gateway {
+    const pg_config *cfg;
+    const pg_clock *clock;
+    pg_planner_cfg planner;
+} pg_gateway;
+
+void pg_gateway_init(pg_gateway *gw, const pg_config *cfg, const pg_clock *clock);
+
+/** The pg_http_handler for profgate; data is the pg_gateway. */
+void pg_gateway_handle(pg_http_req *req, void *data);
+
+/** Appends the plan as JSON (the /_profgate/plan body). */
+int pg_plan_json(pg_buf *b, const pg_plan *plan, int64_t now_ns);
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * http_server.h: the HTTP/1.1 front end, the I/O edge that wraps libuv (llhttp parsing lives in
+ * http_parse). It owns listeners and connections, enforces connection-level limits and timeouts,
+ * serializes pipelined requests so responses leave in order, and hands each complete request to
+ * one handler. It knows nothing of routes or of GetProfile.
+ *
+ * Request lifetime: the handler receives a pg_http_req and must eventually answer it exactly once
+ * with pg_http_respond() (or pg_http_respond_error()), synchronously or later. If the client
+ * disconnects first, the abort callback (if set) runs so the handler can cancel its work; the
+ * handler must still answer (the answer is then discarded) and the request stays valid until it does.
+ */
+#ifndef PG_HTTP_SERVER_H
+#define PG_HTTP_SERVER_H
+
+#include "profgate/apierr.h"
+#include "profgate/config.h"
+#include "profgate/http_parse.h"
+
+#include <uv.h>
+
+typedef struct pg_http_server pg_http_server;
+typedef struct pg_http_req pg_http_req;
+
+typedef void (*pg_http_handler)(pg_http_req *req, void *data);
+typedef void (*pg_http_abort_cb)(pg_http_req *req, void *data);
+typedef void (*pg_http_closed_cb)(void *data);
+
+typedef struct pg_http_server_cfg {
+    pg_listen_addrs listen;
+    pg_http_limits limits;
+    size_t max_connections;
+    uint64_t head_timeout_ms;
+    uint64_t idle_timeout_ms;
+    uint64_t send_timeout_ms;
+    bool access_log;
+    const char *server_name; /* Server: header value */
+} pg_http_server_cfg;
+
+/** Derives the server settings from the configuration. */
+int pg_http_server_cfg_from(pg_http_server_cfg *out, const pg_config *cfg, char *err, size_t errlen);
+
+/** Binds every listen address and starts accepting. */
+int pg_http_server_start(uv_loop_t *loop, const pg_http_server_cfg *cfg, pg_http_handler handler,
+                         void *data, pg_http_server **out, char *err, size_t errlen);
+
+/** The address listener i is bound to, as "ADDR:PORT" (shows the port chosen for port 0). */
+int pg_http_server_bound(const pg_http_server *s, size_t i, char *buf, size_t buflen);
+size_t pg_http_server_listener_count(const pg_http_server *s);
+
+/** Open client connections. */
+size_t pg_http_server_connections(const pg_http_server *s);
+
+/**
+ * Graceful shutdown: stops accepting, closes idle connections, lets in-flight requests finish
+ * (their responses carry Connection: close) for up to timeout_ms, then closes the rest. When
+ * every handle is closed the server is freed and done(data) runs.
+ */
+void pg_http_server_shutdown(pg_http_server *s, uint64_t timeout_ms, pg_http_closed_cb done, void *data);
+
+/* ---- requests ---- */
+
+typedef struct pg_http_out_header {
+    const char *name;
+    const char *value;
+} pg_http_out_header;
+
+const pg_http_head *pg_http_req_head(const pg_http_req *r);
+/** The request id sent back as x-amzn-RequestId (a UUID). */
+const char *pg_http_req_id(const pg_http_req *r);
+/** A header's value (trimmed) or NULL; *len receives its length. */
+const char *pg_http_req_header(const pg_http_req *r, const char *name, size_t *len);
+/** Registers the callback run if the client goes away before the answer. */
+void pg_http_req_on_abort(pg_http_req *r, pg_http_abort_cb cb, void *data);
+/** The loop the server runs on, for handlers that start asynchronous work. */
+uv_loop_t *pg_http_req_loop(const pg_http_req *r);
+
+/**
+ * Answers the request: status, extra headers, body. The server adds Date, Server,
+ * Content-Length, Connection and x-amzn-RequestId.
+ */
+void pg_http_respond(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs,
+                     const void *body, size_t len);
+/** Answers with an AWS rest-json error (status, x-amzn-ErrorType, JSON body). */
+void pg_http_respond_error(pg_http_req *r, const pg_apierr *e);
+/** The same with extra headers (e.g. Allow on a 405). At most 4. */
+void pg_http_respond_error_with(pg_http_req *r, const pg_apierr *e, const pg_http_out_header *hdrs, size_t nhdrs);
+
+/** Reason phrase of a status code. */
+const char *pg_http_reason(int status);
+
+#endif

@@ -1,0 +1,16 @@
+/*
+ * jsonw.h: the JSON writing primitives every producer of JSON output uses (error bodies, the
+ * plan debug route, later profiles). It only escapes and appends; it never parses.
+ */
+#ifndef PG_JSONW_H
+#define PG_JSONW_H
+
+#include "profgate/buf.h"
+
+/** Appends s[0..len) as a JSON string literal with quotes. Control characters, quote and
+ * backslash are escaped; bytes >= 0x80 pass through (input is expected to be UTF-8). */
+int pg_json_str(pg_buf *b, const char *s, size_t len);
+/** Same for a NUL-terminated string. */
+int pg_json_cstr(pg_buf *b, const char *s);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * clock.c: real and offset wall clocks, and the monotonic clock for durations.
+ */
+#include "profgate/clock.h"
+
+#include <time.h>
+
+int64_t pg_realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * PG_NS_PER_S + ts.tv_nsec;
+}
+
+int64_t pg_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * PG_NS_PER_S + ts.tv_nsec;
+}
+
+void pg_clock_init_real(pg_clock *c)
+{
+    c->offset_ns = 0;
+}
+
+void pg_clock_init_at(pg_clock *c, int64_t start_ns)
+{
+    c->offset_ns = start_ns - pg_realtime_ns();
+}
+
+int64_t pg_clock_now(const pg_clock *c)
+{
+    return pg_realtime_ns() + c->offset_ns;
+}

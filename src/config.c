@@ -1,0 +1,419 @@
+/*
+ * config.c: the configuration table and everything derived from it. Values, defaults included,
+ * go through one parser per type, so a default can never be something the file could not say.
+ * libinih reads the file; we stop at the first error and report its line.
+ */
+#include "profgate/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ini.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { T_STRING, T_INT, T_SIZE, T_DURATION, T_BOOL, T_LOGLEVEL, T_LISTEN } ctype;
+
+typedef struct directive {
+    const char *section;
+    const char *name;
+    ctype type;
+    size_t offset;
+    size_t size; /* for strings: capacity */
+    const char *def;
+    int64_t min, max; /* ints: value; sizes: bytes; durations: ms */
+    const char *help;
+} directive;
+
+#define F(field) offsetof(pg_config, field), sizeof(((pg_config *)0)->field)
+#define KiB (INT64_C(1024))
+#define MiB (INT64_C(1024) * 1024)
+#define SEC (INT64_C(1000))
+#define HOUR (3600 * SEC)
+
+static const directive table[] = {
+    {"server", "listen", T_LISTEN, F(listen), "127.0.0.1:8080", 0, 0,
+     "Addresses to listen on, comma-separated: 0.0.0.0:8080, [::]:8080, 127.0.0.1:0 (port 0 picks a free port)."},
+    {"server", "max_connections", T_INT, F(max_connections), "16384", 1, 1000000,
+     "Concurrent client connections; past it new connections get 503 and are closed."},
+    {"server", "max_head_bytes", T_SIZE, F(max_head_bytes), "16k", 1 * KiB, 1 * MiB,
+     "Request line plus headers; larger heads get 431."},
+    {"server", "max_url_bytes", T_SIZE, F(max_url_bytes), "8k", 256, 1 * MiB,
+     "Request target length; longer targets get 414."},
+    {"server", "max_headers", T_INT, F(max_headers), "64", 8, 1024,
+     "Number of request headers; more get 431."},
+    {"server", "max_body_bytes", T_SIZE, F(max_body_bytes), "64k", 0, 64 * MiB,
+     "A GET body is read and discarded up to this size; larger bodies get 413."},
+    {"server", "head_timeout", T_DURATION, F(head_timeout_ms), "10s", 100, 10 * 60 * SEC,
+     "Deadline to receive a whole request (head and body) once its first byte arrived; then 408."},
+    {"server", "idle_timeout", T_DURATION, F(idle_timeout_ms), "60s", 100, HOUR,
+     "How long an idle keep-alive connection is kept open."},
+    {"server", "send_timeout", T_DURATION, F(send_timeout_ms), "30s", 100, HOUR,
+     "How long a response may wait for a client that does not read it."},
+    {"server", "shutdown_timeout", T_DURATION, F(shutdown_timeout_ms), "10s", 0, 10 * 60 * SEC,
+     "On SIGTERM/SIGINT, how long in-flight requests may take before connections are closed."},
+    {"log", "level", T_LOGLEVEL, F(log_level), "info", 0, 0,
+     "Least severe level logged: debug, info, warn, error."},
+    {"log", "access", T_BOOL, F(access_log), "on", 0, 0,
+     "One access-log line per request (method, path, status, bytes, duration, request id)."},
+    {"freshness", "settle", T_DURATION, F(settle_ms), "10m", 0, 24 * HOUR,
+     "A bucket counts as complete (immutable) this long after it ends; before that it is live."},
+    {"freshness", "live_ttl", T_DURATION, F(live_ttl_ms), "30s", 0, HOUR,
+     "How long a live (incomplete) bucket may be served from cache."},
+};
+
+static int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err != NULL && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return PG_EINVAL;
+}
+
+/* Parses an integer with an optional suffix from units[]; rejects everything else. */
+typedef struct {
+    const char *suffix;
+    int64_t mul;
+} unit;
+
+static int parse_scaled(const char *s, const unit *units, size_t nunits, bool unit_required, int64_t *out)
+{
+    errno = 0;
+    char *end;
+    if (*s == '\0' || *s == '-' || *s == '+' || *s == ' ')
+        return PG_EINVAL;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s)
+        return PG_EINVAL;
+    int64_t mul = 1;
+    if (*end == '\0') {
+        if (unit_required)
+            return PG_EINVAL;
+    } else {
+        size_t k = 0;
+        while (k < nunits && strcmp(end, units[k].suffix) != 0)
+            k++;
+        if (k == nunits)
+            return PG_EINVAL;
+        mul = units[k].mul;
+    }
+    int64_t r;
+    if (__builtin_mul_overflow((int64_t)v, mul, &r))
+        return PG_ERANGE;
+    *out = r;
+    return PG_OK;
+}
+
+int pg_log_level_parse(const char *s, int64_t *out)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    for (size_t i = 0; i < PG_ARRAY_LEN(names); i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = (int64_t)i;
+            return PG_OK;
+        }
+    return PG_EINVAL;
+}
+
+static int parse_one_addr(const char *s, size_t len, struct sockaddr_storage *ss)
+{
+    char host[64], port[8];
+    const char *colon;
+    size_t hlen;
+    if (len > 0 && s[0] == '[') {
+        const char *rb = memchr(s, ']', len);
+        if (rb == NULL || (size_t)(rb - s) + 1 >= len || rb[1] != ':')
+            return PG_EINVAL;
+        hlen = (size_t)(rb - s) - 1;
+        if (hlen >= sizeof host)
+            return PG_EINVAL;
+        memcpy(host, s + 1, hlen);
+        colon = rb + 1;
+    } else {
+        colon = NULL;
+        for (size_t i = 0; i < len; i++)
+            if (s[i] == ':')
+                colon = s + i;
+        if (colon == NULL)
+            return PG_EINVAL;
+        hlen = (size_t)(colon - s);
+        if (hlen >= sizeof host)
+            return PG_EINVAL;
+        memcpy(host, s, hlen);
+    }
+    host[hlen] = '\0';
+    size_t plen = len - (size_t)(colon + 1 - s);
+    if (plen == 0 || plen >= sizeof port)
+        return PG_EINVAL;
+    memcpy(port, colon + 1, plen);
+    port[plen] = '\0';
+    for (size_t i = 0; i < plen; i++)
+        if (port[i] < '0' || port[i] > '9')
+            return PG_EINVAL;
+    long p = strtol(port, NULL, 10);
+    if (p > 65535)
+        return PG_EINVAL;
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)p);
+        return PG_OK;
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)p);
+        return PG_OK;
+    }
+    return PG_EINVAL;
+}
+
+int pg_listen_parse(const char *spec, pg_listen_addrs *out, char *err, size_t errlen)
+{
+    out->n = 0;
+    const char *p = spec;
+    for (;;) {
+        while (*p == ' ')
+            p++;
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        while (len > 0 && p[len - 1] == ' ')
+            len--;
+        if (out->n == PG_LISTEN_MAX)
+            return errf(err, errlen, "at most %d listen addresses", PG_LISTEN_MAX);
+        if (parse_one_addr(p, len, &out->addr[out->n]) != PG_OK)
+            return errf(err, errlen, "'%.*s' is not an address like 127.0.0.1:8080 or [::1]:8080",
+                        (int)PG_MIN(len, 80), p);
+        out->n++;
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    return PG_OK;
+}
+
+static int set_value(pg_config *cfg, const directive *d, const char *value, char *err, size_t errlen)
+{
+    static const unit size_units[] = {{"k", KiB}, {"m", MiB}, {"g", 1024 * MiB}};
+    static const unit dur_units[] = {{"ms", 1}, {"s", SEC}, {"m", 60 * SEC}, {"h", HOUR}, {"d", 24 * HOUR}};
+    char *field = (char *)cfg + d->offset;
+    int64_t v = 0;
+    switch (d->type) {
+    case T_STRING:
+        if (strlen(value) >= d->size)
+            return errf(err, errlen, "%s.%s: value is longer than %zu characters", d->section, d->name, d->size - 1);
+        memcpy(field, value, strlen(value) + 1);
+        return PG_OK;
+    case T_LISTEN: {
+        pg_listen_addrs addrs;
+        char why[160];
+        if (strlen(value) >= d->size)
+            return errf(err, errlen, "%s.%s: value is too long", d->section, d->name);
+        if (pg_listen_parse(value, &addrs, why, sizeof why) != PG_OK)
+            return errf(err, errlen, "%s.%s: %s", d->section, d->name, why);
+        memcpy(field, value, strlen(value) + 1);
+        return PG_OK;
+    }
+    case T_BOOL: {
+        bool b;
+        if (!strcmp(value, "on") || !strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1"))
+            b = true;
+        else if (!strcmp(value, "off") || !strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0"))
+            b = false;
+        else
+            return errf(err, errlen, "%s.%s: '%.64s' is not on or off", d->section, d->name, value);
+        memcpy(field, &b, sizeof b);
+        return PG_OK;
+    }
+    case T_LOGLEVEL:
+        if (pg_log_level_parse(value, &v) != PG_OK)
+            return errf(err, errlen, "%s.%s: '%.64s' is not one of debug, info, warn, error", d->section, d->name, value);
+        memcpy(field, &v, sizeof v);
+        return PG_OK;
+    case T_INT:
+        if (parse_scaled(value, NULL, 0, false, &v) != PG_OK)
+            return errf(err, errlen, "%s.%s: '%.64s' is not a whole number", d->section, d->name, value);
+        break;
+    case T_SIZE:
+        if (parse_scaled(value, size_units, PG_ARRAY_LEN(size_units), false, &v) != PG_OK)
+            return errf(err, errlen, "%s.%s: '%.64s' is not a size (bytes, or with k, m, g)", d->section, d->name, value);
+        break;
+    case T_DURATION:
+        if (parse_scaled(value, dur_units, PG_ARRAY_LEN(dur_units), true, &v) != PG_OK)
+            return errf(err, errlen, "%s.%s: '%.64s' is not a duration (a number with ms, s, m, h or d)",
+                        d->section, d->name, value);
+        break;
+    }
+    if (v < d->min || v > d->max)
+        return errf(err, errlen, "%s.%s: %.64s is out of range [%lld, %lld]%s", d->section, d->name, value,
+                    (long long)d->min, (long long)d->max,
+                    d->type == T_DURATION ? " ms" : d->type == T_SIZE ? " bytes" : "");
+    memcpy(field, &v, sizeof v);
+    return PG_OK;
+}
+
+static const directive *find(const char *section, const char *name)
+{
+    for (size_t i = 0; i < PG_ARRAY_LEN(table); i++)
+        if (strcmp(table[i].section, section) == 0 && strcmp(table[i].name, name) == 0)
+            return &table[i];
+    return NULL;
+}
+
+void pg_config_defaults(pg_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < PG_ARRAY_LEN(table); i++) {
+        char err[PG_CONFIG_ERR_MAX];
+        int rc = set_value(cfg, &table[i], table[i].def, err, sizeof err);
+        if (rc != PG_OK) {
+            fprintf(stderr, "profgate: bad built-in default: %s\n", err);
+            PG_ASSERT(rc == PG_OK);
+        }
+    }
+}
+
+int pg_config_set(pg_config *cfg, const char *key, const char *value, char *err, size_t errlen)
+{
+    const char *dot = strchr(key, '.');
+    char section[32];
+    if (dot == NULL || (size_t)(dot - key) >= sizeof section)
+        return errf(err, errlen, "unknown directive '%.64s'", key);
+    memcpy(section, key, (size_t)(dot - key));
+    section[dot - key] = '\0';
+    const directive *d = find(section, dot + 1);
+    if (d == NULL)
+        return errf(err, errlen, "unknown directive '%.64s'", key);
+    return set_value(cfg, d, value, err, errlen);
+}
+
+typedef struct {
+    pg_config *cfg;
+    char err[PG_CONFIG_ERR_MAX];
+} load_ctx;
+
+static int on_entry(void *user, const char *section, const char *name, const char *value)
+{
+    load_ctx *lc = user;
+    if (lc->err[0] != '\0')
+        return 0;
+    const directive *d = find(section, name);
+    if (d == NULL) {
+        errf(lc->err, sizeof lc->err, "unknown directive '%.32s' in section [%.32s]", name, section);
+        return 0;
+    }
+    return set_value(lc->cfg, d, value, lc->err, sizeof lc->err) == PG_OK;
+}
+
+/* inih reports a line number but not why; we keep the reason from our handler. */
+static int finish_load(pg_config *cfg, const load_ctx *lc, int line, const char *name, char *err, size_t errlen)
+{
+    if (line == 0) {
+        *cfg = *lc->cfg;
+        return PG_OK;
+    }
+    if (line < 0)
+        return errf(err, errlen, "%s: cannot read the file", name);
+    return errf(err, errlen, "%s:%d: %s", name, line, lc->err[0] ? lc->err : "syntax error (expected [section] or name = value)");
+}
+
+static void configure_inih(void)
+{
+    /* Debian's libinih exposes its compile-time knobs as variables. Stop at the first error so
+     * the reported line is the one that is wrong; allow long lines (listen lists). */
+    ini_stop_on_first_error = true;
+    ini_use_stack = false;
+    ini_max_line = 4096;
+    ini_allow_realloc = false;
+}
+
+int pg_config_load_file(pg_config *cfg, const char *path, char *err, size_t errlen)
+{
+    pg_config tmp = *cfg; /* a failed load leaves cfg untouched */
+    load_ctx lc = {.cfg = &tmp, .err = ""};
+    configure_inih();
+    int line = ini_parse(path, on_entry, &lc);
+    return finish_load(cfg, &lc, line, path, err, errlen);
+}
+
+int pg_config_load_string(pg_config *cfg, const char *text, const char *name, char *err, size_t errlen)
+{
+    pg_config tmp = *cfg;
+    load_ctx lc = {.cfg = &tmp, .err = ""};
+    configure_inih();
+    int line = ini_parse_string(text, on_entry, &lc);
+    return finish_load(cfg, &lc, line, name, err, errlen);
+}
+
+static void wrap_comment(FILE *out, const char *text)
+{
+    /* Wrap help text at ~96 columns, each line a comment. */
+    const char *p = text;
+    while (*p) {
+        size_t take = strlen(p);
+        if (take > 94) {
+            take = 94;
+            while (take > 0 && p[take] != ' ')
+                take--;
+            if (take == 0)
+                take = 94;
+        }
+        fprintf(out, "# %.*s\n", (int)take, p);
+        p += take;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+static const char *type_hint(ctype t)
+{
+    switch (t) {
+    case T_STRING: return "string";
+    case T_INT: return "integer";
+    case T_SIZE: return "size: bytes, or with k, m, g";
+    case T_DURATION: return "duration: number with ms, s, m, h or d";
+    case T_BOOL: return "on | off";
+    case T_LOGLEVEL: return "debug | info | warn | error";
+    case T_LISTEN: return "ADDR:PORT[,ADDR:PORT...]";
+    }
+    return "";
+}
+
+void pg_config_write_example(FILE *out)
+{
+    fprintf(out, "# profgate configuration (INI). Generated by `profgate --dump-config`; every directive\n"
+                 "# is listed with its default, commented out. Uncomment and change what you need.\n"
+                 "# Command-line flags (--listen, --log-level) override this file.\n");
+    const char *section = "";
+    for (size_t i = 0; i < PG_ARRAY_LEN(table); i++) {
+        const directive *d = &table[i];
+        if (strcmp(section, d->section) != 0) {
+            section = d->section;
+            fprintf(out, "\n[%s]\n", section);
+        }
+        fprintf(out, "\n");
+        wrap_comment(out, d->help);
+        if (d->type == T_INT || d->type == T_SIZE || d->type == T_DURATION)
+            fprintf(out, "# (%s; %lld..%lld%s)\n", type_hint(d->type), (long long)d->min, (long long)d->max,
+                    d->type == T_DURATION ? " ms" : d->type == T_SIZE ? " bytes" : "");
+        else
+            fprintf(out, "# (%s)\n", type_hint(d->type));
+        fprintf(out, ";%s = %s\n", d->name, d->def);
+    }
+}
+
+void pg_config_write_usage(FILE *out)
+{
+    for (size_t i = 0; i < PG_ARRAY_LEN(table); i++) {
+        char key[64];
+        snprintf(key, sizeof key, "%s.%s", table[i].section, table[i].name);
+        fprintf(out, "  %-26s %-16s %s\n", key, table[i].def, table[i].help);
+    }
+}

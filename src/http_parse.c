@@ -1,0 +1,251 @@
+/*
+ * http_parse.c: llhttp callbacks that copy the request line and headers into one bounded store
+ * and enforce the limits as bytes arrive, so an oversized head is rejected before it is held in
+ * full. on_message_complete pauses llhttp, which makes the parser hand over exactly one request
+ * at a time; pipelined bytes after it stay with the caller until the response is under way.
+ */
+#include "profgate/http_parse.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static pg_http_parser *self(llhttp_t *ll)
+{
+    return (pg_http_parser *)ll->data;
+}
+
+static int fail(pg_http_parser *p, int status, const char *reason)
+{
+    if (p->error_status == 0) {
+        p->error_status = status;
+        p->error_reason = reason;
+    }
+    return -1;
+}
+
+/* Appends a piece of the head to the store, enforcing the head-size limit. Each header also
+ * costs 4 bytes (": " and CRLF on the wire) so the limit tracks what the client sent. */
+static int store(pg_http_parser *p, const char *at, size_t len)
+{
+    if (p->store == NULL) {
+        p->store = malloc(p->lim.max_head);
+        if (p->store == NULL)
+            return fail(p, 503, "out of memory");
+    }
+    if (len > p->lim.max_head - p->store_len)
+        return fail(p, 431, "request head too large");
+    memcpy(p->store + p->store_len, at, len);
+    p->store_len += len;
+    return 0;
+}
+
+static int on_message_begin(llhttp_t *ll)
+{
+    pg_http_parser *p = self(ll);
+    p->in_message = true;
+    return 0;
+}
+
+static int on_method(llhttp_t *ll, const char *at, size_t len)
+{
+    pg_http_parser *p = self(ll);
+    if (p->method_len == 0)
+        p->method_off = p->store_len;
+    p->method_len += len;
+    return store(p, at, len);
+}
+
+static int on_url(llhttp_t *ll, const char *at, size_t len)
+{
+    pg_http_parser *p = self(ll);
+    if (p->target_len == 0)
+        p->target_off = p->store_len;
+    if (len > p->lim.max_url - p->target_len)
+        return fail(p, 414, "request target too long");
+    p->target_len += len;
+    return store(p, at, len);
+}
+
+static int on_header_field(llhttp_t *ll, const char *at, size_t len)
+{
+    pg_http_parser *p = self(ll);
+    if (p->field_state != 1) {
+        if (p->nhdrs == p->lim.max_headers)
+            return fail(p, 431, "too many request headers");
+        if (p->store_len + 4 > p->lim.max_head)
+            return fail(p, 431, "request head too large");
+        p->store_len += 4; /* accounted, not stored: see store() */
+        pg_http_header *h = &p->hdrs[p->nhdrs++];
+        h->name = (const char *)(uintptr_t)p->store_len;
+        h->name_len = 0;
+        h->value_len = 0;
+        p->field_state = 1;
+    }
+    p->hdrs[p->nhdrs - 1].name_len += len;
+    return store(p, at, len);
+}
+
+/* A name is finished: its value (possibly empty, then on_header_value never runs) starts here. */
+static int on_header_field_complete(llhttp_t *ll)
+{
+    pg_http_parser *p = self(ll);
+    p->hdrs[p->nhdrs - 1].value = (const char *)(uintptr_t)p->store_len;
+    p->field_state = 2;
+    return 0;
+}
+
+static int on_header_value(llhttp_t *ll, const char *at, size_t len)
+{
+    pg_http_parser *p = self(ll);
+    p->hdrs[p->nhdrs - 1].value_len += len;
+    return store(p, at, len);
+}
+
+static int on_header_value_complete(llhttp_t *ll)
+{
+    pg_http_parser *p = self(ll);
+    /* Trailing whitespace is not part of a field value (RFC 9110, 5.5). */
+    pg_http_header *h = &p->hdrs[p->nhdrs - 1];
+    const char *v = p->store + (uintptr_t)h->value;
+    while (h->value_len > 0 && (v[h->value_len - 1] == ' ' || v[h->value_len - 1] == '\t'))
+        h->value_len--;
+    p->field_state = 0;
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *ll)
+{
+    pg_http_parser *p = self(ll);
+    /* Offsets become pointers now that the store can no longer move. */
+    for (size_t i = 0; i < p->nhdrs; i++) {
+        pg_http_header *h = &p->hdrs[i];
+        h->name = p->store + (uintptr_t)h->name;
+        h->value = p->store + (uintptr_t)h->value;
+    }
+    if (ll->content_length > p->lim.max_body && (ll->flags & F_CONTENT_LENGTH))
+        return fail(p, 413, "request body too large");
+    return 0;
+}
+
+static int on_body(llhttp_t *ll, const char *at, size_t len)
+{
+    (void)at;
+    pg_http_parser *p = self(ll);
+    p->body_bytes += len;
+    if (p->body_bytes > p->lim.max_body)
+        return fail(p, 413, "request body too large");
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *ll)
+{
+    pg_http_parser *p = self(ll);
+    p->complete = true;
+    p->in_message = false;
+    pg_http_head *h = &p->head;
+    h->method = p->store ? p->store + p->method_off : "";
+    h->method_len = p->method_len;
+    h->target = p->store ? p->store + p->target_off : "";
+    h->target_len = p->target_len;
+    h->http_major = ll->http_major;
+    h->http_minor = ll->http_minor;
+    h->headers = p->hdrs;
+    h->nheaders = p->nhdrs;
+    /* An upgrade is not something we speak: answer, then close. */
+    h->keep_alive = llhttp_should_keep_alive(ll) && !ll->upgrade;
+    h->body_bytes = p->body_bytes;
+    return HPE_PAUSED;
+}
+
+static const llhttp_settings_t settings = {
+    .on_message_begin = on_message_begin,
+    .on_method = on_method,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+static void reset_message(pg_http_parser *p)
+{
+    free(p->store);
+    p->store = NULL;
+    p->store_len = 0;
+    p->nhdrs = 0;
+    p->method_off = p->method_len = p->target_off = p->target_len = 0;
+    p->field_state = 0;
+    p->in_message = false;
+    p->complete = false;
+    p->body_bytes = 0;
+    memset(&p->head, 0, sizeof p->head);
+}
+
+void pg_http_parser_init(pg_http_parser *p, const pg_http_limits *lim)
+{
+    memset(p, 0, sizeof *p);
+    p->lim = *lim;
+    PG_ASSERT(lim->max_headers > 0 && lim->max_head > 0);
+    p->hdrs = pg_xcalloc(lim->max_headers, sizeof *p->hdrs);
+    llhttp_init(&p->ll, HTTP_REQUEST, &settings);
+    p->ll.data = p;
+}
+
+void pg_http_parser_free(pg_http_parser *p)
+{
+    reset_message(p);
+    free(p->hdrs);
+    p->hdrs = NULL;
+}
+
+size_t pg_http_parser_feed(pg_http_parser *p, const char *data, size_t len, pg_hp_event *ev)
+{
+    PG_ASSERT(!p->complete);
+    if (p->error_status != 0) {
+        *ev = PG_HP_ERROR;
+        return 0;
+    }
+    llhttp_errno_t e = llhttp_execute(&p->ll, data, len);
+    if (e == HPE_OK) {
+        *ev = PG_HP_MORE;
+        return len;
+    }
+    if (e == HPE_PAUSED && p->complete) {
+        *ev = PG_HP_REQUEST;
+        const char *pos = llhttp_get_error_pos(&p->ll);
+        return pos ? (size_t)(pos - data) : len;
+    }
+    /* llhttp's own errors (malformed syntax) are 400s unless a callback named a status. */
+    if (p->error_status == 0) {
+        p->error_status = (e == HPE_INVALID_METHOD) ? 501 : 400;
+        p->error_reason = llhttp_get_error_reason(&p->ll);
+        if (p->error_reason == NULL)
+            p->error_reason = llhttp_errno_name(e);
+    }
+    *ev = PG_HP_ERROR;
+    return len;
+}
+
+const pg_http_head *pg_http_parser_head(const pg_http_parser *p)
+{
+    PG_ASSERT(p->complete);
+    return &p->head;
+}
+
+void pg_http_parser_next(pg_http_parser *p)
+{
+    PG_ASSERT(p->complete);
+    reset_message(p);
+    llhttp_resume(&p->ll);
+}
+
+const pg_http_header *pg_http_head_find(const pg_http_head *h, const char *name)
+{
+    for (size_t i = 0; i < h->nheaders; i++)
+        if (pg_strieq(h->headers[i].name, h->headers[i].name_len, name))
+            return &h->headers[i];
+    return NULL;
+}

@@ -1,0 +1,843 @@
+/*
+ * http_server.c: libuv listeners and connections. One state per connection:
+ *
+ *   HEAD ──request──▶ HANDLER ──respond──▶ WRITING ──written──▶ HEAD (keep-alive)
+ *                                                    └─close_after─▶ LINGER ──EOF/timer──▶ closed
+ *
+ * A single timer per connection serves whichever deadline the state needs (first-request head
+ * deadline, keep-alive idle, send timeout, lingering close). Bytes that arrive while a request is
+ * being handled are kept (bounded) and parsed only after its response is written, which is how
+ * pipelined responses stay in order. Reads go into one shared buffer, so an idle connection costs
+ * only its struct. Memory of a connection is freed only when both its handles are closed and no
+ * write or handler still refers to it.
+ */
+#include "profgate/http_server.h"
+#include "profgate/buf.h"
+#include "profgate/clock.h"
+#include "profgate/log.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define READ_CHUNK 65536
+#define LINGER_MS 2000
+#define REJECTING_MAX 64
+
+typedef enum { C_HEAD, C_HANDLER, C_WRITING, C_LINGER } cstate;
+typedef enum { T_NONE, T_FIRST, T_IDLE, T_HEAD, T_SEND, T_LINGER } tmode;
+
+typedef struct conn conn;
+
+struct pg_http_req {
+    conn *c;
+    const pg_http_head *head; /* NULL for errors answered before a head was complete */
+    char id[40];
+    int64_t t0;
+    pg_http_abort_cb on_abort;
+    void *abort_data;
+    bool active; /* handed out (or being answered), not yet answered */
+};
+
+struct conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_shutdown_t shutdown_req;
+    pg_http_server *srv;
+    conn *prev, *next;
+    int open_handles;
+    bool closing;
+    bool reading;
+    bool close_after;
+    bool write_active;
+    bool shutdown_active;
+    cstate state;
+    tmode tmode;
+    pg_http_parser hp;
+    pg_buf pending; /* received, not yet parsed */
+    pg_http_req req;
+};
+
+typedef struct listener {
+    uv_tcp_t tcp;
+    pg_http_server *srv;
+} listener;
+
+typedef struct reject {
+    uv_tcp_t tcp;
+    uv_write_t w;
+    pg_http_server *srv;
+} reject;
+
+typedef struct wreq {
+    uv_write_t w;
+    conn *c;
+    size_t len;
+    char data[];
+} wreq;
+
+struct pg_http_server {
+    uv_loop_t *loop;
+    pg_http_server_cfg cfg;
+    pg_http_handler handler;
+    void *hdata;
+    listener ls[PG_LISTEN_MAX];
+    size_t nls;
+    conn *conns;
+    size_t nconns;
+    size_t nrejecting;
+    int open_handles; /* listeners and the shutdown timer */
+    bool shutting_down;
+    bool shutdown_timer_init;
+    uv_timer_t shutdown_timer;
+    pg_http_closed_cb done;
+    void *done_data;
+    uint64_t rng[2];
+    int64_t last_reject_log_ns;
+    uint64_t rejects_since_log;
+    time_t date_sec;
+    char date[40];
+    char readbuf[READ_CHUNK];
+};
+
+static void conn_close(conn *c);
+static void conn_process(conn *c);
+static void start_read(conn *c);
+static void on_timer(uv_timer_t *t);
+static void server_maybe_done(pg_http_server *s);
+
+/* ---------------------------------------------------------------- helpers */
+
+const char *pg_http_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+    }
+}
+
+static uint64_t rng_next(pg_http_server *s)
+{
+    /* xorshift128+: request ids need uniqueness, not secrecy. */
+    uint64_t x = s->rng[0], y = s->rng[1];
+    s->rng[0] = y;
+    x ^= x << 23;
+    s->rng[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
+    return s->rng[1] + y;
+}
+
+static void make_request_id(pg_http_server *s, char out[40])
+{
+    uint64_t a = rng_next(s), b = rng_next(s);
+    a = (a & ~UINT64_C(0xf000)) | UINT64_C(0x4000);             /* version 4 */
+    b = (b & ~(UINT64_C(3) << 62)) | (UINT64_C(2) << 62);       /* variant 10 */
+    snprintf(out, 40, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
+             (unsigned)a & 0xffff, (unsigned)(b >> 48), (unsigned long long)(b & UINT64_C(0xffffffffffff)));
+}
+
+static const char *http_date(pg_http_server *s)
+{
+    time_t now = time(NULL);
+    if (now != s->date_sec) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(s->date, sizeof s->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        s->date_sec = now;
+    }
+    return s->date;
+}
+
+static void arm(conn *c, tmode mode)
+{
+    const pg_http_server_cfg *cfg = &c->srv->cfg;
+    uint64_t ms = 0;
+    if (c->closing)
+        return;
+    switch (mode) {
+    case T_NONE:
+        uv_timer_stop(&c->timer);
+        c->tmode = T_NONE;
+        return;
+    case T_FIRST:
+    case T_HEAD: ms = cfg->head_timeout_ms; break;
+    case T_IDLE: ms = cfg->idle_timeout_ms; break;
+    case T_SEND: ms = cfg->send_timeout_ms; break;
+    case T_LINGER: ms = LINGER_MS; break;
+    }
+    c->tmode = mode;
+    PG_ASSERT(uv_timer_start(&c->timer, on_timer, ms, 0) == 0);
+}
+
+/* ---------------------------------------------------------------- closing */
+
+static void conn_maybe_free(conn *c)
+{
+    if (c->open_handles > 0 || c->req.active || c->write_active || c->shutdown_active)
+        return;
+    pg_http_server *s = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    pg_http_parser_free(&c->hp);
+    pg_buf_free(&c->pending);
+    free(c);
+    server_maybe_done(s);
+}
+
+static void on_conn_handle_closed(uv_handle_t *h)
+{
+    conn *c = h->data;
+    c->open_handles--;
+    conn_maybe_free(c);
+}
+
+static void conn_close(conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    /* A handler still working on this connection's request hears about it now. */
+    if (c->req.active && c->state == C_HANDLER && c->req.on_abort != NULL)
+        c->req.on_abort(&c->req, c->req.abort_data);
+    uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+}
+
+/* ---------------------------------------------------------------- writing */
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    conn *c = req->data;
+    c->shutdown_active = false;
+    if (c->closing) {
+        conn_maybe_free(c);
+        return;
+    }
+    if (status < 0)
+        conn_close(c);
+    /* Otherwise keep reading and discarding until the peer closes or the linger timer fires,
+     * so unread request bytes do not turn our FIN into a RST that destroys the response. */
+}
+
+static void start_linger(conn *c)
+{
+    c->state = C_LINGER;
+    pg_buf_free(&c->pending);
+    c->shutdown_req.data = c;
+    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        conn_close(c);
+        return;
+    }
+    c->shutdown_active = true;
+    arm(c, T_LINGER);
+    if (!c->reading) {
+        /* The read callback discards everything in LINGER. */
+        c->reading = true;
+        start_read(c);
+    }
+}
+
+static void on_write(uv_write_t *w, int status)
+{
+    wreq *wr = w->data;
+    conn *c = wr->c;
+    free(wr);
+    c->write_active = false;
+    if (c->closing) {
+        conn_maybe_free(c);
+        return;
+    }
+    if (status < 0) {
+        pg_log(PG_LOG_DEBUG, "write failed: %s", uv_strerror(status));
+        conn_close(c);
+        return;
+    }
+    if (c->state == C_HEAD) {
+        /* An error answered mid-parse; nothing more will be read. */
+        start_linger(c);
+        return;
+    }
+    pg_http_parser_next(&c->hp);
+    if (c->close_after) {
+        start_linger(c);
+        return;
+    }
+    c->state = C_HEAD;
+    arm(c, T_IDLE);
+    conn_process(c);
+}
+
+static void access_log(conn *c, int status, size_t body_len)
+{
+    pg_http_req *r = &c->req;
+    double ms = (double)(pg_monotonic_ns() - r->t0) / 1e6;
+    if (!pg_log_enabled(PG_LOG_INFO) || !c->srv->cfg.access_log)
+        return;
+    char target[256] = "-";
+    const char *method = "-";
+    int mlen = 1;
+    if (r->head != NULL) {
+        pg_printable(r->head->target, r->head->target_len, target, sizeof target);
+        method = r->head->method;
+        mlen = (int)PG_MIN(r->head->method_len, 16);
+    }
+    pg_log(PG_LOG_INFO, "access rid=%s method=%.*s target=\"%s\" status=%d bytes=%zu dur_ms=%.3f%s", r->id, mlen,
+           method, target, status, body_len, ms, c->closing ? " client_gone=1" : "");
+}
+
+void pg_http_respond(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs,
+                     const void *body, size_t len)
+{
+    PG_ASSERT(r->active);
+    conn *c = r->c;
+    access_log(c, status, len);
+    r->active = false;
+    if (c->closing) {
+        conn_maybe_free(c); /* the client left; the answer goes nowhere */
+        return;
+    }
+    pg_http_server *s = c->srv;
+    if (s->shutting_down)
+        c->close_after = true;
+
+    /* Head size: fixed lines plus the caller's headers. */
+    size_t cap = 512 + len;
+    for (size_t i = 0; i < nhdrs; i++)
+        cap += strlen(hdrs[i].name) + strlen(hdrs[i].value) + 4;
+    wreq *wr = malloc(sizeof *wr + cap);
+    if (wr == NULL) {
+        pg_log(PG_LOG_ERROR, "out of memory writing a %zu-byte response", len);
+        conn_close(c);
+        return;
+    }
+    int n = snprintf(wr->data, cap,
+                     "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: %s\r\nx-amzn-RequestId: %s\r\n"
+                     "Content-Length: %zu\r\nConnection: %s\r\n",
+                     status, pg_http_reason(status), http_date(s), s->cfg.server_name, r->id, len,
+                     c->close_after ? "close" : "keep-alive");
+    size_t off = (size_t)n;
+    for (size_t i = 0; i < nhdrs; i++) {
+        n = snprintf(wr->data + off, cap - off, "%s: %s\r\n", hdrs[i].name, hdrs[i].value);
+        off += (size_t)n;
+    }
+    memcpy(wr->data + off, "\r\n", 2);
+    off += 2;
+    PG_ASSERT(off + len <= cap);
+    if (len > 0)
+        memcpy(wr->data + off, body, len);
+    wr->len = off + len;
+    wr->c = c;
+    wr->w.data = wr;
+    uv_buf_t buf = uv_buf_init(wr->data, (unsigned)wr->len);
+    if (c->state == C_HANDLER)
+        c->state = C_WRITING;
+    int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
+    if (rc != 0) {
+        free(wr);
+        pg_log(PG_LOG_DEBUG, "write failed: %s", uv_strerror(rc));
+        conn_close(c);
+        return;
+    }
+    c->write_active = true;
+    arm(c, T_SEND);
+}
+
+void pg_http_respond_error_with(pg_http_req *r, const pg_apierr *e, const pg_http_out_header *hdrs, size_t nhdrs)
+{
+    pg_buf body;
+    pg_buf_init(&body, 2048);
+    int rc = pg_apierr_body(&body, e);
+    PG_ASSERT(rc == PG_OK); /* messages are bounded well below the limit */
+    pg_http_out_header h[6] = {
+        {"Content-Type", "application/json"},
+        {"x-amzn-ErrorType", pg_apierr_name(e->kind)},
+    };
+    PG_ASSERT(nhdrs <= PG_ARRAY_LEN(h) - 2);
+    for (size_t i = 0; i < nhdrs; i++)
+        h[2 + i] = hdrs[i];
+    int status = pg_apierr_status(e->kind);
+    if (status >= 500 || status == 429)
+        pg_log(PG_LOG_WARN, "rid=%s %s: %s", r->id, pg_apierr_name(e->kind), e->message);
+    pg_http_respond(r, status, h, 2 + nhdrs, body.data, body.len);
+    pg_buf_free(&body);
+}
+
+void pg_http_respond_error(pg_http_req *r, const pg_apierr *e)
+{
+    pg_http_respond_error_with(r, e, NULL, 0);
+}
+
+/* An error found while reading a request (before or instead of a handler): answer, then close. */
+static void respond_early(conn *c, int status, const char *reason)
+{
+    static const struct {
+        int status;
+        pg_apierr_kind kind;
+    } map[] = {
+        {400, PG_AE_BAD_REQUEST},        {408, PG_AE_REQUEST_TIMEOUT},     {413, PG_AE_PAYLOAD_TOO_LARGE},
+        {414, PG_AE_URI_TOO_LONG},       {431, PG_AE_HEADERS_TOO_LARGE},   {501, PG_AE_NOT_IMPLEMENTED},
+        {503, PG_AE_UNAVAILABLE},
+    };
+    pg_apierr_kind kind = PG_AE_BAD_REQUEST;
+    for (size_t i = 0; i < PG_ARRAY_LEN(map); i++)
+        if (map[i].status == status)
+            kind = map[i].kind;
+    pg_http_req *r = &c->req;
+    memset(r, 0, sizeof *r);
+    r->c = c;
+    r->t0 = pg_monotonic_ns();
+    r->active = true;
+    make_request_id(c->srv, r->id);
+    c->close_after = true;
+    pg_apierr e;
+    pg_apierr_set(&e, kind, "%s", reason);
+    pg_log(PG_LOG_INFO, "rid=%s rejecting request: %d %s", r->id, status, reason);
+    pg_http_respond_error(r, &e);
+}
+
+/* ---------------------------------------------------------------- reading */
+
+static size_t pending_limit(const conn *c)
+{
+    return 2 * READ_CHUNK + c->srv->cfg.limits.max_head;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    conn *c = h->data;
+    /* One buffer for all connections: read_cb consumes or copies it before the next read. */
+    *buf = uv_buf_init(c->srv->readbuf, READ_CHUNK);
+}
+
+static void update_reading(conn *c)
+{
+    if (c->closing)
+        return;
+    bool want = c->state == C_LINGER || c->pending.len + READ_CHUNK <= pending_limit(c);
+    if (want && !c->reading) {
+        c->reading = true;
+        start_read(c);
+    } else if (!want && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    conn *c = stream->data;
+    if (nread == 0 || c->closing)
+        return;
+    if (nread < 0) {
+        if (nread != UV_EOF)
+            pg_log(PG_LOG_DEBUG, "read error: %s", uv_strerror((int)nread));
+        if (c->state == C_WRITING && nread == UV_EOF) {
+            /* Half-closed client: deliver the response, then close. */
+            c->close_after = true;
+            uv_read_stop(stream);
+            c->reading = false;
+            return;
+        }
+        if (c->state == C_HEAD && c->hp.in_message)
+            pg_log(PG_LOG_DEBUG, "client closed mid-request");
+        conn_close(c);
+        return;
+    }
+    if (c->state == C_LINGER)
+        return; /* discarded */
+    if (pg_buf_append(&c->pending, buf->base, (size_t)nread) != PG_OK) {
+        pg_log(PG_LOG_WARN, "closing a connection whose unread input exceeds %zu bytes", pending_limit(c));
+        conn_close(c);
+        return;
+    }
+    if (c->state == C_HEAD)
+        conn_process(c);
+    update_reading(c);
+}
+
+static void start_read(conn *c)
+{
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+        conn_close(c);
+}
+
+static void dispatch(conn *c)
+{
+    pg_http_server *s = c->srv;
+    arm(c, T_NONE);
+    c->state = C_HANDLER;
+    pg_http_req *r = &c->req;
+    memset(r, 0, sizeof *r);
+    r->c = c;
+    r->head = pg_http_parser_head(&c->hp);
+    r->t0 = pg_monotonic_ns();
+    r->active = true;
+    make_request_id(s, r->id);
+    if (!r->head->keep_alive || s->shutting_down)
+        c->close_after = true;
+    s->handler(r, s->hdata);
+}
+
+static void conn_process(conn *c)
+{
+    while (!c->closing && c->state == C_HEAD && !c->write_active && c->pending.len > 0) {
+        pg_hp_event ev;
+        size_t used = pg_http_parser_feed(&c->hp, c->pending.data, c->pending.len, &ev);
+        pg_buf_consume(&c->pending, used);
+        if (ev == PG_HP_MORE) {
+            if (c->hp.in_message && c->tmode == T_IDLE)
+                arm(c, T_HEAD); /* the deadline runs from the first byte of a request */
+            break;
+        }
+        if (ev == PG_HP_ERROR) {
+            respond_early(c, c->hp.error_status, c->hp.error_reason);
+            break;
+        }
+        dispatch(c);
+    }
+    if (c->pending.len == 0)
+        pg_buf_free(&c->pending); /* idle connections hold no buffer */
+    update_reading(c);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    conn *c = t->data;
+    if (c->closing)
+        return;
+    switch (c->tmode) {
+    case T_IDLE:
+        pg_log(PG_LOG_DEBUG, "closing idle keep-alive connection");
+        conn_close(c);
+        break;
+    case T_FIRST:
+    case T_HEAD:
+        /* A request that started but did not finish in time is told so; a connection that never
+         * sent a byte is just closed. */
+        if (c->state == C_HEAD && c->hp.in_message && !c->write_active)
+            respond_early(c, 408, "the request was not received in time");
+        else
+            conn_close(c);
+        break;
+    case T_SEND:
+        pg_log(PG_LOG_INFO, "closing a connection whose client does not read its response");
+        conn_close(c);
+        break;
+    case T_LINGER:
+        conn_close(c);
+        break;
+    case T_NONE:
+        break;
+    }
+}
+
+/* ---------------------------------------------------------------- accepting */
+
+static const char overload_response[] =
+    "HTTP/1.1 503 Service Unavailable\r\n"
+    "Content-Type: application/json\r\n"
+    "x-amzn-ErrorType: ServiceUnavailableException\r\n"
+    "Content-Length: 100\r\n"
+    "Connection: close\r\n"
+    "\r\n"
+    "{\"message\":\"profgate has too many open connections\",\"__type\":\"ServiceUnavailableException\"}     ";
+
+static void on_reject_closed(uv_handle_t *h)
+{
+    reject *rj = h->data;
+    pg_http_server *s = rj->srv;
+    free(rj);
+    s->nrejecting--;
+    server_maybe_done(s);
+}
+
+static void on_reject_written(uv_write_t *w, int status)
+{
+    (void)status;
+    reject *rj = w->data;
+    uv_close((uv_handle_t *)&rj->tcp, on_reject_closed);
+}
+
+static void reject_connection(pg_http_server *s, uv_stream_t *server)
+{
+    reject *rj = malloc(sizeof *rj);
+    if (rj == NULL)
+        return;
+    rj->srv = s;
+    uv_tcp_init(s->loop, &rj->tcp);
+    rj->tcp.data = rj;
+    rj->w.data = rj;
+    s->nrejecting++;
+    s->rejects_since_log++;
+    int64_t now = pg_monotonic_ns();
+    if (now - s->last_reject_log_ns > PG_NS_PER_S) {
+        pg_log(PG_LOG_WARN, "max_connections (%zu) reached: refused %llu connection(s) with 503", s->cfg.max_connections,
+               (unsigned long long)s->rejects_since_log);
+        s->last_reject_log_ns = now;
+        s->rejects_since_log = 0;
+    }
+    if (uv_accept(server, (uv_stream_t *)&rj->tcp) != 0 || s->nrejecting > REJECTING_MAX) {
+        uv_close((uv_handle_t *)&rj->tcp, on_reject_closed);
+        return;
+    }
+    /* The static response is ASCII of a fixed length; its body length is asserted in tests. */
+    uv_buf_t buf = uv_buf_init((char *)overload_response, sizeof overload_response - 1);
+    if (uv_write(&rj->w, (uv_stream_t *)&rj->tcp, &buf, 1, on_reject_written) != 0)
+        uv_close((uv_handle_t *)&rj->tcp, on_reject_closed);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    listener *l = server->data;
+    pg_http_server *s = l->srv;
+    if (status < 0) {
+        pg_log(PG_LOG_WARN, "accept failed: %s", uv_strerror(status));
+        return;
+    }
+    if (s->shutting_down)
+        return;
+    if (s->nconns >= s->cfg.max_connections) {
+        reject_connection(s, server);
+        return;
+    }
+    conn *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        reject_connection(s, server);
+        return;
+    }
+    c->srv = s;
+    uv_tcp_init(s->loop, &c->tcp);
+    uv_timer_init(s->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->open_handles = 2;
+    pg_http_parser_init(&c->hp, &s->cfg.limits);
+    pg_buf_init(&c->pending, pending_limit(c));
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    c->state = C_HEAD;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    arm(c, T_FIRST);
+    c->reading = true;
+    start_read(c);
+}
+
+/* ---------------------------------------------------------------- server */
+
+int pg_http_server_cfg_from(pg_http_server_cfg *out, const pg_config *cfg, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (pg_listen_parse(cfg->listen, &out->listen, err, errlen) != PG_OK)
+        return PG_EINVAL;
+    out->limits.max_head = (size_t)cfg->max_head_bytes;
+    out->limits.max_url = (size_t)cfg->max_url_bytes;
+    out->limits.max_headers = (size_t)cfg->max_headers;
+    out->limits.max_body = (size_t)cfg->max_body_bytes;
+    out->max_connections = (size_t)cfg->max_connections;
+    out->head_timeout_ms = (uint64_t)cfg->head_timeout_ms;
+    out->idle_timeout_ms = (uint64_t)cfg->idle_timeout_ms;
+    out->send_timeout_ms = (uint64_t)cfg->send_timeout_ms;
+    out->access_log = cfg->access_log;
+    out->server_name = "profgate";
+    return PG_OK;
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    listener *l = h->data;
+    l->srv->open_handles--;
+    server_maybe_done(l->srv);
+}
+
+static void on_shutdown_timer_closed(uv_handle_t *h)
+{
+    pg_http_server *s = h->data;
+    s->open_handles--;
+    server_maybe_done(s);
+}
+
+static void server_maybe_done(pg_http_server *s)
+{
+    if (!s->shutting_down || s->nconns > 0 || s->nrejecting > 0)
+        return;
+    if (s->shutdown_timer_init) {
+        s->shutdown_timer_init = false;
+        uv_close((uv_handle_t *)&s->shutdown_timer, on_shutdown_timer_closed);
+        return;
+    }
+    if (s->open_handles > 0)
+        return;
+    pg_http_closed_cb done = s->done;
+    void *data = s->done_data;
+    free(s);
+    if (done)
+        done(data);
+}
+
+int pg_http_server_start(uv_loop_t *loop, const pg_http_server_cfg *cfg, pg_http_handler handler,
+                         void *data, pg_http_server **out, char *err, size_t errlen)
+{
+    pg_http_server *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return PG_ENOMEM;
+    s->loop = loop;
+    s->cfg = *cfg;
+    s->handler = handler;
+    s->hdata = data;
+    if (getrandom(s->rng, sizeof s->rng, 0) != (ssize_t)sizeof s->rng) {
+        s->rng[0] = (uint64_t)pg_realtime_ns();
+        s->rng[1] = (uint64_t)pg_monotonic_ns() | 1;
+    }
+    for (size_t i = 0; i < cfg->listen.n; i++) {
+        listener *l = &s->ls[i];
+        l->srv = s;
+        uv_tcp_init(loop, &l->tcp);
+        l->tcp.data = l;
+        s->nls++;
+        s->open_handles++;
+        const struct sockaddr *sa = (const struct sockaddr *)&cfg->listen.addr[i];
+        int rc = uv_tcp_bind(&l->tcp, sa, sa->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+        if (rc == 0)
+            rc = uv_listen((uv_stream_t *)&l->tcp, 1024, on_connection);
+        if (rc != 0) {
+            char addr[80] = "?";
+            if (sa->sa_family == AF_INET6)
+                uv_ip6_name((const struct sockaddr_in6 *)sa, addr, sizeof addr);
+            else
+                uv_ip4_name((const struct sockaddr_in *)sa, addr, sizeof addr);
+            snprintf(err, errlen, "cannot listen on %s port %d: %s", addr,
+                     ntohs(((const struct sockaddr_in *)sa)->sin_port), uv_strerror(rc));
+            /* Tear down what was opened; the caller runs the loop to let the closes finish. */
+            s->shutting_down = true;
+            for (size_t k = 0; k < s->nls; k++)
+                uv_close((uv_handle_t *)&s->ls[k].tcp, on_listener_closed);
+            return PG_EIO;
+        }
+    }
+    *out = s;
+    return PG_OK;
+}
+
+size_t pg_http_server_listener_count(const pg_http_server *s)
+{
+    return s->nls;
+}
+
+int pg_http_server_bound(const pg_http_server *s, size_t i, char *buf, size_t buflen)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (i >= s->nls || uv_tcp_getsockname(&s->ls[i].tcp, (struct sockaddr *)&ss, &len) != 0)
+        return PG_EINVAL;
+    char host[64];
+    if (ss.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
+        snprintf(buf, buflen, "[%s]:%d", host, ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+    } else {
+        uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
+        snprintf(buf, buflen, "%s:%d", host, ntohs(((struct sockaddr_in *)&ss)->sin_port));
+    }
+    return PG_OK;
+}
+
+size_t pg_http_server_connections(const pg_http_server *s)
+{
+    return s->nconns;
+}
+
+static void on_shutdown_deadline(uv_timer_t *t)
+{
+    pg_http_server *s = t->data;
+    if (s->nconns > 0)
+        pg_log(PG_LOG_WARN, "shutdown deadline reached: closing %zu connection(s)", s->nconns);
+    for (conn *c = s->conns; c != NULL; c = c->next)
+        conn_close(c);
+}
+
+void pg_http_server_shutdown(pg_http_server *s, uint64_t timeout_ms, pg_http_closed_cb done, void *data)
+{
+    PG_ASSERT(!s->shutting_down);
+    s->shutting_down = true;
+    s->done = done;
+    s->done_data = data;
+    for (size_t i = 0; i < s->nls; i++)
+        uv_close((uv_handle_t *)&s->ls[i].tcp, on_listener_closed);
+    for (conn *c = s->conns; c != NULL; c = c->next) {
+        if (c->closing)
+            continue;
+        if (c->state == C_HEAD && !c->hp.in_message && c->pending.len == 0)
+            conn_close(c); /* idle: nothing to finish */
+        else
+            c->close_after = true;
+    }
+    uv_timer_init(s->loop, &s->shutdown_timer);
+    s->shutdown_timer.data = s;
+    s->shutdown_timer_init = true;
+    s->open_handles++;
+    uv_timer_start(&s->shutdown_timer, on_shutdown_deadline, timeout_ms, 0);
+    server_maybe_done(s);
+}
+
+/* ---------------------------------------------------------------- request accessors */
+
+const pg_http_head *pg_http_req_head(const pg_http_req *r)
+{
+    return r->head;
+}
+
+const char *pg_http_req_id(const pg_http_req *r)
+{
+    return r->id;
+}
+
+const char *pg_http_req_header(const pg_http_req *r, const char *name, size_t *len)
+{
+    if (r->head == NULL)
+        return NULL;
+    const pg_http_header *h = pg_http_head_find(r->head, name);
+    if (h == NULL)
+        return NULL;
+    *len = h->value_len;
+    return h->value;
+}
+
+void pg_http_req_on_abort(pg_http_req *r, pg_http_abort_cb cb, void *data)
+{
+    r->on_abort = cb;
+    r->abort_data = data;
+}
+
+uv_loop_t *pg_http_req_loop(const pg_http_req *r)
+{
+    return r->c->srv->loop;
+}

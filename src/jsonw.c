@@ -1,0 +1,53 @@
+/*
+ * jsonw.c: JSON string escaping. Output is bounded by the pg_buf it writes into.
+ */
+#include "profgate/jsonw.h"
+
+#include <string.h>
+
+int pg_json_str(pg_buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    int rc = pg_buf_append(b, "\"", 1);
+    size_t run = 0; /* bytes that need no escaping, appended in one go */
+    for (size_t i = 0; rc == PG_OK && i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            run++;
+            continue;
+        }
+        rc = pg_buf_append(b, s + i - run, run);
+        run = 0;
+        if (rc != PG_OK)
+            break;
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t n = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+        }
+        rc = pg_buf_append(b, esc, n);
+    }
+    if (rc == PG_OK)
+        rc = pg_buf_append(b, s + len - run, run);
+    if (rc == PG_OK)
+        rc = pg_buf_append(b, "\"", 1);
+    return rc;
+}
+
+int pg_json_cstr(pg_buf *b, const char *s)
+{
+    return pg_json_str(b, s, strlen(s));
+}

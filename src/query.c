@@ -1,0 +1,76 @@
+/*
+ * query.c: request-target splitting and percent-decoding. Reads only inside the given slices.
+ */
+#include "profgate/query.h"
+
+#include <string.h>
+
+void pg_target_split(const char *target, size_t len, pg_slice *path, pg_slice *query)
+{
+    const char *hash = memchr(target, '#', len);
+    if (hash != NULL)
+        len = (size_t)(hash - target);
+    const char *q = memchr(target, '?', len);
+    path->p = target;
+    path->len = q ? (size_t)(q - target) : len;
+    query->p = q ? q + 1 : target + len;
+    query->len = q ? len - path->len - 1 : 0;
+}
+
+int pg_query_split(pg_slice query, pg_qparam *out, size_t max)
+{
+    size_t n = 0, i = 0;
+    while (i < query.len) {
+        size_t j = i;
+        while (j < query.len && query.p[j] != '&')
+            j++;
+        if (j > i) {
+            if (n == max)
+                return PG_ELIMIT;
+            const char *piece = query.p + i;
+            size_t plen = j - i;
+            const char *eq = memchr(piece, '=', plen);
+            out[n].key.p = piece;
+            out[n].key.len = eq ? (size_t)(eq - piece) : plen;
+            out[n].val.p = eq ? eq + 1 : piece + plen;
+            out[n].val.len = eq ? plen - out[n].key.len - 1 : 0;
+            out[n].has_eq = eq != NULL;
+            n++;
+        }
+        i = j + 1;
+    }
+    return (int)n;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int pg_pct_decode(pg_slice in, char *out, size_t *outlen)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < in.len; i++) {
+        char c = in.p[i];
+        if (c == '%') {
+            if (in.len - i < 3)
+                return PG_EINVAL;
+            int hi = hexval(in.p[i + 1]), lo = hexval(in.p[i + 2]);
+            if (hi < 0 || lo < 0)
+                return PG_EINVAL;
+            c = (char)(hi << 4 | lo);
+            i += 2;
+        }
+        if (c == '\0')
+            return PG_EINVAL;
+        out[o++] = c;
+    }
+    *outlen = o;
+    return PG_OK;
+}
