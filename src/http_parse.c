@@ -66,9 +66,20 @@ static int on_url(llhttp_t *ll, const char *at, size_t len)
     return store(p, at, len);
 }
 
+/* RFC 9110 token characters. Debian's llhttp 8.1 lets spaces through in header names; we do
+ * not, since a name like "Content Length" is how request-smuggling attempts start. */
+static bool is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
 static int on_header_field(llhttp_t *ll, const char *at, size_t len)
 {
     pg_http_parser *p = self(ll);
+    for (size_t i = 0; i < len; i++)
+        if (!is_tchar((unsigned char)at[i]))
+            return fail(p, 400, "invalid character in a header name");
     if (p->field_state != 1) {
         if (p->nhdrs == p->lim.max_headers)
             return fail(p, 431, "too many request headers");

@@ -1,0 +1,164 @@
+/* Unit tests for getprofile_req.c: every allowed and rejected parameter combination, value
+ * constraints with the exact messages, Accept negotiation and the group name pattern. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "profgate/getprofile_req.h"
+
+static int parse(const char *group, const char *query, const char *accept, pg_getprofile_req *r, pg_apierr *e)
+{
+    pg_slice g = {group, strlen(group)}, q = {query, strlen(query)};
+    return pg_getprofile_parse(g, q, accept, accept ? strlen(accept) : 0, r, e);
+}
+
+static void ok(const char *group, const char *query, const char *accept, pg_getprofile_req *r)
+{
+    pg_apierr e;
+    if (parse(group, query, accept, r, &e) != PG_OK)
+        fail_msg("rejected '%s' '%s': %s", group, query, e.message);
+}
+
+static void bad(const char *group, const char *query, const char *accept, const char *msg_part)
+{
+    pg_getprofile_req r;
+    pg_apierr e;
+    if (parse(group, query, accept, &r, &e) == PG_OK)
+        fail_msg("accepted '%s' '%s'", group, query);
+    assert_int_equal(e.kind, PG_AE_VALIDATION);
+    if (strstr(e.message, msg_part) == NULL)
+        fail_msg("message '%s' lacks '%s'", e.message, msg_part);
+}
+
+static void test_combinations(void **state)
+{
+    (void)state;
+    pg_getprofile_req r;
+    ok("g", "period=PT1H", NULL, &r);
+    assert_true(r.has_period && !r.has_start && !r.has_end);
+    assert_int_equal(r.period_ns, INT64_C(3600000000000));
+    ok("g", "startTime=2020-06-01T13%3A00%3A00Z&period=PT1H", NULL, &r);
+    assert_true(r.has_start && r.has_period && !r.has_end);
+    ok("g", "endTime=2020-06-01T13:00:00Z&period=P1D", NULL, &r);
+    assert_true(r.has_end && r.has_period && !r.has_start);
+    ok("g", "startTime=2020-06-01T13:00:00Z&endTime=2020-06-01T14:15:02.001000Z&maxDepth=100", NULL, &r);
+    assert_true(r.has_start && r.has_end && !r.has_period);
+    assert_int_equal(r.max_depth, 100);
+    assert_int_equal(r.end_ns - r.start_ns, INT64_C(4502001000000));
+
+    bad("g", "", NULL, "none of startTime, endTime and period was given");
+    bad("g", "maxDepth=3", NULL, "none of startTime, endTime and period was given");
+    bad("g", "startTime=2020-06-01T13:00:00Z", NULL, "startTime was given without endTime or period");
+    bad("g", "endTime=2020-06-01T13:00:00Z", NULL, "endTime was given without startTime or period");
+    bad("g", "startTime=2020-06-01T13:00:00Z&endTime=2020-06-01T14:00:00Z&period=PT1H", NULL,
+        "startTime, endTime and period were all given");
+}
+
+static void test_values(void **state)
+{
+    (void)state;
+    pg_getprofile_req r;
+    bad("g", "period=P1Y", NULL, "Value 'P1Y' at 'period' failed to satisfy constraint");
+    bad("g", "period=P1Y", NULL, "years are not supported");
+    bad("g", "period=PT0S", NULL, "Member must be a positive duration");
+    bad("g", "period=", NULL, "Member must have length greater than or equal to 1");
+    char longp[100] = "PT";
+    memset(longp + 2, '1', 70);
+    strcat(longp, "S");
+    char q[160];
+    snprintf(q, sizeof q, "period=%s", longp);
+    bad("g", q, NULL, "Member must have length less than or equal to 64");
+    bad("g", "startTime=yesterday&period=PT1H", NULL, "Value 'yesterday' at 'startTime' failed to satisfy constraint: Member must be an ISO 8601 timestamp");
+    bad("g", "startTime=2020-06-01T13:00:00&period=PT1H", NULL, "a time zone is required");
+    bad("g", "endTime=2020-02-30T13:00:00Z&period=PT1H", NULL, "Value '2020-02-30T13:00:00Z' at 'endTime'");
+    bad("g", "period=PT1H&maxDepth=0", NULL, "Value '0' at 'maxDepth' failed to satisfy constraint: Member must have value greater than or equal to 1");
+    bad("g", "period=PT1H&maxDepth=10001", NULL, "Member must have value less than or equal to 10000");
+    bad("g", "period=PT1H&maxDepth=-5", NULL, "greater than or equal to 1");
+    bad("g", "period=PT1H&maxDepth=99999999999999999999999", NULL, "less than or equal to 10000");
+    bad("g", "period=PT1H&maxDepth=1.5", NULL, "Member must be an integer");
+    bad("g", "period=PT1H&maxDepth=", NULL, "Member must be an integer");
+    bad("g", "period=PT1H&maxDepth=abc", NULL, "Member must be an integer");
+    bad("g", "period=PT1H&period=PT2H", NULL, "Query parameter 'period' is given more than once");
+    bad("g", "period=PT1H&startTime=%ZZ", NULL, "Malformed percent-encoding in query parameter 'startTime'");
+    ok("g", "period=PT1H&maxDepth=10000", NULL, &r);
+    assert_int_equal(r.max_depth, 10000);
+    ok("g", "period=PT1H&maxDepth=1", NULL, &r);
+    assert_int_equal(r.max_depth, 1);
+    ok("g", "period=PT1H&unknown=1&x", NULL, &r);
+    ok("g", "%70eriod=PT1H", NULL, &r); /* an encoded parameter name is still the parameter */
+    assert_true(r.has_period);
+}
+
+static void test_echo_is_safe(void **state)
+{
+    (void)state;
+    pg_getprofile_req r;
+    pg_apierr e;
+    /* Non-ASCII, quotes and control bytes never reach the message verbatim. */
+    assert_int_equal(parse("g", "period=%E2%82%AC%27%22%0A", NULL, &r, &e), PG_EINVAL);
+    for (const char *p = e.message; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f || *p == '"')
+            fail_msg("unsafe byte in message: %s", e.message);
+}
+
+static void test_group(void **state)
+{
+    (void)state;
+    pg_getprofile_req r;
+    ok("my-group_01", "period=PT1H", NULL, &r);
+    assert_string_equal(r.group, "my-group_01");
+    ok("my%2Dgroup", "period=PT1H", NULL, &r);
+    assert_string_equal(r.group, "my-group");
+    bad("", "period=PT1H", NULL, "Member must have length greater than or equal to 1");
+    bad("a.b", "period=PT1H", NULL, "Member must satisfy regular expression pattern: ^[\\w-]+$");
+    bad("a%2Fb", "period=PT1H", NULL, "regular expression pattern");
+    bad("caf%C3%A9", "period=PT1H", NULL, "regular expression pattern");
+    bad("a%zz", "period=PT1H", NULL, "Malformed percent-encoding in the profiling group name");
+    char g[300];
+    memset(g, 'a', 255);
+    g[255] = '\0';
+    ok(g, "period=PT1H", NULL, &r);
+    assert_int_equal(r.group_len, 255);
+    g[255] = 'a';
+    g[256] = '\0';
+    bad(g, "period=PT1H", NULL, "Member must have length less than or equal to 255");
+    /* The group is validated before the query, as the service does. */
+    bad("a.b", "", NULL, "profilingGroupName");
+}
+
+static void test_accept(void **state)
+{
+    (void)state;
+    pg_getprofile_req r;
+    ok("g", "period=PT1H", NULL, &r);
+    assert_int_equal(r.format, PG_FMT_ION);
+    ok("g", "period=PT1H", "application/json", &r);
+    assert_int_equal(r.format, PG_FMT_JSON);
+    ok("g", "period=PT1H", "Application/JSON; charset=utf-8", &r);
+    assert_int_equal(r.format, PG_FMT_JSON);
+    ok("g", "period=PT1H", "application/x-amzn-ion", &r);
+    assert_int_equal(r.format, PG_FMT_ION);
+    ok("g", "period=PT1H", "*/*", &r);
+    assert_int_equal(r.format, PG_FMT_ION);
+    ok("g", "period=PT1H", "text/html, application/json;q=0.9", &r);
+    assert_int_equal(r.format, PG_FMT_JSON);
+    ok("g", "period=PT1H", "", &r);
+    assert_int_equal(r.format, PG_FMT_ION);
+    bad("g", "period=PT1H", "text/html", "Accept header 'text/html' is not supported; accepted values are application/json and application/x-amzn-ion");
+    bad("g", "period=PT1H", "application/xml", "application/json");
+    assert_string_equal(pg_format_content_type(PG_FMT_JSON), "application/json");
+    assert_string_equal(pg_format_content_type(PG_FMT_ION), "application/x-amzn-ion");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_combinations), cmocka_unit_test(test_values), cmocka_unit_test(test_echo_is_safe),
+        cmocka_unit_test(test_group),        cmocka_unit_test(test_accept),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,138 @@
+/* Unit tests for http_parse.c: requests split at every byte boundary, pipelining, header
+ * lookup and trimming, and each limit producing its status. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "profgate/http_parse.h"
+
+static const pg_http_limits lim = {.max_head = 1024, .max_url = 256, .max_headers = 8, .max_body = 64};
+
+static void test_simple_and_split(void **state)
+{
+    (void)state;
+    const char *req = "GET /profilingGroups/g/profile?period=PT1H HTTP/1.1\r\nHost: x\r\n"
+                      "Accept:   application/json  \r\nX-Empty:\r\n\r\n";
+    size_t len = strlen(req);
+    /* Deliver the request in two pieces split at every possible position. */
+    for (size_t cut = 0; cut <= len; cut++) {
+        pg_http_parser p;
+        pg_http_parser_init(&p, &lim);
+        pg_hp_event ev;
+        size_t used = pg_http_parser_feed(&p, req, cut, &ev);
+        if (cut < len) {
+            assert_int_equal(ev, PG_HP_MORE);
+            assert_int_equal(used, cut);
+            used = pg_http_parser_feed(&p, req + cut, len - cut, &ev);
+            assert_int_equal(used, len - cut);
+        }
+        assert_int_equal(ev, PG_HP_REQUEST);
+        const pg_http_head *h = pg_http_parser_head(&p);
+        assert_int_equal(h->method_len, 3);
+        assert_memory_equal(h->method, "GET", 3);
+        assert_int_equal(h->target_len, strlen("/profilingGroups/g/profile?period=PT1H"));
+        assert_memory_equal(h->target, "/profilingGroups/g/profile?period=PT1H", h->target_len);
+        assert_int_equal(h->nheaders, 3);
+        const pg_http_header *a = pg_http_head_find(h, "ACCEPT");
+        assert_non_null(a);
+        assert_int_equal(a->value_len, strlen("application/json"));
+        assert_memory_equal(a->value, "application/json", a->value_len);
+        const pg_http_header *e = pg_http_head_find(h, "x-empty");
+        assert_non_null(e);
+        assert_int_equal(e->value_len, 0);
+        assert_null(pg_http_head_find(h, "missing"));
+        assert_true(h->keep_alive);
+        pg_http_parser_next(&p);
+        pg_http_parser_free(&p);
+    }
+}
+
+static void test_pipelined(void **state)
+{
+    (void)state;
+    const char *req = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+                      "GET /c HTTP/1.0\r\n\r\n";
+    pg_http_parser p;
+    pg_http_parser_init(&p, &lim);
+    pg_hp_event ev;
+    const char *targets[] = {"/a", "/b", "/c"};
+    size_t off = 0, len = strlen(req);
+    for (int i = 0; i < 3; i++) {
+        off += pg_http_parser_feed(&p, req + off, len - off, &ev);
+        assert_int_equal(ev, PG_HP_REQUEST);
+        const pg_http_head *h = pg_http_parser_head(&p);
+        assert_memory_equal(h->target, targets[i], 2);
+        if (i == 1)
+            assert_int_equal(h->body_bytes, 5);
+        if (i == 2)
+            assert_false(h->keep_alive); /* HTTP/1.0 without keep-alive */
+        pg_http_parser_next(&p);
+    }
+    assert_int_equal(off, len);
+    pg_http_parser_free(&p);
+}
+
+static int error_status(const char *req)
+{
+    pg_http_parser p;
+    pg_http_parser_init(&p, &lim);
+    pg_hp_event ev;
+    pg_http_parser_feed(&p, req, strlen(req), &ev);
+    int st = ev == PG_HP_ERROR ? p.error_status : 0;
+    pg_http_parser_free(&p);
+    return st;
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    char big[4096];
+    snprintf(big, sizeof big, "GET /%0300d HTTP/1.1\r\n\r\n", 0);
+    assert_int_equal(error_status(big), 414);
+    int n = snprintf(big, sizeof big, "GET / HTTP/1.1\r\n");
+    for (int i = 0; i < 9; i++)
+        n += snprintf(big + n, sizeof big - (size_t)n, "H%d: v\r\n", i);
+    snprintf(big + n, sizeof big - (size_t)n, "\r\n");
+    assert_int_equal(error_status(big), 431);
+    snprintf(big, sizeof big, "GET / HTTP/1.1\r\nX-Big: %01100d\r\n\r\n", 0);
+    assert_int_equal(error_status(big), 431);
+    assert_int_equal(error_status("GET / HTTP/1.1\r\nContent-Length: 65\r\n\r\n"), 413);
+    assert_int_equal(error_status("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                  "41\r\n" "01234567890123456789012345678901234567890123456789012345678901234\r\n0\r\n\r\n"),
+                     413);
+    assert_int_equal(error_status("GET / HTTP/1.1\r\nContent-Length: 64\r\n\r\n"), 0);
+    assert_int_equal(error_status("garbage\r\n\r\n"), 501); /* an unknown method token */
+    assert_int_equal(error_status("GET /\x01 HTTP/1.1\r\n\r\n"), 400);
+    assert_int_equal(error_status("GET / HTTP/9.9\r\n\r\n"), 400);
+    assert_int_equal(error_status("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"), 400);
+    assert_int_equal(error_status("GET / HTTP/1.1\r\nBad Header: x\r\n\r\n"), 400);
+}
+
+static void test_error_is_sticky(void **state)
+{
+    (void)state;
+    pg_http_parser p;
+    pg_http_parser_init(&p, &lim);
+    pg_hp_event ev;
+    pg_http_parser_feed(&p, "BAD\r\n", 5, &ev);
+    assert_int_equal(ev, PG_HP_ERROR);
+    assert_int_equal(pg_http_parser_feed(&p, "GET / HTTP/1.1\r\n\r\n", 18, &ev), 0);
+    assert_int_equal(ev, PG_HP_ERROR);
+    pg_http_parser_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_simple_and_split),
+        cmocka_unit_test(test_pipelined),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_error_is_sticky),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
