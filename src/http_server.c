@@ -70,6 +70,7 @@ typedef struct reject {
     uv_tcp_t tcp;
     uv_write_t w;
     pg_http_server *srv;
+    char response[512];
 } reject;
 
 typedef struct wreq {
@@ -556,14 +557,21 @@ static void on_timer(uv_timer_t *t)
 
 /* ---------------------------------------------------------------- accepting */
 
-static const char overload_response[] =
-    "HTTP/1.1 503 Service Unavailable\r\n"
-    "Content-Type: application/json\r\n"
-    "x-amzn-ErrorType: ServiceUnavailableException\r\n"
-    "Content-Length: 100\r\n"
-    "Connection: close\r\n"
-    "\r\n"
-    "{\"message\":\"profgate has too many open connections\",\"__type\":\"ServiceUnavailableException\"}     ";
+/* The answer to a connection over max_connections, written without a connection object. */
+static size_t build_overload_response(pg_http_server *s, char *out, size_t outlen)
+{
+    static const char body[] =
+        "{\"message\":\"profgate has too many open connections\",\"__type\":\"ServiceUnavailableException\"}";
+    char id[40];
+    make_request_id(s, id);
+    int n = snprintf(out, outlen,
+                     "HTTP/1.1 503 Service Unavailable\r\nDate: %s\r\nServer: %s\r\nx-amzn-RequestId: %s\r\n"
+                     "Content-Type: application/json\r\nx-amzn-ErrorType: ServiceUnavailableException\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     http_date(s), s->cfg.server_name, id, sizeof body - 1, body);
+    PG_ASSERT(n > 0 && (size_t)n < outlen);
+    return (size_t)n;
+}
 
 static void on_reject_closed(uv_handle_t *h)
 {
@@ -603,8 +611,8 @@ static void reject_connection(pg_http_server *s, uv_stream_t *server)
         uv_close((uv_handle_t *)&rj->tcp, on_reject_closed);
         return;
     }
-    /* The static response is ASCII of a fixed length; its body length is asserted in tests. */
-    uv_buf_t buf = uv_buf_init((char *)overload_response, sizeof overload_response - 1);
+    size_t n = build_overload_response(s, rj->response, sizeof rj->response);
+    uv_buf_t buf = uv_buf_init(rj->response, (unsigned)n);
     if (uv_write(&rj->w, (uv_stream_t *)&rj->tcp, &buf, 1, on_reject_written) != 0)
         uv_close((uv_handle_t *)&rj->tcp, on_reject_closed);
 }

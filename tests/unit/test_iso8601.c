@@ -154,7 +154,8 @@ static void test_format_parse_roundtrip(void **state)
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        int64_t ns = (int64_t)(x % (UINT64_C(9) << 60)) - (INT64_C(9) << 59);
+        /* Uniform over about ±164 years; computed unsigned so the shift to signed cannot overflow. */
+        int64_t ns = (int64_t)(x % (UINT64_C(9) << 60) - (UINT64_C(9) << 59));
         char out[PG_TS_FMT_MAX];
         size_t n = pg_ts_format(ns, out, sizeof out);
         int64_t back;

@@ -1,0 +1,200 @@
+"""Shared helpers for profgate integration tests.
+
+Starts real processes on free loopback ports (port 0, then reads the bound port from the log),
+waits for readiness by polling their log, and always stops them. Provides a small raw HTTP/1.1
+client so tests can send exactly the bytes they mean, including malformed ones.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+
+
+def binary(name):
+    env = {"profgate": "PROFGATE_BIN", "profgate-sim": "PROFGATE_SIM_BIN"}[name]
+    path = os.environ.get(env) or os.path.join(ROOT, "build", name)
+    if not os.access(path, os.X_OK):
+        raise RuntimeError(f"{name} not built: set {env} or build into {ROOT}/build")
+    return path
+
+
+def wait_for(pred, timeout=10.0, what="condition"):
+    """Polls pred() until it returns a truthy value; fails after timeout. Used only for readiness
+    of external processes, never as a substitute for a response we can wait on directly."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+class Process:
+    """A program under test, its stderr captured to a file that tests can read."""
+
+    def __init__(self, name, args, env=None):
+        self.name = name
+        self.log = tempfile.NamedTemporaryFile(prefix=name + "-", suffix=".log", delete=False)
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.proc = subprocess.Popen([binary(name)] + list(args), stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=self.log, env=full_env)
+        self.log.close()  # the child holds its own descriptor
+        self.addrs = []
+
+    def text(self):
+        with open(self.log.name, "r", errors="replace") as f:
+            return f.read()
+
+    def wait_ready(self, timeout=10.0):
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.proc.returncode}:\n{self.text()}")
+            t = self.text()
+            return " ready" in t and t
+        t = wait_for(ready, timeout, f"{self.name} to be ready")
+        self.addrs = re.findall(r"listening on (\S+)", t)
+        return self
+
+    @property
+    def port(self):
+        return int(self.addrs[0].rsplit(":", 1)[1])
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout=15.0):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"{self.name} did not exit in {timeout}s:\n{self.text()}")
+
+    def stop(self):
+        """Graceful stop; asserts a clean exit (0 means every handle closed and, under ASan, no
+        leak was reported)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        rc = self.wait_exit()
+        os.unlink(self.log.name)
+        return rc
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if os.path.exists(self.log.name):
+            os.unlink(self.log.name)
+
+
+def start_profgate(*args, config=None, env=None):
+    argv = ["--listen", "127.0.0.1:0"]
+    if config is not None:
+        f = tempfile.NamedTemporaryFile("w", prefix="profgate-", suffix=".conf", delete=False)
+        f.write(config)
+        f.close()
+        argv += ["-c", f.name]
+    return Process("profgate", argv + list(args), env).wait_ready()
+
+
+class Response:
+    def __init__(self, status, reason, headers, body):
+        self.status = status
+        self.reason = reason
+        self.headers = headers  # lower-case name -> value (last wins)
+        self.body = body
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def json(self):
+        import json
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<{self.status} {self.reason} {self.headers} {self.body[:200]!r}>"
+
+
+class Conn:
+    """A raw HTTP/1.1 client connection."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=5.0, family=socket.AF_INET):
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect((host, port))
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def get(self, target, headers=None):
+        h = {"Host": "127.0.0.1"}
+        h.update(headers or {})
+        lines = [f"GET {target} HTTP/1.1"] + [f"{k}: {v}" for k, v in h.items()]
+        self.send("\r\n".join(lines) + "\r\n\r\n")
+        return self.read_response()
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed by server")
+        self.buf += chunk
+
+    def read_response(self):
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        m = re.match(r"HTTP/1\.1 (\d{3}) (.*)", lines[0])
+        assert m, f"bad status line {lines[0]!r}"
+        headers = {}
+        for line in lines[1:]:
+            k, v = line.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+        n = int(headers.get("content-length", "0"))
+        while len(self.buf) < n:
+            self._fill()
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return Response(int(m.group(1)), m.group(2), headers, body)
+
+    def closed_by_peer(self):
+        """True when the server has closed the connection (EOF or reset), waiting up to the
+        socket timeout for it."""
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def get(port, target, headers=None):
+    c = Conn(port)
+    try:
+        return c.get(target, dict({"Connection": "close"}, **(headers or {})))
+    finally:
+        c.close()
