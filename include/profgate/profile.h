@@ -1,0 +1,89 @@
+/*
+ * profile.h: the in-memory profile model (reference, section 5): a call tree whose nodes carry
+ * interned frame names, self counts per counter name (an open set), an optional file and line
+ * range; plus the profile's start/end and agentMetadata. It is built by the simulator's
+ * generator (and by the JSON parser and merge of later issues) and written as JSON or Ion through
+ * one walker, which applies maxDepth (section 6) at output time.
+ * Pure and bounded: every limit is given at creation.
+ */
+#ifndef PG_PROFILE_H
+#define PG_PROFILE_H
+
+#include "profgate/emit.h"
+#include "profgate/strtab.h"
+#include "profgate/value.h"
+
+#define PG_NODE_NONE UINT32_MAX
+#define PG_ROOT 0
+
+typedef struct pg_profile_limits {
+    uint32_t max_nodes;
+    uint32_t max_depth;        /* the root is depth 0 */
+    uint32_t max_strings;
+    size_t max_string_bytes;
+    uint32_t max_counts;       /* (node, counter) pairs */
+} pg_profile_limits;
+
+/** Generous limits for profiles of a few million nodes. */
+void pg_profile_limits_default(pg_profile_limits *lim);
+
+typedef struct pg_count {
+    uint32_t counter; /* string id */
+    double value;
+} pg_count;
+
+typedef struct pg_pnode {
+    uint32_t name;        /* string id; PG_STR_NONE for the root */
+    uint32_t parent;
+    uint32_t first_child;
+    uint32_t next_sibling;
+    uint32_t file;        /* string id or PG_STR_NONE */
+    uint32_t counts;      /* first entry in the counts pool */
+    uint16_t ncounts, ccap;
+    uint16_t depth;
+    bool has_line;
+    int64_t line_min, line_max;
+} pg_pnode;
+
+typedef struct pg_profile {
+    pg_profile_limits lim;
+    pg_strtab strs;
+    pg_pnode *nodes;
+    uint32_t n, cap;
+    pg_count *pool;
+    uint32_t pool_len, pool_cap, ncounts;
+    uint32_t *slots; /* (parent, name) -> node id + 1 */
+    uint32_t nslots;
+    /* Top level and agentMetadata. */
+    bool has_start, has_end;
+    int64_t start_ms, end_ms;
+    bool has_duration, has_samples, has_cpu, has_weights;
+    double duration_ms, num_samples, cpu_s;
+    pg_count weights[64];
+    uint32_t nweights;
+    pg_value *meta_extra; /* other agentMetadata members, or NULL */
+    pg_value *top_extra;  /* other top-level members, or NULL */
+} pg_profile;
+
+/** An empty profile (just the root). PG_ENOMEM on allocation failure. */
+int pg_profile_init(pg_profile *p, const pg_profile_limits *lim);
+void pg_profile_free(pg_profile *p);
+
+/** The child of parent named name, created if absent; PG_NODE_NONE past a limit. */
+uint32_t pg_profile_child(pg_profile *p, uint32_t parent, const char *name, size_t len);
+/** Adds v to node's self count for counter. */
+int pg_profile_add_count(pg_profile *p, uint32_t node, const char *counter, size_t len, double v);
+/** Sets the node's file unless it already has one (first non-null wins). */
+int pg_profile_set_file(pg_profile *p, uint32_t node, const char *file, size_t len);
+/** Widens the node's line range to include [min, max]. */
+void pg_profile_add_line(pg_profile *p, uint32_t node, int64_t min, int64_t max);
+/** Sets sampleWeights[counter]. */
+int pg_profile_set_weight(pg_profile *p, const char *counter, size_t len, double w);
+
+/** Writes the profile; max_depth 0 means unlimited. Children and counters in byte order of name. */
+int pg_profile_emit(const pg_profile *p, uint32_t max_depth, pg_emit *e);
+
+/** Encodes as JSON (ion = false) or binary Ion into out. */
+int pg_profile_encode(const pg_profile *p, bool ion, uint32_t max_depth, pg_buf *out);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * strtab.h: string interning. Each distinct byte string gets a small dense id, so profile nodes
+ * hold 4-byte ids instead of names and equal names compare as equal ids. Bounded: the total
+ * bytes and the number of strings are limits given at creation.
+ */
+#ifndef PG_STRTAB_H
+#define PG_STRTAB_H
+
+#include "profgate/common.h"
+
+#define PG_STR_NONE UINT32_MAX
+
+typedef struct pg_strtab {
+    char *bytes;
+    size_t bytes_len, bytes_cap, bytes_limit;
+    uint32_t *off;   /* start of string i in bytes */
+    uint32_t *len;   /* length of string i */
+    uint32_t n, cap, count_limit;
+    uint32_t *slots; /* open addressing: id + 1, 0 = empty */
+    uint32_t nslots;
+} pg_strtab;
+
+void pg_strtab_init(pg_strtab *t, size_t bytes_limit, uint32_t count_limit);
+void pg_strtab_free(pg_strtab *t);
+/** Returns the id of s (adding it when new), or PG_STR_NONE past a limit or out of memory. */
+uint32_t pg_strtab_intern(pg_strtab *t, const char *s, size_t len);
+/** Looks s up without adding; PG_STR_NONE when absent. */
+uint32_t pg_strtab_find(const pg_strtab *t, const char *s, size_t len);
+const char *pg_strtab_get(const pg_strtab *t, uint32_t id, size_t *len);
+/** Byte-wise comparison of two interned strings (shorter prefix first). */
+int pg_strtab_cmp(const pg_strtab *t, uint32_t a, uint32_t b);
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * strtab.c: interning with FNV-1a hashing and linear probing; the table doubles at 50% load.
+ * String bytes live in one growing block, so ids stay valid while the table grows.
+ */
+#include "profgate/strtab.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static uint32_t hash(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+void pg_strtab_init(pg_strtab *t, size_t bytes_limit, uint32_t count_limit)
+{
+    memset(t, 0, sizeof *t);
+    t->bytes_limit = bytes_limit;
+    t->count_limit = count_limit;
+}
+
+void pg_strtab_free(pg_strtab *t)
+{
+    free(t->bytes);
+    free(t->off);
+    free(t->len);
+    free(t->slots);
+    memset(t, 0, sizeof *t);
+}
+
+uint32_t pg_strtab_find(const pg_strtab *t, const char *s, size_t len)
+{
+    if (t->nslots == 0)
+        return PG_STR_NONE;
+    uint32_t mask = t->nslots - 1;
+    for (uint32_t i = hash(s, len) & mask;; i = (i + 1) & mask) {
+        uint32_t v = t->slots[i];
+        if (v == 0)
+            return PG_STR_NONE;
+        uint32_t id = v - 1;
+        if (t->len[id] == len && memcmp(t->bytes + t->off[id], s, len) == 0)
+            return id;
+    }
+}
+
+static bool grow_slots(pg_strtab *t)
+{
+    uint32_t n = t->nslots ? t->nslots * 2 : 64;
+    uint32_t *slots = calloc(n, sizeof *slots);
+    if (slots == NULL)
+        return false;
+    for (uint32_t id = 0; id < t->n; id++) {
+        uint32_t i = hash(t->bytes + t->off[id], t->len[id]) & (n - 1);
+        while (slots[i] != 0)
+            i = (i + 1) & (n - 1);
+        slots[i] = id + 1;
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->nslots = n;
+    return true;
+}
+
+uint32_t pg_strtab_intern(pg_strtab *t, const char *s, size_t len)
+{
+    uint32_t id = pg_strtab_find(t, s, len);
+    if (id != PG_STR_NONE)
+        return id;
+    if (t->n >= t->count_limit || len > t->bytes_limit - t->bytes_len || len > UINT32_MAX)
+        return PG_STR_NONE;
+    if ((t->n + 1) * 2 > t->nslots && !grow_slots(t))
+        return PG_STR_NONE;
+    if (t->n == t->cap) {
+        uint32_t cap = t->cap ? t->cap * 2 : 64;
+        uint32_t *off = realloc(t->off, cap * sizeof *off);
+        if (off == NULL)
+            return PG_STR_NONE;
+        t->off = off;
+        uint32_t *ln = realloc(t->len, cap * sizeof *ln);
+        if (ln == NULL)
+            return PG_STR_NONE;
+        t->len = ln;
+        t->cap = cap;
+    }
+    if (t->bytes_len + len > t->bytes_cap) {
+        size_t cap = t->bytes_cap ? t->bytes_cap * 2 : 1024;
+        while (cap < t->bytes_len + len)
+            cap *= 2;
+        char *b = realloc(t->bytes, cap);
+        if (b == NULL)
+            return PG_STR_NONE;
+        t->bytes = b;
+        t->bytes_cap = cap;
+    }
+    memcpy(t->bytes + t->bytes_len, s, len);
+    id = t->n++;
+    t->off[id] = (uint32_t)t->bytes_len;
+    t->len[id] = (uint32_t)len;
+    t->bytes_len += len;
+    uint32_t mask = t->nslots - 1;
+    uint32_t i = hash(s, len) & mask;
+    while (t->slots[i] != 0)
+        i = (i + 1) & mask;
+    t->slots[i] = id + 1;
+    return id;
+}
+
+const char *pg_strtab_get(const pg_strtab *t, uint32_t id, size_t *len)
+{
+    PG_ASSERT(id < t->n);
+    *len = t->len[id];
+    return t->bytes + t->off[id];
+}
+
+int pg_strtab_cmp(const pg_strtab *t, uint32_t a, uint32_t b)
+{
+    size_t la, lb;
+    const char *sa = pg_strtab_get(t, a, &la), *sb = pg_strtab_get(t, b, &lb);
+    int c = memcmp(sa, sb, PG_MIN(la, lb));
+    return c != 0 ? c : (la < lb ? -1 : la > lb);
+}
