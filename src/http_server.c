@@ -365,6 +365,23 @@ void pg_http_respond(pg_http_req *r, int status, const pg_http_out_header *hdrs,
     arm(c, T_SEND);
 }
 
+void pg_http_reset(pg_http_req *r)
+{
+    PG_ASSERT(r->active);
+    conn *c = r->c;
+    access_log(c, 0, 0);
+    r->active = false;
+    if (c->closing) {
+        conn_maybe_free(c);
+        return;
+    }
+    c->closing = true;
+    /* SO_LINGER 0 on close makes the kernel send RST instead of FIN. */
+    if (uv_tcp_close_reset(&c->tcp, on_conn_handle_closed) != 0)
+        uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+}
+
 void pg_http_respond_error_with(pg_http_req *r, const pg_apierr *e, const pg_http_out_header *hdrs, size_t nhdrs)
 {
     pg_buf body;

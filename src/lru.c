@@ -231,3 +231,9 @@ void pg_lru_get_stats(const pg_lru *l, pg_lru_stats *out)
     out->misses = l->misses;
     out->evictions = l->evictions;
 }
+
+void pg_lru_foreach(const pg_lru *l, void (*fn)(const void *key, size_t klen, void *value, void *ctx), void *ctx)
+{
+    for (const pg_lru_entry *e = l->head; e; e = e->next)
+        fn(e->key, e->klen, e->value, ctx);
+}

@@ -85,6 +85,9 @@ void pg_http_respond_error(pg_http_req *r, const pg_apierr *e);
 /** The same with extra headers (e.g. Allow on a 405). At most 4. */
 void pg_http_respond_error_with(pg_http_req *r, const pg_apierr *e, const pg_http_out_header *hdrs, size_t nhdrs);
 
+/** Answers by resetting the connection (TCP RST, no response): fault injection in the simulator. */
+void pg_http_reset(pg_http_req *r);
+
 /** Reason phrase of a status code. */
 const char *pg_http_reason(int status);
 

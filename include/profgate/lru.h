@@ -36,6 +36,9 @@ void pg_lru_release(pg_lru *l, pg_lru_entry *e);
 /** Removes key if present. */
 void pg_lru_remove(pg_lru *l, const void *key, size_t klen);
 
+/** Calls fn for every entry, most recently used first. fn must not change the cache. */
+void pg_lru_foreach(const pg_lru *l, void (*fn)(const void *key, size_t klen, void *value, void *ctx), void *ctx);
+
 typedef struct pg_lru_stats {
     size_t bytes, entries;
     uint64_t hits, misses, evictions;

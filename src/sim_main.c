@@ -1,0 +1,244 @@
+/*
+ * sim_main.c: profgate-sim's entry point: command line, wiring, signals. Request handling is in
+ * sim.c; the front end is the same http_server module profgate uses.
+ */
+#include "profgate/clock.h"
+#include "profgate/config.h"
+#include "profgate/http_server.h"
+#include "profgate/iso8601.h"
+#include "profgate/log.h"
+#include "profgate/sim.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: profgate-sim [options]\n"
+            "A deterministic, throttled Amazon CodeGuru Profiler stand-in (GetProfile, ListProfileTimes).\n\n"
+            "  --listen ADDRS          listen addresses (default 127.0.0.1:9000; port 0 picks one)\n"
+            "  --seed N                data seed (default 1)\n"
+            "  --nodes N               approximate call-tree nodes per 5-minute bucket (default 3000)\n"
+            "  --groups a,b,c          only these profiling groups exist (default: every group)\n"
+            "  --data-since TS         no data before TS (default: 90 days before start-up)\n"
+            "  --clock TS              \"now\" starts at TS and advances in real time\n"
+            "  --rate R --burst B      token bucket: R requests/s, bursts of B (default: no throttling)\n"
+            "  --rate-scope S          account (default) or group\n"
+            "  --latency-ms L[:J]      added service time L ms plus up to J ms jitter\n"
+            "  --fail-rate F           answer a fraction F with 500 InternalServerException\n"
+            "  --hang-rate F           never answer a fraction F\n"
+            "  --fail-after N          after N requests, reset every connection that asks for data\n"
+            "  --access-key ID --secret-key S [--region R]   require SigV4 with these credentials\n"
+            "  --cache-mb N            memory for memoized aggregates and responses, each (default 256)\n"
+            "  --log-level L           debug, info, warn, error (default info)\n"
+            "  --access-log            log every request (default off)\n"
+            "  -h, --help | -V, --version\n\n"
+            "Routes: GET /profilingGroups/{name}/profile, GET /profilingGroups/{name}/profileTimes,\n"
+            "GET /_sim/stats, POST /_sim/reset, GET /healthz.\n");
+}
+
+typedef struct app {
+    uv_loop_t loop;
+    uv_signal_t sigterm, sigint;
+    pg_http_server *server;
+    pg_sim *sim;
+} app;
+
+static void on_signal_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void on_server_closed(void *data)
+{
+    app *a = data;
+    uv_close((uv_handle_t *)&a->sigterm, on_signal_closed);
+    uv_close((uv_handle_t *)&a->sigint, on_signal_closed);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    app *a = h->data;
+    uv_signal_stop(&a->sigterm);
+    uv_signal_stop(&a->sigint);
+    pg_log(PG_LOG_INFO, "signal %d: shutting down", signum);
+    pg_sim_close(a->sim); /* delayed and hung requests are answered (discarded) now */
+    pg_http_server_shutdown(a->server, 2000, on_server_closed, a);
+}
+
+static bool parse_double(const char *s, double *out)
+{
+    char *e;
+    *out = strtod(s, &e);
+    return e != s && *e == '\0' && *out >= 0;
+}
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    char *e;
+    if (*s == '-' || *s == '\0')
+        return false;
+    *out = strtoull(s, &e, 10);
+    return *e == '\0';
+}
+
+int main(int argc, char **argv)
+{
+    enum { O_LISTEN = 256, O_SEED, O_NODES, O_GROUPS, O_SINCE, O_CLOCK, O_RATE, O_BURST, O_SCOPE, O_LAT, O_FAIL,
+           O_HANG, O_AFTER, O_AK, O_SK, O_REGION, O_CACHE, O_LEVEL, O_ACCESS };
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, O_LISTEN}, {"seed", required_argument, NULL, O_SEED},
+        {"nodes", required_argument, NULL, O_NODES}, {"groups", required_argument, NULL, O_GROUPS},
+        {"data-since", required_argument, NULL, O_SINCE}, {"clock", required_argument, NULL, O_CLOCK},
+        {"rate", required_argument, NULL, O_RATE}, {"burst", required_argument, NULL, O_BURST},
+        {"rate-scope", required_argument, NULL, O_SCOPE}, {"latency-ms", required_argument, NULL, O_LAT},
+        {"fail-rate", required_argument, NULL, O_FAIL}, {"hang-rate", required_argument, NULL, O_HANG},
+        {"fail-after", required_argument, NULL, O_AFTER}, {"access-key", required_argument, NULL, O_AK},
+        {"secret-key", required_argument, NULL, O_SK}, {"region", required_argument, NULL, O_REGION},
+        {"cache-mb", required_argument, NULL, O_CACHE}, {"log-level", required_argument, NULL, O_LEVEL},
+        {"access-log", no_argument, NULL, O_ACCESS}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+    };
+    pg_sim_cfg cfg = {.seed = 1, .nodes = 3000, .data_since_ns = INT64_MIN, .fail_after = -1,
+                      .cache_bytes = (size_t)256 << 20};
+    const char *listen = "127.0.0.1:9000", *clock_arg = NULL;
+    int64_t level = PG_LOG_INFO;
+    bool access = false, burst_set = false;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+        uint64_t u;
+        double d;
+        const char *bad = NULL;
+        switch (ch) {
+        case O_LISTEN: listen = optarg; break;
+        case O_SEED: if (!parse_u64(optarg, &cfg.seed)) bad = "--seed"; break;
+        case O_NODES:
+            if (!parse_u64(optarg, &u) || u < 10 || u > 1000000) bad = "--nodes (10..1000000)";
+            else cfg.nodes = (uint32_t)u;
+            break;
+        case O_GROUPS: cfg.groups = optarg; break;
+        case O_SINCE:
+            if (pg_ts_parse(optarg, strlen(optarg), &cfg.data_since_ns, NULL, 0) != PG_OK) bad = "--data-since";
+            break;
+        case O_CLOCK: clock_arg = optarg; break;
+        case O_RATE: if (!parse_double(optarg, &cfg.rate) || cfg.rate <= 0) bad = "--rate"; break;
+        case O_BURST:
+            if (!parse_double(optarg, &cfg.burst) || cfg.burst < 1) bad = "--burst (>= 1)";
+            burst_set = true;
+            break;
+        case O_SCOPE:
+            if (strcmp(optarg, "group") == 0) cfg.rate_per_group = true;
+            else if (strcmp(optarg, "account") != 0) bad = "--rate-scope (account or group)";
+            break;
+        case O_LAT: {
+            char *e;
+            unsigned long l = strtoul(optarg, &e, 10), j = 0;
+            if (*e == ':')
+                j = strtoul(e + 1, &e, 10);
+            if (*e != '\0' || l > 600000 || j > 600000) bad = "--latency-ms L[:J]";
+            cfg.latency_ms = (uint32_t)l;
+            cfg.jitter_ms = (uint32_t)j;
+            break;
+        }
+        case O_FAIL: if (!parse_double(optarg, &cfg.fail_rate) || cfg.fail_rate > 1) bad = "--fail-rate (0..1)"; break;
+        case O_HANG: if (!parse_double(optarg, &cfg.hang_rate) || cfg.hang_rate > 1) bad = "--hang-rate (0..1)"; break;
+        case O_AFTER:
+            if (!parse_u64(optarg, &u)) bad = "--fail-after";
+            cfg.fail_after = (int64_t)u;
+            break;
+        case O_AK: cfg.access_key = optarg; break;
+        case O_SK: cfg.secret_key = optarg; break;
+        case O_REGION: cfg.region = optarg; break;
+        case O_CACHE:
+            if (!parse_u64(optarg, &u) || u < 1 || u > 65536) bad = "--cache-mb (1..65536)";
+            else cfg.cache_bytes = (size_t)u << 20;
+            break;
+        case O_LEVEL: if (pg_log_level_parse(optarg, &level) != PG_OK) bad = "--log-level"; break;
+        case O_ACCESS: access = true; break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("profgate-sim %s\n", PG_VERSION); return 0;
+        default: usage(stderr); return EX_USAGE;
+        }
+        (void)d;
+        if (bad) {
+            fprintf(stderr, "profgate-sim: invalid %s value '%s'\n", bad, optarg);
+            return EX_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "profgate-sim: unexpected argument '%s'\n", argv[optind]);
+        return EX_USAGE;
+    }
+    if ((cfg.access_key == NULL) != (cfg.secret_key == NULL)) {
+        fprintf(stderr, "profgate-sim: --access-key and --secret-key go together\n");
+        return EX_USAGE;
+    }
+    if (cfg.rate > 0 && !burst_set)
+        cfg.burst = cfg.rate < 1 ? 1 : cfg.rate;
+    pg_log_set_level((int)level);
+    signal(SIGPIPE, SIG_IGN);
+
+    pg_clock clock;
+    pg_clock_init_real(&clock);
+    if (clock_arg != NULL) {
+        int64_t start;
+        char why[128];
+        if (pg_ts_parse(clock_arg, strlen(clock_arg), &start, why, sizeof why) != PG_OK) {
+            fprintf(stderr, "profgate-sim: --clock '%s': %s\n", clock_arg, why);
+            return EX_USAGE;
+        }
+        pg_clock_init_at(&clock, start);
+    }
+    pg_config pc;
+    pg_config_defaults(&pc);
+    char err[PG_CONFIG_ERR_MAX];
+    pg_http_server_cfg scfg;
+    if (pg_config_set(&pc, "server.listen", listen, err, sizeof err) != PG_OK ||
+        pg_http_server_cfg_from(&scfg, &pc, err, sizeof err) != PG_OK) {
+        fprintf(stderr, "profgate-sim: --listen: %s\n", err);
+        return EX_USAGE;
+    }
+    scfg.access_log = access;
+    scfg.server_name = "profgate-sim";
+    scfg.max_connections = 65536;
+
+    static app a;
+    PG_ASSERT(uv_loop_init(&a.loop) == 0);
+    a.sim = pg_sim_new(&cfg, &clock, &a.loop);
+    if (a.sim == NULL) {
+        fprintf(stderr, "profgate-sim: out of memory\n");
+        return EX_OSERR;
+    }
+    if (pg_http_server_start(&a.loop, &scfg, pg_sim_handle, a.sim, &a.server, err, sizeof err) != PG_OK) {
+        pg_log(PG_LOG_ERROR, "%s", err);
+        uv_run(&a.loop, UV_RUN_DEFAULT);
+        uv_loop_close(&a.loop);
+        pg_sim_free(a.sim);
+        return EX_OSERR;
+    }
+    uv_signal_init(&a.loop, &a.sigterm);
+    uv_signal_init(&a.loop, &a.sigint);
+    a.sigterm.data = a.sigint.data = &a;
+    uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&a.sigint, on_signal, SIGINT);
+    for (size_t i = 0; i < pg_http_server_listener_count(a.server); i++) {
+        char addr[80];
+        if (pg_http_server_bound(a.server, i, addr, sizeof addr) == PG_OK)
+            pg_log(PG_LOG_INFO, "listening on %s", addr);
+    }
+    pg_log(PG_LOG_INFO, "profgate-sim %s ready (nodes=%u seed=%llu rate=%g burst=%g auth=%s)", PG_VERSION, cfg.nodes,
+           (unsigned long long)cfg.seed, cfg.rate, cfg.burst, cfg.access_key ? "sigv4" : "off");
+    uv_run(&a.loop, UV_RUN_DEFAULT);
+    int rc = uv_loop_close(&a.loop);
+    pg_sim_free(a.sim);
+    if (rc != 0) {
+        pg_log(PG_LOG_ERROR, "event loop did not close cleanly: %s", uv_strerror(rc));
+        return EX_SOFTWARE;
+    }
+    return 0;
+}

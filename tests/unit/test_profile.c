@@ -1,0 +1,193 @@
+/* Unit tests for profile.c, emit.c and value.c: exact JSON for a small profile (sorted children
+ * and counters, file, line, metadata), maxDepth folding that preserves totals, binary Ion bytes
+ * for a tiny document, and limits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "profgate/profile.h"
+
+static void build(pg_profile *p)
+{
+    pg_profile_limits lim;
+    pg_profile_limits_default(&lim);
+    assert_int_equal(pg_profile_init(p, &lim), PG_OK);
+    p->has_start = p->has_end = true;
+    p->start_ms = 1590969600000;
+    p->end_ms = 1590969900000;
+    p->has_duration = p->has_samples = true;
+    p->duration_ms = 300000;
+    p->num_samples = 300;
+    assert_int_equal(pg_profile_set_weight(p, "WALL_TIME", 9, 1.0), PG_OK);
+    uint32_t run = pg_profile_child(p, PG_ROOT, "java.lang.Thread.run", 20);
+    pg_profile_add_line(p, run, 748, 748);
+    uint32_t w = pg_profile_child(p, run, "com.example.Worker.loop", 23);
+    assert_int_equal(pg_profile_add_count(p, w, "WALL_TIME", 9, 52), PG_OK);
+    assert_int_equal(pg_profile_add_count(p, w, "RUNNABLE", 8, 40), PG_OK);
+    assert_int_equal(pg_profile_set_file(p, w, "Worker.java", 11), PG_OK);
+    assert_int_equal(pg_profile_set_file(p, w, "Other.java", 10), PG_OK); /* first wins */
+    pg_profile_add_line(p, w, 31, 31);
+    pg_profile_add_line(p, w, 20, 20);
+    uint32_t o = pg_profile_child(p, w, "java.lang.Object.wait", 21);
+    assert_int_equal(pg_profile_add_count(p, o, "WAITING", 7, 12), PG_OK);
+    assert_int_equal(pg_profile_add_count(p, o, "WALL_TIME", 9, 12), PG_OK);
+    /* A sibling that sorts before "com...", and the same child found again. */
+    uint32_t a = pg_profile_child(p, run, "a.First", 7);
+    assert_int_equal(pg_profile_add_count(p, a, "WALL_TIME", 9, 0.5), PG_OK);
+    assert_int_equal(pg_profile_child(p, run, "com.example.Worker.loop", 23), w);
+}
+
+static void expect_json(const pg_profile *p, uint32_t depth, const char *want)
+{
+    pg_buf b;
+    pg_buf_init(&b, 1 << 20);
+    assert_int_equal(pg_profile_encode(p, false, depth, &b), PG_OK);
+    if (b.len != strlen(want) || memcmp(b.data, want, b.len) != 0)
+        fail_msg("JSON\n  got:  %.*s\n  want: %s", (int)b.len, b.data, want);
+    pg_buf_free(&b);
+}
+
+static void test_json(void **state)
+{
+    (void)state;
+    pg_profile p;
+    build(&p);
+    expect_json(&p, 0,
+                "{\"start\":1590969600000,\"end\":1590969900000,\"agentMetadata\":{\"sampleWeights\":{\"WALL_TIME\":1},"
+                "\"durationInMs\":300000,\"numTimesSampled\":300},\"callgraph\":{\"children\":{\"java.lang.Thread.run\":"
+                "{\"line\":[748],\"children\":{\"a.First\":{\"counts\":{\"WALL_TIME\":0.5}},\"com.example.Worker.loop\":"
+                "{\"counts\":{\"RUNNABLE\":40,\"WALL_TIME\":52},\"file\":\"Worker.java\",\"line\":[20,31],\"children\":"
+                "{\"java.lang.Object.wait\":{\"counts\":{\"WAITING\":12,\"WALL_TIME\":12}}}}}}}}}");
+    /* maxDepth 2: Worker.loop (depth 2) absorbs Object.wait's counts; totals are preserved. */
+    expect_json(&p, 2,
+                "{\"start\":1590969600000,\"end\":1590969900000,\"agentMetadata\":{\"sampleWeights\":{\"WALL_TIME\":1},"
+                "\"durationInMs\":300000,\"numTimesSampled\":300},\"callgraph\":{\"children\":{\"java.lang.Thread.run\":"
+                "{\"line\":[748],\"children\":{\"a.First\":{\"counts\":{\"WALL_TIME\":0.5}},\"com.example.Worker.loop\":"
+                "{\"counts\":{\"RUNNABLE\":40,\"WAITING\":12,\"WALL_TIME\":64},\"file\":\"Worker.java\",\"line\":[20,31]}}}}}}");
+    /* maxDepth 1: everything folds into Thread.run. */
+    expect_json(&p, 1,
+                "{\"start\":1590969600000,\"end\":1590969900000,\"agentMetadata\":{\"sampleWeights\":{\"WALL_TIME\":1},"
+                "\"durationInMs\":300000,\"numTimesSampled\":300},\"callgraph\":{\"children\":{\"java.lang.Thread.run\":"
+                "{\"counts\":{\"RUNNABLE\":40,\"WAITING\":12,\"WALL_TIME\":64.5},\"line\":[748]}}}}");
+    pg_profile_free(&p);
+}
+
+static void test_json_escaping_and_extras(void **state)
+{
+    (void)state;
+    pg_profile_limits lim;
+    pg_profile_limits_default(&lim);
+    pg_profile p;
+    assert_int_equal(pg_profile_init(&p, &lim), PG_OK);
+    uint32_t n = pg_profile_child(&p, PG_ROOT, "caf\xc3\xa9\"\\\n", 8);
+    assert_int_equal(pg_profile_add_count(&p, n, "WALL_TIME", 9, 1e20), PG_OK);
+    p.meta_extra = pg_value_struct_new();
+    assert_int_equal(pg_value_set_str(p.meta_extra, "z", "last"), PG_OK);
+    assert_int_equal(pg_value_set_num(p.meta_extra, "a", -1.25), PG_OK);
+    expect_json(&p, 0,
+                "{\"agentMetadata\":{\"a\":-1.25,\"z\":\"last\"},\"callgraph\":{\"children\":{\"caf\xc3\xa9\\\"\\\\\\n\":"
+                "{\"counts\":{\"WALL_TIME\":1e+20}}}}}");
+    pg_profile_free(&p);
+}
+
+static void test_ion_bytes(void **state)
+{
+    (void)state;
+    pg_profile_limits lim;
+    pg_profile_limits_default(&lim);
+    pg_profile p;
+    assert_int_equal(pg_profile_init(&p, &lim), PG_OK);
+    p.has_start = true;
+    p.start_ms = 1;
+    pg_buf b;
+    pg_buf_init(&b, 4096);
+    assert_int_equal(pg_profile_encode(&p, true, 0, &b), PG_OK);
+    /* BVM; $ion_symbol_table::{symbols:["start","agentMetadata","callgraph"]}; {10:1, 11:{}, 12:{}}
+     * The list holds 6 + 14 + 10 = 30 bytes, the struct 1 + 2 + 30 = 33, the annotation 2 + 2 + 33 = 37. */
+    static const unsigned char want[] = {
+        0xE0, 0x01, 0x00, 0xEA,                                     /* version marker */
+        0xEE, 0xA5, 0x81, 0x83,                                     /* annotation $ion_symbol_table, len 37 */
+        0xDE, 0xA1, 0x87, 0xBE, 0x9E,                               /* struct len 33 { symbols: list len 30 [ */
+        0x85, 's', 't', 'a', 'r', 't',                              /* "start" */
+        0x8D, 'a', 'g', 'e', 'n', 't', 'M', 'e', 't', 'a', 'd', 'a', 't', 'a', /* "agentMetadata" */
+        0x89, 'c', 'a', 'l', 'l', 'g', 'r', 'a', 'p', 'h',          /* "callgraph" ] } */
+        0xD7, 0x8A, 0x21, 0x01, 0x8B, 0xD0, 0x8C, 0xD0,             /* {start:1, agentMetadata:{}, callgraph:{}} */
+    };
+    if (b.len != sizeof want || memcmp(b.data, want, sizeof want) != 0) {
+        char hex[512] = "";
+        for (size_t i = 0; i < b.len && i < 120; i++)
+            snprintf(hex + strlen(hex), sizeof hex - strlen(hex), "%02X ", (unsigned char)b.data[i]);
+        fail_msg("Ion bytes differ (%zu vs %zu): %s", b.len, sizeof want, hex);
+    }
+    pg_buf_free(&b);
+    pg_profile_free(&p);
+}
+
+static void test_ion_long_container_and_negative(void **state)
+{
+    (void)state;
+    pg_strtab syms;
+    pg_strtab_init(&syms, 1 << 20, 1000);
+    pg_emit e;
+    pg_buf b;
+    pg_buf_init(&b, 1 << 20);
+    char big[300];
+    memset(big, 'x', sizeof big);
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 0)
+            pg_emit_ion_symbols(&e, &syms);
+        else
+            assert_int_equal(pg_emit_ion_begin(&e, &b, &syms), PG_OK);
+        e.ops->begin_list(&e);
+        e.ops->str(&e, big, sizeof big);
+        e.ops->i64(&e, -256);
+        e.ops->num(&e, 0.5);
+        e.ops->end_list(&e);
+    }
+    /* No symbols: just the BVM, then a list of 303 (string) + 3 (-256) + 9 (float) = 315 bytes. */
+    const unsigned char *d = (const unsigned char *)b.data;
+    assert_int_equal(d[4], 0xBE);
+    assert_int_equal(d[5], 0x02); /* VarUInt 315 = 0x02 0xBB */
+    assert_int_equal(d[6], 0xBB);
+    assert_int_equal(d[7], 0x8E); /* string, length follows */
+    assert_int_equal(d[8], 0x02);
+    assert_int_equal(d[9], 0xAC); /* 300 */
+    const unsigned char *rest = d + 10 + 300;
+    static const unsigned char tail[] = {0x32, 0x01, 0x00, 0x48, 0x3F, 0xE0, 0, 0, 0, 0, 0, 0};
+    assert_memory_equal(rest, tail, sizeof tail);
+    assert_int_equal(b.len, 4 + 3 + 315);
+    pg_buf_free(&b);
+    pg_strtab_free(&syms);
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    pg_profile_limits lim = {.max_nodes = 3, .max_depth = 2, .max_strings = 100, .max_string_bytes = 1000,
+                             .max_counts = 1};
+    pg_profile p;
+    assert_int_equal(pg_profile_init(&p, &lim), PG_OK);
+    uint32_t a = pg_profile_child(&p, PG_ROOT, "a", 1);
+    uint32_t b = pg_profile_child(&p, a, "b", 1);
+    assert_int_not_equal(b, PG_NODE_NONE);
+    assert_int_equal(pg_profile_child(&p, b, "c", 1), PG_NODE_NONE);       /* too deep */
+    assert_int_equal(pg_profile_child(&p, PG_ROOT, "d", 1), PG_NODE_NONE); /* too many nodes */
+    assert_int_equal(pg_profile_add_count(&p, a, "W", 1, 1), PG_OK);
+    assert_int_equal(pg_profile_add_count(&p, a, "W", 1, 1), PG_OK);       /* same pair: no new entry */
+    assert_int_equal(pg_profile_add_count(&p, b, "W", 1, 1), PG_ELIMIT);
+    pg_profile_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json), cmocka_unit_test(test_json_escaping_and_extras),
+        cmocka_unit_test(test_ion_bytes), cmocka_unit_test(test_ion_long_container_and_negative),
+        cmocka_unit_test(test_limits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
