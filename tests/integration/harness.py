@@ -198,3 +198,19 @@ def get(port, target, headers=None):
         return c.get(target, dict({"Connection": "close"}, **(headers or {})))
     finally:
         c.close()
+
+
+def start_sim(*args, env=None):
+    return Process("profgate-sim", ["--listen", "127.0.0.1:0"] + list(args), env).wait_ready()
+
+
+ION_DIR = os.path.join(ROOT, "tests", "ion")
+
+
+def ion_to_plain(data):
+    """Decodes binary Ion with ion-js (tests/ion, installed by npm ci) into plain Python values."""
+    import json
+    p = subprocess.run(["node", os.path.join(ION_DIR, "ion2json.js")], input=data, capture_output=True, timeout=60)
+    if p.returncode != 0:
+        raise AssertionError(f"ion-js could not decode: {p.stderr.decode(errors='replace')}")
+    return json.loads(p.stdout)
