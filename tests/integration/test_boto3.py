@@ -22,7 +22,7 @@ class Boto3(unittest.TestCase):
         cls.client = boto3.client(
             "codeguruprofiler", endpoint_url=f"http://127.0.0.1:{cls.gw.port}", region_name="us-east-1",
             aws_access_key_id=CREDS["AWS_ACCESS_KEY_ID"], aws_secret_access_key=CREDS["AWS_SECRET_ACCESS_KEY"],
-            config=botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}))
+            config=botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"}))
 
     @classmethod
     def tearDownClass(cls):
