@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-30}
 CC=clang cmake -S . -B build-fuzz -DPG_FUZZ=ON -DPG_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j"$(nproc)" >/dev/null
-for t in fuzz_http fuzz_query fuzz_time fuzz_config; do
+for t in fuzz_http fuzz_query fuzz_time fuzz_config fuzz_sigv4; do
   work=build-fuzz/corpus-$t
   mkdir -p "$work"
   echo "fuzz: $t for ${secs}s"

@@ -10,6 +10,7 @@ pkgs=(
   libcmocka-dev clang libclang-rt-14-dev      # unit tests, fuzzing (libFuzzer)
   redis-server python3 python3-boto3 awscli   # integration tests and the demo
   curl                                        # the demo's sample request
+  wrk nginx                                   # benchmarks (the anchor)
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -21,4 +22,15 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian's nginx package starts a system instance; benchmarks run their own.
+if systemctl is-active --quiet nginx 2>/dev/null; then systemctl stop nginx; systemctl disable --quiet nginx; fi
+# Node.js runs ion-js, the independent Ion decoder the tests compare against (pinned by
+# tests/ion/package-lock.json). The machine image ships Node 20; Debian's nodejs is the fallback.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -d "$root/tests/ion/node_modules/ion-js" ]; then
+  (cd "$root/tests/ion" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi

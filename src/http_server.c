@@ -77,6 +77,8 @@ typedef struct wreq {
     uv_write_t w;
     conn *c;
     size_t len;
+    void (*release)(void *ctx); /* a shared body is released here once written */
+    void *release_ctx;
     char data[];
 } wreq;
 
@@ -264,6 +266,8 @@ static void on_write(uv_write_t *w, int status)
 {
     wreq *wr = w->data;
     conn *c = wr->c;
+    if (wr->release)
+        wr->release(wr->release_ctx);
     free(wr);
     c->write_active = false;
     if (c->closing) {
@@ -308,14 +312,16 @@ static void access_log(conn *c, int status, size_t body_len)
            method, target, status, body_len, ms, c->closing ? " client_gone=1" : "");
 }
 
-void pg_http_respond(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs,
-                     const void *body, size_t len)
+static void respond(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs, const void *body,
+                    size_t len, void (*release)(void *ctx), void *ctx)
 {
     PG_ASSERT(r->active);
     conn *c = r->c;
     access_log(c, status, len);
     r->active = false;
     if (c->closing) {
+        if (release)
+            release(ctx);
         conn_maybe_free(c); /* the client left; the answer goes nowhere */
         return;
     }
@@ -323,12 +329,14 @@ void pg_http_respond(pg_http_req *r, int status, const pg_http_out_header *hdrs,
     if (s->shutting_down)
         c->close_after = true;
 
-    /* Head size: fixed lines plus the caller's headers. */
-    size_t cap = 512 + len;
+    /* The head, plus the body unless it is shared, go into one allocation. */
+    size_t cap = 512 + (release ? 0 : len);
     for (size_t i = 0; i < nhdrs; i++)
         cap += strlen(hdrs[i].name) + strlen(hdrs[i].value) + 4;
     wreq *wr = malloc(sizeof *wr + cap);
     if (wr == NULL) {
+        if (release)
+            release(ctx);
         pg_log(PG_LOG_ERROR, "out of memory writing a %zu-byte response", len);
         conn_close(c);
         return;
@@ -345,17 +353,30 @@ void pg_http_respond(pg_http_req *r, int status, const pg_http_out_header *hdrs,
     }
     memcpy(wr->data + off, "\r\n", 2);
     off += 2;
-    PG_ASSERT(off + len <= cap);
-    if (len > 0)
-        memcpy(wr->data + off, body, len);
+    uv_buf_t bufs[2];
+    unsigned nbufs = 1;
+    if (release == NULL) {
+        PG_ASSERT(off + len <= cap);
+        if (len > 0)
+            memcpy(wr->data + off, body, len);
+        bufs[0] = uv_buf_init(wr->data, (unsigned)(off + len));
+    } else {
+        PG_ASSERT(off <= cap);
+        bufs[0] = uv_buf_init(wr->data, (unsigned)off);
+        bufs[1] = uv_buf_init((char *)body, (unsigned)len);
+        nbufs = len > 0 ? 2 : 1;
+    }
     wr->len = off + len;
     wr->c = c;
     wr->w.data = wr;
-    uv_buf_t buf = uv_buf_init(wr->data, (unsigned)wr->len);
+    wr->release = release;
+    wr->release_ctx = ctx;
     if (c->state == C_HANDLER)
         c->state = C_WRITING;
-    int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
+    int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, bufs, nbufs, on_write);
     if (rc != 0) {
+        if (release)
+            release(ctx);
         free(wr);
         pg_log(PG_LOG_DEBUG, "write failed: %s", uv_strerror(rc));
         conn_close(c);
@@ -363,6 +384,19 @@ void pg_http_respond(pg_http_req *r, int status, const pg_http_out_header *hdrs,
     }
     c->write_active = true;
     arm(c, T_SEND);
+}
+
+void pg_http_respond(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs,
+                     const void *body, size_t len)
+{
+    respond(r, status, hdrs, nhdrs, body, len, NULL, NULL);
+}
+
+void pg_http_respond_shared(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs,
+                            const void *body, size_t len, void (*release)(void *ctx), void *ctx)
+{
+    PG_ASSERT(release != NULL);
+    respond(r, status, hdrs, nhdrs, body, len, release, ctx);
 }
 
 void pg_http_reset(pg_http_req *r)

@@ -97,6 +97,9 @@ void pg_lru_free(pg_lru *l)
 {
     if (l == NULL)
         return;
+    /* A reference outliving the cache would release into freed memory. */
+    for (const pg_lru_entry *e = l->head; e; e = e->next)
+        PG_ASSERT(e->refs == 1);
     while (l->head)
         unlink_entry(l, l->head);
     free(l->buckets);

@@ -111,8 +111,7 @@ int main(int argc, char **argv)
     bool access = false, burst_set = false;
     int ch;
     while ((ch = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
-        uint64_t u;
-        double d;
+        uint64_t u = 0;
         const char *bad = NULL;
         switch (ch) {
         case O_LISTEN: listen = optarg; break;
@@ -148,8 +147,8 @@ int main(int argc, char **argv)
         case O_FAIL: if (!parse_double(optarg, &cfg.fail_rate) || cfg.fail_rate > 1) bad = "--fail-rate (0..1)"; break;
         case O_HANG: if (!parse_double(optarg, &cfg.hang_rate) || cfg.hang_rate > 1) bad = "--hang-rate (0..1)"; break;
         case O_AFTER:
-            if (!parse_u64(optarg, &u)) bad = "--fail-after";
-            cfg.fail_after = (int64_t)u;
+            if (!parse_u64(optarg, &u) || u > INT64_MAX) bad = "--fail-after";
+            else cfg.fail_after = (int64_t)u;
             break;
         case O_AK: cfg.access_key = optarg; break;
         case O_SK: cfg.secret_key = optarg; break;
@@ -164,7 +163,6 @@ int main(int argc, char **argv)
         case 'V': printf("profgate-sim %s\n", PG_VERSION); return 0;
         default: usage(stderr); return EX_USAGE;
         }
-        (void)d;
         if (bad) {
             fprintf(stderr, "profgate-sim: invalid %s value '%s'\n", bad, optarg);
             return EX_USAGE;

@@ -80,6 +80,13 @@ uv_loop_t *pg_http_req_loop(const pg_http_req *r);
  */
 void pg_http_respond(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs,
                      const void *body, size_t len);
+/**
+ * Like pg_http_respond, but the body is not copied: it must stay valid until release(ctx) runs,
+ * which happens once the response is written (or dropped). For large cached bodies.
+ */
+void pg_http_respond_shared(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs,
+                            const void *body, size_t len, void (*release)(void *ctx), void *ctx);
+
 /** Answers with an AWS rest-json error (status, x-amzn-ErrorType, JSON body). */
 void pg_http_respond_error(pg_http_req *r, const pg_apierr *e);
 /** The same with extra headers (e.g. Allow on a 405). At most 4. */

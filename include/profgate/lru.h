@@ -16,7 +16,7 @@ typedef struct pg_lru pg_lru;
 
 /** A cache that keeps at most max_bytes of (value size + key + overhead). */
 pg_lru *pg_lru_new(size_t max_bytes, pg_lru_free_fn free_value);
-/** Frees every entry not referenced; referenced ones are freed on their last release. */
+/** Frees the cache and every entry; no reference from pg_lru_get may be outstanding. */
 void pg_lru_free(pg_lru *l);
 
 /**
