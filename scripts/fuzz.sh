@@ -6,15 +6,22 @@ cd "$(dirname "$0")/.."
 secs=${1:-30}
 CC=clang cmake -S . -B build-fuzz -DPG_FUZZ=ON -DPG_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j"$(nproc)" >/dev/null
-for t in fuzz_http fuzz_query fuzz_time fuzz_config fuzz_sigv4; do
+rm -f build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* build-fuzz/oom-*
+for t in fuzz_http fuzz_query fuzz_time fuzz_config fuzz_sigv4 fuzz_profile_json; do
   work=build-fuzz/corpus-$t
   mkdir -p "$work"
   echo "fuzz: $t for ${secs}s"
   # New inputs go to the scratch corpus; the committed seeds are only read.
+  set +e
   build-fuzz/tests/fuzz/$t -max_total_time="$secs" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
-    -artifact_prefix=build-fuzz/ -print_final_stats=1 "$work" tests/fuzz/corpus/$t 2>&1 | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)" || true
-  if ls build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* >/dev/null 2>&1; then
-    echo "fuzz: $t found a failing input:"; ls build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* 2>/dev/null
+    -artifact_prefix=build-fuzz/ -print_final_stats=1 "$work" tests/fuzz/corpus/$t >build-fuzz/$t.log 2>&1
+  rc=$?
+  set -e
+  grep -E "^(stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)|runtime error" build-fuzz/$t.log || true
+  artifacts=$(find build-fuzz -maxdepth 1 \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \))
+  if [ "$rc" -ne 0 ] || [ -n "$artifacts" ]; then
+    echo "fuzz: $t failed (exit $rc); reproduce with: build-fuzz/tests/fuzz/$t $artifacts"
+    tail -30 build-fuzz/$t.log
     exit 1
   fi
 done

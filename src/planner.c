@@ -78,10 +78,12 @@ int pg_range_resolve(const pg_getprofile_req *r, int64_t now_ns, int64_t *start_
         pg_apierr_set(err, PG_AE_VALIDATION, "endTime must be after startTime");
         return PG_EINVAL;
     }
-    if (e - s > (int64_t)PG_RANGE_MAX_S * PG_NS_PER_S) {
+    int64_t span;
+    /* A span that does not even fit in int64 (centuries) is certainly longer than 7 days. */
+    if (__builtin_sub_overflow(e, s, &span) || span > (int64_t)PG_RANGE_MAX_S * PG_NS_PER_S) {
         pg_apierr_set(err, PG_AE_VALIDATION,
                       "The time range must not be longer than 7 days (requested %.3f days)",
-                      (double)(e - s) / (86400.0 * PG_NS_PER_S));
+                      ((double)e - (double)s) / (86400.0 * PG_NS_PER_S));
         return PG_EINVAL;
     }
     *start_ns = s;

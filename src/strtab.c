@@ -87,7 +87,7 @@ uint32_t pg_strtab_intern(pg_strtab *t, const char *s, size_t len)
         t->len = ln;
         t->cap = cap;
     }
-    if (t->bytes_len + len > t->bytes_cap) {
+    if (t->bytes == NULL || t->bytes_len + len > t->bytes_cap) {
         size_t cap = t->bytes_cap ? t->bytes_cap * 2 : 1024;
         while (cap < t->bytes_len + len)
             cap *= 2;

@@ -100,6 +100,15 @@ static void test_resolve(void **state)
     r.has_period = true;
     r.period_ns = NS(8 * DAY);
     assert_int_equal(pg_range_resolve(&r, now, &s, &e, &err), PG_EINVAL);
+    /* A span of centuries does not fit in int64 nanoseconds: still just "longer than 7 days". */
+    memset(&r, 0, sizeof r);
+    r.has_start = r.has_end = true;
+    r.start_ns = T("1700-01-01T00:00:00Z");
+    r.end_ns = T("2026-01-01T00:00:00Z");
+    assert_int_equal(pg_range_resolve(&r, now, &s, &e, &err), PG_EINVAL);
+    assert_non_null(strstr(err.message, "must not be longer than 7 days"));
+    memset(&r, 0, sizeof r);
+    r.has_period = true;
     /* Overflow of start + period is a validation error, not undefined behaviour. */
     r.has_start = true;
     r.start_ns = INT64_MAX - 5;

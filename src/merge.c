@@ -1,0 +1,190 @@
+/*
+ * merge.c: folding one profile into another. Node ids grow from parent to child in every
+ * profile (a child is created after its parent), so walking src in id order always finds the
+ * parent already mapped into dst: one pass, no recursion.
+ */
+#include "profgate/merge.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool is_empty(const pg_profile *p)
+{
+    return p->n == 1 && p->nodes[0].ncounts == 0 && !p->has_start && !p->has_end && !p->has_samples &&
+           !p->has_duration && !p->has_cpu && !p->has_weights && p->meta_extra == NULL && p->top_extra == NULL;
+}
+
+static double weight_of(const pg_profile *p, const char *name, size_t len, bool *found)
+{
+    for (uint32_t i = 0; i < p->nweights; i++) {
+        size_t l;
+        const char *s = pg_strtab_get(&p->strs, p->weights[i].counter, &l);
+        if (l == len && memcmp(s, name, len) == 0) {
+            *found = true;
+            return p->weights[i].value;
+        }
+    }
+    *found = false;
+    return 0;
+}
+
+static bool weights_agree(const pg_profile *a, const pg_profile *b)
+{
+    if (a->nweights != b->nweights)
+        return false;
+    for (uint32_t i = 0; i < a->nweights; i++) {
+        size_t l;
+        const char *s = pg_strtab_get(&a->strs, a->weights[i].counter, &l);
+        bool found;
+        double w = weight_of(b, s, l, &found);
+        if (!found || w != a->weights[i].value)
+            return false;
+    }
+    return true;
+}
+
+/* Multiplies every count of counter cid in p by f. */
+static void rescale(pg_profile *p, uint32_t cid, double f)
+{
+    for (uint32_t i = 0; i < p->n; i++) {
+        pg_pnode *nd = &p->nodes[i];
+        for (uint32_t k = 0; k < nd->ncounts; k++)
+            if (p->pool[nd->counts + k].counter == cid)
+                p->pool[nd->counts + k].value *= f;
+    }
+}
+
+static int merge_extra(pg_value **dst, const pg_value *src)
+{
+    if (src == NULL)
+        return PG_OK;
+    if (*dst == NULL) {
+        *dst = pg_value_clone(src);
+        return *dst ? PG_OK : PG_ENOMEM;
+    }
+    for (size_t i = 0; i < src->n; i++) {
+        const pg_value *m = &src->items[i];
+        if (pg_value_get(*dst, m->key, m->key_len) != NULL)
+            continue; /* first non-null wins */
+        pg_value *c = pg_value_clone(m);
+        pg_value *slot = c ? pg_value_set(*dst, m->key, m->key_len) : NULL;
+        if (slot == NULL) {
+            pg_value_free(c);
+            return PG_ENOMEM;
+        }
+        char *key = slot->key;
+        size_t klen = slot->key_len;
+        *slot = *c;
+        slot->key = key;
+        slot->key_len = klen;
+        free(c->key);
+        free(c); /* its contents now belong to slot */
+    }
+    return PG_OK;
+}
+
+int pg_profile_merge(pg_profile *dst, const pg_profile *src)
+{
+    if (is_empty(src))
+        return PG_OK;
+    bool dst_empty = is_empty(dst);
+
+    /* Sample weights: kept when they agree, else recomputed from the totals with counts rescaled
+     * by new/old weight, per input (reference §6). */
+    double src_factor[PG_ARRAY_LEN(src->weights)];
+    for (uint32_t i = 0; i < PG_ARRAY_LEN(src_factor); i++)
+        src_factor[i] = 1.0;
+    if (src->has_weights && !dst_empty && dst->has_weights && !weights_agree(dst, src)) {
+        double samples = (dst->has_samples ? dst->num_samples : 0) + (src->has_samples ? src->num_samples : 0);
+        double secs = ((dst->has_duration ? dst->duration_ms : 0) + (src->has_duration ? src->duration_ms : 0)) / 1000.0;
+        if (secs > 0) {
+            double w = samples / secs;
+            for (uint32_t i = 0; i < src->nweights; i++) {
+                size_t l;
+                const char *name = pg_strtab_get(&src->strs, src->weights[i].counter, &l);
+                if (src->weights[i].value != 0)
+                    src_factor[i] = w / src->weights[i].value;
+                bool found;
+                double old = weight_of(dst, name, l, &found);
+                uint32_t cid = pg_strtab_find(&dst->strs, name, l);
+                if (found && old != 0 && cid != PG_STR_NONE)
+                    rescale(dst, cid, w / old);
+                int rc = pg_profile_set_weight(dst, name, l, w);
+                if (rc != PG_OK)
+                    return rc;
+            }
+            for (uint32_t i = 0; i < dst->nweights; i++)
+                dst->weights[i].value = w; /* counters only dst had: rescaled above when shared */
+        }
+    } else if (src->has_weights && (dst_empty || !dst->has_weights)) {
+        for (uint32_t i = 0; i < src->nweights; i++) {
+            size_t l;
+            const char *name = pg_strtab_get(&src->strs, src->weights[i].counter, &l);
+            int rc = pg_profile_set_weight(dst, name, l, src->weights[i].value);
+            if (rc != PG_OK)
+                return rc;
+        }
+    }
+
+    if (src->has_start) {
+        dst->start_ms = dst->has_start ? PG_MIN(dst->start_ms, src->start_ms) : src->start_ms;
+        dst->has_start = true;
+    }
+    if (src->has_end) {
+        dst->end_ms = dst->has_end ? PG_MAX(dst->end_ms, src->end_ms) : src->end_ms;
+        dst->has_end = true;
+    }
+    if (src->has_samples) {
+        dst->num_samples = (dst->has_samples ? dst->num_samples : 0) + src->num_samples;
+        dst->has_samples = true;
+    }
+    if (src->has_duration) {
+        dst->duration_ms = (dst->has_duration ? dst->duration_ms : 0) + src->duration_ms;
+        dst->has_duration = true;
+    }
+    if (src->has_cpu) {
+        dst->cpu_s = (dst->has_cpu ? dst->cpu_s : 0) + src->cpu_s;
+        dst->has_cpu = true;
+    }
+    int rc = merge_extra(&dst->meta_extra, src->meta_extra);
+    rc = rc ?: merge_extra(&dst->top_extra, src->top_extra);
+    if (rc != PG_OK)
+        return rc;
+
+    uint32_t *map = malloc((size_t)src->n * sizeof *map);
+    if (map == NULL)
+        return PG_ENOMEM;
+    map[0] = PG_ROOT;
+    for (uint32_t i = 0; rc == PG_OK && i < src->n; i++) {
+        const pg_pnode *sn = &src->nodes[i];
+        if (i > 0) {
+            PG_ASSERT(sn->parent < i);
+            size_t len;
+            const char *name = pg_strtab_get(&src->strs, sn->name, &len);
+            map[i] = pg_profile_child(dst, map[sn->parent], name, len);
+            if (map[i] == PG_NODE_NONE) {
+                rc = PG_ELIMIT;
+                break;
+            }
+        }
+        for (uint32_t k = 0; rc == PG_OK && k < sn->ncounts; k++) {
+            const pg_count *c = &src->pool[sn->counts + k];
+            size_t len;
+            const char *name = pg_strtab_get(&src->strs, c->counter, &len);
+            double f = 1.0;
+            for (uint32_t w = 0; w < src->nweights; w++)
+                if (src->weights[w].counter == c->counter)
+                    f = src_factor[w];
+            rc = pg_profile_add_count(dst, map[i], name, len, c->value * f);
+        }
+        if (rc == PG_OK && sn->file != PG_STR_NONE) {
+            size_t len;
+            const char *file = pg_strtab_get(&src->strs, sn->file, &len);
+            rc = pg_profile_set_file(dst, map[i], file, len);
+        }
+        if (rc == PG_OK && sn->has_line)
+            pg_profile_add_line(dst, map[i], sn->line_min, sn->line_max);
+    }
+    free(map);
+    return rc;
+}
