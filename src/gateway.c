@@ -2,18 +2,23 @@
  * gateway.c: routes and per-route handling for profgate. Every error leaves through
  * pg_http_respond_error so it is always in the AWS wire format.
  *
- * GetProfile stops after planning until the upstream client lands (issue #4): it validates and
- * plans exactly as it will then, and answers 501 NotImplementedException pointing at the plan
- * route, rather than pretending to return a profile.
+ * GetProfile: validate, resolve, plan, then ask the fetcher for every bucket of the plan at once
+ * (it coalesces with other requests and paces the upstream), fold each bucket into the answer as
+ * it arrives, and encode when the last one is in. The first failed bucket answers the request with
+ * its error; the other waits are left (their upstream calls finish for whoever else needs them).
  */
 #include "profgate/gateway.h"
+#include "profgate/gzip.h"
 #include "profgate/iso8601.h"
+#include "profgate/merge.h"
 #include "profgate/jsonw.h"
 #include "profgate/log.h"
 #include "profgate/router.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum { R_GETPROFILE, R_HEALTHZ, R_PLAN };
 
@@ -25,12 +30,19 @@ static const pg_route routes[] = {
 
 #define PLAN_JSON_MAX (256 * 1024)
 
-void pg_gateway_init(pg_gateway *gw, const pg_config *cfg, const pg_clock *clock)
+#define BODY_LIMIT ((size_t)1 << 30)
+
+void pg_gateway_init(pg_gateway *gw, const pg_config *cfg, const pg_clock *clock, pg_fetcher *fetcher,
+                     pg_upstream *upstream)
 {
+    memset(gw, 0, sizeof *gw);
     gw->cfg = cfg;
     gw->clock = clock;
+    gw->fetcher = fetcher;
+    gw->upstream = upstream;
     pg_planner_cfg_default(&gw->planner);
     gw->planner.settle_s = cfg->settle_ms / 1000;
+    pg_profile_limits_default(&gw->limits);
 }
 
 static int ts_field(pg_buf *b, const char *name, int64_t ns)
@@ -96,26 +108,183 @@ static void handle_plan(pg_gateway *gw, pg_http_req *req, pg_slice query)
     pg_buf_free(&b);
 }
 
+typedef struct gpreq gpreq;
+
+/* The context of one awaited bucket: which request, which slot. */
+typedef struct gpslot {
+    gpreq *g;
+    size_t i;
+} gpslot;
+
+/* One GetProfile in progress. */
+struct gpreq {
+    pg_gateway *gw;
+    pg_http_req *req;
+    pg_getprofile_req r;
+    bool gzip;
+    pg_plan plan;
+    pg_profile acc;      /* the answer, buckets folded in as they arrive */
+    size_t pending;      /* buckets not yet in */
+    size_t fetched, coalesced;
+    bool done;           /* answered (or the client left) */
+    pg_fetch_waiter *waiters[PG_PLAN_MAX];
+    gpslot slots[PG_PLAN_MAX];
+};
+
+static void gp_free(gpreq *g)
+{
+    g->gw->active--;
+    pg_profile_free(&g->acc);
+    free(g);
+}
+
+/* Leaves every bucket still awaited; their upstream calls go on for other requests. */
+static void gp_leave_all(gpreq *g)
+{
+    for (size_t i = 0; i < g->plan.n; i++)
+        if (g->waiters[i] != NULL) {
+            pg_fetcher_leave(g->gw->fetcher, g->waiters[i]);
+            g->waiters[i] = NULL;
+            g->pending--;
+        }
+}
+
+static void gp_fail(gpreq *g, const pg_apierr *err)
+{
+    gp_leave_all(g);
+    g->done = true;
+    pg_http_respond_error(g->req, err);
+    if (g->pending == 0)
+        gp_free(g);
+}
+
+static void gp_finish(gpreq *g)
+{
+    g->done = true;
+    /* The covered range is authoritative for start/end, whatever the buckets said. */
+    g->acc.has_start = g->acc.has_end = true;
+    g->acc.start_ms = g->plan.start_s * 1000;
+    g->acc.end_ms = g->plan.end_s * 1000;
+    pg_buf body, plain;
+    pg_buf_init(&body, BODY_LIMIT);
+    pg_buf_init(&plain, BODY_LIMIT);
+    int rc = pg_profile_encode(&g->acc, g->r.format == PG_FMT_ION, (uint32_t)g->r.max_depth, g->gzip ? &plain : &body);
+    if (rc == PG_OK && g->gzip)
+        rc = pg_gzip(plain.data, plain.len, 6, &body);
+    pg_buf_free(&plain);
+    if (rc != PG_OK) {
+        pg_apierr e;
+        pg_apierr_set(&e, PG_AE_INTERNAL, "profgate could not encode the profile: %s", pg_strerror(rc));
+        pg_buf_free(&body);
+        gp_fail(g, &e);
+        return;
+    }
+    char buckets[128], range[96], s[PG_TS_FMT_MAX], e[PG_TS_FMT_MAX];
+    snprintf(buckets, sizeof buckets, "total=%zu hit=0 fetched=%zu coalesced=%zu", g->plan.n, g->fetched, g->coalesced);
+    pg_ts_format(g->plan.start_s * PG_NS_PER_S, s, sizeof s);
+    pg_ts_format(g->plan.end_s * PG_NS_PER_S, e, sizeof e);
+    snprintf(range, sizeof range, "%s/%s", s, e);
+    pg_http_out_header h[5] = {
+        {"Content-Type", pg_format_content_type(g->r.format)},
+        {"X-Profgate-Cache", g->plan.n == 0 ? "hit" : "miss"},
+        {"X-Profgate-Buckets", buckets},
+        {"X-Profgate-Range", range},
+    };
+    size_t nh = 4;
+    if (g->gzip)
+        h[nh++] = (pg_http_out_header){"Content-Encoding", "gzip"};
+    pg_http_respond(g->req, 200, h, nh, body.data, body.len);
+    pg_buf_free(&body);
+    gp_free(g);
+}
+
+static void on_bucket(void *ctx, pg_bucket_data *data, const pg_apierr *err)
+{
+    gpslot *slot = ctx;
+    gpreq *g = slot->g;
+    PG_ASSERT(!g->done && g->waiters[slot->i] != NULL);
+    g->waiters[slot->i] = NULL; /* answered: the fetcher has already freed the waiter */
+    g->pending--;
+    if (data == NULL) {
+        gp_fail(g, err);
+        return;
+    }
+    int rc = pg_profile_merge(&g->acc, &data->prof);
+    pg_bucket_data_release(data);
+    if (rc != PG_OK) {
+        pg_apierr e;
+        pg_apierr_set(&e, PG_AE_INTERNAL, "The merged profile exceeds profgate's limits: %s", pg_strerror(rc));
+        gp_fail(g, &e);
+        return;
+    }
+    if (g->pending == 0)
+        gp_finish(g);
+}
+
+static void on_client_gone(pg_http_req *req, void *data)
+{
+    gpreq *g = data;
+    (void)req;
+    gp_leave_all(g);
+    g->done = true;
+    pg_apierr e;
+    pg_apierr_set(&e, PG_AE_INTERNAL, "client left");
+    pg_http_respond_error(g->req, &e); /* discarded: the connection is gone */
+    gp_free(g);
+}
+
+static bool wants_gzip(pg_http_req *req)
+{
+    size_t len;
+    const char *v = pg_http_req_header(req, "accept-encoding", &len);
+    for (size_t i = 0; v != NULL && i + 4 <= len; i++)
+        if (strncasecmp(v + i, "gzip", 4) == 0)
+            return true;
+    return false;
+}
+
 static void handle_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice query)
 {
-    pg_getprofile_req r;
+    gpreq *g = calloc(1, sizeof *g);
     pg_apierr err;
-    size_t alen = 0;
-    const char *accept = pg_http_req_header(req, "accept", &alen);
-    int64_t now = pg_clock_now(gw->clock), s, e;
-    if (pg_getprofile_parse(group, query, accept, alen, &r, &err) != PG_OK ||
-        pg_range_resolve(&r, now, &s, &e, &err) != PG_OK) {
+    if (g == NULL || pg_profile_init(&g->acc, &gw->limits) != PG_OK) {
+        free(g);
+        pg_apierr_set(&err, PG_AE_INTERNAL, "out of memory");
         pg_http_respond_error(req, &err);
         return;
     }
-    pg_plan plan;
-    pg_plan_build(&gw->planner, s, e, now, &plan);
-    pg_log(PG_LOG_DEBUG, "rid=%s group=%s plan buckets=%zu", pg_http_req_id(req), r.group, plan.n);
-    pg_apierr_set(&err, PG_AE_NOT_IMPLEMENTED,
-                  "profgate validated and planned this request (%zu buckets) but has no upstream client yet; "
-                  "GET /_profgate/plan with the same query shows the plan",
-                  plan.n);
-    pg_http_respond_error(req, &err);
+    gw->active++;
+    g->gw = gw;
+    g->req = req;
+    size_t alen = 0;
+    const char *accept = pg_http_req_header(req, "accept", &alen);
+    int64_t now = pg_clock_now(gw->clock), s, e;
+    if (pg_getprofile_parse(group, query, accept, alen, &g->r, &err) != PG_OK ||
+        pg_range_resolve(&g->r, now, &s, &e, &err) != PG_OK) {
+        pg_http_respond_error(req, &err);
+        gp_free(g);
+        return;
+    }
+    g->gzip = wants_gzip(req);
+    pg_plan_build(&gw->planner, s, e, now, &g->plan);
+    pg_log(PG_LOG_DEBUG, "rid=%s group=%s plan buckets=%zu", pg_http_req_id(req), g->r.group, g->plan.n);
+    pg_http_req_on_abort(req, on_client_gone, g);
+    for (size_t i = 0; i < g->plan.n; i++) {
+        bool coalesced = false;
+        const pg_bucket *b = &g->plan.b[i];
+        g->slots[i] = (gpslot){g, i};
+        g->waiters[i] = pg_fetcher_get(gw->fetcher, g->r.group, b->period, b->start_s, on_bucket, &g->slots[i],
+                                       &coalesced, &err);
+        if (g->waiters[i] == NULL) {
+            gp_fail(g, &err);
+            return;
+        }
+        g->pending++; /* waiter callbacks never run inside pg_fetcher_get */
+        g->fetched += !coalesced;
+        g->coalesced += coalesced;
+    }
+    if (g->pending == 0)
+        gp_finish(g);
 }
 
 void pg_gateway_handle(pg_http_req *req, void *data)
@@ -147,9 +316,17 @@ void pg_gateway_handle(pg_http_req *req, void *data)
         handle_getprofile(gw, req, m.params[0], query);
         return;
     case R_HEALTHZ: {
-        static const char ok[] = "{\"status\":\"ok\"}\n";
+        /* Liveness, plus what an operator needs at a glance: the upstream's circuit breaker. */
+        pg_upstream_stats us = {.breaker = "closed"};
+        if (gw->upstream)
+            pg_upstream_get_stats(gw->upstream, &us);
+        char body[256];
+        int n = snprintf(body, sizeof body,
+                         "{\"status\":\"ok\",\"upstream\":{\"breaker\":\"%s\",\"rate\":%.2f,\"queued\":%zu,"
+                         "\"inflight\":%zu},\"requestsInProgress\":%zu}\n",
+                         us.breaker, us.rate, us.queued, us.inflight, gw->active);
         const pg_http_out_header hj[] = {{"Content-Type", "application/json"}};
-        pg_http_respond(req, 200, hj, 1, ok, sizeof ok - 1);
+        pg_http_respond(req, 200, hj, 1, body, (size_t)n);
         return;
     }
     case R_PLAN:

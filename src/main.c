@@ -5,6 +5,9 @@
  */
 #include "profgate/clock.h"
 #include "profgate/config.h"
+#include "profgate/creds.h"
+#include "profgate/fetcher.h"
+#include "profgate/upstream.h"
 #include "profgate/gateway.h"
 #include "profgate/http_server.h"
 #include "profgate/iso8601.h"
@@ -22,6 +25,8 @@ typedef struct app {
     uv_loop_t loop;
     uv_signal_t sigterm, sigint;
     pg_http_server *server;
+    pg_upstream *upstream;
+    pg_fetcher *fetcher;
     pg_config cfg;
     bool stopping;
 } app;
@@ -29,7 +34,7 @@ typedef struct app {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: profgate [-c FILE] [--listen ADDR:PORT] [--log-level LEVEL] [--clock ISO8601]\n"
+            "usage: profgate [-c FILE] [--listen ADDR:PORT] [--upstream URL] [--log-level LEVEL] [--clock ISO8601]\n"
             "       profgate -t [-c FILE]      check the configuration and exit\n"
             "       profgate --dump-config     print the fully commented default configuration\n"
             "\n"
@@ -37,6 +42,7 @@ static void usage(FILE *out)
             "\n"
             "  -c, --config FILE     INI configuration file (see conf/profgate.conf)\n"
             "      --listen ADDRS    override server.listen (e.g. 127.0.0.1:8080,[::1]:8080)\n"
+            "      --upstream URL    override upstream.endpoint (e.g. http://127.0.0.1:9000 for profgate-sim)\n"
             "      --log-level L     override log.level (debug, info, warn, error)\n"
             "      --clock TS        test clock: \"now\" starts at TS and advances in real time\n"
             "  -t, --test-config     validate the configuration and exit\n"
@@ -53,13 +59,24 @@ static void on_signal_closed(uv_handle_t *h)
     (void)h;
 }
 
+static void on_upstream_closed(void *data)
+{
+    app *a = data;
+    a->upstream = NULL;
+    pg_fetcher_free(a->fetcher); /* every waiter was answered or left with its request */
+    a->fetcher = NULL;
+    pg_log(PG_LOG_INFO, "server closed; exiting");
+    uv_close((uv_handle_t *)&a->sigterm, on_signal_closed);
+    uv_close((uv_handle_t *)&a->sigint, on_signal_closed);
+}
+
+/* Order matters: requests finish (or are cut at the deadline) first; then the upstream calls that
+ * nobody waits for any more are cancelled and the client's handles closed. */
 static void on_server_closed(void *data)
 {
     app *a = data;
     a->server = NULL;
-    pg_log(PG_LOG_INFO, "server closed; exiting");
-    uv_close((uv_handle_t *)&a->sigterm, on_signal_closed);
-    uv_close((uv_handle_t *)&a->sigint, on_signal_closed);
+    pg_upstream_close(a->upstream, on_upstream_closed, a);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -81,21 +98,67 @@ static void on_walk(uv_handle_t *h, void *arg)
     pg_log(PG_LOG_ERROR, "handle still open at exit: %s", uv_handle_type_name(uv_handle_get_type(h)));
 }
 
+/* The upstream settings, with the endpoint and region defaults resolved the way the SDKs do. */
+static int upstream_cfg_from(pg_upstream_cfg *u, const pg_config *c, char *err, size_t errlen)
+{
+    memset(u, 0, sizeof *u);
+    const char *region = c->up_region;
+    if (!region[0])
+        region = getenv("AWS_REGION");
+    if (region == NULL || !region[0])
+        region = getenv("AWS_DEFAULT_REGION");
+    if (region == NULL || !region[0])
+        region = "us-east-1";
+    if (strlen(region) >= sizeof u->region) {
+        snprintf(err, errlen, "region '%.80s' is too long", region);
+        return PG_EINVAL;
+    }
+    snprintf(u->region, sizeof u->region, "%s", region);
+    if (c->up_endpoint[0])
+        snprintf(u->endpoint, sizeof u->endpoint, "%s", c->up_endpoint);
+    else
+        snprintf(u->endpoint, sizeof u->endpoint, "https://codeguru-profiler.%s.amazonaws.com", u->region);
+    size_t n = strlen(u->endpoint);
+    while (n > 0 && u->endpoint[n - 1] == '/')
+        u->endpoint[--n] = '\0';
+    u->rate = (double)c->up_rate;
+    u->burst = (double)c->up_burst;
+    u->max_inflight = (uint32_t)c->up_max_inflight;
+    u->queue_max = (uint32_t)c->up_queue_max;
+    u->retries = (uint32_t)c->up_retries;
+    u->backoff_base_ms = (uint64_t)c->up_backoff_base_ms;
+    u->backoff_cap_ms = (uint64_t)c->up_backoff_cap_ms;
+    u->attempt_timeout_ms = (uint64_t)c->up_attempt_timeout_ms;
+    u->deadline_ms = (uint64_t)c->up_deadline_ms;
+    u->max_response = (size_t)c->up_max_response;
+    snprintf(u->ca_bundle, sizeof u->ca_bundle, "%s", c->up_ca_bundle);
+    u->insecure = c->up_insecure;
+    u->breaker_failures = (uint32_t)c->up_breaker_failures;
+    u->breaker_cooldown_ms = (uint64_t)c->up_breaker_cooldown_ms;
+    if (strncmp(u->endpoint, "http://", 7) != 0 && strncmp(u->endpoint, "https://", 8) != 0) {
+        snprintf(err, errlen, "upstream.endpoint '%.200s' must start with http:// or https://", u->endpoint);
+        return PG_EINVAL;
+    }
+    return PG_OK;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
+        {"upstream", required_argument, NULL, 'u'},
         {"log-level", required_argument, NULL, 'L'}, {"clock", required_argument, NULL, 'k'},
         {"test-config", no_argument, NULL, 't'}, {"dump-config", no_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
     };
-    const char *config_path = NULL, *listen = NULL, *level = NULL, *clock_arg = NULL;
+    const char *config_path = NULL, *listen = NULL, *level = NULL, *clock_arg = NULL, *upstream = NULL;
     bool test_only = false;
     int ch;
     while ((ch = getopt_long(argc, argv, "c:thV", opts, NULL)) != -1) {
         switch (ch) {
         case 'c': config_path = optarg; break;
         case 'l': listen = optarg; break;
+        case 'u': upstream = optarg; break;
         case 'L': level = optarg; break;
         case 'k': clock_arg = optarg; break;
         case 't': test_only = true; break;
@@ -118,6 +181,7 @@ int main(int argc, char **argv)
         return EX_CONFIG;
     }
     if ((listen != NULL && pg_config_set(&a.cfg, "server.listen", listen, err, sizeof err) != PG_OK) ||
+        (upstream != NULL && pg_config_set(&a.cfg, "upstream.endpoint", upstream, err, sizeof err) != PG_OK) ||
         (level != NULL && pg_config_set(&a.cfg, "log.level", level, err, sizeof err) != PG_OK)) {
         fprintf(stderr, "profgate: command line: %s\n", err);
         return EX_USAGE;
@@ -138,20 +202,49 @@ int main(int argc, char **argv)
         fprintf(stderr, "profgate: %s\n", err);
         return EX_CONFIG;
     }
+    pg_upstream_cfg ucfg;
+    if (upstream_cfg_from(&ucfg, &a.cfg, err, sizeof err) != PG_OK) {
+        fprintf(stderr, "profgate: %s\n", err);
+        return EX_CONFIG;
+    }
+    pg_creds creds;
+    if (pg_creds_load(&creds, NULL, err, sizeof err) != PG_OK) {
+        fprintf(stderr, "profgate: AWS credentials: %s\n", err);
+        return EX_CONFIG;
+    }
     if (test_only) {
+        pg_creds_clear(&creds);
         printf("profgate: configuration %s is valid\n", config_path ? config_path : "(defaults)");
         return 0;
     }
     pg_log_set_level((int)a.cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
+    pg_upstream_global_init();
 
     PG_ASSERT(uv_loop_init(&a.loop) == 0);
+    a.upstream = pg_upstream_new(&a.loop, &ucfg, &creds, err, sizeof err);
+    char who[300];
+    pg_creds_describe(&creds, who, sizeof who);
+    pg_creds_clear(&creds);
+    if (a.upstream == NULL) {
+        fprintf(stderr, "profgate: %s\n", err);
+        return EX_CONFIG;
+    }
+    pg_profile_limits lim;
+    pg_profile_limits_default(&lim);
+    a.fetcher = pg_fetcher_new(a.upstream, &lim);
+    PG_ASSERT(a.fetcher != NULL);
+    pg_log(PG_LOG_INFO, "upstream %s (region %s, %.0f req/s, burst %.0f, credentials: %s)", ucfg.endpoint, ucfg.region,
+           ucfg.rate, ucfg.burst, who);
     pg_gateway gw;
-    pg_gateway_init(&gw, &a.cfg, &clock);
+    pg_gateway_init(&gw, &a.cfg, &clock, a.fetcher, a.upstream);
     if (pg_http_server_start(&a.loop, &scfg, pg_gateway_handle, &gw, &a.server, err, sizeof err) != PG_OK) {
         pg_log(PG_LOG_ERROR, "%s", err);
-        uv_run(&a.loop, UV_RUN_DEFAULT); /* let the listeners that did open close */
+        pg_upstream_close(a.upstream, NULL, NULL);
+        pg_fetcher_free(a.fetcher);
+        uv_run(&a.loop, UV_RUN_DEFAULT); /* let the handles that did open close */
         uv_loop_close(&a.loop);
+        pg_upstream_global_cleanup();
         return EX_OSERR;
     }
     uv_signal_init(&a.loop, &a.sigterm);
@@ -173,6 +266,7 @@ int main(int argc, char **argv)
     pg_log(PG_LOG_INFO, "profgate %s ready", PG_VERSION);
 
     uv_run(&a.loop, UV_RUN_DEFAULT);
+    pg_upstream_global_cleanup();
     int rc = uv_loop_close(&a.loop);
     if (rc != 0) {
         uv_walk(&a.loop, on_walk, NULL);

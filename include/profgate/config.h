@@ -35,6 +35,23 @@ typedef struct pg_config {
     /* [freshness] */
     int64_t settle_ms;
     int64_t live_ttl_ms;
+    /* [upstream] */
+    char up_endpoint[512];
+    char up_region[64];
+    int64_t up_rate;
+    int64_t up_burst;
+    int64_t up_max_inflight;
+    int64_t up_queue_max;
+    int64_t up_retries;
+    int64_t up_backoff_base_ms;
+    int64_t up_backoff_cap_ms;
+    int64_t up_attempt_timeout_ms;
+    int64_t up_deadline_ms;
+    int64_t up_max_response;
+    char up_ca_bundle[512];
+    bool up_insecure;
+    int64_t up_breaker_failures;
+    int64_t up_breaker_cooldown_ms;
 } pg_config;
 
 /** Fills every field with its documented default. */

@@ -8,6 +8,7 @@
 
 #include "profgate/clock.h"
 #include "profgate/config.h"
+#include "profgate/fetcher.h"
 #include "profgate/http_server.h"
 #include "profgate/planner.h"
 
@@ -15,9 +16,14 @@ typedef struct pg_gateway {
     const pg_config *cfg;
     const pg_clock *clock;
     pg_planner_cfg planner;
+    pg_profile_limits limits;
+    pg_fetcher *fetcher;   /* where buckets come from */
+    pg_upstream *upstream; /* for health and stats */
+    size_t active;         /* GetProfile requests in progress */
 } pg_gateway;
 
-void pg_gateway_init(pg_gateway *gw, const pg_config *cfg, const pg_clock *clock);
+void pg_gateway_init(pg_gateway *gw, const pg_config *cfg, const pg_clock *clock, pg_fetcher *fetcher,
+                     pg_upstream *upstream);
 
 /** The pg_http_handler for profgate; data is the pg_gateway. */
 void pg_gateway_handle(pg_http_req *req, void *data);

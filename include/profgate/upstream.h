@@ -1,0 +1,72 @@
+/*
+ * upstream.h: the upstream client, the I/O edge that wraps libcurl multi on the libuv loop. It
+ * turns "fetch aggregate (group, period, start)" into signed GetProfile requests and protects the
+ * upstream: a token bucket paces requests (its rate halves on throttling and recovers additively),
+ * at most max_inflight transfers run, excess calls wait in a bounded queue, 429/5xx/connection
+ * errors are retried with capped exponential backoff and full jitter within the call's deadline,
+ * and a circuit breaker fails fast after sustained failure. It knows nothing of profiles beyond
+ * the request it sends; coalescing is the fetcher's job.
+ */
+#ifndef PG_UPSTREAM_H
+#define PG_UPSTREAM_H
+
+#include "profgate/apierr.h"
+#include "profgate/creds.h"
+#include "profgate/planner.h"
+
+#include <uv.h>
+
+typedef struct pg_upstream_cfg {
+    char endpoint[512]; /* scheme://host[:port], no trailing slash */
+    char region[64];
+    double rate, burst;
+    uint32_t max_inflight, queue_max, retries;
+    uint64_t backoff_base_ms, backoff_cap_ms, attempt_timeout_ms, deadline_ms;
+    size_t max_response;
+    char ca_bundle[512];
+    bool insecure;
+    uint32_t breaker_failures;
+    uint64_t breaker_cooldown_ms;
+} pg_upstream_cfg;
+
+typedef struct pg_up_result {
+    bool ok;
+    int status;          /* HTTP status, 0 when no response */
+    const pg_apierr *err; /* when !ok: the error for the client */
+    const char *body;    /* when ok: the (decoded) body, valid during the callback */
+    size_t len;
+    int attempts;
+} pg_up_result;
+
+typedef void (*pg_up_done)(void *ctx, const pg_up_result *r);
+
+typedef struct pg_upstream pg_upstream;
+
+pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, const pg_creds *creds, char *err,
+                             size_t errlen);
+
+/**
+ * Queues a GetProfile for the aggregate (p, start_s) of group. PG_OK: done() runs exactly once,
+ * later. Otherwise the call was refused at once (queue full, circuit open, shutting down) and err
+ * says why; done() never runs.
+ */
+int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period p, int64_t start_s, pg_up_done done,
+                            void *ctx, pg_apierr *err);
+
+/** Fails every pending call (their callbacks run), closes all handles, frees; then done(data). */
+void pg_upstream_close(pg_upstream *u, void (*done)(void *data), void *data);
+
+typedef struct pg_upstream_stats {
+    uint64_t attempts, ok, throttled, server_errors, conn_errors, client_errors, retries, refused;
+    double rate;
+    size_t queued, inflight;
+    const char *breaker; /* "closed", "open", "half-open" */
+} pg_upstream_stats;
+
+void pg_upstream_get_stats(const pg_upstream *u, pg_upstream_stats *out);
+
+/** Initializes libcurl once per process (before any thread); call from main. */
+void pg_upstream_global_init(void);
+void pg_upstream_global_cleanup(void);
+
+#endif

@@ -1,0 +1,822 @@
+/*
+ * upstream.c: libcurl multi driven by libuv, following curl's "multi_socket" model:
+ *   - curl's socket callback creates, updates or closes one uv_poll_t per curl socket (closed on
+ *     CURL_POLL_REMOVE, before curl closes the fd);
+ *   - curl's timer callback arms one uv_timer_t (a 0 ms timeout becomes 1 ms);
+ *   - every socket action is followed by draining curl_multi_info_read.
+ * A call moves QUEUED -> INFLIGHT -> (BACKOFF -> QUEUED)* -> done; one function (finish_attempt)
+ * decides what a completed attempt means. Calls are freed only after their retry timer closed.
+ */
+#include "profgate/upstream.h"
+#include "profgate/buf.h"
+#include "profgate/clock.h"
+#include "profgate/iso8601.h"
+#include "profgate/log.h"
+#include "profgate/ratelimit.h"
+#include "profgate/sigv4.h"
+
+#include <curl/curl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+typedef enum { S_QUEUED, S_INFLIGHT, S_BACKOFF } cstate;
+typedef enum { B_CLOSED, B_OPEN, B_HALF_OPEN } bstate;
+
+typedef struct call call;
+struct call {
+    pg_upstream *up;
+    call *prev, *next; /* in the queue, or in the in-flight/backoff list */
+    cstate state;
+    char target[640];  /* path and query, as sent and signed */
+    char desc[320];    /* for logs: group/period/start */
+    int64_t deadline;  /* monotonic ns */
+    int attempts;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    pg_buf body;
+    char errtype[96];
+    long status;
+    uv_timer_t timer;  /* backoff */
+    bool timer_init;
+    pg_up_done done;
+    void *ctx;
+    pg_apierr err;     /* the last attempt's error */
+};
+
+typedef struct sock {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    pg_upstream *up;
+} sock;
+
+typedef struct clist {
+    call *head, *tail;
+    size_t n;
+} clist;
+
+struct pg_upstream {
+    uv_loop_t *loop;
+    pg_upstream_cfg cfg;
+    pg_creds creds;
+    char host[300]; /* Host header value (and signed) */
+    CURLM *multi;
+    uv_timer_t curl_timer, pace_timer;
+    int open_handles;
+    clist queue, active; /* active: in flight or backing off */
+    pg_tbucket tb;
+    double max_rate, min_rate;
+    int64_t last_decrease;
+    bstate breaker;
+    uint32_t consecutive_failures;
+    int64_t breaker_until;
+    char breaker_reason[200];
+    bool closing;
+    void (*closed)(void *);
+    void *closed_data;
+    uint64_t rng;
+    pg_upstream_stats st;
+};
+
+static void pump(pg_upstream *u);
+static void finish_attempt(call *c, CURLcode res);
+
+/* ------------------------------------------------------------------ lists */
+
+static void list_push(clist *l, call *c)
+{
+    c->next = NULL;
+    c->prev = l->tail;
+    if (l->tail)
+        l->tail->next = c;
+    else
+        l->head = c;
+    l->tail = c;
+    l->n++;
+}
+
+static void list_remove(clist *l, call *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
+    c->prev = c->next = NULL;
+    l->n--;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static uint64_t rnd(pg_upstream *u)
+{
+    u->rng ^= u->rng << 13;
+    u->rng ^= u->rng >> 7;
+    u->rng ^= u->rng << 17;
+    return u->rng;
+}
+
+static int64_t now_ns(void)
+{
+    return pg_monotonic_ns();
+}
+
+static void maybe_closed(pg_upstream *u);
+
+static void on_call_timer_closed(uv_handle_t *h)
+{
+    call *c = h->data;
+    pg_upstream *u = c->up;
+    pg_buf_free(&c->body);
+    free(c);
+    u->open_handles--;
+    maybe_closed(u);
+}
+
+/* Delivers the call's outcome and frees it (after its timer closes, if it has one). */
+static void complete(call *c, bool ok)
+{
+    pg_upstream *u = c->up;
+    pg_up_result r = {.ok = ok, .status = (int)c->status, .err = ok ? NULL : &c->err,
+                      .body = ok ? c->body.data : NULL, .len = ok ? c->body.len : 0, .attempts = c->attempts};
+    if (ok && r.body == NULL)
+        r.body = "";
+    c->done(c->ctx, &r);
+    if (c->timer_init) {
+        uv_close((uv_handle_t *)&c->timer, on_call_timer_closed);
+        return;
+    }
+    pg_buf_free(&c->body);
+    free(c);
+    maybe_closed(u);
+}
+
+static void fail_now(call *c, pg_apierr_kind kind, const char *msg)
+{
+    pg_apierr_set(&c->err, kind, "%s", msg);
+    complete(c, false);
+}
+
+/* ------------------------------------------------------------------ AIMD and breaker */
+
+static void on_throttled(pg_upstream *u)
+{
+    int64_t now = now_ns();
+    /* One decrease per second at most: a burst of 429s is one signal, not many. */
+    if (now - u->last_decrease < PG_NS_PER_S)
+        return;
+    u->last_decrease = now;
+    double r = u->tb.rate * 0.5;
+    u->tb.rate = r < u->min_rate ? u->min_rate : r;
+    if (u->tb.tokens > 1)
+        u->tb.tokens = 1;
+    pg_log(PG_LOG_WARN, "upstream throttled: pacing lowered to %.2f req/s", u->tb.rate);
+}
+
+static void on_success_rate(pg_upstream *u)
+{
+    if (u->tb.rate < u->max_rate) {
+        double r = u->tb.rate + u->max_rate * 0.05;
+        u->tb.rate = r > u->max_rate ? u->max_rate : r;
+    }
+}
+
+static void breaker_success(pg_upstream *u)
+{
+    if (u->breaker != B_CLOSED)
+        pg_log(PG_LOG_INFO, "upstream circuit closed: the upstream answers again");
+    u->breaker = B_CLOSED;
+    u->consecutive_failures = 0;
+}
+
+static void breaker_failure(pg_upstream *u, const char *why)
+{
+    u->consecutive_failures++;
+    if (u->breaker == B_HALF_OPEN || (u->breaker == B_CLOSED && u->consecutive_failures >= u->cfg.breaker_failures)) {
+        u->breaker = B_OPEN;
+        u->breaker_until = now_ns() + (int64_t)u->cfg.breaker_cooldown_ms * PG_NS_PER_MS;
+        snprintf(u->breaker_reason, sizeof u->breaker_reason, "%.190s", why);
+        pg_log(PG_LOG_ERROR, "upstream circuit open for %llu ms after %u consecutive failures (last: %s)",
+               (unsigned long long)u->cfg.breaker_cooldown_ms, u->consecutive_failures, why);
+    }
+}
+
+/* Is the breaker letting calls through now? Moves OPEN -> HALF_OPEN when the cool-down ends. */
+static bool breaker_allows(pg_upstream *u)
+{
+    if (u->breaker == B_OPEN && now_ns() >= u->breaker_until) {
+        u->breaker = B_HALF_OPEN;
+        pg_log(PG_LOG_INFO, "upstream circuit half-open: probing");
+    }
+    if (u->breaker == B_OPEN)
+        return false;
+    if (u->breaker == B_HALF_OPEN)
+        return u->active.n == 0; /* one probe at a time */
+    return true;
+}
+
+static void breaker_message(pg_upstream *u, char *out, size_t outlen)
+{
+    int64_t left = (u->breaker_until - now_ns()) / PG_NS_PER_MS;
+    snprintf(out, outlen,
+             "The upstream is failing (%u consecutive failures; last: %s); profgate fails fast for %lld ms "
+             "more before trying again",
+             u->consecutive_failures, u->breaker_reason, (long long)(left > 0 ? left : 0));
+}
+
+/* ------------------------------------------------------------------ curl on libuv */
+
+static void drain(pg_upstream *u)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(u->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        CURL *easy = msg->easy_handle;
+        CURLcode res = msg->data.result;
+        call *c = NULL;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&c);
+        curl_multi_remove_handle(u->multi, easy);
+        finish_attempt(c, res);
+    }
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    sock *s = h->data;
+    int flags = 0;
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
+    else {
+        if (events & UV_READABLE)
+            flags |= CURL_CSELECT_IN;
+        if (events & UV_WRITABLE)
+            flags |= CURL_CSELECT_OUT;
+    }
+    pg_upstream *u = s->up;
+    int running;
+    curl_multi_socket_action(u->multi, s->fd, flags, &running);
+    drain(u);
+    pump(u);
+}
+
+static void on_sock_closed(uv_handle_t *h)
+{
+    sock *s = h->data;
+    pg_upstream *u = s->up;
+    free(s);
+    u->open_handles--;
+    maybe_closed(u);
+}
+
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int action, void *userp, void *socketp)
+{
+    (void)easy;
+    pg_upstream *u = userp;
+    sock *s = socketp;
+    if (action == CURL_POLL_REMOVE) {
+        if (s != NULL) {
+            uv_poll_stop(&s->poll);
+            uv_close((uv_handle_t *)&s->poll, on_sock_closed);
+            curl_multi_assign(u->multi, fd, NULL);
+        }
+        return 0;
+    }
+    if (s == NULL) {
+        s = calloc(1, sizeof *s);
+        if (s == NULL)
+            return -1;
+        s->fd = fd;
+        s->up = u;
+        if (uv_poll_init_socket(u->loop, &s->poll, fd) != 0) {
+            free(s);
+            return -1;
+        }
+        s->poll.data = s;
+        u->open_handles++;
+        curl_multi_assign(u->multi, fd, s);
+    }
+    int ev = (action & CURL_POLL_IN ? UV_READABLE : 0) | (action & CURL_POLL_OUT ? UV_WRITABLE : 0);
+    uv_poll_start(&s->poll, ev, on_poll);
+    return 0;
+}
+
+static void on_curl_timer_fired(uv_timer_t *t)
+{
+    pg_upstream *u = t->data;
+    int running;
+    curl_multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    drain(u);
+    pump(u);
+}
+
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    pg_upstream *u = userp;
+    if (timeout_ms < 0)
+        uv_timer_stop(&u->curl_timer);
+    else
+        uv_timer_start(&u->curl_timer, on_curl_timer_fired, timeout_ms == 0 ? 1 : (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ one attempt */
+
+static size_t on_body(char *data, size_t size, size_t n, void *userp)
+{
+    call *c = userp;
+    size_t len = size * n;
+    if (pg_buf_append(&c->body, data, len) != PG_OK)
+        return 0; /* over max_response: curl stops with CURLE_WRITE_ERROR */
+    return len;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *userp)
+{
+    call *c = userp;
+    size_t len = size * n;
+    static const char name[] = "x-amzn-errortype:";
+    if (len > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
+        const char *v = data + sizeof name - 1;
+        size_t vl = len - (sizeof name - 1);
+        while (vl > 0 && (*v == ' ' || *v == '\t'))
+            v++, vl--;
+        while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+            vl--;
+        /* "ns#Name:extra" -> "Name" */
+        const char *hash = memchr(v, '#', vl);
+        if (hash) {
+            vl -= (size_t)(hash + 1 - v);
+            v = hash + 1;
+        }
+        const char *colon = memchr(v, ':', vl);
+        if (colon)
+            vl = (size_t)(colon - v);
+        snprintf(c->errtype, sizeof c->errtype, "%.*s", (int)PG_MIN(vl, sizeof c->errtype - 1), v);
+    }
+    return len;
+}
+
+static bool add_header(call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool add_header(call *c, const char *fmt, ...)
+{
+    char line[4352];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    struct curl_slist *l = curl_slist_append(c->hdrs, line);
+    if (l == NULL)
+        return false;
+    c->hdrs = l;
+    return true;
+}
+
+static bool start_attempt(call *c)
+{
+    pg_upstream *u = c->up;
+    c->attempts++;
+    u->st.attempts++;
+    c->status = 0;
+    c->errtype[0] = '\0';
+    pg_buf_reset(&c->body);
+    curl_slist_free_all(c->hdrs);
+    c->hdrs = NULL;
+    char amz_date[17];
+    pg_amz_date(pg_realtime_ns(), amz_date);
+    bool ok = add_header(c, "Host: %s", u->host) && add_header(c, "Accept: application/json") &&
+              add_header(c, "X-Amz-Date: %s", amz_date) && add_header(c, "User-Agent: profgate/%s", PG_VERSION);
+    if (ok && u->creds.present) {
+        pg_http_header signed_hdrs[4] = {
+            {"host", 4, u->host, strlen(u->host)},
+            {"accept", 6, "application/json", 16},
+            {"x-amz-date", 10, amz_date, 16},
+        };
+        size_t ns = 3;
+        if (u->creds.session_token[0]) {
+            signed_hdrs[ns++] = (pg_http_header){"x-amz-security-token", 20, u->creds.session_token,
+                                                 strlen(u->creds.session_token)};
+            ok = add_header(c, "X-Amz-Security-Token: %s", u->creds.session_token);
+        }
+        pg_slice path, query;
+        pg_target_split(c->target, strlen(c->target), &path, &query);
+        pg_sigv4_input in = {.method = "GET", .path = path, .query = query, .headers = signed_hdrs, .nheaders = ns,
+                             .payload_hash = PG_SHA256_HEX_EMPTY, .amz_date = amz_date, .region = u->cfg.region,
+                             .service = "codeguru-profiler"};
+        pg_buf auth;
+        pg_buf_init(&auth, 2048);
+        ok = ok && pg_sigv4_authorization(&in, u->creds.access_key, u->creds.secret_key, &auth) == PG_OK &&
+             pg_buf_append(&auth, "", 1) == PG_OK && add_header(c, "Authorization: %s", auth.data);
+        pg_buf_free(&auth);
+    }
+    if (!ok)
+        return false;
+    if (c->easy == NULL) {
+        c->easy = curl_easy_init();
+        if (c->easy == NULL)
+            return false;
+    } else {
+        curl_easy_reset(c->easy);
+    }
+    char url[1200];
+    snprintf(url, sizeof url, "%s%s", u->cfg.endpoint, c->target);
+    int64_t left_ms = (c->deadline - now_ns()) / PG_NS_PER_MS;
+    long timeout = (long)PG_MIN((int64_t)u->cfg.attempt_timeout_ms, PG_MAX(left_ms, 1));
+    CURL *e = c->easy;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->hdrs);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, c);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, PG_MIN(timeout, 5000L));
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)u->cfg.max_response);
+    if (u->cfg.ca_bundle[0])
+        curl_easy_setopt(e, CURLOPT_CAINFO, u->cfg.ca_bundle);
+    if (u->cfg.insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (curl_multi_add_handle(u->multi, e) != CURLM_OK)
+        return false;
+    c->state = S_INFLIGHT;
+    list_push(&u->active, c);
+    pg_log(PG_LOG_DEBUG, "upstream %s attempt %d", c->desc, c->attempts);
+    return true;
+}
+
+/* The error message the upstream sent ({"message": ...}), if any, for the client. */
+static void upstream_message(const call *c, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    const char *p = c->body.len ? memmem(c->body.data, c->body.len, "\"message\"", 9) : NULL;
+    if (p == NULL)
+        return;
+    const char *end = c->body.data + c->body.len;
+    p += 9;
+    while (p < end && (*p == ' ' || *p == ':'))
+        p++;
+    if (p >= end || *p != '"')
+        return;
+    p++;
+    size_t o = 0;
+    while (p < end && *p != '"' && o + 1 < outlen) {
+        if (*p == '\\' && p + 1 < end)
+            p++;
+        out[o++] = (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f ? *p : '?';
+        p++;
+    }
+    out[o] = '\0';
+}
+
+static void on_backoff_done(uv_timer_t *t)
+{
+    call *c = t->data;
+    pg_upstream *u = c->up;
+    list_remove(&u->active, c);
+    c->state = S_QUEUED;
+    list_push(&u->queue, c);
+    pump(u);
+}
+
+static void schedule_retry(call *c)
+{
+    pg_upstream *u = c->up;
+    /* Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]. */
+    uint64_t ceiling = u->cfg.backoff_base_ms << PG_MIN(c->attempts - 1, 20);
+    if (ceiling > u->cfg.backoff_cap_ms)
+        ceiling = u->cfg.backoff_cap_ms;
+    uint64_t delay = ceiling ? rnd(u) % (ceiling + 1) : 0;
+    if (!c->timer_init) {
+        uv_timer_init(u->loop, &c->timer);
+        c->timer.data = c;
+        c->timer_init = true;
+        u->open_handles++;
+    }
+    c->state = S_BACKOFF;
+    list_push(&u->active, c);
+    u->st.retries++;
+    uv_timer_start(&c->timer, on_backoff_done, delay, 0);
+}
+
+static void finish_attempt(call *c, CURLcode res)
+{
+    pg_upstream *u = c->up;
+    list_remove(&u->active, c);
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->status);
+    char msg[256];
+    upstream_message(c, msg, sizeof msg);
+    bool retryable = false;
+    if (res == CURLE_OK && c->status >= 200 && c->status < 300) {
+        u->st.ok++;
+        breaker_success(u);
+        on_success_rate(u);
+        curl_easy_cleanup(c->easy);
+        c->easy = NULL;
+        curl_slist_free_all(c->hdrs);
+        c->hdrs = NULL;
+        complete(c, true);
+        return;
+    }
+    char why[300];
+    if (res != CURLE_OK) {
+        if (res == CURLE_WRITE_ERROR || res == CURLE_FILESIZE_EXCEEDED) {
+            u->st.server_errors++;
+            pg_apierr_set(&c->err, PG_AE_INTERNAL, "The upstream's response exceeded %zu bytes", u->cfg.max_response);
+        } else {
+            u->st.conn_errors++;
+            retryable = true;
+            pg_apierr_set(&c->err, PG_AE_UNAVAILABLE, "The upstream could not be reached: %s", curl_easy_strerror(res));
+        }
+        snprintf(why, sizeof why, "%s", curl_easy_strerror(res));
+    } else if (c->status == 429 || strcmp(c->errtype, "ThrottlingException") == 0) {
+        u->st.throttled++;
+        retryable = true;
+        on_throttled(u);
+        pg_apierr_set(&c->err, PG_AE_THROTTLING, "Rate exceeded: the upstream kept throttling profgate's request%s%s",
+                      msg[0] ? ": " : "", msg);
+        snprintf(why, sizeof why, "429 ThrottlingException");
+    } else if (c->status >= 500) {
+        u->st.server_errors++;
+        retryable = true;
+        pg_apierr_kind kind = c->status == 503 ? PG_AE_UNAVAILABLE : PG_AE_INTERNAL;
+        pg_apierr_set(&c->err, kind, "The upstream failed: %ld %s%s%s", c->status, c->errtype[0] ? c->errtype : "",
+                      msg[0] ? ": " : "", msg);
+        snprintf(why, sizeof why, "%ld %s", c->status, c->errtype);
+    } else {
+        u->st.client_errors++;
+        if (c->status == 400 || strcmp(c->errtype, "ValidationException") == 0)
+            pg_apierr_set(&c->err, PG_AE_VALIDATION, "%s", msg[0] ? msg : "The upstream rejected the request");
+        else if (c->status == 404)
+            pg_apierr_set(&c->err, PG_AE_NOT_FOUND, "%s", msg[0] ? msg : "The profiling group does not exist");
+        else if (c->status == 401 || c->status == 403)
+            pg_apierr_set(&c->err, PG_AE_ACCESS_DENIED,
+                          "The upstream rejected profgate's credentials (%s%s%s); check the gateway's AWS credentials",
+                          c->errtype[0] ? c->errtype : "403", msg[0] ? ": " : "", msg);
+        else
+            pg_apierr_set(&c->err, PG_AE_INTERNAL, "The upstream answered %ld %s%s%s", c->status, c->errtype,
+                          msg[0] ? ": " : "", msg);
+        snprintf(why, sizeof why, "%ld %s", c->status, c->errtype);
+    }
+    if (retryable && c->status != 429 && strcmp(c->errtype, "ThrottlingException") != 0)
+        breaker_failure(u, why);
+    bool time_left = now_ns() + (int64_t)u->cfg.backoff_base_ms * PG_NS_PER_MS < c->deadline;
+    if (retryable && !u->closing && (uint32_t)c->attempts <= u->cfg.retries && time_left && u->breaker != B_OPEN) {
+        pg_log(PG_LOG_INFO, "upstream %s attempt %d failed (%s); retrying", c->desc, c->attempts, why);
+        schedule_retry(c);
+        return;
+    }
+    pg_log(PG_LOG_WARN, "upstream %s failed after %d attempt(s): %s", c->desc, c->attempts, why);
+    curl_easy_cleanup(c->easy);
+    c->easy = NULL;
+    curl_slist_free_all(c->hdrs);
+    c->hdrs = NULL;
+    complete(c, false);
+}
+
+/* ------------------------------------------------------------------ pacing */
+
+static void on_pace_timer(uv_timer_t *t)
+{
+    pump(t->data);
+}
+
+/* Starts as many queued calls as the pacer, the in-flight cap and the breaker allow. */
+static void pump(pg_upstream *u)
+{
+    if (u->closing)
+        return;
+    while (u->queue.head != NULL) {
+        call *c = u->queue.head;
+        int64_t now = now_ns();
+        if (now >= c->deadline) {
+            list_remove(&u->queue, c);
+            if (c->err.message[0] == '\0')
+                pg_apierr_set(&c->err, PG_AE_UNAVAILABLE,
+                              "The upstream did not answer within profgate's deadline (%llu ms)",
+                              (unsigned long long)u->cfg.deadline_ms);
+            complete(c, false);
+            continue;
+        }
+        if (!breaker_allows(u)) {
+            if (u->breaker == B_OPEN) {
+                char m[PG_APIERR_MSG_MAX];
+                breaker_message(u, m, sizeof m);
+                list_remove(&u->queue, c);
+                u->st.refused++;
+                fail_now(c, PG_AE_UNAVAILABLE, m);
+                continue;
+            }
+            return; /* half-open with a probe in flight */
+        }
+        if (u->active.n >= u->cfg.max_inflight)
+            return;
+        int64_t wait = pg_tbucket_wait_ns(&u->tb, now, 1);
+        if (wait > 0) {
+            uv_timer_start(&u->pace_timer, on_pace_timer, (uint64_t)(wait + PG_NS_PER_MS - 1) / PG_NS_PER_MS, 0);
+            return;
+        }
+        PG_ASSERT(pg_tbucket_take(&u->tb, now, 1));
+        list_remove(&u->queue, c);
+        if (!start_attempt(c)) {
+            fail_now(c, PG_AE_INTERNAL, "profgate could not start an upstream request");
+            continue;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ public */
+
+void pg_upstream_global_init(void)
+{
+    PG_ASSERT(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK);
+}
+
+void pg_upstream_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, const pg_creds *creds, char *err,
+                             size_t errlen)
+{
+    pg_upstream *u = calloc(1, sizeof *u);
+    if (u == NULL)
+        return NULL;
+    u->loop = loop;
+    u->cfg = *cfg;
+    u->creds = *creds;
+    /* Host header: the endpoint's authority (with a non-default port, as SigV4 signs it). */
+    const char *p = strstr(cfg->endpoint, "://");
+    if (p == NULL || (strncmp(cfg->endpoint, "http://", 7) != 0 && strncmp(cfg->endpoint, "https://", 8) != 0)) {
+        snprintf(err, errlen, "upstream.endpoint '%.200s' must be http://HOST[:PORT] or https://HOST[:PORT]",
+                 cfg->endpoint);
+        free(u);
+        return NULL;
+    }
+    p += 3;
+    size_t hl = strcspn(p, "/?#");
+    if (hl == 0 || hl >= sizeof u->host || p[hl] != '\0') {
+        snprintf(err, errlen, "upstream.endpoint '%.200s' must have a host and no path", cfg->endpoint);
+        free(u);
+        return NULL;
+    }
+    memcpy(u->host, p, hl);
+    u->host[hl] = '\0';
+    bool https = strncmp(cfg->endpoint, "https://", 8) == 0;
+    size_t h = strlen(u->host);
+    if ((https && h > 4 && strcmp(u->host + h - 4, ":443") == 0) || (!https && h > 3 && strcmp(u->host + h - 3, ":80") == 0))
+        u->host[h - (https ? 4 : 3)] = '\0'; /* default ports are not part of the signed host */
+    u->multi = curl_multi_init();
+    if (u->multi == NULL) {
+        snprintf(err, errlen, "curl_multi_init failed");
+        free(u);
+        return NULL;
+    }
+    curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
+    curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
+    curl_multi_setopt(u->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)cfg->max_inflight);
+    curl_multi_setopt(u->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    uv_timer_init(loop, &u->curl_timer);
+    uv_timer_init(loop, &u->pace_timer);
+    u->curl_timer.data = u->pace_timer.data = u;
+    u->open_handles = 2;
+    u->max_rate = cfg->rate;
+    u->min_rate = cfg->rate / 64 < 0.05 ? 0.05 : cfg->rate / 64;
+    pg_tbucket_init(&u->tb, cfg->rate, cfg->burst, now_ns());
+    if (getrandom(&u->rng, sizeof u->rng, 0) != sizeof u->rng || u->rng == 0)
+        u->rng = (uint64_t)now_ns() | 1;
+    return u;
+}
+
+int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period per, int64_t start_s, pg_up_done done,
+                            void *ctx, pg_apierr *err)
+{
+    if (u->closing) {
+        pg_apierr_set(err, PG_AE_UNAVAILABLE, "profgate is shutting down");
+        return PG_EIO;
+    }
+    if (u->breaker == B_OPEN && now_ns() < u->breaker_until) {
+        char m[PG_APIERR_MSG_MAX];
+        breaker_message(u, m, sizeof m);
+        pg_apierr_set(err, PG_AE_UNAVAILABLE, "%s", m);
+        u->st.refused++;
+        return PG_EIO;
+    }
+    if (u->queue.n >= u->cfg.queue_max) {
+        pg_apierr_set(err, PG_AE_UNAVAILABLE, "profgate's upstream queue is full (%u calls waiting)", u->cfg.queue_max);
+        u->st.refused++;
+        return PG_ELIMIT;
+    }
+    call *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        pg_apierr_set(err, PG_AE_INTERNAL, "out of memory");
+        return PG_ENOMEM;
+    }
+    c->up = u;
+    c->done = done;
+    c->ctx = ctx;
+    c->deadline = now_ns() + (int64_t)u->cfg.deadline_ms * PG_NS_PER_MS;
+    pg_buf_init(&c->body, u->cfg.max_response);
+    char ts[PG_TS_FMT_MAX];
+    pg_ts_format(start_s * PG_NS_PER_S, ts, sizeof ts);
+    /* "2026-11-24T10:00:00Z" with ':' percent-encoded, as the SDKs send it. */
+    char enc[64];
+    size_t o = 0;
+    for (const char *q = ts; *q && o + 4 < sizeof enc; q++) {
+        if (*q == ':') {
+            memcpy(enc + o, "%3A", 3);
+            o += 3;
+        } else {
+            enc[o++] = *q;
+        }
+    }
+    enc[o] = '\0';
+    /* Group names are [A-Za-z0-9_-]: nothing to encode in the path. */
+    snprintf(c->target, sizeof c->target, "/profilingGroups/%s/profile?startTime=%s&period=%s", group, enc,
+             pg_period_name(per));
+    snprintf(c->desc, sizeof c->desc, "%s/%s/%s", group, pg_period_name(per), ts);
+    c->state = S_QUEUED;
+    list_push(&u->queue, c);
+    pump(u);
+    return PG_OK;
+}
+
+static void on_upstream_timer_closed(uv_handle_t *h)
+{
+    pg_upstream *u = h->data;
+    u->open_handles--;
+    maybe_closed(u);
+}
+
+static void maybe_closed(pg_upstream *u)
+{
+    if (!u->closing || u->open_handles > 0 || u->queue.n > 0 || u->active.n > 0)
+        return;
+    void (*cb)(void *) = u->closed;
+    void *data = u->closed_data;
+    pg_creds_clear(&u->creds);
+    free(u);
+    if (cb)
+        cb(data);
+}
+
+void pg_upstream_close(pg_upstream *u, void (*done)(void *data), void *data)
+{
+    u->closing = true;
+    u->closed = done;
+    u->closed_data = data;
+    u->open_handles++; /* held until the end of this function */
+    while (u->queue.head) {
+        call *c = u->queue.head;
+        list_remove(&u->queue, c);
+        fail_now(c, PG_AE_UNAVAILABLE, "profgate is shutting down");
+    }
+    while (u->active.head) {
+        call *c = u->active.head;
+        list_remove(&u->active, c);
+        if (c->state == S_INFLIGHT) {
+            curl_multi_remove_handle(u->multi, c->easy);
+        } else {
+            uv_timer_stop(&c->timer);
+        }
+        curl_easy_cleanup(c->easy);
+        c->easy = NULL;
+        curl_slist_free_all(c->hdrs);
+        c->hdrs = NULL;
+        fail_now(c, PG_AE_UNAVAILABLE, "profgate is shutting down");
+    }
+    /* Removing the last easy handles made curl report its sockets closed (CURL_POLL_REMOVE). */
+    curl_multi_cleanup(u->multi);
+    u->multi = NULL;
+    uv_close((uv_handle_t *)&u->curl_timer, on_upstream_timer_closed);
+    uv_close((uv_handle_t *)&u->pace_timer, on_upstream_timer_closed);
+    u->open_handles--;
+    maybe_closed(u);
+}
+
+void pg_upstream_get_stats(const pg_upstream *u, pg_upstream_stats *out)
+{
+    *out = u->st;
+    out->rate = u->tb.rate;
+    out->queued = u->queue.n;
+    out->inflight = u->active.n;
+    out->breaker = u->breaker == B_CLOSED ? "closed" : u->breaker == B_OPEN ? "open" : "half-open";
+}
