@@ -98,6 +98,9 @@ class Process:
 
 def start_profgate(*args, config=None, env=None):
     argv = ["--listen", "127.0.0.1:0"]
+    if "--upstream" not in args:
+        # Never the real AWS endpoint from a test: a closed loopback port refuses at once.
+        argv += ["--upstream", "http://127.0.0.1:9"]
     if config is not None:
         f = tempfile.NamedTemporaryFile("w", prefix="profgate-", suffix=".conf", delete=False)
         f.write(config)
@@ -192,8 +195,8 @@ class Conn:
         self.close()
 
 
-def get(port, target, headers=None):
-    c = Conn(port)
+def get(port, target, headers=None, timeout=5.0):
+    c = Conn(port, timeout=timeout)
     try:
         return c.get(target, dict({"Connection": "close"}, **(headers or {})))
     finally:

@@ -7,9 +7,8 @@ import unittest
 
 import boto3
 import botocore.config
-from botocore.exceptions import ClientError
 
-from harness import start_profgate
+from harness import start_profgate, start_sim
 
 CREDS = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
          "AWS_DEFAULT_REGION": "us-east-1"}
@@ -18,7 +17,8 @@ CREDS = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtn
 class Boto3(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.gw = start_profgate("--clock", "2026-11-25T12:00:00Z")
+        cls.sim = start_sim("--clock", "2026-11-25T12:00:00Z", "--nodes", "200")
+        cls.gw = start_profgate("--clock", "2026-11-25T12:00:00Z", "--upstream", f"http://127.0.0.1:{cls.sim.port}")
         cls.client = boto3.client(
             "codeguruprofiler", endpoint_url=f"http://127.0.0.1:{cls.gw.port}", region_name="us-east-1",
             aws_access_key_id=CREDS["AWS_ACCESS_KEY_ID"], aws_secret_access_key=CREDS["AWS_SECRET_ACCESS_KEY"],
@@ -27,6 +27,7 @@ class Boto3(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         assert cls.gw.stop() == 0
+        assert cls.sim.stop() == 0
 
     def expect_validation(self, part, **kwargs):
         with self.assertRaises(self.client.exceptions.ValidationException) as cm:
@@ -51,15 +52,18 @@ class Boto3(unittest.TestCase):
                                period="PT1H", maxDepth=20000)
         self.expect_validation("Accept header", profilingGroupName="g", period="PT1H", accept="text/csv")
 
-    def test_valid_request_reaches_planning(self):
+    def test_valid_request_is_answered(self):
+        import json
         from datetime import datetime, timezone
-        with self.assertRaises(ClientError) as cm:
-            self.client.get_profile(profilingGroupName="my-group",
+        r = self.client.get_profile(profilingGroupName="my-group",
                                     startTime=datetime(2026, 11, 24, 13, 0, tzinfo=timezone.utc),
                                     endTime=datetime(2026, 11, 24, 14, 15, 2, 1000, tzinfo=timezone.utc),
                                     maxDepth=100, accept="application/json")
-        self.assertEqual(cm.exception.response["Error"]["Code"], "NotImplementedException")
-        self.assertIn("(5 buckets)", cm.exception.response["Error"]["Message"])
+        self.assertEqual(r["contentType"], "application/json")
+        p = json.loads(r["profile"].read())
+        # Covered range: 13:00 to 14:20 (rounded out to 5 minutes): an hour and four 5-minute buckets.
+        self.assertEqual(p["end"] - p["start"], 80 * 60 * 1000)
+        self.assertEqual(p["agentMetadata"]["durationInMs"], 80 * 60 * 1000)
 
 
 class AwsCli(unittest.TestCase):

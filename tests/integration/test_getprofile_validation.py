@@ -2,7 +2,7 @@
 ValidationException in the AWS wire format, and the plan debug route under a pinned clock."""
 import unittest
 
-from harness import get, start_profgate
+from harness import get, start_profgate, start_sim
 from test_http import assert_aws_error
 
 GP = "/profilingGroups/{}/profile?{}"
@@ -48,22 +48,27 @@ INVALID = [
 class Validation(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.gw = start_profgate("--clock", "2026-11-25T12:34:56Z")
+        cls.sim = start_sim("--clock", "2026-11-25T12:34:56Z", "--nodes", "50")
+        cls.gw = start_profgate("--clock", "2026-11-25T12:34:56Z", "--upstream", f"http://127.0.0.1:{cls.sim.port}")
 
     @classmethod
     def tearDownClass(cls):
         assert cls.gw.stop() == 0
+        assert cls.sim.stop() == 0
 
     def test_every_invalid_request(self):
+        before = get(self.sim.port, "/_sim/stats").json()["requests"]
         for group, query, accept, part in INVALID:
             with self.subTest(group=group[:20], query=query[:60], accept=accept):
                 headers = {"Accept": accept} if accept else {}
                 r = get(self.gw.port, GP.format(group, query), headers)
                 assert_aws_error(self, r, 400, "ValidationException", part)
+        # Invalid requests are answered by profgate alone: none reached the upstream.
+        self.assertEqual(get(self.sim.port, "/_sim/stats").json()["requests"], before)
 
     def test_valid_requests_pass_validation(self):
-        # Valid requests get past validation and planning; without an upstream (issue #4) the
-        # gateway says so with 501 rather than inventing a profile.
+        # Valid requests get past validation and planning and are answered from the upstream;
+        # nothing invalid reached it (checked in test_every_invalid_request).
         for query, accept in [("period=PT1H", None), ("period=PT5M", "application/json"),
                               ("startTime=2026-11-25T10%3A00%3A00Z&endTime=2026-11-25T11%3A15%3A02.001000Z&maxDepth=100",
                                "application/json"),
@@ -73,7 +78,9 @@ class Validation(unittest.TestCase):
             with self.subTest(query=query):
                 headers = {"Accept": accept} if accept else {}
                 r = get(self.gw.port, GP.format("my-group_1", query), headers)
-                assert_aws_error(self, r, 501, "NotImplementedException", "validated and planned")
+                self.assertEqual(r.status, 200, r)
+                want = "application/json" if accept == "application/json" else "application/x-amzn-ion"
+                self.assertEqual(r.header("Content-Type"), want)
 
     def test_plan_route(self):
         r = get(self.gw.port, "/_profgate/plan?startTime=2026-11-24T10:03:00Z&endTime=2026-11-24T12:07:00Z")

@@ -33,7 +33,10 @@ class Routing(unittest.TestCase):
     def test_healthz(self):
         r = get(self.gw.port, "/healthz")
         self.assertEqual(r.status, 200)
-        self.assertEqual(r.json(), {"status": "ok"})
+        body = r.json()
+        self.assertEqual(body["status"], "ok")
+        self.assertEqual(body["upstream"]["breaker"], "closed")
+        self.assertEqual(body["requestsInProgress"], 0)
         self.assertRegex(r.header("x-amzn-RequestId"), UUID)
         self.assertRegex(r.header("Date"), r"^\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT$")
         self.assertEqual(r.header("Connection"), "close")
