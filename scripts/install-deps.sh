@@ -10,7 +10,7 @@ pkgs=(
   libcmocka-dev clang libclang-rt-14-dev      # unit tests, fuzzing (libFuzzer)
   redis-server python3 python3-boto3 awscli   # integration tests and the demo
   curl                                        # the demo's sample request
-  wrk nginx                                   # benchmarks (the anchor)
+  wrk nginx openssl                           # benchmarks (the anchor); TLS upstream tests
 )
 missing=()
 for p in "${pkgs[@]}"; do
