@@ -1,0 +1,25 @@
+/*
+ * pcodec.h: the compact, versioned encoding of a parsed profile, compressed with zstd, that the
+ * caches store. Merging cached buckets never re-parses JSON: decoding rebuilds the model directly
+ * (strings once, nodes in parent-before-child order). A value carries a magic, a format version
+ * and zstd's content checksum; anything that fails to decode is reported, never half-used.
+ * Pure and bounded: decoding enforces the model's limits and a maximum decompressed size.
+ */
+#ifndef PG_PCODEC_H
+#define PG_PCODEC_H
+
+#include "profgate/buf.h"
+#include "profgate/profile.h"
+
+#define PG_PCODEC_VERSION 1
+
+/** Appends the compressed encoding of p to out. */
+int pg_pcodec_encode(const pg_profile *p, int level, pg_buf *out);
+
+/**
+ * Decodes data into p (freshly initialized). PG_EINVAL (corrupt, wrong version, bad checksum) or
+ * PG_ELIMIT (over max_raw bytes decompressed, or the profile's limits), with a reason in why.
+ */
+int pg_pcodec_decode(const void *data, size_t len, size_t max_raw, pg_profile *p, char *why, size_t whylen);
+
+#endif
