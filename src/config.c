@@ -92,6 +92,8 @@ static const directive table[] = {
      "Consecutive failed attempts (5xx, timeouts, connection errors) that open the circuit breaker."},
     {"upstream", "breaker_cooldown", T_DURATION, F(up_breaker_cooldown_ms), "10s", 100, HOUR,
      "How long an open breaker fails requests fast before letting one probe through."},
+    {"cache", "memory_bytes", T_SIZE, F(cache_memory_bytes), "256m", 0, (int64_t)1024 * 1024 * MiB,
+     "Memory for parsed buckets kept in process (LRU); 0 turns the in-process cache off."},
 };
 
 static int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -5,7 +5,9 @@
  * never sees a list in the middle of being walked.
  */
 #include "profgate/fetcher.h"
+#include "profgate/clock.h"
 #include "profgate/log.h"
+#include "profgate/lru.h"
 #include "profgate/profile_json.h"
 
 #include <stdio.h>
@@ -27,15 +29,70 @@ struct inflight {
     pg_fetcher *f;
     inflight *chain;
     char key[320];
+    bool complete;
     pg_fetch_waiter *waiters;
 };
 
 struct pg_fetcher {
     pg_upstream *up;
     pg_profile_limits lim;
+    pg_fetcher_cfg cfg;
+    pg_lru *l1;
     inflight *table[NBUCKETS];
     pg_fetcher_stats st;
 };
+
+/* What the L1 holds: one reference to a bucket, and when a live bucket stops being fresh. */
+typedef struct l1_entry {
+    pg_bucket_data *data;
+    int64_t expires; /* monotonic ns; 0: complete, never expires */
+} l1_entry;
+
+static void l1_free(void *v)
+{
+    l1_entry *e = v;
+    pg_bucket_data_release(e->data);
+    free(e);
+}
+
+/* A fresh cached bucket (a new reference), or NULL. Expired live entries are dropped here. */
+static pg_bucket_data *l1_get(pg_fetcher *f, const char *key)
+{
+    if (f->l1 == NULL)
+        return NULL;
+    pg_lru_entry *le = pg_lru_get(f->l1, key, strlen(key));
+    if (le == NULL) {
+        f->st.l1_misses++;
+        return NULL;
+    }
+    l1_entry *e = pg_lru_value(le);
+    pg_bucket_data *d = NULL;
+    if (e->expires != 0 && pg_monotonic_ns() >= e->expires) {
+        f->st.l1_expired++;
+        f->st.l1_misses++;
+    } else {
+        d = e->data;
+        d->refs++;
+        f->st.l1_hits++;
+    }
+    pg_lru_release(f->l1, le);
+    if (d == NULL)
+        pg_lru_remove(f->l1, key, strlen(key));
+    return d;
+}
+
+static void l1_put(pg_fetcher *f, const char *key, pg_bucket_data *d, bool complete)
+{
+    if (f->l1 == NULL || (!complete && f->cfg.live_ttl_ms == 0))
+        return;
+    l1_entry *e = malloc(sizeof *e);
+    if (e == NULL)
+        return;
+    e->data = d;
+    d->refs++;
+    e->expires = complete ? 0 : pg_monotonic_ns() + (int64_t)f->cfg.live_ttl_ms * PG_NS_PER_MS;
+    pg_lru_put(f->l1, key, strlen(key), e, pg_profile_memory(&d->prof)); /* frees e when it cannot fit */
+}
 
 static uint32_t hash(const char *s)
 {
@@ -58,13 +115,18 @@ void pg_bucket_data_release(pg_bucket_data *d)
     }
 }
 
-pg_fetcher *pg_fetcher_new(pg_upstream *u, const pg_profile_limits *lim)
+pg_fetcher *pg_fetcher_new(pg_upstream *u, const pg_profile_limits *lim, const pg_fetcher_cfg *cfg)
 {
     pg_fetcher *f = calloc(1, sizeof *f);
     if (f == NULL)
         return NULL;
     f->up = u;
     f->lim = *lim;
+    f->cfg = *cfg;
+    if (cfg->l1_bytes > 0 && (f->l1 = pg_lru_new(cfg->l1_bytes, l1_free)) == NULL) {
+        free(f);
+        return NULL;
+    }
     return f;
 }
 
@@ -74,6 +136,7 @@ void pg_fetcher_free(pg_fetcher *f)
         return;
     for (size_t i = 0; i < NBUCKETS; i++)
         PG_ASSERT(f->table[i] == NULL || f->table[i]->waiters == NULL);
+    pg_lru_free(f->l1);
     free(f);
 }
 
@@ -112,6 +175,7 @@ static void on_upstream(void *ctx, const pg_up_result *r)
         } else {
             data->refs = 1;
             data->json_bytes = r->len;
+            l1_put(f, c->key, data, c->complete);
         }
     }
     /* Detach every waiter first: callbacks may leave or join other calls. */
@@ -129,19 +193,23 @@ static void on_upstream(void *ctx, const pg_up_result *r)
         cb(wctx, data, data ? NULL : err);
         w = next;
     }
-    pg_bucket_data_release(data); /* the fetcher's own reference (the cache will keep it, #5) */
+    pg_bucket_data_release(data); /* the call's own reference; the cache holds its own */
     free(c);
 }
 
-pg_fetch_waiter *pg_fetcher_get(pg_fetcher *f, const char *group, pg_period p, int64_t start_s, pg_fetch_cb cb,
-                                void *ctx, bool *coalesced, pg_apierr *err)
+pg_fetch_outcome pg_fetcher_get(pg_fetcher *f, const char *group, pg_period p, int64_t start_s, bool complete,
+                                pg_fetch_cb cb, void *ctx, pg_bucket_data **hit, pg_fetch_waiter **waiter,
+                                bool *coalesced, pg_apierr *err)
 {
     char key[320];
     snprintf(key, sizeof key, "%s|%s|%lld", group, pg_period_name(p), (long long)start_s);
+    *hit = l1_get(f, key);
+    if (*hit != NULL)
+        return PG_FETCH_HIT;
     pg_fetch_waiter *w = calloc(1, sizeof *w);
     if (w == NULL) {
         pg_apierr_set(err, PG_AE_INTERNAL, "out of memory");
-        return NULL;
+        return PG_FETCH_FAILED;
     }
     w->cb = cb;
     w->ctx = ctx;
@@ -155,14 +223,15 @@ pg_fetch_waiter *pg_fetcher_get(pg_fetcher *f, const char *group, pg_period p, i
         if (c == NULL) {
             free(w);
             pg_apierr_set(err, PG_AE_INTERNAL, "out of memory");
-            return NULL;
+            return PG_FETCH_FAILED;
         }
         c->f = f;
+        c->complete = complete;
         snprintf(c->key, sizeof c->key, "%s", key);
         if (pg_upstream_get_profile(f->up, group, p, start_s, on_upstream, c, err) != PG_OK) {
             free(c);
             free(w);
-            return NULL;
+            return PG_FETCH_FAILED;
         }
         c->chain = f->table[h];
         f->table[h] = c;
@@ -176,7 +245,8 @@ pg_fetch_waiter *pg_fetcher_get(pg_fetcher *f, const char *group, pg_period p, i
     if (c->waiters)
         c->waiters->prev = w;
     c->waiters = w;
-    return w;
+    *waiter = w;
+    return PG_FETCH_WAIT;
 }
 
 void pg_fetcher_leave(pg_fetcher *f, pg_fetch_waiter *w)
@@ -197,4 +267,11 @@ void pg_fetcher_leave(pg_fetcher *f, pg_fetch_waiter *w)
 void pg_fetcher_get_stats(const pg_fetcher *f, pg_fetcher_stats *out)
 {
     *out = f->st;
+    if (f->l1 != NULL) {
+        pg_lru_stats ls;
+        pg_lru_get_stats(f->l1, &ls);
+        out->l1_entries = ls.entries;
+        out->l1_bytes = ls.bytes;
+        out->l1_evictions = ls.evictions;
+    }
 }

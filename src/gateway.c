@@ -125,7 +125,7 @@ struct gpreq {
     pg_plan plan;
     pg_profile acc;      /* the answer, buckets folded in as they arrive */
     size_t pending;      /* buckets not yet in */
-    size_t fetched, coalesced;
+    size_t hits, fetched, coalesced;
     bool done;           /* answered (or the client left) */
     pg_fetch_waiter *waiters[PG_PLAN_MAX];
     gpslot slots[PG_PLAN_MAX];
@@ -180,13 +180,14 @@ static void gp_finish(gpreq *g)
         return;
     }
     char buckets[128], range[96], s[PG_TS_FMT_MAX], e[PG_TS_FMT_MAX];
-    snprintf(buckets, sizeof buckets, "total=%zu hit=0 fetched=%zu coalesced=%zu", g->plan.n, g->fetched, g->coalesced);
+    snprintf(buckets, sizeof buckets, "total=%zu hit=%zu fetched=%zu coalesced=%zu", g->plan.n, g->hits, g->fetched,
+             g->coalesced);
     pg_ts_format(g->plan.start_s * PG_NS_PER_S, s, sizeof s);
     pg_ts_format(g->plan.end_s * PG_NS_PER_S, e, sizeof e);
     snprintf(range, sizeof range, "%s/%s", s, e);
     pg_http_out_header h[5] = {
         {"Content-Type", pg_format_content_type(g->r.format)},
-        {"X-Profgate-Cache", g->plan.n == 0 ? "hit" : "miss"},
+        {"X-Profgate-Cache", g->hits == g->plan.n ? "hit" : g->hits > 0 ? "partial" : "miss"},
         {"X-Profgate-Buckets", buckets},
         {"X-Profgate-Range", range},
     };
@@ -272,12 +273,25 @@ static void handle_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, 
     for (size_t i = 0; i < g->plan.n; i++) {
         bool coalesced = false;
         const pg_bucket *b = &g->plan.b[i];
+        pg_bucket_data *hit = NULL;
         g->slots[i] = (gpslot){g, i};
-        g->waiters[i] = pg_fetcher_get(gw->fetcher, g->r.group, b->period, b->start_s, on_bucket, &g->slots[i],
-                                       &coalesced, &err);
-        if (g->waiters[i] == NULL) {
+        pg_fetch_outcome o = pg_fetcher_get(gw->fetcher, g->r.group, b->period, b->start_s, b->complete, on_bucket,
+                                            &g->slots[i], &hit, &g->waiters[i], &coalesced, &err);
+        if (o == PG_FETCH_FAILED) {
             gp_fail(g, &err);
             return;
+        }
+        if (o == PG_FETCH_HIT) {
+            /* Cache hits never wait behind upstream work: folded in right away. */
+            g->hits++;
+            int rc = pg_profile_merge(&g->acc, &hit->prof);
+            pg_bucket_data_release(hit);
+            if (rc != PG_OK) {
+                pg_apierr_set(&err, PG_AE_INTERNAL, "The merged profile exceeds profgate's limits: %s", pg_strerror(rc));
+                gp_fail(g, &err);
+                return;
+            }
+            continue;
         }
         g->pending++; /* waiter callbacks never run inside pg_fetcher_get */
         g->fetched += !coalesced;
@@ -318,13 +332,21 @@ void pg_gateway_handle(pg_http_req *req, void *data)
     case R_HEALTHZ: {
         /* Liveness, plus what an operator needs at a glance: the upstream's circuit breaker. */
         pg_upstream_stats us = {.breaker = "closed"};
+        pg_fetcher_stats fs = {0};
         if (gw->upstream)
             pg_upstream_get_stats(gw->upstream, &us);
-        char body[256];
+        if (gw->fetcher)
+            pg_fetcher_get_stats(gw->fetcher, &fs);
+        char body[512];
         int n = snprintf(body, sizeof body,
                          "{\"status\":\"ok\",\"upstream\":{\"breaker\":\"%s\",\"rate\":%.2f,\"queued\":%zu,"
-                         "\"inflight\":%zu},\"requestsInProgress\":%zu}\n",
-                         us.breaker, us.rate, us.queued, us.inflight, gw->active);
+                         "\"inflight\":%zu,\"calls\":%llu,\"coalesced\":%llu},\"cache\":{\"entries\":%zu,"
+                         "\"bytes\":%zu,\"hits\":%llu,\"misses\":%llu,\"evictions\":%llu},"
+                         "\"requestsInProgress\":%zu}\n",
+                         us.breaker, us.rate, us.queued, us.inflight, (unsigned long long)fs.calls,
+                         (unsigned long long)fs.coalesced, fs.l1_entries, fs.l1_bytes,
+                         (unsigned long long)fs.l1_hits, (unsigned long long)fs.l1_misses,
+                         (unsigned long long)fs.l1_evictions, gw->active);
         const pg_http_out_header hj[] = {{"Content-Type", "application/json"}};
         pg_http_respond(req, 200, hj, 1, body, (size_t)n);
         return;

@@ -232,7 +232,8 @@ int main(int argc, char **argv)
     }
     pg_profile_limits lim;
     pg_profile_limits_default(&lim);
-    a.fetcher = pg_fetcher_new(a.upstream, &lim);
+    pg_fetcher_cfg fcfg = {.l1_bytes = (size_t)a.cfg.cache_memory_bytes, .live_ttl_ms = (uint64_t)a.cfg.live_ttl_ms};
+    a.fetcher = pg_fetcher_new(a.upstream, &lim, &fcfg);
     PG_ASSERT(a.fetcher != NULL);
     pg_log(PG_LOG_INFO, "upstream %s (region %s, %.0f req/s, burst %.0f, credentials: %s)", ucfg.endpoint, ucfg.region,
            ucfg.rate, ucfg.burst, who);

@@ -358,11 +358,16 @@ static int decode_raw(reader *r, pg_profile *p)
     uint64_t nstr;
     if (!get_varint(r, &nstr))
         return PG_EINVAL;
-    uint32_t *ids = malloc((nstr ? nstr : 1) * sizeof *ids);
-    if (nstr > p->lim.max_strings || ids == NULL) {
-        free(ids);
+    /* Bound the count before allocating for it: by the limit, and by the bytes left (every
+     * string takes at least its one-byte length). */
+    if (nstr > p->lim.max_strings || nstr > (uint64_t)(r->end - r->p)) {
         r->err = "too many strings";
         return PG_ELIMIT;
+    }
+    uint32_t *ids = malloc((nstr ? nstr : 1) * sizeof *ids);
+    if (ids == NULL) {
+        r->err = "out of memory";
+        return PG_ENOMEM;
     }
     int rc = PG_OK;
     for (uint64_t i = 0; i < nstr; i++) {

@@ -71,6 +71,13 @@ static bool grow_slots(pg_profile *p)
     return true;
 }
 
+size_t pg_profile_memory(const pg_profile *p)
+{
+    return sizeof *p + (size_t)p->cap * sizeof *p->nodes + (size_t)p->pool_cap * sizeof *p->pool +
+           (size_t)p->nslots * sizeof *p->slots + p->strs.bytes_cap + (size_t)p->strs.cap * 8 +
+           (size_t)p->strs.nslots * 4;
+}
+
 uint32_t pg_profile_child(pg_profile *p, uint32_t parent, const char *name, size_t len)
 {
     PG_ASSERT(parent < p->n);

@@ -52,6 +52,8 @@ typedef struct pg_config {
     bool up_insecure;
     int64_t up_breaker_failures;
     int64_t up_breaker_cooldown_ms;
+    /* [cache] */
+    int64_t cache_memory_bytes;
 } pg_config;
 
 /** Fills every field with its documented default. */

@@ -1,9 +1,12 @@
 /*
- * fetcher.h: where a request gets a bucket's profile. It coalesces: any number of concurrent
- * requests needing the same bucket (group, period, start) share one upstream call and one parsed
- * result. A waiter may leave (its client disconnected) without cancelling the shared call; when
- * the last waiter leaves, the call still finishes (so the cache of #5 can keep its result).
- * Results are reference-counted parsed profiles that waiters merge and release.
+ * fetcher.h: where a request gets a bucket's profile. First the in-process cache (L1: a
+ * byte-bounded LRU of parsed buckets; complete buckets stay until evicted, live ones for
+ * freshness.live_ttl). On a miss it coalesces: any number of concurrent requests needing the same
+ * bucket (group, period, start) share one upstream call and one parsed result, which then enters
+ * the cache. A waiter may leave (its client disconnected) without cancelling the shared call; when
+ * the last waiter leaves, the call still finishes and its result is cached.
+ * Results are reference-counted parsed profiles that waiters merge and release; an evicted entry
+ * is freed only when the last request using it releases it.
  */
 #ifndef PG_FETCHER_H
 #define PG_FETCHER_H
@@ -25,24 +28,35 @@ typedef struct pg_fetch_waiter pg_fetch_waiter;
 /** data is a reference the callee must release; NULL on error (err says why). */
 typedef void (*pg_fetch_cb)(void *ctx, pg_bucket_data *data, const pg_apierr *err);
 
-pg_fetcher *pg_fetcher_new(pg_upstream *u, const pg_profile_limits *lim);
+typedef struct pg_fetcher_cfg {
+    size_t l1_bytes;       /* memory for cached buckets; 0 disables the cache */
+    uint64_t live_ttl_ms;  /* how long a live bucket is served from cache; 0: never cached */
+} pg_fetcher_cfg;
+
+pg_fetcher *pg_fetcher_new(pg_upstream *u, const pg_profile_limits *lim, const pg_fetcher_cfg *cfg);
 /** Frees the fetcher; every waiter must have been answered or have left. */
 void pg_fetcher_free(pg_fetcher *f);
 
+typedef enum { PG_FETCH_HIT, PG_FETCH_WAIT, PG_FETCH_FAILED } pg_fetch_outcome;
+
 /**
- * Asks for bucket (p, start_s) of group. Returns a waiter whose callback runs exactly once, later,
- * unless it leaves first; *coalesced says whether it joined a call already under way. NULL with
- * err filled when the bucket cannot be asked for now (the upstream refused at once).
+ * Asks for bucket (p, start_s) of group; complete says whether the bucket is immutable.
+ *   PG_FETCH_HIT: *hit holds a reference to the cached bucket (release it); no callback.
+ *   PG_FETCH_WAIT: *waiter's callback runs exactly once, later, unless it leaves first;
+ *                  *coalesced says whether it joined a call already under way.
+ *   PG_FETCH_FAILED: the upstream refused at once; err says why.
  */
-pg_fetch_waiter *pg_fetcher_get(pg_fetcher *f, const char *group, pg_period p, int64_t start_s, pg_fetch_cb cb,
-                                void *ctx, bool *coalesced, pg_apierr *err);
+pg_fetch_outcome pg_fetcher_get(pg_fetcher *f, const char *group, pg_period p, int64_t start_s, bool complete,
+                                pg_fetch_cb cb, void *ctx, pg_bucket_data **hit, pg_fetch_waiter **waiter,
+                                bool *coalesced, pg_apierr *err);
 
 /** The waiter leaves: its callback will not run. */
 void pg_fetcher_leave(pg_fetcher *f, pg_fetch_waiter *w);
 
 typedef struct pg_fetcher_stats {
     uint64_t calls, coalesced, parse_errors;
-    size_t inflight;
+    uint64_t l1_hits, l1_misses, l1_expired, l1_evictions;
+    size_t inflight, l1_entries, l1_bytes;
 } pg_fetcher_stats;
 void pg_fetcher_get_stats(const pg_fetcher *f, pg_fetcher_stats *out);
 

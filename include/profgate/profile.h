@@ -83,6 +83,9 @@ int pg_profile_set_weight(pg_profile *p, const char *counter, size_t len, double
 /** Writes the profile; max_depth 0 means unlimited. Children and counters in byte order of name. */
 int pg_profile_emit(const pg_profile *p, uint32_t max_depth, pg_emit *e);
 
+/** Approximate bytes of memory the profile holds (for byte-bounded caches). */
+size_t pg_profile_memory(const pg_profile *p);
+
 /** Encodes as JSON (ion = false) or binary Ion into out. */
 int pg_profile_encode(const pg_profile *p, bool ion, uint32_t max_depth, pg_buf *out);
 
