@@ -2,7 +2,9 @@
  * clock.c: real and offset wall clocks, and the monotonic clock for durations.
  */
 #include "profgate/clock.h"
+#include "profgate/iso8601.h"
 
+#include <string.h>
 #include <time.h>
 
 int64_t pg_realtime_ns(void)
@@ -32,4 +34,16 @@ void pg_clock_init_at(pg_clock *c, int64_t start_ns)
 int64_t pg_clock_now(const pg_clock *c)
 {
     return pg_realtime_ns() + c->offset_ns;
+}
+
+int pg_clock_init_from_arg(pg_clock *c, const char *arg, char *why, size_t whylen)
+{
+    pg_clock_init_real(c);
+    if (arg == NULL)
+        return PG_OK;
+    int64_t start;
+    int rc = pg_ts_parse(arg, strlen(arg), &start, why, whylen);
+    if (rc == PG_OK)
+        pg_clock_init_at(c, start);
+    return rc;
 }

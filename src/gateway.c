@@ -234,16 +234,6 @@ static void on_client_gone(pg_http_req *req, void *data)
     gp_free(g);
 }
 
-static bool wants_gzip(pg_http_req *req)
-{
-    size_t len;
-    const char *v = pg_http_req_header(req, "accept-encoding", &len);
-    for (size_t i = 0; v != NULL && i + 4 <= len; i++)
-        if (strncasecmp(v + i, "gzip", 4) == 0)
-            return true;
-    return false;
-}
-
 static void handle_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice query)
 {
     gpreq *g = calloc(1, sizeof *g);
@@ -266,7 +256,7 @@ static void handle_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, 
         gp_free(g);
         return;
     }
-    g->gzip = wants_gzip(req);
+    g->gzip = pg_http_req_accepts_gzip(req);
     pg_plan_build(&gw->planner, s, e, now, &g->plan);
     pg_log(PG_LOG_DEBUG, "rid=%s group=%s plan buckets=%zu", pg_http_req_id(req), g->r.group, g->plan.n);
     pg_http_req_on_abort(req, on_client_gone, g);
@@ -304,25 +294,14 @@ static void handle_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, 
 void pg_gateway_handle(pg_http_req *req, void *data)
 {
     pg_gateway *gw = data;
-    const pg_http_head *h = pg_http_req_head(req);
-    pg_slice path, query;
-    pg_target_split(h->target, h->target_len, &path, &query);
+    pg_slice query;
     pg_route_result m;
-    pg_route_match(routes, PG_ARRAY_LEN(routes), h->method, h->method_len, path, &m);
-    pg_apierr err;
-    char method[24], where[208];
-    pg_printable(h->method, h->method_len, method, sizeof method);
-    pg_printable(path.p, path.len, where, sizeof where);
-    if (m.status == 404) {
-        pg_apierr_set(&err, PG_AE_UNKNOWN_OPERATION, "No operation matches %s %s", method, where);
-        pg_http_respond_error(req, &err);
-        return;
-    }
-    if (m.status == 405) {
-        pg_apierr_set(&err, PG_AE_METHOD_NOT_ALLOWED, "Method %s is not allowed on %s; use %s", method, where,
-                      m.allow);
+    pg_route_head(routes, PG_ARRAY_LEN(routes), pg_http_req_head(req), &m, &query);
+    if (m.status != 200) {
+        pg_apierr err;
+        pg_route_error(&m, pg_http_req_head(req), &err);
         const pg_http_out_header allow[] = {{"Allow", m.allow}};
-        pg_http_respond_error_with(req, &err, allow, 1);
+        pg_http_respond_error_with(req, &err, allow, m.status == 405 ? 1 : 0);
         return;
     }
     switch (m.id) {

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -888,6 +889,16 @@ const char *pg_http_req_header(const pg_http_req *r, const char *name, size_t *l
         return NULL;
     *len = h->value_len;
     return h->value;
+}
+
+bool pg_http_req_accepts_gzip(const pg_http_req *r)
+{
+    size_t len = 0;
+    const char *v = pg_http_req_header(r, "accept-encoding", &len);
+    for (size_t i = 0; v != NULL && i + 4 <= len; i++)
+        if (strncasecmp(v + i, "gzip", 4) == 0)
+            return true;
+    return false;
 }
 
 void pg_http_req_on_abort(pg_http_req *r, pg_http_abort_cb cb, void *data)

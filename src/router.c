@@ -74,3 +74,24 @@ void pg_route_match(const pg_route *table, size_t n, const char *method, size_t 
         out->allow = table[k].method;
     }
 }
+
+void pg_route_head(const pg_route *table, size_t n, const pg_http_head *h, pg_route_result *out, pg_slice *query)
+{
+    pg_slice path;
+    pg_target_split(h->target, h->target_len, &path, query);
+    pg_route_match(table, n, h->method, h->method_len, path, out);
+}
+
+void pg_route_error(const pg_route_result *m, const pg_http_head *h, pg_apierr *err)
+{
+    PG_ASSERT(m->status == 404 || m->status == 405);
+    pg_slice path, query;
+    pg_target_split(h->target, h->target_len, &path, &query);
+    char method[24], where[208];
+    pg_printable(h->method, h->method_len, method, sizeof method);
+    pg_printable(path.p, path.len, where, sizeof where);
+    if (m->status == 404)
+        pg_apierr_set(err, PG_AE_UNKNOWN_OPERATION, "No operation matches %s %s", method, where);
+    else
+        pg_apierr_set(err, PG_AE_METHOD_NOT_ALLOWED, "Method %s is not allowed on %s; use %s", method, where, m->allow);
+}

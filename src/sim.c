@@ -434,18 +434,6 @@ static void count_bucket(pg_sim *s, const char *group, const pg_plan *plan)
     pg_lru_put(s->st.buckets, key, (size_t)n, c, sizeof *c);
 }
 
-static bool wants_gzip(pg_http_req *req)
-{
-    size_t len;
-    const char *v = pg_http_req_header(req, "accept-encoding", &len);
-    if (v == NULL)
-        return false;
-    for (size_t i = 0; i + 4 <= len; i++)
-        if (strncasecmp(v + i, "gzip", 4) == 0)
-            return true;
-    return false;
-}
-
 /* ------------------------------------------------------------------ GetProfile */
 
 /* A reference to a cached body held by a write in flight. */
@@ -485,7 +473,7 @@ static void handle_getprofile(pg_sim *s, pg_http_req *req, pg_slice raw_group, p
     pg_plan_build(&s->planner, start, end, now, &plan);
     count_bucket(s, r.group, &plan);
     int64_t now_ms = pg_floor_div(now, PG_NS_PER_MS);
-    bool gz = wants_gzip(req);
+    bool gz = pg_http_req_accepts_gzip(req);
     bool complete = plan.end_s * 1000 <= now_ms;
     char key[400];
     int klen = snprintf(key, sizeof key, "%s|%lld|%lld|%d|%d|%d", r.group, (long long)plan.start_s,
@@ -754,11 +742,9 @@ static void handle_stats(pg_sim *s, pg_http_req *req)
 void pg_sim_handle(pg_http_req *req, void *data)
 {
     pg_sim *s = data;
-    const pg_http_head *h = pg_http_req_head(req);
-    pg_slice path, query;
-    pg_target_split(h->target, h->target_len, &path, &query);
+    pg_slice query;
     pg_route_result m;
-    pg_route_match(routes, PG_ARRAY_LEN(routes), h->method, h->method_len, path, &m);
+    pg_route_head(routes, PG_ARRAY_LEN(routes), pg_http_req_head(req), &m, &query);
     if (m.status != 200 || (m.id != R_GETPROFILE && m.id != R_LISTTIMES)) {
         if (m.status == 200 && m.id == R_STATS) {
             handle_stats(s, req);
@@ -783,11 +769,9 @@ void pg_sim_handle(pg_http_req *req, void *data)
         s->st.requests++;
         s->st.other++;
         pg_apierr e;
-        if (m.status == 405)
-            pg_apierr_set(&e, PG_AE_METHOD_NOT_ALLOWED, "Method not allowed; use %s", m.allow);
-        else
-            pg_apierr_set(&e, PG_AE_UNKNOWN_OPERATION, "No operation matches this path");
-        pg_http_respond_error(req, &e);
+        pg_route_error(&m, pg_http_req_head(req), &e);
+        const pg_http_out_header allow[] = {{"Allow", m.allow}};
+        pg_http_respond_error_with(req, &e, allow, m.status == 405 ? 1 : 0);
         return;
     }
     s->st.requests++;

@@ -182,15 +182,10 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     pg_clock clock;
-    pg_clock_init_real(&clock);
-    if (clock_arg != NULL) {
-        int64_t start;
-        char why[128];
-        if (pg_ts_parse(clock_arg, strlen(clock_arg), &start, why, sizeof why) != PG_OK) {
-            fprintf(stderr, "profgate-sim: --clock '%s': %s\n", clock_arg, why);
-            return EX_USAGE;
-        }
-        pg_clock_init_at(&clock, start);
+    char why[128];
+    if (pg_clock_init_from_arg(&clock, clock_arg, why, sizeof why) != PG_OK) {
+        fprintf(stderr, "profgate-sim: --clock '%s': %s\n", clock_arg, why);
+        return EX_USAGE;
     }
     pg_config pc;
     pg_config_defaults(&pc);

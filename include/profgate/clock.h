@@ -18,6 +18,8 @@ void pg_clock_init_real(pg_clock *c);
 /** A clock that reads start_ns now and advances in real time. */
 void pg_clock_init_at(pg_clock *c, int64_t start_ns);
 int64_t pg_clock_now(const pg_clock *c);
+/** The --clock flag: NULL gives the real clock, else an ISO 8601 start; PG_EINVAL with why. */
+int pg_clock_init_from_arg(pg_clock *c, const char *arg, char *why, size_t whylen);
 
 int64_t pg_realtime_ns(void);
 int64_t pg_monotonic_ns(void);

@@ -69,6 +69,8 @@ const pg_http_head *pg_http_req_head(const pg_http_req *r);
 const char *pg_http_req_id(const pg_http_req *r);
 /** A header's value (trimmed) or NULL; *len receives its length. */
 const char *pg_http_req_header(const pg_http_req *r, const char *name, size_t *len);
+/** Does the request's Accept-Encoding allow gzip? */
+bool pg_http_req_accepts_gzip(const pg_http_req *r);
 /** Registers the callback run if the client goes away before the answer. */
 void pg_http_req_on_abort(pg_http_req *r, pg_http_abort_cb cb, void *data);
 /** The loop the server runs on, for handlers that start asynchronous work. */

@@ -7,6 +7,8 @@
 #ifndef PG_ROUTER_H
 #define PG_ROUTER_H
 
+#include "profgate/apierr.h"
+#include "profgate/http_parse.h"
 #include "profgate/query.h"
 
 #define PG_ROUTE_PARAMS_MAX 2
@@ -27,5 +29,11 @@ typedef struct pg_route_result {
 
 void pg_route_match(const pg_route *table, size_t n, const char *method, size_t method_len, pg_slice path,
                     pg_route_result *out);
+
+/** Matches a request head (its method and the path part of its target); *query gets the rest. */
+void pg_route_head(const pg_route *table, size_t n, const pg_http_head *h, pg_route_result *out, pg_slice *query);
+
+/** The API error for a miss (404 UnknownOperationException or 405 MethodNotAllowedException). */
+void pg_route_error(const pg_route_result *m, const pg_http_head *h, pg_apierr *err);
 
 #endif
