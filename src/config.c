@@ -94,6 +94,19 @@ static const directive table[] = {
      "How long an open breaker fails requests fast before letting one probe through."},
     {"cache", "memory_bytes", T_SIZE, F(cache_memory_bytes), "256m", 0, (int64_t)1024 * 1024 * MiB,
      "Memory for parsed buckets kept in process (LRU); 0 turns the in-process cache off."},
+    {"cache", "namespace", T_STRING, F(cache_namespace), "", 0, 0,
+     "Cache key namespace. Empty: derived from the upstream endpoint and region, so gateways in front "
+     "of the same upstream share entries and different upstreams never mix."},
+    {"cache", "archive", T_BOOL, F(cache_archive), "off", 0, 0,
+     "Keep complete buckets in Redis without expiry and keep answering ranges the upstream has already "
+     "expired (from cache only)."},
+    {"redis", "url", T_STRING, F(redis_url), "", 0, 0,
+     "Shared cache: redis://[[user]:password@]host[:port][/db] or unix:/path/to/socket[?db=N]. Empty: "
+     "in-process cache only."},
+    {"redis", "connect_timeout", T_DURATION, F(redis_connect_timeout_ms), "1s", 10, 60 * SEC,
+     "How long a connection attempt may take; then profgate retries with backoff (up to 5 s apart)."},
+    {"redis", "command_timeout", T_DURATION, F(redis_command_timeout_ms), "250ms", 1, 60 * SEC,
+     "How long a lookup may take before it counts as a miss (a slow Redis never slows clients more)."},
 };
 
 static int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

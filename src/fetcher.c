@@ -8,6 +8,7 @@
 #include "profgate/clock.h"
 #include "profgate/log.h"
 #include "profgate/lru.h"
+#include "profgate/pcodec.h"
 #include "profgate/profile_json.h"
 
 #include <stdio.h>
@@ -28,10 +29,16 @@ struct pg_fetch_waiter {
 struct inflight {
     pg_fetcher *f;
     inflight *chain;
-    char key[320];
+    char key[400];
+    char group[256];
+    pg_period period;
+    int64_t start_s;
     bool complete;
+    int64_t l2_ttl_ms;
     pg_fetch_waiter *waiters;
 };
+
+#define L2_MAX_RAW ((size_t)256 << 20) /* largest decompressed cache value accepted */
 
 struct pg_fetcher {
     pg_upstream *up;
@@ -149,11 +156,47 @@ static void unlink_call(pg_fetcher *f, inflight *c)
     f->st.inflight--;
 }
 
+/* Hands the outcome to every waiter and retires the call. data: a reference this consumes. */
+static void finish(inflight *c, pg_bucket_data *data, const pg_apierr *err)
+{
+    pg_fetcher *f = c->f;
+    unlink_call(f, c);
+    /* Detach every waiter first: callbacks may leave or join other calls. */
+    pg_fetch_waiter *w = c->waiters;
+    c->waiters = NULL;
+    for (pg_fetch_waiter *x = w; x; x = x->next)
+        x->call = NULL;
+    while (w != NULL) {
+        pg_fetch_waiter *next = w->next;
+        pg_fetch_cb cb = w->cb;
+        void *wctx = w->ctx;
+        free(w);
+        if (data)
+            data->refs++;
+        cb(wctx, data, data ? NULL : err);
+        w = next;
+    }
+    pg_bucket_data_release(data); /* the call's own reference; the caches hold their own */
+    free(c);
+}
+
+static void l2_store(pg_fetcher *f, const inflight *c, const pg_bucket_data *d)
+{
+    if (f->cfg.l2 == NULL || c->l2_ttl_ms < 0 || !pg_redis_ready(f->cfg.l2))
+        return;
+    pg_buf enc;
+    pg_buf_init(&enc, L2_MAX_RAW);
+    if (pg_pcodec_encode(&d->prof, 3, &enc) == PG_OK) {
+        pg_redis_set(f->cfg.l2, c->key, strlen(c->key), enc.data, enc.len, c->l2_ttl_ms);
+        f->st.l2_stores++;
+    }
+    pg_buf_free(&enc);
+}
+
 static void on_upstream(void *ctx, const pg_up_result *r)
 {
     inflight *c = ctx;
     pg_fetcher *f = c->f;
-    unlink_call(f, c);
     pg_bucket_data *data = NULL;
     pg_apierr perr;
     const pg_apierr *err = r->err;
@@ -176,33 +219,68 @@ static void on_upstream(void *ctx, const pg_up_result *r)
             data->refs = 1;
             data->json_bytes = r->len;
             l1_put(f, c->key, data, c->complete);
+            l2_store(f, c, data);
         }
     }
-    /* Detach every waiter first: callbacks may leave or join other calls. */
-    pg_fetch_waiter *w = c->waiters;
-    c->waiters = NULL;
-    for (pg_fetch_waiter *x = w; x; x = x->next)
-        x->call = NULL;
-    while (w != NULL) {
-        pg_fetch_waiter *next = w->next;
-        pg_fetch_cb cb = w->cb;
-        void *wctx = w->ctx;
-        free(w);
-        if (data)
-            data->refs++;
-        cb(wctx, data, data ? NULL : err);
-        w = next;
+    finish(c, data, err);
+}
+
+/* A Redis miss, error or unusable value: on to the upstream. */
+static void to_upstream(inflight *c)
+{
+    pg_apierr err;
+    if (pg_upstream_get_profile(c->f->up, c->group, c->period, c->start_s, on_upstream, c, &err) != PG_OK)
+        finish(c, NULL, &err);
+}
+
+static void on_l2(void *ctx, int status, const char *val, size_t len)
+{
+    inflight *c = ctx;
+    pg_fetcher *f = c->f;
+    if (status != PG_OK) {
+        if (status == PG_ENOTFOUND)
+            f->st.l2_misses++;
+        else
+            f->st.l2_errors++;
+        to_upstream(c);
+        return;
     }
-    pg_bucket_data_release(data); /* the call's own reference; the cache holds its own */
-    free(c);
+    pg_bucket_data *data = calloc(1, sizeof *data);
+    char why[160] = "out of memory";
+    if (data == NULL || pg_profile_init(&data->prof, &f->lim) != PG_OK ||
+        pg_pcodec_decode(val, len, L2_MAX_RAW, &data->prof, why, sizeof why) != PG_OK) {
+        /* Never served: counted, logged, fetched again and overwritten. */
+        f->st.l2_corrupt++;
+        pg_log(PG_LOG_WARN, "redis value for %s is unusable (%s); refetching it", c->key, why);
+        if (data) {
+            pg_profile_free(&data->prof);
+            free(data);
+        }
+        to_upstream(c);
+        return;
+    }
+    f->st.l2_hits++;
+    data->refs = 1;
+    data->source = PG_SRC_REDIS;
+    l1_put(f, c->key, data, c->complete);
+    finish(c, data, NULL);
+}
+
+int pg_cache_key(const char *ns, const char *group, pg_period p, int64_t start_s, char *out, size_t outlen)
+{
+    int n = snprintf(out, outlen, "pg:v1:%s:%s:%s:%lld", ns, group, pg_period_name(p), (long long)start_s);
+    return n > 0 && (size_t)n < outlen ? PG_OK : PG_ELIMIT;
 }
 
 pg_fetch_outcome pg_fetcher_get(pg_fetcher *f, const char *group, pg_period p, int64_t start_s, bool complete,
-                                pg_fetch_cb cb, void *ctx, pg_bucket_data **hit, pg_fetch_waiter **waiter,
-                                bool *coalesced, pg_apierr *err)
+                                int64_t l2_ttl_ms, pg_fetch_cb cb, void *ctx, pg_bucket_data **hit,
+                                pg_fetch_waiter **waiter, bool *coalesced, pg_apierr *err)
 {
-    char key[320];
-    snprintf(key, sizeof key, "%s|%s|%lld", group, pg_period_name(p), (long long)start_s);
+    char key[400];
+    if (pg_cache_key(f->cfg.ns, group, p, start_s, key, sizeof key) != PG_OK) {
+        pg_apierr_set(err, PG_AE_INTERNAL, "cache key too long");
+        return PG_FETCH_FAILED;
+    }
     *hit = l1_get(f, key);
     if (*hit != NULL)
         return PG_FETCH_HIT;
@@ -227,8 +305,15 @@ pg_fetch_outcome pg_fetcher_get(pg_fetcher *f, const char *group, pg_period p, i
         }
         c->f = f;
         c->complete = complete;
+        c->l2_ttl_ms = l2_ttl_ms;
+        c->period = p;
+        c->start_s = start_s;
         snprintf(c->key, sizeof c->key, "%s", key);
-        if (pg_upstream_get_profile(f->up, group, p, start_s, on_upstream, c, err) != PG_OK) {
+        snprintf(c->group, sizeof c->group, "%s", group);
+        /* Redis first when it is up (commands of one loop turn are pipelined: one round trip for a
+         * whole plan); otherwise, or on a miss, the upstream. */
+        bool via_l2 = f->cfg.l2 != NULL && pg_redis_get(f->cfg.l2, key, strlen(key), on_l2, c) == PG_OK;
+        if (!via_l2 && pg_upstream_get_profile(f->up, group, p, start_s, on_upstream, c, err) != PG_OK) {
             free(c);
             free(w);
             return PG_FETCH_FAILED;

@@ -33,15 +33,17 @@ static const pg_route routes[] = {
 #define BODY_LIMIT ((size_t)1 << 30)
 
 void pg_gateway_init(pg_gateway *gw, const pg_config *cfg, const pg_clock *clock, pg_fetcher *fetcher,
-                     pg_upstream *upstream)
+                     pg_upstream *upstream, pg_redis *redis)
 {
     memset(gw, 0, sizeof *gw);
     gw->cfg = cfg;
     gw->clock = clock;
     gw->fetcher = fetcher;
     gw->upstream = upstream;
+    gw->redis = redis;
     pg_planner_cfg_default(&gw->planner);
     gw->planner.settle_s = cfg->settle_ms / 1000;
+    gw->planner.archive = cfg->cache_archive;
     pg_profile_limits_default(&gw->limits);
 }
 
@@ -114,6 +116,7 @@ typedef struct gpreq gpreq;
 typedef struct gpslot {
     gpreq *g;
     size_t i;
+    bool coalesced; /* joined a lookup already under way */
 } gpslot;
 
 /* One GetProfile in progress. */
@@ -210,6 +213,14 @@ static void on_bucket(void *ctx, pg_bucket_data *data, const pg_apierr *err)
         gp_fail(g, err);
         return;
     }
+    if (data->source == PG_SRC_REDIS) {
+        /* Served by the shared cache: a hit, not an upstream fetch or a coalesced one. */
+        g->hits++;
+        if (slot->coalesced)
+            g->coalesced--;
+        else
+            g->fetched--;
+    }
     int rc = pg_profile_merge(&g->acc, &data->prof);
     pg_bucket_data_release(data);
     if (rc != PG_OK) {
@@ -232,6 +243,18 @@ static void on_client_gone(pg_http_req *req, void *data)
     pg_apierr_set(&e, PG_AE_INTERNAL, "client left");
     pg_http_respond_error(g->req, &e); /* discarded: the connection is gone */
     gp_free(g);
+}
+
+/* How long Redis may keep a fetched bucket: a complete one until its upstream retention ends (for
+ * ever in archive mode), a live one for freshness.live_ttl; negative: not at all. */
+static int64_t l2_ttl_ms(const pg_gateway *gw, const pg_bucket *b, int64_t now_ns)
+{
+    if (!b->complete)
+        return gw->cfg->live_ttl_ms > 0 ? gw->cfg->live_ttl_ms : -1;
+    if (gw->planner.archive)
+        return 0;
+    int64_t ttl = (b->start_s + gw->planner.retention_s[b->period]) * 1000 - pg_floor_div(now_ns, PG_NS_PER_MS);
+    return ttl > 0 ? ttl : -1;
 }
 
 static void handle_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice query)
@@ -264,9 +287,10 @@ static void handle_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, 
         bool coalesced = false;
         const pg_bucket *b = &g->plan.b[i];
         pg_bucket_data *hit = NULL;
-        g->slots[i] = (gpslot){g, i};
-        pg_fetch_outcome o = pg_fetcher_get(gw->fetcher, g->r.group, b->period, b->start_s, b->complete, on_bucket,
-                                            &g->slots[i], &hit, &g->waiters[i], &coalesced, &err);
+        g->slots[i] = (gpslot){.g = g, .i = i, .coalesced = false};
+        pg_fetch_outcome o = pg_fetcher_get(gw->fetcher, g->r.group, b->period, b->start_s, b->complete,
+                                            l2_ttl_ms(gw, b, now), on_bucket, &g->slots[i], &hit, &g->waiters[i],
+                                            &coalesced, &err);
         if (o == PG_FETCH_FAILED) {
             gp_fail(g, &err);
             return;
@@ -284,6 +308,7 @@ static void handle_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, 
             continue;
         }
         g->pending++; /* waiter callbacks never run inside pg_fetcher_get */
+        g->slots[i].coalesced = coalesced;
         g->fetched += !coalesced;
         g->coalesced += coalesced;
     }
@@ -316,16 +341,24 @@ void pg_gateway_handle(pg_http_req *req, void *data)
             pg_upstream_get_stats(gw->upstream, &us);
         if (gw->fetcher)
             pg_fetcher_get_stats(gw->fetcher, &fs);
-        char body[512];
+        pg_redis_stats rs = {0};
+        if (gw->redis)
+            pg_redis_get_stats(gw->redis, &rs);
+        char body[1024];
         int n = snprintf(body, sizeof body,
                          "{\"status\":\"ok\",\"upstream\":{\"breaker\":\"%s\",\"rate\":%.2f,\"queued\":%zu,"
                          "\"inflight\":%zu,\"calls\":%llu,\"coalesced\":%llu},\"cache\":{\"entries\":%zu,"
                          "\"bytes\":%zu,\"hits\":%llu,\"misses\":%llu,\"evictions\":%llu},"
-                         "\"requestsInProgress\":%zu}\n",
-                         us.breaker, us.rate, us.queued, us.inflight, (unsigned long long)fs.calls,
+                         "\"redis\":{\"state\":\"%s\",\"hits\":%llu,\"misses\":%llu,\"errors\":%llu,"
+                         "\"corrupt\":%llu,\"stores\":%llu,\"timeouts\":%llu},\"requestsInProgress\":%zu}\n",
+                         us.breaker, us.rate, us.queued, us.inflight, (unsigned long long)us.attempts,
                          (unsigned long long)fs.coalesced, fs.l1_entries, fs.l1_bytes,
                          (unsigned long long)fs.l1_hits, (unsigned long long)fs.l1_misses,
-                         (unsigned long long)fs.l1_evictions, gw->active);
+                         (unsigned long long)fs.l1_evictions,
+                         gw->redis == NULL ? "off" : rs.connected ? "connected" : "down",
+                         (unsigned long long)fs.l2_hits, (unsigned long long)fs.l2_misses,
+                         (unsigned long long)fs.l2_errors, (unsigned long long)fs.l2_corrupt,
+                         (unsigned long long)fs.l2_stores, (unsigned long long)rs.timeouts, gw->active);
         const pg_http_out_header hj[] = {{"Content-Type", "application/json"}};
         pg_http_respond(req, 200, hj, 1, body, (size_t)n);
         return;

@@ -12,6 +12,7 @@
 #include "profgate/http_server.h"
 #include "profgate/iso8601.h"
 #include "profgate/log.h"
+#include "profgate/redis.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -27,6 +28,7 @@ typedef struct app {
     pg_http_server *server;
     pg_upstream *upstream;
     pg_fetcher *fetcher;
+    pg_redis *redis;
     pg_config cfg;
     bool stopping;
 } app;
@@ -70,13 +72,25 @@ static void on_upstream_closed(void *data)
     uv_close((uv_handle_t *)&a->sigint, on_signal_closed);
 }
 
-/* Order matters: requests finish (or are cut at the deadline) first; then the upstream calls that
- * nobody waits for any more are cancelled and the client's handles closed. */
+/* Redis goes before the upstream: a lookup it fails while closing turns into an upstream call,
+ * which the upstream's own close then fails cleanly. */
+static void on_redis_closed(void *data)
+{
+    app *a = data;
+    a->redis = NULL;
+    pg_upstream_close(a->upstream, on_upstream_closed, a);
+}
+
+/* Order matters: requests finish (or are cut at the deadline) first; then the calls nobody waits
+ * for any more are cancelled and the clients' handles closed. */
 static void on_server_closed(void *data)
 {
     app *a = data;
     a->server = NULL;
-    pg_upstream_close(a->upstream, on_upstream_closed, a);
+    if (a->redis != NULL)
+        pg_redis_close(a->redis, on_redis_closed, a);
+    else
+        on_redis_closed(a);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -140,6 +154,23 @@ static int upstream_cfg_from(pg_upstream_cfg *u, const pg_config *c, char *err, 
         return PG_EINVAL;
     }
     return PG_OK;
+}
+
+/* cache.namespace, or a stable digest of the upstream's identity (endpoint and region). */
+static void cache_namespace(const pg_config *c, const pg_upstream_cfg *u, char *out, size_t outlen)
+{
+    if (c->cache_namespace[0]) {
+        snprintf(out, outlen, "%s", c->cache_namespace);
+        return;
+    }
+    char id[600];
+    snprintf(id, sizeof id, "%s|%s", u->endpoint, u->region);
+    uint64_t h = UINT64_C(1469598103934665603);
+    for (const char *p = id; *p; p++) {
+        h ^= (unsigned char)*p;
+        h *= UINT64_C(1099511628211);
+    }
+    snprintf(out, outlen, "%016llx", (unsigned long long)h);
 }
 
 int main(int argc, char **argv)
@@ -228,15 +259,32 @@ int main(int argc, char **argv)
     pg_profile_limits lim;
     pg_profile_limits_default(&lim);
     pg_fetcher_cfg fcfg = {.l1_bytes = (size_t)a.cfg.cache_memory_bytes, .live_ttl_ms = (uint64_t)a.cfg.live_ttl_ms};
+    cache_namespace(&a.cfg, &ucfg, fcfg.ns, sizeof fcfg.ns);
+    if (a.cfg.redis_url[0]) {
+        pg_redis_cfg rcfg = {.connect_timeout_ms = (uint64_t)a.cfg.redis_connect_timeout_ms,
+                             .command_timeout_ms = (uint64_t)a.cfg.redis_command_timeout_ms,
+                             .reconnect_min_ms = 100, .reconnect_max_ms = 5000};
+        snprintf(rcfg.url, sizeof rcfg.url, "%s", a.cfg.redis_url);
+        a.redis = pg_redis_new(&a.loop, &rcfg, err, sizeof err);
+        if (a.redis == NULL) {
+            fprintf(stderr, "profgate: %s\n", err);
+            return EX_CONFIG;
+        }
+        fcfg.l2 = a.redis;
+    }
+    pg_log(PG_LOG_INFO, "cache: in-process %lld bytes, redis %s, namespace %s", (long long)a.cfg.cache_memory_bytes,
+           a.cfg.redis_url[0] ? "on" : "off", fcfg.ns);
     a.fetcher = pg_fetcher_new(a.upstream, &lim, &fcfg);
     PG_ASSERT(a.fetcher != NULL);
     pg_log(PG_LOG_INFO, "upstream %s (region %s, %.0f req/s, burst %.0f, credentials: %s)", ucfg.endpoint, ucfg.region,
            ucfg.rate, ucfg.burst, who);
     pg_gateway gw;
-    pg_gateway_init(&gw, &a.cfg, &clock, a.fetcher, a.upstream);
+    pg_gateway_init(&gw, &a.cfg, &clock, a.fetcher, a.upstream, a.redis);
     if (pg_http_server_start(&a.loop, &scfg, pg_gateway_handle, &gw, &a.server, err, sizeof err) != PG_OK) {
         pg_log(PG_LOG_ERROR, "%s", err);
         pg_upstream_close(a.upstream, NULL, NULL);
+        if (a.redis)
+            pg_redis_close(a.redis, NULL, NULL);
         pg_fetcher_free(a.fetcher);
         uv_run(&a.loop, UV_RUN_DEFAULT); /* let the handles that did open close */
         uv_loop_close(&a.loop);

@@ -54,6 +54,12 @@ typedef struct pg_config {
     int64_t up_breaker_cooldown_ms;
     /* [cache] */
     int64_t cache_memory_bytes;
+    char cache_namespace[64];
+    bool cache_archive;
+    /* [redis] */
+    char redis_url[512];
+    int64_t redis_connect_timeout_ms;
+    int64_t redis_command_timeout_ms;
 } pg_config;
 
 /** Fills every field with its documented default. */

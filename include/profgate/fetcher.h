@@ -12,12 +12,16 @@
 #define PG_FETCHER_H
 
 #include "profgate/profile.h"
+#include "profgate/redis.h"
 #include "profgate/upstream.h"
+
+typedef enum { PG_SRC_UPSTREAM = 0, PG_SRC_REDIS = 1 } pg_bucket_source;
 
 typedef struct pg_bucket_data {
     uint32_t refs;
     pg_profile prof;
-    size_t json_bytes; /* size of the upstream body it came from */
+    size_t json_bytes;       /* size of the upstream body it came from (0 from Redis) */
+    pg_bucket_source source; /* where a waiter's copy came from (L1 hits are reported as such) */
 } pg_bucket_data;
 
 void pg_bucket_data_release(pg_bucket_data *d);
@@ -29,9 +33,14 @@ typedef struct pg_fetch_waiter pg_fetch_waiter;
 typedef void (*pg_fetch_cb)(void *ctx, pg_bucket_data *data, const pg_apierr *err);
 
 typedef struct pg_fetcher_cfg {
-    size_t l1_bytes;       /* memory for cached buckets; 0 disables the cache */
+    size_t l1_bytes;       /* memory for cached buckets; 0 disables the in-process cache */
     uint64_t live_ttl_ms;  /* how long a live bucket is served from cache; 0: never cached */
+    pg_redis *l2;          /* the shared cache, or NULL */
+    char ns[80];           /* key namespace: the upstream's identity (see docs/CACHE.md) */
 } pg_fetcher_cfg;
+
+/** The cache key of a bucket: "pg:v1:NS:GROUP:PERIOD:START" (START in epoch seconds). */
+int pg_cache_key(const char *ns, const char *group, pg_period p, int64_t start_s, char *out, size_t outlen);
 
 pg_fetcher *pg_fetcher_new(pg_upstream *u, const pg_profile_limits *lim, const pg_fetcher_cfg *cfg);
 /** Frees the fetcher; every waiter must have been answered or have left. */
@@ -40,15 +49,16 @@ void pg_fetcher_free(pg_fetcher *f);
 typedef enum { PG_FETCH_HIT, PG_FETCH_WAIT, PG_FETCH_FAILED } pg_fetch_outcome;
 
 /**
- * Asks for bucket (p, start_s) of group; complete says whether the bucket is immutable.
+ * Asks for bucket (p, start_s) of group; complete says whether the bucket is immutable, l2_ttl_ms
+ * how long Redis may keep what is fetched (0: forever, negative: do not store).
  *   PG_FETCH_HIT: *hit holds a reference to the cached bucket (release it); no callback.
  *   PG_FETCH_WAIT: *waiter's callback runs exactly once, later, unless it leaves first;
  *                  *coalesced says whether it joined a call already under way.
  *   PG_FETCH_FAILED: the upstream refused at once; err says why.
  */
 pg_fetch_outcome pg_fetcher_get(pg_fetcher *f, const char *group, pg_period p, int64_t start_s, bool complete,
-                                pg_fetch_cb cb, void *ctx, pg_bucket_data **hit, pg_fetch_waiter **waiter,
-                                bool *coalesced, pg_apierr *err);
+                                int64_t l2_ttl_ms, pg_fetch_cb cb, void *ctx, pg_bucket_data **hit,
+                                pg_fetch_waiter **waiter, bool *coalesced, pg_apierr *err);
 
 /** The waiter leaves: its callback will not run. */
 void pg_fetcher_leave(pg_fetcher *f, pg_fetch_waiter *w);
@@ -56,6 +66,7 @@ void pg_fetcher_leave(pg_fetcher *f, pg_fetch_waiter *w);
 typedef struct pg_fetcher_stats {
     uint64_t calls, coalesced, parse_errors;
     uint64_t l1_hits, l1_misses, l1_expired, l1_evictions;
+    uint64_t l2_hits, l2_misses, l2_errors, l2_corrupt, l2_stores;
     size_t inflight, l1_entries, l1_bytes;
 } pg_fetcher_stats;
 void pg_fetcher_get_stats(const pg_fetcher *f, pg_fetcher_stats *out);

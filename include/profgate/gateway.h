@@ -19,11 +19,12 @@ typedef struct pg_gateway {
     pg_profile_limits limits;
     pg_fetcher *fetcher;   /* where buckets come from */
     pg_upstream *upstream; /* for health and stats */
+    pg_redis *redis;       /* for health and stats; NULL when off */
     size_t active;         /* GetProfile requests in progress */
 } pg_gateway;
 
 void pg_gateway_init(pg_gateway *gw, const pg_config *cfg, const pg_clock *clock, pg_fetcher *fetcher,
-                     pg_upstream *upstream);
+                     pg_upstream *upstream, pg_redis *redis);
 
 /** The pg_http_handler for profgate; data is the pg_gateway. */
 void pg_gateway_handle(pg_http_req *req, void *data);

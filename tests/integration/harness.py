@@ -217,3 +217,63 @@ def ion_to_plain(data):
     if p.returncode != 0:
         raise AssertionError(f"ion-js could not decode: {p.stderr.decode(errors='replace')}")
     return json.loads(p.stdout)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def resp(port, *args):
+    """One Redis command over a raw socket (RESP), for tests to inspect and damage the cache."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        parts = [f"*{len(args)}\r\n".encode()]
+        for a in args:
+            b = a if isinstance(a, bytes) else str(a).encode()
+            parts.append(f"${len(b)}\r\n".encode() + b + b"\r\n")
+        s.sendall(b"".join(parts))
+        f = s.makefile("rb")
+
+        def read():
+            line = f.readline().rstrip(b"\r\n")
+            t, rest = line[:1], line[1:]
+            if t in (b"+", b"-"):
+                return rest.decode() if t == b"+" else RuntimeError(rest.decode())
+            if t == b":":
+                return int(rest)
+            if t == b"$":
+                n = int(rest)
+                if n < 0:
+                    return None
+                data = f.read(n + 2)[:-2]
+                return data
+            if t == b"*":
+                return [read() for _ in range(int(rest))]
+            raise AssertionError(f"bad RESP line {line!r}")
+        return read()
+    finally:
+        s.close()
+
+
+class Redis:
+    """A real redis-server on a free loopback port, no persistence."""
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def up():
+            try:
+                return resp(self.port, "PING") == "PONG"
+            except OSError:
+                return False
+        wait_for(up, 10, "redis-server")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)

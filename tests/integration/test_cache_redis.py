@@ -1,0 +1,146 @@
+"""The shared cache (Redis) with a real redis-server: complete buckets are fetched once and served
+from Redis ever after, across gateway restarts; TTLs follow the upstream's retention (none in
+archive mode) and freshness.live_ttl for live buckets; corrupted values are detected, counted and
+replaced, never served; Redis going away never fails a request, and caching resumes when it is
+back. The in-process cache is off in these tests so that every lookup goes to Redis."""
+import json
+import unittest
+from datetime import datetime, timedelta, timezone
+
+from harness import Redis, get, resp, start_profgate, start_sim, wait_for
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+F = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def path(group, start, end):
+    return f"/profilingGroups/{group}/profile?startTime={start.strftime(F)}&endTime={end.strftime(F)}"
+
+
+class RedisCache(unittest.TestCase):
+    def setUp(self):
+        self.redis = Redis()
+        self.sim = start_sim("--clock", NOW.isoformat(), "--nodes", "200")
+        self.gws = []
+
+    def tearDown(self):
+        for gw in self.gws:
+            self.assertEqual(gw.stop(), 0)
+        self.assertEqual(self.sim.stop(), 0)
+        self.redis.stop()
+
+    def gateway(self, extra=""):
+        gw = start_profgate("--upstream", f"http://127.0.0.1:{self.sim.port}", "--clock", NOW.isoformat(),
+                            config=f"[redis]\nurl = redis://127.0.0.1:{self.redis.port}\n[cache]\nmemory_bytes = 0\n{extra}")
+        self.gws.append(gw)
+        wait_for(lambda: get(gw.port, "/healthz").json()["redis"]["state"] == "connected", 10, "redis connection")
+        return gw
+
+    def stop_gateway(self, gw):
+        self.assertEqual(gw.stop(), 0)
+        self.gws.remove(gw)
+
+    def calls(self):
+        return get(self.sim.port, "/_sim/stats").json()["operations"]["GetProfile"]
+
+    def fetch(self, gw, p):
+        r = get(gw.port, p, {"Accept": "application/json"}, timeout=60)
+        self.assertEqual(r.status, 200, r)
+        return r
+
+    def test_fetched_once_even_across_restarts(self):
+        gw = self.gateway()
+        p = path("once", NOW - timedelta(days=2, minutes=3), NOW - timedelta(days=1, hours=21, minutes=2))
+        first = self.fetch(gw, p)
+        n = self.calls()
+        second = self.fetch(gw, p)
+        self.assertEqual(second.header("X-Profgate-Cache"), "hit")
+        self.assertEqual(second.body, first.body)
+        self.assertEqual(self.calls(), n)
+        self.stop_gateway(gw)
+        gw = self.gateway()
+        third = self.fetch(gw, p)
+        self.assertEqual(third.header("X-Profgate-Cache"), "hit")
+        self.assertEqual(third.body, first.body)
+        self.assertEqual(self.calls(), n)
+        keys = resp(self.redis.port, "KEYS", "pg:v1:*")
+        self.assertEqual(len(keys), n)  # stores were written before the second request could hit
+        self.assertTrue(all(k.startswith(b"pg:v1:") and k.count(b":") == 5 for k in keys), keys)
+
+    def test_ttls_follow_retention(self):
+        gw = self.gateway("[freshness]\nlive_ttl = 20s\n")
+        five = NOW - timedelta(days=14)        # a 5-minute bucket, 1 day of its 15 left
+        hour = NOW - timedelta(days=59)        # an hour, 1 day of its 60 left
+        self.fetch(gw, path("ttl", five, five + timedelta(minutes=5)))
+        self.fetch(gw, path("ttl", hour, hour + timedelta(hours=1)))
+        self.fetch(gw, path("ttl", NOW - timedelta(minutes=5), NOW))  # live
+        wait_for(lambda: len(resp(self.redis.port, "KEYS", "pg:v1:*:ttl:*")) == 3, 10, "the stores")
+
+        def pttl(period, start):
+            key = resp(self.redis.port, "KEYS", f"pg:v1:*:ttl:{period}:{int(start.timestamp())}")
+            self.assertEqual(len(key), 1, (period, start))
+            return resp(self.redis.port, "PTTL", key[0])
+        day = 86400 * 1000
+        self.assertTrue(day - 120000 < pttl("PT5M", five) <= day)
+        self.assertTrue(day - 120000 < pttl("PT1H", hour) <= day)
+        live = pttl("PT5M", NOW - timedelta(minutes=5))
+        self.assertTrue(0 < live <= 20000, live)
+
+    def test_archive_mode_keeps_for_ever(self):
+        gw = self.gateway("[cache]\narchive = on\nnamespace = team-a\n")
+        s = NOW - timedelta(days=3)
+        self.fetch(gw, path("arch", s, s + timedelta(hours=1)))
+        wait_for(lambda: resp(self.redis.port, "KEYS", "pg:v1:team-a:arch:*"), 10, "the store")
+        keys = resp(self.redis.port, "KEYS", "pg:v1:team-a:arch:*")
+        self.assertEqual(len(keys), 1)
+        self.assertEqual(resp(self.redis.port, "PTTL", keys[0]), -1)
+
+    def test_live_buckets_are_refetched_complete_ones_are_not(self):
+        gw = self.gateway("[freshness]\nlive_ttl = 300ms\n")
+        p = path("live", NOW - timedelta(hours=1), NOW + timedelta(hours=1))
+        plan = get(gw.port, "/_profgate/plan?" + p.split("?", 1)[1]).json()
+        self.fetch(gw, p)
+        n = self.calls()
+        wait_for(lambda: self.fetch(gw, p) and self.calls() > n, 10, "live buckets to expire from Redis")
+        per = get(self.sim.port, "/_sim/stats").json()["requestsPerBucket"]
+        for b in plan["buckets"]:
+            if b["state"] == "complete":
+                self.assertEqual(per[f"live|{b['period']}|{b['start']}"], 1, b)
+
+    def test_corrupted_values_are_replaced_not_served(self):
+        gw = self.gateway()
+        p = path("bad", NOW - timedelta(days=1), NOW - timedelta(days=1) + timedelta(hours=1))
+        good = self.fetch(gw, p)
+        wait_for(lambda: resp(self.redis.port, "KEYS", "pg:v1:*:bad:*"), 10, "the bucket in Redis")
+        key = resp(self.redis.port, "KEYS", "pg:v1:*:bad:*")[0]
+        ttl = resp(self.redis.port, "PTTL", key)
+        for damage in [b"garbage", b"PGZ\x01" + b"\x00" * 40, b"PGZ\x07whatever"]:
+            resp(self.redis.port, "SET", key, damage)
+            n = self.calls()
+            r = self.fetch(gw, p)
+            self.assertEqual(json.loads(r.body), json.loads(good.body))
+            self.assertEqual(self.calls(), n + 1)  # refetched, and overwritten:
+            wait_for(lambda: resp(self.redis.port, "GET", key).startswith(b"PGZ\x01"), 10, "the value rewritten")
+        self.assertGreater(resp(self.redis.port, "PTTL", key), 0)
+        self.assertLessEqual(resp(self.redis.port, "PTTL", key), ttl)
+        self.assertEqual(get(gw.port, "/healthz").json()["redis"]["corrupt"], 3)
+
+    def test_redis_down_and_back(self):
+        gw = self.gateway("[redis]\nconnect_timeout = 200ms\n")
+        port = self.redis.port
+        self.fetch(gw, path("down", NOW - timedelta(days=1), NOW - timedelta(days=1) + timedelta(hours=1)))
+        self.redis.stop()
+        wait_for(lambda: get(gw.port, "/healthz").json()["redis"]["state"] == "down", 10, "the gateway to notice")
+        for i in range(3):  # requests still succeed, through the upstream
+            s = NOW - timedelta(days=2, hours=i)
+            self.fetch(gw, path("down", s, s + timedelta(hours=1)))
+        self.redis = Redis(port)
+        wait_for(lambda: get(gw.port, "/healthz").json()["redis"]["state"] == "connected", 15, "reconnection")
+        s = NOW - timedelta(days=3)
+        self.fetch(gw, path("back", s, s + timedelta(hours=1)))
+        # Caching resumed (the store is written beside the response, so poll for it).
+        wait_for(lambda: len(resp(self.redis.port, "KEYS", "pg:v1:*:back:*")) == 1, 10, "the bucket in Redis")
+
+
+if __name__ == "__main__":
+    unittest.main()
