@@ -227,49 +227,66 @@ def free_port():
     return p
 
 
-def resp(port, *args):
-    """One Redis command over a raw socket (RESP), for tests to inspect and damage the cache."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+def resp_many(where, commands):
+    """Several Redis commands on one connection (RESP): where is a TCP port or a unix socket path.
+    Returns every reply; errors come back as RuntimeError values."""
+    if isinstance(where, int):
+        s = socket.create_connection(("127.0.0.1", where), timeout=5)
+    else:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(5)
+        s.connect(where)
     try:
-        parts = [f"*{len(args)}\r\n".encode()]
-        for a in args:
-            b = a if isinstance(a, bytes) else str(a).encode()
-            parts.append(f"${len(b)}\r\n".encode() + b + b"\r\n")
+        parts = []
+        for args in commands:
+            parts.append(f"*{len(args)}\r\n".encode())
+            for a in args:
+                b = a if isinstance(a, bytes) else str(a).encode()
+                parts.append(f"${len(b)}\r\n".encode() + b + b"\r\n")
         s.sendall(b"".join(parts))
         f = s.makefile("rb")
 
         def read():
             line = f.readline().rstrip(b"\r\n")
             t, rest = line[:1], line[1:]
-            if t in (b"+", b"-"):
-                return rest.decode() if t == b"+" else RuntimeError(rest.decode())
+            if t == b"+":
+                return rest.decode()
+            if t == b"-":
+                return RuntimeError(rest.decode())
             if t == b":":
                 return int(rest)
             if t == b"$":
                 n = int(rest)
-                if n < 0:
-                    return None
-                data = f.read(n + 2)[:-2]
-                return data
+                return None if n < 0 else f.read(n + 2)[:-2]
             if t == b"*":
                 return [read() for _ in range(int(rest))]
             raise AssertionError(f"bad RESP line {line!r}")
-        return read()
+        return [read() for _ in commands]
     finally:
         s.close()
+
+
+def resp(where, *args):
+    """One Redis command, for tests to inspect and damage the cache."""
+    return resp_many(where, [args])[0]
 
 
 class Redis:
     """A real redis-server on a free loopback port, no persistence."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, extra=()):
         self.port = port or free_port()
+        self.password = None
+        if "--requirepass" in extra:
+            self.password = list(extra)[list(extra).index("--requirepass") + 1]
         self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                      "--appendonly", "no"] + list(extra),
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
         def up():
             try:
-                return resp(self.port, "PING") == "PONG"
+                cmds = ([("AUTH", self.password)] if self.password else []) + [("PING",)]
+                return resp_many(self.port, cmds)[-1] == "PONG"
             except OSError:
                 return False
         wait_for(up, 10, "redis-server")

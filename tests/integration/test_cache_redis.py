@@ -4,10 +4,11 @@ archive mode) and freshness.live_ttl for live buckets; corrupted values are dete
 replaced, never served; Redis going away never fails a request, and caching resumes when it is
 back. The in-process cache is off in these tests so that every lookup goes to Redis."""
 import json
+import socket
 import unittest
 from datetime import datetime, timedelta, timezone
 
-from harness import Redis, get, resp, start_profgate, start_sim, wait_for
+from harness import Redis, get, resp, resp_many, start_profgate, start_sim, wait_for
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 F = "%Y-%m-%dT%H:%M:%SZ"
@@ -140,6 +141,92 @@ class RedisCache(unittest.TestCase):
         self.fetch(gw, path("back", s, s + timedelta(hours=1)))
         # Caching resumed (the store is written beside the response, so poll for it).
         wait_for(lambda: len(resp(self.redis.port, "KEYS", "pg:v1:*:back:*")) == 1, 10, "the bucket in Redis")
+
+
+class RedisConnections(unittest.TestCase):
+    def test_password_database_and_unix_socket(self):
+        import os
+        import tempfile
+        sock = os.path.join(tempfile.mkdtemp(), "redis.sock")
+        tcp = Redis(extra=("--requirepass", "s3cret"))
+        unix = Redis(extra=("--unixsocket", sock, "--unixsocketperm", "700"))
+        sim = start_sim("--clock", NOW.isoformat(), "--nodes", "100")
+        gws = []
+        try:
+            for url in [f"redis://:s3cret@127.0.0.1:{tcp.port}/3", f"unix:{sock}?db=5"]:
+                gw = start_profgate("--upstream", f"http://127.0.0.1:{sim.port}", "--clock", NOW.isoformat(),
+                                    config=f"[redis]\nurl = {url}\n[cache]\nmemory_bytes = 0\n")
+                gws.append(gw)
+                wait_for(lambda: get(gw.port, "/healthz").json()["redis"]["state"] == "connected", 10, url)
+            s = NOW - timedelta(days=1)
+            for gw in gws:
+                r = get(gw.port, path("conn", s, s + timedelta(hours=1)), {"Accept": "application/json"}, timeout=30)
+                self.assertEqual(r.status, 200)
+            keys = lambda where, pre, db: resp_many(where, pre + [("SELECT", db), ("KEYS", "pg:v1:*:conn:*")])[-1]
+            wait_for(lambda: len(keys(tcp.port, [("AUTH", "s3cret")], 3)) == 1, 10, "the value in database 3")
+            wait_for(lambda: len(keys(sock, [], 5)) == 1, 10, "the value in database 5 over the unix socket")
+            self.assertEqual(keys(tcp.port, [("AUTH", "s3cret")], 0), [])  # nothing in the default database
+            self.assertEqual(get(gws[0].port, "/healthz").json()["redis"]["errors"], 0)
+        finally:
+            for gw in gws:
+                self.assertEqual(gw.stop(), 0)
+            self.assertEqual(sim.stop(), 0)
+            tcp.stop()
+            unix.stop()
+
+    def test_wrong_password_still_serves(self):
+        redis = Redis(extra=("--requirepass", "right"))
+        sim = start_sim("--clock", NOW.isoformat(), "--nodes", "100")
+        gw = start_profgate("--upstream", f"http://127.0.0.1:{sim.port}", "--clock", NOW.isoformat(),
+                            config=f"[redis]\nurl = redis://:wrong@127.0.0.1:{redis.port}\n[cache]\nmemory_bytes = 0\n")
+        try:
+            s = NOW - timedelta(days=1)
+            r = get(gw.port, path("pw", s, s + timedelta(hours=1)), {"Accept": "application/json"}, timeout=30)
+            self.assertEqual(r.status, 200)
+            self.assertIn("AUTH/SELECT refused", gw.text())
+        finally:
+            self.assertEqual(gw.stop(), 0)
+            self.assertEqual(sim.stop(), 0)
+            redis.stop()
+
+    def test_slow_redis_costs_at_most_the_command_timeout(self):
+        import threading
+        import time
+        redis = Redis(extra=("--enable-debug-command", "local"))  # Redis 7 disables DEBUG by default
+        sim = start_sim("--clock", NOW.isoformat(), "--nodes", "100")
+        gw = start_profgate("--upstream", f"http://127.0.0.1:{sim.port}", "--clock", NOW.isoformat(),
+                            config=f"[redis]\nurl = redis://127.0.0.1:{redis.port}\ncommand_timeout = 200ms\n"
+                                   "[cache]\nmemory_bytes = 0\n")
+        try:
+            wait_for(lambda: get(gw.port, "/healthz").json()["redis"]["state"] == "connected", 10, "redis")
+            blocker = threading.Thread(target=lambda: resp(redis.port, "DEBUG", "SLEEP", "3"))
+            blocker.start()
+            wait_for(lambda: blocked(redis.port), 5, "redis to be blocked")
+            s = NOW - timedelta(days=2)
+            t0 = time.monotonic()
+            r = get(gw.port, path("slow", s, s + timedelta(hours=1)), {"Accept": "application/json"}, timeout=30)
+            took = time.monotonic() - t0
+            blocker.join()
+            self.assertEqual(r.status, 200)
+            self.assertLess(took, 2.0)  # Redis was blocked for 3 s; the lookup gave up at 200 ms
+            self.assertGreaterEqual(get(gw.port, "/healthz").json()["redis"]["timeouts"], 1)
+        finally:
+            self.assertEqual(gw.stop(), 0)
+            self.assertEqual(sim.stop(), 0)
+            redis.stop()
+
+
+def blocked(port):
+    """True while redis-server does not answer a PING within 100 ms (DEBUG SLEEP in progress)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=0.1)
+    try:
+        s.sendall(b"*1\r\n$4\r\nPING\r\n")
+        s.recv(16)
+        return False
+    except socket.timeout:
+        return True
+    finally:
+        s.close()
 
 
 if __name__ == "__main__":
