@@ -40,6 +40,16 @@ void *pg_xcalloc(size_t n, size_t size)
     return p;
 }
 
+char *pg_strndup(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
 bool pg_strieq(const char *a, size_t alen, const char *b)
 {
     size_t blen = strlen(b);

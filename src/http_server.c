@@ -830,6 +830,15 @@ int pg_http_server_bound(const pg_http_server *s, size_t i, char *buf, size_t bu
     return PG_OK;
 }
 
+void pg_http_server_log_listeners(const pg_http_server *s)
+{
+    for (size_t i = 0; i < s->nls; i++) {
+        char addr[80];
+        if (pg_http_server_bound(s, i, addr, sizeof addr) == PG_OK)
+            pg_log(PG_LOG_INFO, "listening on %s", addr);
+    }
+}
+
 size_t pg_http_server_connections(const pg_http_server *s)
 {
     return s->nconns;

@@ -297,11 +297,7 @@ int main(int argc, char **argv)
     uv_signal_start(&a.sigterm, on_signal, SIGTERM);
     uv_signal_start(&a.sigint, on_signal, SIGINT);
 
-    for (size_t i = 0; i < pg_http_server_listener_count(a.server); i++) {
-        char addr[80];
-        if (pg_http_server_bound(a.server, i, addr, sizeof addr) == PG_OK)
-            pg_log(PG_LOG_INFO, "listening on %s", addr);
-    }
+    pg_http_server_log_listeners(a.server);
     if (clock_arg != NULL) {
         char ts[PG_TS_FMT_MAX];
         pg_ts_format(pg_clock_now(&clock), ts, sizeof ts);

@@ -257,16 +257,6 @@ static bool get_bytes(reader *r, const char **s, size_t *len)
     return true;
 }
 
-static char *dupn(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
 static bool get_value(reader *r, pg_value *v, int depth)
 {
     if (depth > VALUE_DEPTH_MAX) {
@@ -289,7 +279,7 @@ static bool get_value(reader *r, pg_value *v, int depth)
         if (!get_bytes(r, &s, &n))
             return false;
         v->kind = PG_V_STR;
-        v->str = dupn(s, n);
+        v->str = pg_strndup(s, n);
         v->str_len = n;
         return v->str != NULL || (r->err = "out of memory", false);
     }
@@ -316,7 +306,7 @@ static bool get_value(reader *r, pg_value *v, int depth)
                 size_t kl;
                 if (!get_bytes(r, &k, &kl))
                     return false;
-                if ((it->key = dupn(k, kl)) == NULL) {
+                if ((it->key = pg_strndup(k, kl)) == NULL) {
                     r->err = "out of memory";
                     return false;
                 }

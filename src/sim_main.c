@@ -219,11 +219,7 @@ int main(int argc, char **argv)
     a.sigterm.data = a.sigint.data = &a;
     uv_signal_start(&a.sigterm, on_signal, SIGTERM);
     uv_signal_start(&a.sigint, on_signal, SIGINT);
-    for (size_t i = 0; i < pg_http_server_listener_count(a.server); i++) {
-        char addr[80];
-        if (pg_http_server_bound(a.server, i, addr, sizeof addr) == PG_OK)
-            pg_log(PG_LOG_INFO, "listening on %s", addr);
-    }
+    pg_http_server_log_listeners(a.server);
     pg_log(PG_LOG_INFO, "profgate-sim %s ready (nodes=%u seed=%llu rate=%g burst=%g auth=%s)", PG_VERSION, cfg.nodes,
            (unsigned long long)cfg.seed, cfg.rate, cfg.burst, cfg.access_key ? "sigv4" : "off");
     uv_run(&a.loop, UV_RUN_DEFAULT);

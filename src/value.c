@@ -33,16 +33,6 @@ void pg_value_free(pg_value *v)
     free(v);
 }
 
-static char *dup(const char *s, size_t len)
-{
-    char *d = malloc(len + 1);
-    if (d) {
-        memcpy(d, s, len);
-        d[len] = '\0';
-    }
-    return d;
-}
-
 const pg_value *pg_value_get(const pg_value *s, const char *key, size_t key_len)
 {
     for (size_t i = 0; i < s->n; i++)
@@ -74,7 +64,7 @@ pg_value *pg_value_set(pg_value *s, const char *key, size_t key_len)
     }
     m = &s->items[s->n];
     memset(m, 0, sizeof *m);
-    m->key = dup(key, key_len);
+    m->key = pg_strndup(key, key_len);
     if (m->key == NULL)
         return NULL;
     m->key_len = key_len;
@@ -85,7 +75,7 @@ pg_value *pg_value_set(pg_value *s, const char *key, size_t key_len)
 int pg_value_set_str(pg_value *s, const char *key, const char *str)
 {
     pg_value *m = pg_value_set(s, key, strlen(key));
-    if (m == NULL || (m->str = dup(str, strlen(str))) == NULL)
+    if (m == NULL || (m->str = pg_strndup(str, strlen(str))) == NULL)
         return PG_ENOMEM;
     m->kind = PG_V_STR;
     m->str_len = strlen(str);
@@ -107,7 +97,7 @@ static int copy_into(pg_value *dst, const pg_value *src)
     dst->kind = src->kind;
     dst->b = src->b;
     dst->num = src->num;
-    if (src->str && (dst->str = dup(src->str, src->str_len)) == NULL)
+    if (src->str && (dst->str = pg_strndup(src->str, src->str_len)) == NULL)
         return PG_ENOMEM;
     dst->str_len = src->str_len;
     if (src->n) {
@@ -118,7 +108,7 @@ static int copy_into(pg_value *dst, const pg_value *src)
         for (size_t i = 0; i < src->n; i++) {
             dst->n++;
             if (src->items[i].key) {
-                dst->items[i].key = dup(src->items[i].key, src->items[i].key_len);
+                dst->items[i].key = pg_strndup(src->items[i].key, src->items[i].key_len);
                 if (dst->items[i].key == NULL)
                     return PG_ENOMEM;
                 dst->items[i].key_len = src->items[i].key_len;

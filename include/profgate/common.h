@@ -41,6 +41,9 @@ void pg_assert_fail(const char *expr, const char *file, int line, const char *fu
  * leave the process in no state worth continuing. Buffers sized by outside input never use it. */
 void *pg_xcalloc(size_t n, size_t size);
 
+/** A NUL-terminated copy of s[0..n); NULL when out of memory. */
+char *pg_strndup(const char *s, size_t n);
+
 /** ASCII case-insensitive comparison of a counted string with a C string. */
 bool pg_strieq(const char *a, size_t alen, const char *b);
 

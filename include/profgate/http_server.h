@@ -46,6 +46,8 @@ int pg_http_server_start(uv_loop_t *loop, const pg_http_server_cfg *cfg, pg_http
 /** The address listener i is bound to, as "ADDR:PORT" (shows the port chosen for port 0). */
 int pg_http_server_bound(const pg_http_server *s, size_t i, char *buf, size_t buflen);
 size_t pg_http_server_listener_count(const pg_http_server *s);
+/** Logs "listening on ADDR:PORT" for every listener (tests read the chosen ports from it). */
+void pg_http_server_log_listeners(const pg_http_server *s);
 
 /** Open client connections. */
 size_t pg_http_server_connections(const pg_http_server *s);

@@ -9,19 +9,11 @@ import tempfile
 import unittest
 from datetime import datetime, timedelta, timezone
 
-from harness import get, start_profgate, start_sim, wait_for
+from harness import free_port, get, start_profgate, start_sim, wait_for
 from test_http import assert_aws_error
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class Tls(unittest.TestCase):

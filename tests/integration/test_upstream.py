@@ -3,9 +3,7 @@ identical requests make one upstream call per bucket, pacing keeps the upstream 
 throttling is absorbed by retries, a dead upstream gives clean errors and recovery, and bad
 credentials or unknown groups fail fast without retry storms."""
 import json
-import os
 import signal
-import socket
 import threading
 import time
 import unittest
@@ -14,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import botocore.config
 
-from harness import Conn, Process, get, ion_to_plain, start_profgate, start_sim, wait_for
+from harness import Conn, Process, free_port, get, ion_to_plain, start_profgate, start_sim, wait_for
 from test_http import assert_aws_error
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
@@ -200,10 +198,7 @@ class Pacing(unittest.TestCase):
 
 class Failures(unittest.TestCase):
     def test_killed_upstream_gives_clean_errors_and_recovers(self):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
+        port = free_port()
         sim = Process("profgate-sim", ["--listen", f"127.0.0.1:{port}", "--clock", NOW.isoformat(),
                                        "--latency-ms", "5000"]).wait_ready()
         gw = gateway(port, "[upstream]\nretries = 2\nbackoff_base = 50ms\nbreaker_failures = 3\n"
