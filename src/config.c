@@ -94,6 +94,9 @@ static const directive table[] = {
      "How long an open breaker fails requests fast before letting one probe through."},
     {"cache", "memory_bytes", T_SIZE, F(cache_memory_bytes), "256m", 0, (int64_t)1024 * 1024 * MiB,
      "Memory for parsed buckets kept in process (LRU); 0 turns the in-process cache off."},
+    {"cache", "response_bytes", T_SIZE, F(cache_response_bytes), "64m", 0, (int64_t)64 * 1024 * MiB,
+     "Memory for encoded answers to requests whose buckets are all complete (repeats are served "
+     "without merging or encoding again); 0 turns it off."},
     {"cache", "namespace", T_STRING, F(cache_namespace), "", 0, 0,
      "Cache key namespace. Empty: derived from the upstream endpoint and region, so gateways in front "
      "of the same upstream share entries and different upstreams never mix."},

@@ -13,6 +13,7 @@
 #include "profgate/merge.h"
 #include "profgate/jsonw.h"
 #include "profgate/log.h"
+#include "profgate/lru.h"
 #include "profgate/router.h"
 
 #include <stdio.h>
@@ -32,6 +33,50 @@ static const pg_route routes[] = {
 
 #define BODY_LIMIT ((size_t)1 << 30)
 
+/* An encoded answer, kept for repeats of a request whose buckets are all complete: its content
+ * can no longer change, so the same covered range, format, maxDepth and encoding give the same
+ * bytes. */
+typedef struct answer {
+    pg_buf body;
+    size_t nbuckets;
+} answer;
+
+static void free_answer(void *v)
+{
+    answer *a = v;
+    pg_buf_free(&a->body);
+    free(a);
+}
+
+/* A reference held by a write in flight. */
+typedef struct answer_ref {
+    struct pg_lru *lru;
+    pg_lru_entry *e;
+} answer_ref;
+
+static void release_answer(void *ctx)
+{
+    answer_ref *r = ctx;
+    pg_lru_release(r->lru, r->e);
+    free(r);
+}
+
+static int answer_key(const pg_getprofile_req *r, const pg_plan *plan, bool gzip, char *out, size_t outlen)
+{
+    return snprintf(out, outlen, "%s|%lld|%lld|%d|%d|%d", r->group, (long long)plan->start_s, (long long)plan->end_s,
+                    (int)r->format, r->max_depth, gzip);
+}
+
+static bool plan_immutable(const pg_plan *plan)
+{
+    if (plan->n == 0)
+        return false;
+    for (size_t i = 0; i < plan->n; i++)
+        if (!plan->b[i].complete)
+            return false;
+    return true;
+}
+
 void pg_gateway_init(pg_gateway *gw, const pg_config *cfg, const pg_clock *clock, pg_fetcher *fetcher,
                      pg_upstream *upstream, pg_redis *redis)
 {
@@ -45,6 +90,14 @@ void pg_gateway_init(pg_gateway *gw, const pg_config *cfg, const pg_clock *clock
     gw->planner.settle_s = cfg->settle_ms / 1000;
     gw->planner.archive = cfg->cache_archive;
     pg_profile_limits_default(&gw->limits);
+    if (cfg->cache_response_bytes > 0)
+        gw->answers = pg_lru_new((size_t)cfg->cache_response_bytes, free_answer);
+}
+
+void pg_gateway_free(pg_gateway *gw)
+{
+    pg_lru_free(gw->answers);
+    gw->answers = NULL;
 }
 
 static int ts_field(pg_buf *b, const char *name, int64_t ns)
@@ -161,6 +214,54 @@ static void gp_fail(gpreq *g, const pg_apierr *err)
         gp_free(g);
 }
 
+/* Sends a profile with profgate's headers; shared (release != NULL) or copied. */
+static void respond_profile(gpreq *g, const pg_buf *body, void (*release)(void *), void *ctx)
+{
+    char buckets[128], range[96], s[PG_TS_FMT_MAX], e[PG_TS_FMT_MAX];
+    snprintf(buckets, sizeof buckets, "total=%zu hit=%zu fetched=%zu coalesced=%zu", g->plan.n, g->hits, g->fetched,
+             g->coalesced);
+    pg_ts_format(g->plan.start_s * PG_NS_PER_S, s, sizeof s);
+    pg_ts_format(g->plan.end_s * PG_NS_PER_S, e, sizeof e);
+    snprintf(range, sizeof range, "%s/%s", s, e);
+    pg_http_out_header h[5] = {
+        {"Content-Type", pg_format_content_type(g->r.format)},
+        {"X-Profgate-Cache", g->hits == g->plan.n ? "hit" : g->hits > 0 ? "partial" : "miss"},
+        {"X-Profgate-Buckets", buckets},
+        {"X-Profgate-Range", range},
+    };
+    size_t nh = 4;
+    if (g->gzip)
+        h[nh++] = (pg_http_out_header){"Content-Encoding", "gzip"};
+    if (release != NULL)
+        pg_http_respond_shared(g->req, 200, h, nh, body->data, body->len, release, ctx);
+    else
+        pg_http_respond(g->req, 200, h, nh, body->data, body->len);
+}
+
+/* A repeat of an all-complete request: the stored answer, written without a copy. */
+static bool answer_from_cache(gpreq *g)
+{
+    if (g->gw->answers == NULL || !plan_immutable(&g->plan))
+        return false;
+    char key[400];
+    int klen = answer_key(&g->r, &g->plan, g->gzip, key, sizeof key);
+    pg_lru_entry *e = pg_lru_get(g->gw->answers, key, (size_t)klen);
+    if (e == NULL)
+        return false;
+    answer_ref *ref = malloc(sizeof *ref);
+    if (ref == NULL) {
+        pg_lru_release(g->gw->answers, e);
+        return false;
+    }
+    ref->lru = g->gw->answers;
+    ref->e = e;
+    g->gw->answer_hits++;
+    g->hits = g->plan.n;
+    g->done = true;
+    respond_profile(g, &((answer *)pg_lru_value(e))->body, release_answer, ref);
+    return true;
+}
+
 static void gp_finish(gpreq *g)
 {
     g->done = true;
@@ -182,23 +283,21 @@ static void gp_finish(gpreq *g)
         gp_fail(g, &e);
         return;
     }
-    char buckets[128], range[96], s[PG_TS_FMT_MAX], e[PG_TS_FMT_MAX];
-    snprintf(buckets, sizeof buckets, "total=%zu hit=%zu fetched=%zu coalesced=%zu", g->plan.n, g->hits, g->fetched,
-             g->coalesced);
-    pg_ts_format(g->plan.start_s * PG_NS_PER_S, s, sizeof s);
-    pg_ts_format(g->plan.end_s * PG_NS_PER_S, e, sizeof e);
-    snprintf(range, sizeof range, "%s/%s", s, e);
-    pg_http_out_header h[5] = {
-        {"Content-Type", pg_format_content_type(g->r.format)},
-        {"X-Profgate-Cache", g->hits == g->plan.n ? "hit" : g->hits > 0 ? "partial" : "miss"},
-        {"X-Profgate-Buckets", buckets},
-        {"X-Profgate-Range", range},
-    };
-    size_t nh = 4;
-    if (g->gzip)
-        h[nh++] = (pg_http_out_header){"Content-Encoding", "gzip"};
-    pg_http_respond(g->req, 200, h, nh, body.data, body.len);
-    pg_buf_free(&body);
+    respond_profile(g, &body, NULL, NULL);
+    if (g->gw->answers != NULL && plan_immutable(&g->plan)) {
+        char key[400];
+        int klen = answer_key(&g->r, &g->plan, g->gzip, key, sizeof key);
+        answer *a = malloc(sizeof *a);
+        if (a != NULL) {
+            a->body = body; /* the answer cache takes the buffer */
+            a->nbuckets = g->plan.n;
+            pg_lru_put(g->gw->answers, key, (size_t)klen, a, body.len + sizeof *a);
+        } else {
+            pg_buf_free(&body);
+        }
+    } else {
+        pg_buf_free(&body);
+    }
     gp_free(g);
 }
 
@@ -282,6 +381,10 @@ static void handle_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, 
     g->gzip = pg_http_req_accepts_gzip(req);
     pg_plan_build(&gw->planner, s, e, now, &g->plan);
     pg_log(PG_LOG_DEBUG, "rid=%s group=%s plan buckets=%zu", pg_http_req_id(req), g->r.group, g->plan.n);
+    if (answer_from_cache(g)) {
+        gp_free(g);
+        return;
+    }
     pg_http_req_on_abort(req, on_client_gone, g);
     for (size_t i = 0; i < g->plan.n; i++) {
         bool coalesced = false;
@@ -350,7 +453,8 @@ void pg_gateway_handle(pg_http_req *req, void *data)
                          "\"inflight\":%zu,\"calls\":%llu,\"coalesced\":%llu},\"cache\":{\"entries\":%zu,"
                          "\"bytes\":%zu,\"hits\":%llu,\"misses\":%llu,\"evictions\":%llu},"
                          "\"redis\":{\"state\":\"%s\",\"hits\":%llu,\"misses\":%llu,\"errors\":%llu,"
-                         "\"corrupt\":%llu,\"stores\":%llu,\"timeouts\":%llu},\"requestsInProgress\":%zu}\n",
+                         "\"corrupt\":%llu,\"stores\":%llu,\"timeouts\":%llu},\"answerHits\":%llu,"
+                         "\"requestsInProgress\":%zu}\n",
                          us.breaker, us.rate, us.queued, us.inflight, (unsigned long long)us.attempts,
                          (unsigned long long)fs.coalesced, fs.l1_entries, fs.l1_bytes,
                          (unsigned long long)fs.l1_hits, (unsigned long long)fs.l1_misses,
@@ -358,7 +462,8 @@ void pg_gateway_handle(pg_http_req *req, void *data)
                          gw->redis == NULL ? "off" : rs.connected ? "connected" : "down",
                          (unsigned long long)fs.l2_hits, (unsigned long long)fs.l2_misses,
                          (unsigned long long)fs.l2_errors, (unsigned long long)fs.l2_corrupt,
-                         (unsigned long long)fs.l2_stores, (unsigned long long)rs.timeouts, gw->active);
+                         (unsigned long long)fs.l2_stores, (unsigned long long)rs.timeouts,
+                         (unsigned long long)gw->answer_hits, gw->active);
         const pg_http_out_header hj[] = {{"Content-Type", "application/json"}};
         pg_http_respond(req, 200, hj, 1, body, (size_t)n);
         return;

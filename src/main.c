@@ -306,6 +306,7 @@ int main(int argc, char **argv)
     pg_log(PG_LOG_INFO, "profgate %s ready", PG_VERSION);
 
     uv_run(&a.loop, UV_RUN_DEFAULT);
+    pg_gateway_free(&gw); /* after the loop: no write still holds a stored answer */
     pg_upstream_global_cleanup();
     int rc = uv_loop_close(&a.loop);
     if (rc != 0) {

@@ -54,6 +54,7 @@ typedef struct pg_config {
     int64_t up_breaker_cooldown_ms;
     /* [cache] */
     int64_t cache_memory_bytes;
+    int64_t cache_response_bytes;
     char cache_namespace[64];
     bool cache_archive;
     /* [redis] */

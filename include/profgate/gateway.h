@@ -20,11 +20,16 @@ typedef struct pg_gateway {
     pg_fetcher *fetcher;   /* where buckets come from */
     pg_upstream *upstream; /* for health and stats */
     pg_redis *redis;       /* for health and stats; NULL when off */
+    struct pg_lru *answers; /* encoded answers of all-complete plans, or NULL */
+    uint64_t answer_hits;
     size_t active;         /* GetProfile requests in progress */
 } pg_gateway;
 
 void pg_gateway_init(pg_gateway *gw, const pg_config *cfg, const pg_clock *clock, pg_fetcher *fetcher,
                      pg_upstream *upstream, pg_redis *redis);
+
+/** Frees what the gateway owns (after the server closed). */
+void pg_gateway_free(pg_gateway *gw);
 
 /** The pg_http_handler for profgate; data is the pg_gateway. */
 void pg_gateway_handle(pg_http_req *req, void *data);

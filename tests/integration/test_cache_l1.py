@@ -39,7 +39,7 @@ class L1(unittest.TestCase):
                                  config=config)
 
     def test_repeat_and_overlap(self):
-        self.gateway()
+        self.gateway("[cache]\nresponse_bytes = 0\n")  # the bucket tier alone
         p = path("c", NOW - timedelta(days=2, minutes=3), NOW - timedelta(days=1, hours=20, minutes=2))
         first = fetch(self.gw, p)
         self.assertEqual(first.header("X-Profgate-Cache"), "miss")
@@ -89,8 +89,25 @@ class L1(unittest.TestCase):
         self.assertGreater(h["evictions"], 0)
         self.assertLessEqual(h["bytes"], 600 * 1024)
 
+    def test_answers_of_complete_ranges_are_kept(self):
+        self.gateway()
+        done = path("ans", NOW - timedelta(days=1, minutes=7), NOW - timedelta(hours=20))
+        live = path("ans", NOW - timedelta(minutes=40), NOW)
+        first = fetch(self.gw, done)
+        for _ in range(3):
+            again = fetch(self.gw, done)
+            self.assertEqual(again.body, first.body)
+            self.assertEqual(again.header("X-Profgate-Cache"), "hit")
+        gz = get(self.gw.port, done, {"Accept": "application/json", "Accept-Encoding": "gzip"})
+        import gzip
+        self.assertEqual(gzip.decompress(gz.body), first.body)  # another encoding: another answer
+        self.assertEqual(get(self.gw.port, "/healthz").json()["answerHits"], 3)
+        fetch(self.gw, live)
+        fetch(self.gw, live)  # ranges with live buckets are never answered from stored bytes
+        self.assertEqual(get(self.gw.port, "/healthz").json()["answerHits"], 3)
+
     def test_cache_off(self):
-        self.gateway("[cache]\nmemory_bytes = 0\n")
+        self.gateway("[cache]\nmemory_bytes = 0\nresponse_bytes = 0\n")
         p = path("off", NOW - timedelta(days=1), NOW - timedelta(hours=23))
         fetch(self.gw, p)
         n = calls(self.sim)

@@ -2,7 +2,7 @@
 from Redis ever after, across gateway restarts; TTLs follow the upstream's retention (none in
 archive mode) and freshness.live_ttl for live buckets; corrupted values are detected, counted and
 replaced, never served; Redis going away never fails a request, and caching resumes when it is
-back. The in-process cache is off in these tests so that every lookup goes to Redis."""
+back. The in-process caches are off in these tests so that every lookup goes to Redis."""
 import json
 import socket
 import unittest
@@ -32,7 +32,8 @@ class RedisCache(unittest.TestCase):
 
     def gateway(self, extra=""):
         gw = start_profgate("--upstream", f"http://127.0.0.1:{self.sim.port}", "--clock", NOW.isoformat(),
-                            config=f"[redis]\nurl = redis://127.0.0.1:{self.redis.port}\n[cache]\nmemory_bytes = 0\n{extra}")
+                            config=f"[redis]\nurl = redis://127.0.0.1:{self.redis.port}\n[cache]\nmemory_bytes = 0\n"
+                                   f"response_bytes = 0\n{extra}")
         self.gws.append(gw)
         wait_for(lambda: get(gw.port, "/healthz").json()["redis"]["state"] == "connected", 10, "redis connection")
         return gw
@@ -155,7 +156,7 @@ class RedisConnections(unittest.TestCase):
         try:
             for url in [f"redis://:s3cret@127.0.0.1:{tcp.port}/3", f"unix:{sock}?db=5"]:
                 gw = start_profgate("--upstream", f"http://127.0.0.1:{sim.port}", "--clock", NOW.isoformat(),
-                                    config=f"[redis]\nurl = {url}\n[cache]\nmemory_bytes = 0\n")
+                                    config=f"[redis]\nurl = {url}\n[cache]\nmemory_bytes = 0\nresponse_bytes = 0\n")
                 gws.append(gw)
                 wait_for(lambda: get(gw.port, "/healthz").json()["redis"]["state"] == "connected", 10, url)
             s = NOW - timedelta(days=1)
@@ -178,7 +179,8 @@ class RedisConnections(unittest.TestCase):
         redis = Redis(extra=("--requirepass", "right"))
         sim = start_sim("--clock", NOW.isoformat(), "--nodes", "100")
         gw = start_profgate("--upstream", f"http://127.0.0.1:{sim.port}", "--clock", NOW.isoformat(),
-                            config=f"[redis]\nurl = redis://:wrong@127.0.0.1:{redis.port}\n[cache]\nmemory_bytes = 0\n")
+                            config=f"[redis]\nurl = redis://:wrong@127.0.0.1:{redis.port}\n[cache]\nmemory_bytes = 0\n"
+                                   "response_bytes = 0\n")
         try:
             s = NOW - timedelta(days=1)
             r = get(gw.port, path("pw", s, s + timedelta(hours=1)), {"Accept": "application/json"}, timeout=30)
@@ -196,7 +198,7 @@ class RedisConnections(unittest.TestCase):
         sim = start_sim("--clock", NOW.isoformat(), "--nodes", "100")
         gw = start_profgate("--upstream", f"http://127.0.0.1:{sim.port}", "--clock", NOW.isoformat(),
                             config=f"[redis]\nurl = redis://127.0.0.1:{redis.port}\ncommand_timeout = 200ms\n"
-                                   "[cache]\nmemory_bytes = 0\n")
+                                   "[cache]\nmemory_bytes = 0\nresponse_bytes = 0\n")
         try:
             wait_for(lambda: get(gw.port, "/healthz").json()["redis"]["state"] == "connected", 10, "redis")
             blocker = threading.Thread(target=lambda: resp(redis.port, "DEBUG", "SLEEP", "3"))
