@@ -286,6 +286,7 @@ int main(int argc, char **argv)
         if (a.redis)
             pg_redis_close(a.redis, NULL, NULL);
         pg_fetcher_free(a.fetcher);
+        pg_gateway_free(&gw);
         uv_run(&a.loop, UV_RUN_DEFAULT); /* let the handles that did open close */
         uv_loop_close(&a.loop);
         pg_upstream_global_cleanup();
