@@ -151,17 +151,28 @@ int pg_profile_merge(pg_profile *dst, const pg_profile *src)
     if (rc != PG_OK)
         return rc;
 
+    /* Every string of src is interned into dst once, up front: nodes and counts then refer to dst's
+     * ids directly instead of hashing the same names again for every node. */
+    uint32_t *sid = malloc(((size_t)src->strs.n + 1) * sizeof *sid);
     uint32_t *map = malloc((size_t)src->n * sizeof *map);
-    if (map == NULL)
+    if (map == NULL || sid == NULL) {
+        free(sid);
+        free(map);
         return PG_ENOMEM;
+    }
+    for (uint32_t i = 0; rc == PG_OK && i < src->strs.n; i++) {
+        size_t len;
+        const char *str = pg_strtab_get(&src->strs, i, &len);
+        sid[i] = pg_strtab_intern(&dst->strs, str, len);
+        if (sid[i] == PG_STR_NONE)
+            rc = PG_ELIMIT;
+    }
     map[0] = PG_ROOT;
     for (uint32_t i = 0; rc == PG_OK && i < src->n; i++) {
         const pg_pnode *sn = &src->nodes[i];
         if (i > 0) {
             PG_ASSERT(sn->parent < i);
-            size_t len;
-            const char *name = pg_strtab_get(&src->strs, sn->name, &len);
-            map[i] = pg_profile_child(dst, map[sn->parent], name, len);
+            map[i] = pg_profile_child_id(dst, map[sn->parent], sid[sn->name]);
             if (map[i] == PG_NODE_NONE) {
                 rc = PG_ELIMIT;
                 break;
@@ -169,22 +180,18 @@ int pg_profile_merge(pg_profile *dst, const pg_profile *src)
         }
         for (uint32_t k = 0; rc == PG_OK && k < sn->ncounts; k++) {
             const pg_count *c = &src->pool[sn->counts + k];
-            size_t len;
-            const char *name = pg_strtab_get(&src->strs, c->counter, &len);
             double f = 1.0;
             for (uint32_t w = 0; w < src->nweights; w++)
                 if (src->weights[w].counter == c->counter)
                     f = src_factor[w];
-            rc = pg_profile_add_count(dst, map[i], name, len, c->value * f);
+            rc = pg_profile_add_count_id(dst, map[i], sid[c->counter], c->value * f);
         }
-        if (rc == PG_OK && sn->file != PG_STR_NONE) {
-            size_t len;
-            const char *file = pg_strtab_get(&src->strs, sn->file, &len);
-            rc = pg_profile_set_file(dst, map[i], file, len);
-        }
+        if (rc == PG_OK && sn->file != PG_STR_NONE && dst->nodes[map[i]].file == PG_STR_NONE)
+            dst->nodes[map[i]].file = sid[sn->file]; /* first non-null wins */
         if (rc == PG_OK && sn->has_line)
             pg_profile_add_line(dst, map[i], sn->line_min, sn->line_max);
     }
+    free(sid);
     free(map);
     return rc;
 }

@@ -453,8 +453,13 @@ static int decode_raw(reader *r, pg_profile *p)
                 rc = PG_EINVAL;
                 break;
             }
-            int64_t min = unzigzag(lo);
-            pg_profile_add_line(p, i, min, min + (int64_t)span);
+            int64_t min = unzigzag(lo), max;
+            if (__builtin_add_overflow(min, (int64_t)span, &max)) {
+                r->err = "bad line";
+                rc = PG_EINVAL;
+                break;
+            }
+            pg_profile_add_line(p, i, min, max);
         }
     }
     for (uint32_t i = 0; rc == PG_OK && i < nnodes; i++) {

@@ -86,6 +86,14 @@ uint32_t pg_profile_child(pg_profile *p, uint32_t parent, const char *name, size
     uint32_t nid = pg_strtab_intern(&p->strs, name, len);
     if (nid == PG_STR_NONE)
         return PG_NODE_NONE;
+    return pg_profile_child_id(p, parent, nid);
+}
+
+uint32_t pg_profile_child_id(pg_profile *p, uint32_t parent, uint32_t nid)
+{
+    PG_ASSERT(parent < p->n && nid < p->strs.n);
+    if (p->nodes[parent].depth + 1u > p->lim.max_depth)
+        return PG_NODE_NONE;
     if ((p->n + 1) * 2 > p->nslots && !grow_slots(p))
         return PG_NODE_NONE;
     uint32_t mask = p->nslots - 1;
@@ -117,10 +125,15 @@ uint32_t pg_profile_child(pg_profile *p, uint32_t parent, const char *name, size
 
 int pg_profile_add_count(pg_profile *p, uint32_t node, const char *counter, size_t len, double v)
 {
-    PG_ASSERT(node < p->n);
     uint32_t cid = pg_strtab_intern(&p->strs, counter, len);
     if (cid == PG_STR_NONE)
         return PG_ELIMIT;
+    return pg_profile_add_count_id(p, node, cid, v);
+}
+
+int pg_profile_add_count_id(pg_profile *p, uint32_t node, uint32_t cid, double v)
+{
+    PG_ASSERT(node < p->n && cid < p->strs.n);
     pg_pnode *nd = &p->nodes[node];
     for (uint32_t k = 0; k < nd->ncounts; k++)
         if (p->pool[nd->counts + k].counter == cid) {

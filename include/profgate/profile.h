@@ -71,8 +71,12 @@ void pg_profile_free(pg_profile *p);
 
 /** The child of parent named name, created if absent; PG_NODE_NONE past a limit. */
 uint32_t pg_profile_child(pg_profile *p, uint32_t parent, const char *name, size_t len);
+/** The same with an already interned name (an id of p->strs). */
+uint32_t pg_profile_child_id(pg_profile *p, uint32_t parent, uint32_t name_id);
 /** Adds v to node's self count for counter. */
 int pg_profile_add_count(pg_profile *p, uint32_t node, const char *counter, size_t len, double v);
+/** The same with an already interned counter name (an id of p->strs). */
+int pg_profile_add_count_id(pg_profile *p, uint32_t node, uint32_t counter_id, double v);
 /** Sets the node's file unless it already has one (first non-null wins). */
 int pg_profile_set_file(pg_profile *p, uint32_t node, const char *file, size_t len);
 /** Widens the node's line range to include [min, max]. */

@@ -128,20 +128,31 @@ class RedisCache(unittest.TestCase):
         self.assertEqual(get(gw.port, "/healthz").json()["redis"]["corrupt"], 3)
 
     def test_redis_down_and_back(self):
-        gw = self.gateway("[redis]\nconnect_timeout = 200ms\n")
-        port = self.redis.port
+        # Over a unix socket in a private directory: a TCP port freed by stopping Redis could be
+        # handed to another test running in parallel, and the gateway would "reconnect" to it.
+        import os
+        import tempfile
+        sock = os.path.join(tempfile.mkdtemp(), "redis.sock")
+        self.redis.stop()
+        self.redis = Redis(extra=("--unixsocket", sock, "--unixsocketperm", "700"))
+        gw = start_profgate("--upstream", f"http://127.0.0.1:{self.sim.port}", "--clock", NOW.isoformat(),
+                            config=f"[redis]\nurl = unix:{sock}\nconnect_timeout = 200ms\n[cache]\n"
+                                   "memory_bytes = 0\nresponse_bytes = 0\n")
+        self.gws.append(gw)
+        state = lambda: get(gw.port, "/healthz").json()["redis"]["state"]
+        wait_for(lambda: state() == "connected", 10, "redis connection")
         self.fetch(gw, path("down", NOW - timedelta(days=1), NOW - timedelta(days=1) + timedelta(hours=1)))
         self.redis.stop()
-        wait_for(lambda: get(gw.port, "/healthz").json()["redis"]["state"] == "down", 10, "the gateway to notice")
+        wait_for(lambda: state() == "down", 10, "the gateway to notice")
         for i in range(3):  # requests still succeed, through the upstream
             s = NOW - timedelta(days=2, hours=i)
             self.fetch(gw, path("down", s, s + timedelta(hours=1)))
-        self.redis = Redis(port)
-        wait_for(lambda: get(gw.port, "/healthz").json()["redis"]["state"] == "connected", 15, "reconnection")
+        self.redis = Redis(extra=("--unixsocket", sock, "--unixsocketperm", "700"))
+        wait_for(lambda: state() == "connected", 15, "reconnection")
         s = NOW - timedelta(days=3)
         self.fetch(gw, path("back", s, s + timedelta(hours=1)))
         # Caching resumed (the store is written beside the response, so poll for it).
-        wait_for(lambda: len(resp(self.redis.port, "KEYS", "pg:v1:*:back:*")) == 1, 10, "the bucket in Redis")
+        wait_for(lambda: len(resp(sock, "KEYS", "pg:v1:*:back:*")) == 1, 10, "the bucket in Redis")
 
 
 class RedisConnections(unittest.TestCase):
