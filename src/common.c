@@ -40,6 +40,17 @@ void *pg_xcalloc(size_t n, size_t size)
     return p;
 }
 
+uint64_t pg_hash64(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = UINT64_C(1469598103934665603);
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= UINT64_C(1099511628211);
+    }
+    return h;
+}
+
 char *pg_strndup(const char *s, size_t n)
 {
     char *d = malloc(n + 1);

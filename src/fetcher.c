@@ -103,12 +103,7 @@ static void l1_put(pg_fetcher *f, const char *key, pg_bucket_data *d, bool compl
 
 static uint32_t hash(const char *s)
 {
-    uint32_t h = 2166136261u;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h % NBUCKETS;
+    return (uint32_t)(pg_hash64(s, strlen(s)) % NBUCKETS);
 }
 
 void pg_bucket_data_release(pg_bucket_data *d)

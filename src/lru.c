@@ -32,13 +32,7 @@ struct pg_lru {
 
 static uint64_t hash_key(const void *key, size_t len)
 {
-    const unsigned char *p = key;
-    uint64_t h = UINT64_C(1469598103934665603);
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= UINT64_C(1099511628211);
-    }
-    return h;
+    return pg_hash64(key, len);
 }
 
 pg_lru *pg_lru_new(size_t max_bytes, pg_lru_free_fn free_value)

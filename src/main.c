@@ -164,13 +164,8 @@ static void cache_namespace(const pg_config *c, const pg_upstream_cfg *u, char *
         return;
     }
     char id[600];
-    snprintf(id, sizeof id, "%s|%s", u->endpoint, u->region);
-    uint64_t h = UINT64_C(1469598103934665603);
-    for (const char *p = id; *p; p++) {
-        h ^= (unsigned char)*p;
-        h *= UINT64_C(1099511628211);
-    }
-    snprintf(out, outlen, "%016llx", (unsigned long long)h);
+    int n = snprintf(id, sizeof id, "%s|%s", u->endpoint, u->region);
+    snprintf(out, outlen, "%016llx", (unsigned long long)pg_hash64(id, (size_t)PG_MIN((size_t)n, sizeof id - 1)));
 }
 
 int main(int argc, char **argv)

@@ -55,12 +55,7 @@ static double unit(uint64_t *s)
 
 static uint64_t hash_str(const char *s)
 {
-    uint64_t h = UINT64_C(1469598103934665603);
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= UINT64_C(1099511628211);
-    }
-    return h;
+    return pg_hash64(s, strlen(s));
 }
 
 static void program_free(program *p)

@@ -9,12 +9,7 @@
 
 static uint32_t hash(const char *s, size_t len)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
-    return h;
+    return (uint32_t)pg_hash64(s, len);
 }
 
 void pg_strtab_init(pg_strtab *t, size_t bytes_limit, uint32_t count_limit)

@@ -41,6 +41,9 @@ void pg_assert_fail(const char *expr, const char *file, int line, const char *fu
  * leave the process in no state worth continuing. Buffers sized by outside input never use it. */
 void *pg_xcalloc(size_t n, size_t size);
 
+/** 64-bit FNV-1a of p[0..n): hash tables, cache namespaces, generator seeds. Stable across builds. */
+uint64_t pg_hash64(const void *p, size_t n);
+
 /** A NUL-terminated copy of s[0..n); NULL when out of memory. */
 char *pg_strndup(const char *s, size_t n);
 
