@@ -48,18 +48,6 @@ static void free_answer(void *v)
     free(a);
 }
 
-/* A reference held by a write in flight. */
-typedef struct answer_ref {
-    struct pg_lru *lru;
-    pg_lru_entry *e;
-} answer_ref;
-
-static void release_answer(void *ctx)
-{
-    answer_ref *r = ctx;
-    pg_lru_release(r->lru, r->e);
-    free(r);
-}
 
 static int answer_key(const pg_getprofile_req *r, const pg_plan *plan, bool gzip, char *out, size_t outlen)
 {
@@ -248,17 +236,11 @@ static bool answer_from_cache(gpreq *g)
     pg_lru_entry *e = pg_lru_get(g->gw->answers, key, (size_t)klen);
     if (e == NULL)
         return false;
-    answer_ref *ref = malloc(sizeof *ref);
-    if (ref == NULL) {
-        pg_lru_release(g->gw->answers, e);
-        return false;
-    }
-    ref->lru = g->gw->answers;
-    ref->e = e;
     g->gw->answer_hits++;
     g->hits = g->plan.n;
     g->done = true;
-    respond_profile(g, &((answer *)pg_lru_value(e))->body, release_answer, ref);
+    /* The write holds the reference and releases it when done. */
+    respond_profile(g, &((answer *)pg_lru_value(e))->body, pg_lru_release_entry, e);
     return true;
 }
 

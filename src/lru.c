@@ -10,6 +10,7 @@
 #define OVERHEAD 96 /* bookkeeping charged per entry */
 
 struct pg_lru_entry {
+    pg_lru *lru;               /* the cache it belongs to (references never outlive it) */
     pg_lru_entry *prev, *next; /* recency list, most recent at head */
     pg_lru_entry *chain;       /* hash chain */
     uint64_t hash;
@@ -158,6 +159,7 @@ int pg_lru_put(pg_lru *l, const void *key, size_t klen, void *value, size_t size
         return PG_ENOMEM;
     }
     memcpy(e->key, key, klen);
+    e->lru = l;
     e->klen = klen;
     e->hash = h;
     e->value = value;
@@ -211,6 +213,12 @@ size_t pg_lru_size(const pg_lru_entry *e)
 void pg_lru_release(pg_lru *l, pg_lru_entry *e)
 {
     unref(l, e);
+}
+
+void pg_lru_release_entry(void *entry)
+{
+    pg_lru_entry *e = entry;
+    unref(e->lru, e);
 }
 
 void pg_lru_remove(pg_lru *l, const void *key, size_t klen)

@@ -436,18 +436,6 @@ static void count_bucket(pg_sim *s, const char *group, const pg_plan *plan)
 
 /* ------------------------------------------------------------------ GetProfile */
 
-/* A reference to a cached body held by a write in flight. */
-typedef struct shared_body {
-    pg_lru *lru;
-    pg_lru_entry *entry;
-} shared_body;
-
-static void release_shared(void *ctx)
-{
-    shared_body *sb = ctx;
-    pg_lru_release(sb->lru, sb->entry);
-    free(sb);
-}
 
 static void handle_getprofile(pg_sim *s, pg_http_req *req, pg_slice raw_group, pg_slice query)
 {
@@ -487,14 +475,9 @@ static void handle_getprofile(pg_sim *s, pg_http_req *req, pg_slice raw_group, p
                 /* The hot path: the cached body goes out without a copy, referenced until written. */
                 pg_buf *b = pg_lru_value(e);
                 s->st.bytes_sent += b->len;
-                shared_body *sb = malloc(sizeof *sb);
-                if (sb != NULL) {
-                    sb->lru = s->responses;
-                    sb->entry = e;
-                    pg_http_out_header h[2] = {{"Content-Type", ctype}, {"Content-Encoding", "gzip"}};
-                    pg_http_respond_shared(req, 200, h, gz ? 2 : 1, b->data, b->len, release_shared, sb);
-                    return;
-                }
+                pg_http_out_header h[2] = {{"Content-Type", ctype}, {"Content-Encoding", "gzip"}};
+                pg_http_respond_shared(req, 200, h, gz ? 2 : 1, b->data, b->len, pg_lru_release_entry, e);
+                return;
             }
             answer(s, req, 200, NULL, ctype, gz ? "gzip" : NULL, pg_lru_value(e), false);
             pg_lru_release(s->responses, e);

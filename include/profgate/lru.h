@@ -32,6 +32,8 @@ void *pg_lru_value(const pg_lru_entry *e);
 size_t pg_lru_size(const pg_lru_entry *e);
 /** Drops a reference from pg_lru_get. */
 void pg_lru_release(pg_lru *l, pg_lru_entry *e);
+/** The same, for callbacks that get only a void pointer (e.g. a shared response body's release). */
+void pg_lru_release_entry(void *entry);
 
 /** Removes key if present. */
 void pg_lru_remove(pg_lru *l, const void *key, size_t klen);
