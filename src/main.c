@@ -12,6 +12,7 @@
 #include "profgate/http_server.h"
 #include "profgate/iso8601.h"
 #include "profgate/log.h"
+#include "profgate/signals.h"
 #include "profgate/redis.h"
 
 #include <getopt.h>
@@ -24,7 +25,7 @@
 
 typedef struct app {
     uv_loop_t loop;
-    uv_signal_t sigterm, sigint;
+    pg_stop_signals signals;
     pg_http_server *server;
     pg_upstream *upstream;
     pg_fetcher *fetcher;
@@ -56,11 +57,6 @@ static void usage(FILE *out)
     pg_config_write_usage(out);
 }
 
-static void on_signal_closed(uv_handle_t *h)
-{
-    (void)h;
-}
-
 static void on_upstream_closed(void *data)
 {
     app *a = data;
@@ -68,8 +64,7 @@ static void on_upstream_closed(void *data)
     pg_fetcher_free(a->fetcher); /* every waiter was answered or left with its request */
     a->fetcher = NULL;
     pg_log(PG_LOG_INFO, "server closed; exiting");
-    uv_close((uv_handle_t *)&a->sigterm, on_signal_closed);
-    uv_close((uv_handle_t *)&a->sigint, on_signal_closed);
+    pg_stop_signals_close(&a->signals);
 }
 
 /* Redis goes before the upstream: a lookup it fails while closing turns into an upstream call,
@@ -93,9 +88,9 @@ static void on_server_closed(void *data)
         on_redis_closed(a);
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+static void on_signal(void *data, int signum)
 {
-    app *a = h->data;
+    app *a = data;
     if (a->stopping) {
         pg_log(PG_LOG_WARN, "second signal %d: the shutdown deadline still applies", signum);
         return;
@@ -287,11 +282,7 @@ int main(int argc, char **argv)
         pg_upstream_global_cleanup();
         return EX_OSERR;
     }
-    uv_signal_init(&a.loop, &a.sigterm);
-    uv_signal_init(&a.loop, &a.sigint);
-    a.sigterm.data = a.sigint.data = &a;
-    uv_signal_start(&a.sigterm, on_signal, SIGTERM);
-    uv_signal_start(&a.sigint, on_signal, SIGINT);
+    pg_stop_signals_start(&a.signals, &a.loop, on_signal, &a);
 
     pg_http_server_log_listeners(a.server);
     if (clock_arg != NULL) {

@@ -7,6 +7,7 @@
 #include "profgate/http_server.h"
 #include "profgate/iso8601.h"
 #include "profgate/log.h"
+#include "profgate/signals.h"
 #include "profgate/sim.h"
 
 #include <getopt.h>
@@ -44,28 +45,21 @@ static void usage(FILE *out)
 
 typedef struct app {
     uv_loop_t loop;
-    uv_signal_t sigterm, sigint;
+    pg_stop_signals signals;
     pg_http_server *server;
     pg_sim *sim;
 } app;
 
-static void on_signal_closed(uv_handle_t *h)
-{
-    (void)h;
-}
-
 static void on_server_closed(void *data)
 {
     app *a = data;
-    uv_close((uv_handle_t *)&a->sigterm, on_signal_closed);
-    uv_close((uv_handle_t *)&a->sigint, on_signal_closed);
+    pg_stop_signals_close(&a->signals);
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+static void on_signal(void *data, int signum)
 {
-    app *a = h->data;
-    uv_signal_stop(&a->sigterm);
-    uv_signal_stop(&a->sigint);
+    app *a = data;
+    pg_stop_signals_stop(&a->signals);
     pg_log(PG_LOG_INFO, "signal %d: shutting down", signum);
     pg_sim_close(a->sim); /* delayed and hung requests are answered (discarded) now */
     pg_http_server_shutdown(a->server, 2000, on_server_closed, a);
@@ -214,11 +208,7 @@ int main(int argc, char **argv)
         pg_sim_free(a.sim);
         return EX_OSERR;
     }
-    uv_signal_init(&a.loop, &a.sigterm);
-    uv_signal_init(&a.loop, &a.sigint);
-    a.sigterm.data = a.sigint.data = &a;
-    uv_signal_start(&a.sigterm, on_signal, SIGTERM);
-    uv_signal_start(&a.sigint, on_signal, SIGINT);
+    pg_stop_signals_start(&a.signals, &a.loop, on_signal, &a);
     pg_http_server_log_listeners(a.server);
     pg_log(PG_LOG_INFO, "profgate-sim %s ready (nodes=%u seed=%llu rate=%g burst=%g auth=%s)", PG_VERSION, cfg.nodes,
            (unsigned long long)cfg.seed, cfg.rate, cfg.burst, cfg.access_key ? "sigv4" : "off");
