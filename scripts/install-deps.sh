@@ -7,6 +7,7 @@ pkgs=(
   libuv1-dev libcurl4-openssl-dev libssl-dev  # event loop, upstream client, SigV4
   libhiredis-dev node-llhttp                  # Redis client, HTTP parser sources
   zlib1g-dev libzstd-dev libinih-dev          # gzip, cache compression, config
+  libyajl-dev                                 # streaming JSON parser for upstream profiles
   libcmocka-dev clang libclang-rt-14-dev      # unit tests, fuzzing (libFuzzer)
   redis-server python3 python3-boto3 awscli   # integration tests and the demo
   curl                                        # the demo's sample request
