@@ -460,14 +460,14 @@ static bool start_attempt(call *c)
     return true;
 }
 
-/* The error message the upstream sent ({"message": ...}), if any, for the client. */
-static void upstream_message(const call *c, char *out, size_t outlen)
+void pg_upstream_error_message(const char *body, size_t len, char *out, size_t outlen)
 {
+    PG_ASSERT(outlen > 0);
     out[0] = '\0';
-    const char *p = c->body.len ? memmem(c->body.data, c->body.len, "\"message\"", 9) : NULL;
+    const char *p = len ? memmem(body, len, "\"message\"", 9) : NULL;
     if (p == NULL)
         return;
-    const char *end = c->body.data + c->body.len;
+    const char *end = body + len;
     p += 9;
     while (p < end && (*p == ' ' || *p == ':'))
         p++;
@@ -520,7 +520,7 @@ static void finish_attempt(call *c, CURLcode res)
     list_remove(&u->active, c);
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->status);
     char msg[256];
-    upstream_message(c, msg, sizeof msg);
+    pg_upstream_error_message(c->body.data, c->body.len, msg, sizeof msg);
     bool retryable = false;
     if (res == CURLE_OK && c->status >= 200 && c->status < 300) {
         u->st.ok++;

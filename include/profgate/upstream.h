@@ -65,6 +65,12 @@ typedef struct pg_upstream_stats {
 
 void pg_upstream_get_stats(const pg_upstream *u, pg_upstream_stats *out);
 
+/**
+ * The "message" of an upstream error body ({"message": "..."}), unescaped enough for a log line and
+ * reduced to printable ASCII; empty when there is none. Reads only body[0..len).
+ */
+void pg_upstream_error_message(const char *body, size_t len, char *out, size_t outlen);
+
 /** Initializes libcurl once per process (before any thread); call from main. */
 void pg_upstream_global_init(void);
 void pg_upstream_global_cleanup(void);
