@@ -49,7 +49,7 @@ int pg_buf_reserve(pg_buf *b, size_t n)
     return PG_OK;
 }
 
-int pg_buf_append(pg_buf *b, const void *p, size_t n)
+int pg_buf_append_slow(pg_buf *b, const void *p, size_t n)
 {
     if (n == 0)
         return PG_OK;

@@ -1,16 +1,17 @@
 /*
  * emit.c: the JSON and Ion writers.
  *
- * Ion containers are length-prefixed, and the length is known only when the container closes.
- * The writer reserves one type byte when a container opens; on close, a short container (< 14
- * bytes) gets its length in that byte, a longer one shifts its content right by the size of the
- * VarUInt length. Each byte moves at most once per enclosing large container, which keeps the
- * writer single-pass over the data.
+ * Ion containers are length-prefixed, and a length is known only once the container's content is.
+ * So Ion takes two walks over the same data: the first writes nothing, interns the field names
+ * (the local symbol table) and records every container's length in opening order; the second
+ * writes each container's type and length as it opens. Nothing written is ever moved or patched,
+ * which is what lets the output be sent in pieces while it is produced.
  */
 #include "profgate/emit.h"
 #include "profgate/jsonw.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -89,10 +90,25 @@ static int j_str(pg_emit *e, const char *s, size_t len)
     return rc ? rc : pg_json_str(e->out, s, len);
 }
 
+/* Decimal digits by hand: printf's machinery dominated the time to write a profile. */
+static int put_i64(pg_buf *b, int64_t v)
+{
+    char tmp[24];
+    char *p = tmp + sizeof tmp;
+    uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + m % 10);
+        m /= 10;
+    } while (m != 0);
+    if (v < 0)
+        *--p = '-';
+    return pg_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
 static int j_i64(pg_emit *e, int64_t v)
 {
     int rc = j_value_prefix(e);
-    return rc ? rc : pg_buf_printf(e->out, "%lld", (long long)v);
+    return rc ? rc : put_i64(e->out, v);
 }
 
 static int j_num(pg_emit *e, double v)
@@ -101,7 +117,7 @@ static int j_num(pg_emit *e, double v)
     if (rc != PG_OK)
         return rc;
     if (pg_num_is_int(v))
-        return pg_buf_printf(e->out, "%lld", (long long)v);
+        return put_i64(e->out, (int64_t)v);
     if (!isfinite(v))
         return pg_buf_puts(e->out, "null"); /* JSON has no NaN or infinity */
     return pg_buf_printf(e->out, "%.17g", v);
@@ -152,13 +168,15 @@ static size_t varuint_len(uint64_t v)
     return n;
 }
 
+/* The last byte carries the end bit. */
 static void varuint_put(char *p, uint64_t v, size_t n)
 {
+    unsigned char end = 0x80;
     for (size_t i = n; i-- > 0;) {
-        p[i] = (char)(v & 0x7f);
+        p[i] = (char)((v & 0x7f) | end);
+        end = 0;
         v >>= 7;
     }
-    p[n - 1] |= (char)0x80;
 }
 
 static int varuint(pg_buf *b, uint64_t v)
@@ -169,156 +187,245 @@ static int varuint(pg_buf *b, uint64_t v)
     return pg_buf_append(b, tmp, n);
 }
 
-/* A scalar with a known length: type descriptor (+ VarUInt length) then the bytes. */
-static int ion_scalar(pg_buf *b, int type, const void *data, size_t len)
+/* The whole size of a value whose representation (after the type descriptor) is len bytes. */
+static size_t ion_size(size_t len)
+{
+    return 1 + (len < 14 ? 0 : varuint_len(len)) + len;
+}
+
+/* A type descriptor with its length: in the low nibble when short, else 14 and a VarUInt. */
+static int ion_td(pg_buf *b, int type, size_t len)
 {
     unsigned char td = (unsigned char)(type << 4 | (len < 14 ? len : 14));
     int rc = pg_buf_append(b, &td, 1);
     if (rc == PG_OK && len >= 14)
         rc = varuint(b, len);
-    if (rc == PG_OK)
-        rc = pg_buf_append(b, data, len);
     return rc;
 }
 
-static int i_open(pg_emit *e, int type)
+static int ion_scalar(pg_buf *b, int type, const void *data, size_t len)
 {
-    DEPTH_CHECK(e);
-    e->depth++;
-    e->open_at[e->depth] = e->out->len;
-    unsigned char td = (unsigned char)(type << 4);
-    return pg_buf_append(e->out, &td, 1);
+    int rc = ion_td(b, type, len);
+    return rc ? rc : pg_buf_append(b, data, len);
 }
 
-static int i_close(pg_emit *e)
+/* Big-endian magnitude bytes of an int (none for zero); returns the count. */
+static size_t int_mag(int64_t v, int *type, unsigned char be[8])
 {
-    PG_ASSERT(e->depth > 0);
-    size_t at = e->open_at[e->depth--];
-    pg_buf *b = e->out;
-    size_t len = b->len - at - 1;
-    if (len < 14) {
-        b->data[at] = (char)(b->data[at] | (char)len);
-        return PG_OK;
+    uint64_t mag = v >= 0 ? (uint64_t)v : (uint64_t)(-(v + 1)) + 1;
+    *type = v >= 0 ? ION_POSINT : ION_NEGINT;
+    size_t n = 0;
+    for (uint64_t m = mag; m != 0; m >>= 8)
+        n++;
+    for (size_t i = 0; i < n; i++)
+        be[n - 1 - i] = (unsigned char)(mag >> (8 * i));
+    return n;
+}
+
+static size_t float_be(double v, unsigned char be[8])
+{
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    for (int i = 0; i < 8; i++)
+        be[i] = (unsigned char)(bits >> (56 - 8 * i));
+    return 8;
+}
+
+/* ---- pass 1: symbols and container lengths, nothing written */
+
+static int m_open(pg_emit *e)
+{
+    DEPTH_CHECK(e);
+    if (e->nlens == e->lens_cap) {
+        size_t cap = e->lens_cap ? e->lens_cap * 2 : 256;
+        uint32_t *l = realloc(e->lens, cap * sizeof *l);
+        if (l == NULL)
+            return PG_ENOMEM;
+        e->lens = l;
+        e->lens_cap = cap;
     }
-    size_t k = varuint_len(len);
-    int rc = pg_buf_reserve(b, k);
-    if (rc != PG_OK)
-        return rc;
-    memmove(b->data + at + 1 + k, b->data + at + 1, len);
-    b->data[at] = (char)(b->data[at] | 14);
-    varuint_put(b->data + at + 1, len, k);
-    b->len += k;
+    e->depth++;
+    e->open_idx[e->depth] = e->nlens;
+    e->lens[e->nlens++] = 0;
+    e->open_at[e->depth] = e->pos;
+    e->pos += 1;
     return PG_OK;
 }
 
-static int i_begin_struct(pg_emit *e) { return i_open(e, ION_STRUCT); }
-static int i_begin_list(pg_emit *e) { return i_open(e, ION_LIST); }
-static int i_end(pg_emit *e) { return i_close(e); }
+static int m_close(pg_emit *e)
+{
+    PG_ASSERT(e->depth > 0);
+    size_t len = e->pos - e->open_at[e->depth] - 1;
+    if (len > UINT32_MAX)
+        return PG_ELIMIT;
+    e->lens[e->open_idx[e->depth--]] = (uint32_t)len;
+    e->pos += len < 14 ? 0 : varuint_len(len);
+    return PG_OK;
+}
 
-static int i_field(pg_emit *e, const char *name, size_t len)
+static int m_field(pg_emit *e, const char *name, size_t len)
+{
+    uint32_t id = pg_strtab_intern(e->symbols, name, len);
+    if (id == PG_STR_NONE)
+        return PG_ELIMIT;
+    e->pos += varuint_len((uint64_t)id + SID_LOCAL_BASE);
+    return PG_OK;
+}
+
+static int m_str(pg_emit *e, const char *s, size_t len)
+{
+    (void)s;
+    e->pos += ion_size(len);
+    return PG_OK;
+}
+
+static int m_i64(pg_emit *e, int64_t v)
+{
+    unsigned char be[8];
+    int type;
+    e->pos += ion_size(int_mag(v, &type, be));
+    return PG_OK;
+}
+
+static int m_num(pg_emit *e, double v)
+{
+    if (pg_num_is_int(v))
+        return m_i64(e, (int64_t)v);
+    e->pos += ion_size(8);
+    return PG_OK;
+}
+
+static int m_bool(pg_emit *e, bool v)
+{
+    (void)v;
+    e->pos += 1;
+    return PG_OK;
+}
+
+static int m_null(pg_emit *e)
+{
+    e->pos += 1;
+    return PG_OK;
+}
+
+static const pg_emit_ops measure_ops = {m_open, m_close, m_open, m_close, m_field,
+                                        m_str,  m_i64,   m_num,  m_bool,  m_null};
+
+/* ---- pass 2: the bytes, each container's length known as it opens */
+
+static int w_open(pg_emit *e, int type)
+{
+    DEPTH_CHECK(e);
+    PG_ASSERT(e->lens_next < e->nlens); /* pass 2 must open what pass 1 opened */
+    e->depth++;
+    return ion_td(e->out, type, e->lens[e->lens_next++]);
+}
+
+static int w_begin_struct(pg_emit *e) { return w_open(e, ION_STRUCT); }
+static int w_begin_list(pg_emit *e) { return w_open(e, ION_LIST); }
+
+static int w_end(pg_emit *e)
+{
+    PG_ASSERT(e->depth > 0);
+    e->depth--;
+    return PG_OK;
+}
+
+static int w_field(pg_emit *e, const char *name, size_t len)
 {
     uint32_t id = pg_strtab_find(e->symbols, name, len);
     PG_ASSERT(id != PG_STR_NONE); /* every name was collected in pass 1 */
     return varuint(e->out, (uint64_t)id + SID_LOCAL_BASE);
 }
 
-static int i_str(pg_emit *e, const char *s, size_t len)
+static int w_str(pg_emit *e, const char *s, size_t len)
 {
     return ion_scalar(e->out, ION_STRING, s, len);
 }
 
-static int i_u64(pg_emit *e, int type, uint64_t mag)
+static int w_i64(pg_emit *e, int64_t v)
 {
     unsigned char be[8];
-    size_t n = 0;
-    for (uint64_t m = mag; m != 0; m >>= 8)
-        n++;
-    for (size_t i = 0; i < n; i++)
-        be[n - 1 - i] = (unsigned char)(mag >> (8 * i));
+    int type;
+    size_t n = int_mag(v, &type, be);
     return ion_scalar(e->out, type, be, n);
 }
 
-static int i_i64(pg_emit *e, int64_t v)
-{
-    if (v >= 0)
-        return i_u64(e, ION_POSINT, (uint64_t)v);
-    return i_u64(e, ION_NEGINT, (uint64_t)(-(v + 1)) + 1);
-}
-
-static int i_num(pg_emit *e, double v)
+static int w_num(pg_emit *e, double v)
 {
     if (pg_num_is_int(v))
-        return i_i64(e, (int64_t)v);
-    uint64_t bits;
-    memcpy(&bits, &v, 8);
+        return w_i64(e, (int64_t)v);
     unsigned char be[8];
-    for (int i = 0; i < 8; i++)
-        be[i] = (unsigned char)(bits >> (56 - 8 * i));
-    return ion_scalar(e->out, ION_FLOAT, be, 8);
+    return ion_scalar(e->out, ION_FLOAT, be, float_be(v, be));
 }
 
-static int i_bool(pg_emit *e, bool v)
+static int w_bool(pg_emit *e, bool v)
 {
     unsigned char td = (unsigned char)(ION_BOOL << 4 | (v ? 1 : 0));
     return pg_buf_append(e->out, &td, 1);
 }
 
-static int i_null(pg_emit *e)
+static int w_null(pg_emit *e)
 {
     unsigned char td = 0x0F;
     return pg_buf_append(e->out, &td, 1);
 }
 
-static const pg_emit_ops ion_ops = {i_begin_struct, i_end, i_begin_list, i_end, i_field,
-                                    i_str,          i_i64, i_num,        i_bool, i_null};
+static const pg_emit_ops ion_ops = {w_begin_struct, w_end, w_begin_list, w_end, w_field,
+                                    w_str,          w_i64, w_num,        w_bool, w_null};
 
-/* Pass 1: only field names matter. */
-static int s_nop(pg_emit *e) { (void)e; return PG_OK; }
-static int s_open(pg_emit *e) { DEPTH_CHECK(e); e->depth++; return PG_OK; }
-static int s_close(pg_emit *e) { e->depth--; return PG_OK; }
-static int s_field(pg_emit *e, const char *name, size_t len)
+void pg_emit_ion_measure(pg_emit *e, pg_strtab *symbols)
 {
-    return pg_strtab_intern(e->symbols, name, len) == PG_STR_NONE ? PG_ELIMIT : PG_OK;
-}
-static int s_str(pg_emit *e, const char *s, size_t len) { (void)e; (void)s; (void)len; return PG_OK; }
-static int s_i64(pg_emit *e, int64_t v) { (void)e; (void)v; return PG_OK; }
-static int s_num(pg_emit *e, double v) { (void)e; (void)v; return PG_OK; }
-static int s_bool(pg_emit *e, bool v) { (void)e; (void)v; return PG_OK; }
-
-static const pg_emit_ops sym_ops = {s_open, s_close, s_open, s_close, s_field, s_str, s_i64, s_num, s_bool, s_nop};
-
-void pg_emit_ion_symbols(pg_emit *e, pg_strtab *symbols)
-{
-    e->ops = &sym_ops;
+    e->ops = &measure_ops;
     e->out = NULL;
     e->depth = 0;
     e->symbols = symbols;
+    e->nlens = e->lens_next = 0;
+    e->pos = 0;
 }
 
-int pg_emit_ion_begin(pg_emit *e, pg_buf *out, pg_strtab *symbols)
+int pg_emit_ion_begin(pg_emit *e, pg_buf *out)
 {
     static const unsigned char bvm[4] = {0xE0, 0x01, 0x00, 0xEA};
+    PG_ASSERT(e->ops == &measure_ops && e->depth == 0);
     e->ops = &ion_ops;
     e->out = out;
-    e->depth = 0;
-    e->symbols = symbols;
+    e->lens_next = 0;
+    const pg_strtab *symbols = e->symbols;
     int rc = pg_buf_append(out, bvm, 4);
     if (rc != PG_OK || symbols->n == 0)
         return rc;
-    /* $ion_symbol_table::{ symbols: [ "name", ... ] } */
-    rc = i_open(e, ION_ANNOT);
+    /* $ion_symbol_table::{ symbols: [ "name", ... ] }, its lengths computed from the strings. */
+    size_t list = 0;
+    for (uint32_t id = 0; id < symbols->n; id++) {
+        size_t len;
+        pg_strtab_get(symbols, id, &len);
+        list += ion_size(len);
+    }
+    size_t strct = varuint_len(SID_SYMBOLS) + ion_size(list);
+    size_t annot = 1 + varuint_len(SID_ION_SYMBOL_TABLE) + ion_size(strct);
+    rc = ion_td(out, ION_ANNOT, annot);
     rc = rc ?: varuint(out, 1);                    /* annotation list length in bytes */
     rc = rc ?: varuint(out, SID_ION_SYMBOL_TABLE); /* the annotation */
-    rc = rc ?: i_open(e, ION_STRUCT);
+    rc = rc ?: ion_td(out, ION_STRUCT, strct);
     rc = rc ?: varuint(out, SID_SYMBOLS);
-    rc = rc ?: i_open(e, ION_LIST);
+    rc = rc ?: ion_td(out, ION_LIST, list);
     for (uint32_t id = 0; rc == PG_OK && id < symbols->n; id++) {
         size_t len;
         const char *s = pg_strtab_get(symbols, id, &len);
-        rc = i_str(e, s, len);
+        rc = w_str(e, s, len);
     }
-    rc = rc ?: i_close(e);
-    rc = rc ?: i_close(e);
-    rc = rc ?: i_close(e);
     return rc;
+}
+
+bool pg_emit_done(const pg_emit *e)
+{
+    return e->depth == 0 && (e->ops != &ion_ops || e->lens_next == e->nlens);
+}
+
+void pg_emit_free(pg_emit *e)
+{
+    free(e->lens);
+    e->lens = NULL;
+    e->nlens = e->lens_cap = e->lens_next = 0;
 }

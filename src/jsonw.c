@@ -5,14 +5,32 @@
 
 #include <string.h>
 
+/* Whether a byte must be escaped in a JSON string. */
+static bool needs_escape(unsigned char c)
+{
+    return c < 0x20 || c == '"' || c == '\\';
+}
+
 int pg_json_str(pg_buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
+    /* Most names need no escaping: checked first, then copied with the quotes in one go. */
+    size_t k = 0;
+    while (k < len && !needs_escape((unsigned char)s[k]))
+        k++;
+    if (k == len && len <= SIZE_MAX - 2 && pg_buf_reserve(b, len + 2) == PG_OK) {
+        char *p = b->data + b->len;
+        p[0] = '"';
+        memcpy(p + 1, s, len);
+        p[len + 1] = '"';
+        b->len += len + 2;
+        return PG_OK;
+    }
     int rc = pg_buf_append(b, "\"", 1);
     size_t run = 0; /* bytes that need no escaping, appended in one go */
     for (size_t i = 0; rc == PG_OK && i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
+        if (!needs_escape(c)) {
             run++;
             continue;
         }

@@ -71,6 +71,52 @@ static bool grow_slots(pg_profile *p)
     return true;
 }
 
+static void *dup_array(const void *p, size_t n, size_t elem, bool *ok)
+{
+    if (p == NULL || n == 0)
+        return NULL;
+    void *d = malloc(n * elem);
+    if (d == NULL)
+        *ok = false;
+    else
+        memcpy(d, p, n * elem);
+    return d;
+}
+
+int pg_profile_copy(pg_profile *dst, const pg_profile *src, const pg_profile_limits *lim)
+{
+    memset(dst, 0, sizeof *dst);
+    if (src->n > lim->max_nodes || src->strs.n > lim->max_strings || src->strs.bytes_len > lim->max_string_bytes ||
+        src->ncounts > lim->max_counts)
+        return PG_ELIMIT;
+    *dst = *src;
+    dst->lim = *lim;
+    bool ok = true;
+    dst->nodes = dup_array(src->nodes, src->cap, sizeof *src->nodes, &ok);
+    dst->pool = dup_array(src->pool, src->pool_cap, sizeof *src->pool, &ok);
+    dst->slots = dup_array(src->slots, src->nslots, sizeof *src->slots, &ok);
+    dst->meta_extra = src->meta_extra ? pg_value_clone(src->meta_extra) : NULL;
+    dst->top_extra = src->top_extra ? pg_value_clone(src->top_extra) : NULL;
+    ok = ok && (src->meta_extra == NULL || dst->meta_extra != NULL) && (src->top_extra == NULL || dst->top_extra != NULL);
+    int rc = pg_strtab_copy(&dst->strs, &src->strs);
+    if (!ok || rc != PG_OK) {
+        if (rc == PG_OK)
+            pg_strtab_free(&dst->strs);
+        else
+            memset(&dst->strs, 0, sizeof dst->strs);
+        free(dst->nodes);
+        free(dst->pool);
+        free(dst->slots);
+        pg_value_free(dst->meta_extra);
+        pg_value_free(dst->top_extra);
+        memset(dst, 0, sizeof *dst);
+        return PG_ENOMEM;
+    }
+    dst->strs.bytes_limit = lim->max_string_bytes;
+    dst->strs.count_limit = lim->max_strings;
+    return PG_OK;
+}
+
 size_t pg_profile_memory(const pg_profile *p)
 {
     return sizeof *p + (size_t)p->cap * sizeof *p->nodes + (size_t)p->pool_cap * sizeof *p->pool +
@@ -212,15 +258,37 @@ int pg_profile_set_weight(pg_profile *p, const char *counter, size_t len, double
 
 /* ------------------------------------------------------------------ writing */
 
-typedef struct {
+/*
+ * The writer walks the tree depth-first with an explicit stack, so it can stop after any node and
+ * resume later: the caller asks for output in steps of a few tens of kilobytes and sends each one
+ * while the next is produced. Children are written in byte order of their names; the sorted
+ * child lists of the open nodes live in one LIFO arena.
+ */
+
+typedef enum { S_TOP, S_TREE, S_TAIL, S_DONE } wstage;
+
+typedef struct wframe {
+    uint32_t node, depth;
+    size_t kids; /* offset of the sorted children in the arena */
+    uint32_t nkids, next;
+} wframe;
+
+struct pg_pwriter {
     const pg_profile *p;
     uint32_t max_depth;
-    pg_emit *e;
-    pg_count *acc; /* folded counts at the depth limit */
+    bool ion;
+    wstage stage;
+    pg_emit e;
+    pg_strtab syms; /* Ion: field names */
+    wframe *fr;
+    uint32_t nfr, fr_cap;
+    uint32_t *arena;
+    size_t narena, arena_cap;
+    pg_count *acc; /* a node's counts, sorted, or the counts folded at the depth limit */
     uint32_t nacc, acc_cap;
-    uint32_t *stack;
+    uint32_t *stack; /* fold_subtree's */
     uint32_t stack_cap;
-} walker;
+};
 
 static int cmp_name(const void *a, const void *b, void *ctx)
 {
@@ -234,61 +302,69 @@ static int cmp_counter(const void *a, const void *b, void *ctx)
     return pg_strtab_cmp(&p->strs, ((const pg_count *)a)->counter, ((const pg_count *)b)->counter);
 }
 
-static int field(walker *w, const char *name)
+static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
 {
-    return w->e->ops->field(w->e, name, strlen(name));
+    if (need <= *cap)
+        return true;
+    size_t n = *cap ? *cap : 64;
+    while (n < need)
+        n *= 2;
+    void *a = realloc(*arr, n * elem);
+    if (a == NULL)
+        return false;
+    *arr = a;
+    *cap = n;
+    return true;
 }
 
-static int field_id(walker *w, uint32_t id)
+static int field(pg_pwriter *w, const char *name)
+{
+    return w->e.ops->field(&w->e, name, strlen(name));
+}
+
+static int field_id(pg_pwriter *w, uint32_t id)
 {
     size_t len;
     const char *s = pg_strtab_get(&w->p->strs, id, &len);
-    return w->e->ops->field(w->e, s, len);
+    return w->e.ops->field(&w->e, s, len);
 }
 
-/* Writes {counter: value, ...} sorted by counter name; counts is scratch the caller owns. */
-static int emit_counts(walker *w, pg_count *counts, uint32_t n)
+/* Writes {counter: value, ...} from w->acc[0..nacc), sorted by counter name. */
+static int emit_counts(pg_pwriter *w)
 {
-    qsort_r(counts, n, sizeof *counts, cmp_counter, (void *)w->p);
-    int rc = w->e->ops->begin_struct(w->e);
-    for (uint32_t i = 0; rc == PG_OK && i < n; i++) {
-        rc = field_id(w, counts[i].counter);
-        rc = rc ?: w->e->ops->num(w->e, counts[i].value);
+    qsort_r(w->acc, w->nacc, sizeof *w->acc, cmp_counter, (void *)w->p);
+    int rc = w->e.ops->begin_struct(&w->e);
+    for (uint32_t i = 0; rc == PG_OK && i < w->nacc; i++) {
+        rc = field_id(w, w->acc[i].counter);
+        rc = rc ?: w->e.ops->num(&w->e, w->acc[i].value);
     }
-    return rc ?: w->e->ops->end_struct(w->e);
+    return rc ?: w->e.ops->end_struct(&w->e);
 }
 
-static int acc_add(walker *w, const pg_count *c)
+static int acc_add(pg_pwriter *w, const pg_count *c)
 {
     for (uint32_t i = 0; i < w->nacc; i++)
         if (w->acc[i].counter == c->counter) {
             w->acc[i].value += c->value;
             return PG_OK;
         }
-    if (w->nacc == w->acc_cap) {
-        uint32_t cap = w->acc_cap ? w->acc_cap * 2 : 16;
-        pg_count *a = realloc(w->acc, cap * sizeof *a);
-        if (a == NULL)
-            return PG_ENOMEM;
-        w->acc = a;
-        w->acc_cap = cap;
-    }
+    size_t cap = w->acc_cap;
+    if (!grow((void **)&w->acc, &cap, (size_t)w->nacc + 1, sizeof *w->acc))
+        return PG_ENOMEM;
+    w->acc_cap = (uint32_t)cap;
     w->acc[w->nacc++] = *c;
     return PG_OK;
 }
 
 /* Sums the self counts of node and every descendant into w->acc (maxDepth folding). */
-static int fold_subtree(walker *w, uint32_t node)
+static int fold_subtree(pg_pwriter *w, uint32_t node)
 {
     const pg_profile *p = w->p;
-    uint32_t sp = 0;
+    size_t sp = 0, cap = w->stack_cap;
     w->nacc = 0;
-    if (w->stack_cap == 0) {
-        w->stack_cap = 256;
-        w->stack = malloc(w->stack_cap * sizeof *w->stack);
-        if (w->stack == NULL)
-            return PG_ENOMEM;
-    }
+    if (!grow((void **)&w->stack, &cap, 1, sizeof *w->stack))
+        return PG_ENOMEM;
+    w->stack_cap = (uint32_t)cap;
     w->stack[sp++] = node;
     while (sp > 0) {
         const pg_pnode *nd = &p->nodes[w->stack[--sp]];
@@ -296,137 +372,217 @@ static int fold_subtree(walker *w, uint32_t node)
             if (acc_add(w, &p->pool[nd->counts + k]) != PG_OK)
                 return PG_ENOMEM;
         for (uint32_t c = nd->first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling) {
-            if (sp == w->stack_cap) {
-                uint32_t *s = realloc(w->stack, 2 * w->stack_cap * sizeof *s);
-                if (s == NULL)
-                    return PG_ENOMEM;
-                w->stack = s;
-                w->stack_cap *= 2;
-            }
+            if (!grow((void **)&w->stack, &cap, sp + 1, sizeof *w->stack))
+                return PG_ENOMEM;
+            w->stack_cap = (uint32_t)cap;
             w->stack[sp++] = c;
         }
     }
     return PG_OK;
 }
 
-static int emit_node(walker *w, uint32_t node, uint32_t depth)
+/* Writes a node up to its children; a node with children to write gets a frame, one without is
+ * closed here. */
+static int open_node(pg_pwriter *w, uint32_t node, uint32_t depth)
 {
     const pg_profile *p = w->p;
     const pg_pnode *nd = &p->nodes[node];
-    const pg_emit_ops *o = w->e->ops;
+    const pg_emit_ops *o = w->e.ops;
+    pg_emit *e = &w->e;
     bool at_limit = w->max_depth != 0 && depth >= w->max_depth;
-    int rc = o->begin_struct(w->e);
+    int rc = o->begin_struct(e);
     if (rc != PG_OK)
         return rc;
     if (at_limit && nd->first_child != PG_NODE_NONE) {
         rc = fold_subtree(w, node);
-        if (rc == PG_OK && w->nacc > 0) {
-            rc = field(w, "counts");
-            rc = rc ?: emit_counts(w, w->acc, w->nacc);
-        }
+        if (rc == PG_OK && w->nacc > 0)
+            rc = field(w, "counts") ?: emit_counts(w);
     } else if (nd->ncounts > 0) {
-        pg_count *tmp = malloc(nd->ncounts * sizeof *tmp);
-        if (tmp == NULL)
+        size_t cap = w->acc_cap;
+        if (!grow((void **)&w->acc, &cap, nd->ncounts, sizeof *w->acc))
             return PG_ENOMEM;
-        memcpy(tmp, p->pool + nd->counts, nd->ncounts * sizeof *tmp);
-        rc = field(w, "counts");
-        rc = rc ?: emit_counts(w, tmp, nd->ncounts);
-        free(tmp);
+        w->acc_cap = (uint32_t)cap;
+        memcpy(w->acc, p->pool + nd->counts, nd->ncounts * sizeof *w->acc);
+        w->nacc = nd->ncounts;
+        rc = field(w, "counts") ?: emit_counts(w);
     }
     if (rc == PG_OK && nd->file != PG_STR_NONE) {
         size_t len;
         const char *s = pg_strtab_get(&p->strs, nd->file, &len);
-        rc = field(w, "file");
-        rc = rc ?: o->str(w->e, s, len);
+        rc = field(w, "file") ?: o->str(e, s, len);
     }
     if (rc == PG_OK && nd->has_line) {
-        rc = field(w, "line");
-        rc = rc ?: o->begin_list(w->e);
-        rc = rc ?: o->i64(w->e, nd->line_min);
+        rc = field(w, "line") ?: o->begin_list(e);
+        rc = rc ?: o->i64(e, nd->line_min);
         if (rc == PG_OK && nd->line_max != nd->line_min)
-            rc = o->i64(w->e, nd->line_max);
-        rc = rc ?: o->end_list(w->e);
+            rc = o->i64(e, nd->line_max);
+        rc = rc ?: o->end_list(e);
     }
-    if (rc == PG_OK && !at_limit && nd->first_child != PG_NODE_NONE) {
-        uint32_t n = 0;
-        for (uint32_t c = nd->first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling)
-            n++;
-        uint32_t *kids = malloc(n * sizeof *kids);
-        if (kids == NULL)
-            return PG_ENOMEM;
-        n = 0;
-        for (uint32_t c = nd->first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling)
-            kids[n++] = c;
-        qsort_r(kids, n, sizeof *kids, cmp_name, (void *)p);
-        rc = field(w, "children");
-        rc = rc ?: o->begin_struct(w->e);
-        for (uint32_t i = 0; rc == PG_OK && i < n; i++) {
-            rc = field_id(w, p->nodes[kids[i]].name);
-            rc = rc ?: emit_node(w, kids[i], depth + 1);
-        }
-        rc = rc ?: o->end_struct(w->e);
-        free(kids);
-    }
-    return rc ?: o->end_struct(w->e);
+    if (rc != PG_OK)
+        return rc;
+    if (at_limit || nd->first_child == PG_NODE_NONE)
+        return o->end_struct(e);
+    uint32_t n = 0;
+    for (uint32_t c = nd->first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling)
+        n++;
+    size_t fcap = w->fr_cap;
+    if (!grow((void **)&w->arena, &w->arena_cap, w->narena + n, sizeof *w->arena) ||
+        !grow((void **)&w->fr, &fcap, (size_t)w->nfr + 1, sizeof *w->fr))
+        return PG_ENOMEM;
+    w->fr_cap = (uint32_t)fcap;
+    uint32_t *kids = w->arena + w->narena;
+    n = 0;
+    for (uint32_t c = nd->first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling)
+        kids[n++] = c;
+    qsort_r(kids, n, sizeof *kids, cmp_name, (void *)p);
+    w->fr[w->nfr++] = (wframe){.node = node, .depth = depth, .kids = w->narena, .nkids = n};
+    w->narena += n;
+    return field(w, "children") ?: o->begin_struct(e);
 }
 
-static int emit_meta(walker *w)
+/* One step of the tree: the next child of the innermost open node, or that node's end. */
+static int tree_step(pg_pwriter *w)
+{
+    wframe *f = &w->fr[w->nfr - 1];
+    if (f->next < f->nkids) {
+        uint32_t kid = w->arena[f->kids + f->next++];
+        uint32_t depth = f->depth + 1; /* f may move when open_node pushes */
+        return field_id(w, w->p->nodes[kid].name) ?: open_node(w, kid, depth);
+    }
+    w->narena = f->kids;
+    w->nfr--;
+    return w->e.ops->end_struct(&w->e) ?: w->e.ops->end_struct(&w->e); /* children, then the node */
+}
+
+static int emit_meta(pg_pwriter *w)
 {
     const pg_profile *p = w->p;
-    const pg_emit_ops *o = w->e->ops;
-    int rc = o->begin_struct(w->e);
+    const pg_emit_ops *o = w->e.ops;
+    pg_emit *e = &w->e;
+    int rc = o->begin_struct(e);
     if (rc == PG_OK && p->has_weights) {
-        pg_count tmp[PG_ARRAY_LEN(p->weights)];
-        memcpy(tmp, p->weights, p->nweights * sizeof *tmp);
-        rc = field(w, "sampleWeights");
-        rc = rc ?: emit_counts(w, tmp, p->nweights);
+        w->nacc = 0;
+        for (uint32_t i = 0; rc == PG_OK && i < p->nweights; i++)
+            rc = acc_add(w, &p->weights[i]);
+        rc = rc ?: field(w, "sampleWeights");
+        rc = rc ?: emit_counts(w);
     }
     if (rc == PG_OK && p->has_duration)
-        rc = field(w, "durationInMs") ?: o->num(w->e, p->duration_ms);
+        rc = field(w, "durationInMs") ?: o->num(e, p->duration_ms);
     if (rc == PG_OK && p->has_samples)
-        rc = field(w, "numTimesSampled") ?: o->num(w->e, p->num_samples);
+        rc = field(w, "numTimesSampled") ?: o->num(e, p->num_samples);
     if (rc == PG_OK && p->has_cpu)
-        rc = field(w, "cpuTimeInSeconds") ?: o->num(w->e, p->cpu_s);
+        rc = field(w, "cpuTimeInSeconds") ?: o->num(e, p->cpu_s);
     /* Descriptive members (fleetInfo, agentInfo, ...) follow the ones we interpret. */
     if (rc == PG_OK && p->meta_extra != NULL)
-        rc = pg_value_emit_members(p->meta_extra, w->e);
-    return rc ?: o->end_struct(w->e);
+        rc = pg_value_emit_members(p->meta_extra, e);
+    return rc ?: o->end_struct(e);
 }
 
-int pg_profile_emit(const pg_profile *p, uint32_t max_depth, pg_emit *e)
+/* One unit of output: the profile's head, one tree step, or its tail. */
+static int walk_step(pg_pwriter *w)
 {
-    walker w = {.p = p, .max_depth = max_depth, .e = e};
-    const pg_emit_ops *o = e->ops;
-    int rc = o->begin_struct(e);
-    if (rc == PG_OK && p->has_start)
-        rc = field(&w, "start") ?: o->i64(e, p->start_ms);
-    if (rc == PG_OK && p->has_end)
-        rc = field(&w, "end") ?: o->i64(e, p->end_ms);
-    rc = rc ?: field(&w, "agentMetadata");
-    rc = rc ?: emit_meta(&w);
-    rc = rc ?: field(&w, "callgraph");
-    rc = rc ?: emit_node(&w, PG_ROOT, 0);
-    if (rc == PG_OK && p->top_extra != NULL)
-        rc = pg_value_emit_members(p->top_extra, e);
-    rc = rc ?: o->end_struct(e);
-    free(w.acc);
-    free(w.stack);
+    const pg_profile *p = w->p;
+    const pg_emit_ops *o = w->e.ops;
+    pg_emit *e = &w->e;
+    int rc = PG_OK;
+    switch (w->stage) {
+    case S_TOP:
+        rc = o->begin_struct(e);
+        if (rc == PG_OK && p->has_start)
+            rc = field(w, "start") ?: o->i64(e, p->start_ms);
+        if (rc == PG_OK && p->has_end)
+            rc = field(w, "end") ?: o->i64(e, p->end_ms);
+        rc = rc ?: field(w, "agentMetadata");
+        rc = rc ?: emit_meta(w);
+        rc = rc ?: field(w, "callgraph");
+        rc = rc ?: open_node(w, PG_ROOT, 0);
+        w->stage = S_TREE;
+        return rc;
+    case S_TREE:
+        if (w->nfr > 0)
+            return tree_step(w);
+        w->stage = S_TAIL;
+        return PG_OK;
+    case S_TAIL:
+        if (p->top_extra != NULL)
+            rc = pg_value_emit_members(p->top_extra, e);
+        rc = rc ?: o->end_struct(e);
+        w->stage = S_DONE;
+        return rc;
+    case S_DONE:
+        return PG_OK;
+    }
+    PG_UNREACHABLE();
+}
+
+int pg_pwriter_new(const pg_profile *p, bool ion, uint32_t max_depth, pg_pwriter **out)
+{
+    pg_pwriter *w = calloc(1, sizeof *w);
+    *out = NULL;
+    if (w == NULL)
+        return PG_ENOMEM;
+    w->p = p;
+    w->ion = ion;
+    w->max_depth = max_depth;
+    if (!ion) {
+        pg_emit_json(&w->e, NULL);
+        *out = w;
+        return PG_OK;
+    }
+    /* Ion's first walk: symbols and container lengths, nothing written. */
+    pg_strtab_init(&w->syms, p->strs.bytes_limit + 4096, p->strs.count_limit + 64);
+    pg_emit_ion_measure(&w->e, &w->syms);
+    int rc = PG_OK;
+    while (rc == PG_OK && w->stage != S_DONE)
+        rc = walk_step(w);
+    if (rc != PG_OK) {
+        pg_pwriter_free(w);
+        return rc;
+    }
+    PG_ASSERT(w->nfr == 0 && w->narena == 0);
+    w->stage = S_TOP;
+    w->e.out = NULL; /* set by the first step, which writes the symbol table */
+    *out = w;
+    return PG_OK;
+}
+
+int pg_pwriter_step(pg_pwriter *w, pg_buf *out, size_t budget, bool *done)
+{
+    int rc = PG_OK;
+    if (w->ion && w->e.out == NULL)
+        rc = pg_emit_ion_begin(&w->e, out);
+    w->e.out = out;
+    while (rc == PG_OK && w->stage != S_DONE && out->len < budget)
+        rc = walk_step(w);
+    *done = rc == PG_OK && w->stage == S_DONE;
+    if (*done)
+        PG_ASSERT(pg_emit_done(&w->e));
     return rc;
+}
+
+void pg_pwriter_free(pg_pwriter *w)
+{
+    if (w == NULL)
+        return;
+    pg_emit_free(&w->e);
+    pg_strtab_free(&w->syms);
+    free(w->fr);
+    free(w->arena);
+    free(w->acc);
+    free(w->stack);
+    free(w);
 }
 
 int pg_profile_encode(const pg_profile *p, bool ion, uint32_t max_depth, pg_buf *out)
 {
-    static __thread pg_emit e; /* large (per-depth state): not on the stack */
-    if (!ion) {
-        pg_emit_json(&e, out);
-        return pg_profile_emit(p, max_depth, &e);
-    }
-    pg_strtab syms;
-    pg_strtab_init(&syms, p->strs.bytes_limit + 4096, p->strs.count_limit + 64);
-    pg_emit_ion_symbols(&e, &syms);
-    int rc = pg_profile_emit(p, max_depth, &e);
-    rc = rc ?: pg_emit_ion_begin(&e, out, &syms);
-    rc = rc ?: pg_profile_emit(p, max_depth, &e);
-    pg_strtab_free(&syms);
+    pg_pwriter *w;
+    int rc = pg_pwriter_new(p, ion, max_depth, &w);
+    if (rc != PG_OK)
+        return rc;
+    bool done;
+    rc = pg_pwriter_step(w, out, SIZE_MAX, &done);
+    PG_ASSERT(rc != PG_OK || done);
+    pg_pwriter_free(w);
     return rc;
 }

@@ -8,6 +8,8 @@
 
 #include "profgate/common.h"
 
+#include <string.h>
+
 typedef struct pg_buf {
     char *data;
     size_t len;
@@ -23,7 +25,17 @@ void pg_buf_free(pg_buf *b);
 void pg_buf_reset(pg_buf *b);
 /** Makes room for n more bytes. PG_ELIMIT past the limit, PG_ENOMEM when allocation fails. */
 int pg_buf_reserve(pg_buf *b, size_t n);
-int pg_buf_append(pg_buf *b, const void *p, size_t n);
+int pg_buf_append_slow(pg_buf *b, const void *p, size_t n);
+/** Appends n bytes; inline because writers call it for every few bytes they produce. */
+static inline int pg_buf_append(pg_buf *b, const void *p, size_t n)
+{
+    if (n <= b->cap - b->len && b->data != NULL) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        return PG_OK;
+    }
+    return pg_buf_append_slow(b, p, n);
+}
 int pg_buf_puts(pg_buf *b, const char *s);
 int pg_buf_printf(pg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /** Removes the first n bytes. */

@@ -34,8 +34,13 @@ struct pg_emit {
     bool after_field; /* JSON: a field name was just written */
     /* JSON: whether the container at each depth already has a member. */
     bool has_member[PG_EMIT_DEPTH_MAX];
-    /* Ion: where each open container's type byte sits; the symbol table in use. */
+    /* Ion pass 1: where each open container starts and which length slot it fills. */
     size_t open_at[PG_EMIT_DEPTH_MAX];
+    size_t open_idx[PG_EMIT_DEPTH_MAX];
+    size_t pos;
+    /* Ion: every container's length in opening order (pass 1 fills, pass 2 reads); symbols. */
+    uint32_t *lens;
+    size_t nlens, lens_cap, lens_next;
     pg_strtab *symbols;
 };
 
@@ -43,12 +48,18 @@ struct pg_emit {
 void pg_emit_json(pg_emit *e, pg_buf *out);
 
 /**
- * Binary Ion in two passes: pass 1 collects field names (pg_emit_ion_symbols, writes nothing),
- * pass 2 writes the version marker, the local symbol table and the value (pg_emit_ion_begin).
- * The same strtab must be passed to both.
+ * Binary Ion in two walks of the same data: pass 1 (pg_emit_ion_measure) writes nothing, collects
+ * field names into symbols and records container lengths; pass 2 (pg_emit_ion_begin) writes the
+ * version marker and the local symbol table, then the value as the walk goes, never moving bytes
+ * already written (so they can be sent). The emitter must start zeroed (or be reused only after
+ * pg_emit_free); symbols must live until pass 2 ends.
  */
-void pg_emit_ion_symbols(pg_emit *e, pg_strtab *symbols);
-int pg_emit_ion_begin(pg_emit *e, pg_buf *out, pg_strtab *symbols);
+void pg_emit_ion_measure(pg_emit *e, pg_strtab *symbols);
+int pg_emit_ion_begin(pg_emit *e, pg_buf *out);
+/** True once the value is complete (for Ion: every measured container written). */
+bool pg_emit_done(const pg_emit *e);
+/** Frees what the Ion passes allocated. */
+void pg_emit_free(pg_emit *e);
 
 /** A number is written as an integer when it is integral and exactly representable. */
 bool pg_num_is_int(double v);

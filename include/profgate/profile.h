@@ -69,6 +69,8 @@ typedef struct pg_profile {
 int pg_profile_init(pg_profile *p, const pg_profile_limits *lim);
 void pg_profile_free(pg_profile *p);
 
+/** Makes dst (uninitialized) an independent copy of src with limits lim; PG_ELIMIT if src exceeds them. */
+int pg_profile_copy(pg_profile *dst, const pg_profile *src, const pg_profile_limits *lim);
 /** The child of parent named name, created if absent; PG_NODE_NONE past a limit. */
 uint32_t pg_profile_child(pg_profile *p, uint32_t parent, const char *name, size_t len);
 /** The same with an already interned name (an id of p->strs). */
@@ -84,13 +86,22 @@ void pg_profile_add_line(pg_profile *p, uint32_t node, int64_t min, int64_t max)
 /** Sets sampleWeights[counter]. */
 int pg_profile_set_weight(pg_profile *p, const char *counter, size_t len, double w);
 
-/** Writes the profile; max_depth 0 means unlimited. Children and counters in byte order of name. */
-int pg_profile_emit(const pg_profile *p, uint32_t max_depth, pg_emit *e);
 
 /** Approximate bytes of memory the profile holds (for byte-bounded caches). */
 size_t pg_profile_memory(const pg_profile *p);
 
-/** Encodes as JSON (ion = false) or binary Ion into out. */
+/**
+ * A resumable writer of p as JSON or binary Ion; max_depth 0 means unlimited. Children and
+ * counters come in byte order of name. p must not change while the writer lives. For Ion, creating
+ * the writer walks the profile once (symbols and lengths) without output.
+ */
+typedef struct pg_pwriter pg_pwriter;
+int pg_pwriter_new(const pg_profile *p, bool ion, uint32_t max_depth, pg_pwriter **out);
+/** Appends to out until out->len reaches budget or the profile is complete (*done). */
+int pg_pwriter_step(pg_pwriter *w, pg_buf *out, size_t budget, bool *done);
+void pg_pwriter_free(pg_pwriter *w);
+
+/** Encodes the whole profile into out in one go. */
 int pg_profile_encode(const pg_profile *p, bool ion, uint32_t max_depth, pg_buf *out);
 
 #endif
