@@ -41,6 +41,14 @@ struct pg_http_req {
     pg_http_abort_cb on_abort;
     void *abort_data;
     bool active; /* handed out (or being answered), not yet answered */
+    /* A streamed answer: its status, whether chunked framing is used, bytes queued (written to
+     * libuv, not yet confirmed) and sent, and who waits for the queue to drain. */
+    bool streaming, chunked;
+    int status;
+    size_t queued, body_bytes;
+    size_t drain_low;
+    pg_http_drain_cb on_drain;
+    void *drain_data;
 };
 
 struct conn {
@@ -53,7 +61,7 @@ struct conn {
     bool closing;
     bool reading;
     bool close_after;
-    bool write_active;
+    unsigned writes; /* uv_write requests in flight */
     bool shutdown_active;
     cstate state;
     tmode tmode;
@@ -78,6 +86,7 @@ typedef struct wreq {
     uv_write_t w;
     conn *c;
     size_t len;
+    bool last; /* the end of a response: the connection moves on when it is written */
     void (*release)(void *ctx); /* a shared body is released here once written */
     void *release_ctx;
     char data[];
@@ -194,7 +203,7 @@ static void arm(conn *c, tmode mode)
 
 static void conn_maybe_free(conn *c)
 {
-    if (c->open_handles > 0 || c->req.active || c->write_active || c->shutdown_active)
+    if (c->open_handles > 0 || c->req.active || c->writes > 0 || c->shutdown_active)
         return;
     pg_http_server *s = c->srv;
     if (c->prev)
@@ -223,9 +232,18 @@ static void conn_close(conn *c)
         return;
     c->closing = true;
     /* A handler still working on this connection's request hears about it now. */
-    if (c->req.active && c->state == C_HANDLER && c->req.on_abort != NULL)
+    if (c->req.active && c->req.on_abort != NULL)
         c->req.on_abort(&c->req, c->req.abort_data);
     uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+}
+
+/* Closes with a TCP RST instead of a FIN (SO_LINGER 0): the peer sees an error, not an end. */
+static void conn_reset(conn *c)
+{
+    c->closing = true;
+    if (uv_tcp_close_reset(&c->tcp, on_conn_handle_closed) != 0)
+        uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
 }
 
@@ -267,10 +285,13 @@ static void on_write(uv_write_t *w, int status)
 {
     wreq *wr = w->data;
     conn *c = wr->c;
+    bool last = wr->last;
     if (wr->release)
         wr->release(wr->release_ctx);
+    if (!last)
+        c->req.queued -= wr->len;
     free(wr);
-    c->write_active = false;
+    c->writes--;
     if (c->closing) {
         conn_maybe_free(c);
         return;
@@ -278,6 +299,16 @@ static void on_write(uv_write_t *w, int status)
     if (status < 0) {
         pg_log(PG_LOG_DEBUG, "write failed: %s", uv_strerror(status));
         conn_close(c);
+        return;
+    }
+    if (!last) {
+        /* A piece of a streamed answer: its producer may be waiting for room. */
+        pg_http_req *r = &c->req;
+        if (r->on_drain != NULL && r->queued <= r->drain_low) {
+            pg_http_drain_cb cb = r->on_drain;
+            r->on_drain = NULL;
+            cb(r, r->drain_data);
+        }
         return;
     }
     if (c->state == C_HEAD) {
@@ -313,10 +344,63 @@ static void access_log(conn *c, int status, size_t body_len)
            method, target, status, body_len, ms, c->closing ? " client_gone=1" : "");
 }
 
+/* The status line and headers; framing is the Content-Length or Transfer-Encoding line. */
+static size_t head_size(const pg_http_out_header *hdrs, size_t nhdrs)
+{
+    size_t cap = 512;
+    for (size_t i = 0; i < nhdrs; i++)
+        cap += strlen(hdrs[i].name) + strlen(hdrs[i].value) + 4;
+    return cap;
+}
+
+static size_t format_head(conn *c, int status, const pg_http_out_header *hdrs, size_t nhdrs, const char *framing,
+                          char *out, size_t cap)
+{
+    pg_http_server *s = c->srv;
+    int n = snprintf(out, cap,
+                     "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: %s\r\nx-amzn-RequestId: %s\r\n%sConnection: %s\r\n",
+                     status, pg_http_reason(status), http_date(s), s->cfg.server_name, c->req.id, framing,
+                     c->close_after ? "close" : "keep-alive");
+    size_t off = (size_t)n;
+    for (size_t i = 0; i < nhdrs; i++) {
+        n = snprintf(out + off, cap - off, "%s: %s\r\n", hdrs[i].name, hdrs[i].value);
+        off += (size_t)n;
+    }
+    PG_ASSERT(off + 2 <= cap);
+    memcpy(out + off, "\r\n", 2);
+    return off + 2;
+}
+
+/* Queues wr (its data[0..len), plus an optional shared body) on the connection. False when the
+ * write could not start: the connection is then closing and wr (and the body) released. */
+static bool queue_write(conn *c, wreq *wr, size_t len, const void *body, size_t body_len, bool last,
+                        void (*release)(void *ctx), void *ctx)
+{
+    uv_buf_t bufs[2] = {uv_buf_init(wr->data, (unsigned)len), uv_buf_init((char *)body, (unsigned)body_len)};
+    wr->len = len + body_len;
+    wr->c = c;
+    wr->w.data = wr;
+    wr->last = last;
+    wr->release = release;
+    wr->release_ctx = ctx;
+    int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, bufs, body_len > 0 ? 2 : 1, on_write);
+    if (rc != 0) {
+        if (release)
+            release(ctx);
+        free(wr);
+        pg_log(PG_LOG_DEBUG, "write failed: %s", uv_strerror(rc));
+        conn_close(c);
+        return false;
+    }
+    c->writes++;
+    arm(c, T_SEND);
+    return true;
+}
+
 static void respond(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs, const void *body,
                     size_t len, void (*release)(void *ctx), void *ctx)
 {
-    PG_ASSERT(r->active);
+    PG_ASSERT(r->active && !r->streaming);
     conn *c = r->c;
     access_log(c, status, len);
     r->active = false;
@@ -326,14 +410,11 @@ static void respond(pg_http_req *r, int status, const pg_http_out_header *hdrs, 
         conn_maybe_free(c); /* the client left; the answer goes nowhere */
         return;
     }
-    pg_http_server *s = c->srv;
-    if (s->shutting_down)
+    if (c->srv->shutting_down)
         c->close_after = true;
 
     /* The head, plus the body unless it is shared, go into one allocation. */
-    size_t cap = 512 + (release ? 0 : len);
-    for (size_t i = 0; i < nhdrs; i++)
-        cap += strlen(hdrs[i].name) + strlen(hdrs[i].value) + 4;
+    size_t cap = head_size(hdrs, nhdrs) + (release ? 0 : len);
     wreq *wr = malloc(sizeof *wr + cap);
     if (wr == NULL) {
         if (release)
@@ -342,49 +423,120 @@ static void respond(pg_http_req *r, int status, const pg_http_out_header *hdrs, 
         conn_close(c);
         return;
     }
-    int n = snprintf(wr->data, cap,
-                     "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: %s\r\nx-amzn-RequestId: %s\r\n"
-                     "Content-Length: %zu\r\nConnection: %s\r\n",
-                     status, pg_http_reason(status), http_date(s), s->cfg.server_name, r->id, len,
-                     c->close_after ? "close" : "keep-alive");
-    size_t off = (size_t)n;
-    for (size_t i = 0; i < nhdrs; i++) {
-        n = snprintf(wr->data + off, cap - off, "%s: %s\r\n", hdrs[i].name, hdrs[i].value);
-        off += (size_t)n;
-    }
-    memcpy(wr->data + off, "\r\n", 2);
-    off += 2;
-    uv_buf_t bufs[2];
-    unsigned nbufs = 1;
-    if (release == NULL) {
+    char framing[48];
+    snprintf(framing, sizeof framing, "Content-Length: %zu\r\n", len);
+    size_t off = format_head(c, status, hdrs, nhdrs, framing, wr->data, cap);
+    if (release == NULL && len > 0) {
         PG_ASSERT(off + len <= cap);
-        if (len > 0)
-            memcpy(wr->data + off, body, len);
-        bufs[0] = uv_buf_init(wr->data, (unsigned)(off + len));
-    } else {
-        PG_ASSERT(off <= cap);
-        bufs[0] = uv_buf_init(wr->data, (unsigned)off);
-        bufs[1] = uv_buf_init((char *)body, (unsigned)len);
-        nbufs = len > 0 ? 2 : 1;
+        memcpy(wr->data + off, body, len);
+        off += len;
     }
-    wr->len = off + len;
-    wr->c = c;
-    wr->w.data = wr;
-    wr->release = release;
-    wr->release_ctx = ctx;
     if (c->state == C_HANDLER)
         c->state = C_WRITING;
-    int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, bufs, nbufs, on_write);
-    if (rc != 0) {
-        if (release)
-            release(ctx);
-        free(wr);
-        pg_log(PG_LOG_DEBUG, "write failed: %s", uv_strerror(rc));
+    if (release == NULL)
+        queue_write(c, wr, off, NULL, 0, true, NULL, NULL);
+    else
+        queue_write(c, wr, off, body, len, true, release, ctx);
+}
+
+void pg_http_stream_begin(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs)
+{
+    PG_ASSERT(r->active && !r->streaming);
+    conn *c = r->c;
+    r->streaming = true;
+    r->status = status;
+    if (c->closing)
+        return;
+    if (c->srv->shutting_down)
+        c->close_after = true;
+    /* HTTP/1.0 has no chunked encoding: the body ends where the connection does. */
+    r->chunked = r->head->http_major > 1 || r->head->http_minor >= 1;
+    if (!r->chunked)
+        c->close_after = true;
+    size_t cap = head_size(hdrs, nhdrs);
+    wreq *wr = malloc(sizeof *wr + cap);
+    if (wr == NULL) {
+        pg_log(PG_LOG_ERROR, "out of memory starting a streamed response");
         conn_close(c);
         return;
     }
-    c->write_active = true;
-    arm(c, T_SEND);
+    size_t off = format_head(c, status, hdrs, nhdrs, r->chunked ? "Transfer-Encoding: chunked\r\n" : "", wr->data, cap);
+    c->state = C_WRITING;
+    if (queue_write(c, wr, off, NULL, 0, false, NULL, NULL))
+        r->queued += off;
+}
+
+bool pg_http_stream_write(pg_http_req *r, const void *data, size_t len)
+{
+    PG_ASSERT(r->active && r->streaming);
+    conn *c = r->c;
+    if (c->closing)
+        return false;
+    if (len == 0)
+        return true; /* a zero-length chunk would end the body */
+    wreq *wr = malloc(sizeof *wr + len + 32);
+    if (wr == NULL) {
+        pg_log(PG_LOG_ERROR, "out of memory writing a %zu-byte chunk", len);
+        conn_close(c);
+        return false;
+    }
+    size_t off = 0;
+    if (r->chunked)
+        off = (size_t)snprintf(wr->data, 32, "%zx\r\n", len);
+    memcpy(wr->data + off, data, len);
+    off += len;
+    if (r->chunked) {
+        memcpy(wr->data + off, "\r\n", 2);
+        off += 2;
+    }
+    if (!queue_write(c, wr, off, NULL, 0, false, NULL, NULL))
+        return false;
+    r->queued += off;
+    r->body_bytes += len;
+    return true;
+}
+
+size_t pg_http_stream_queued(const pg_http_req *r)
+{
+    return r->queued;
+}
+
+void pg_http_stream_on_drain(pg_http_req *r, size_t low, pg_http_drain_cb cb, void *data)
+{
+    PG_ASSERT(r->active && r->streaming && r->queued > low && !r->c->closing);
+    r->drain_low = low;
+    r->on_drain = cb;
+    r->drain_data = data;
+}
+
+void pg_http_stream_end(pg_http_req *r, bool ok)
+{
+    PG_ASSERT(r->active && r->streaming);
+    conn *c = r->c;
+    access_log(c, ok ? r->status : 0, r->body_bytes);
+    r->active = false;
+    r->on_drain = NULL;
+    if (c->closing) {
+        conn_maybe_free(c);
+        return;
+    }
+    if (!ok) {
+        /* The body is already partly sent: only a reset tells the client it is incomplete. */
+        pg_log(PG_LOG_WARN, "rid=%s response cut short after %zu bytes", r->id, r->body_bytes);
+        conn_reset(c);
+        return;
+    }
+    wreq *wr = malloc(sizeof *wr + 8);
+    if (wr == NULL) {
+        conn_close(c);
+        return;
+    }
+    size_t n = 0;
+    if (r->chunked) {
+        memcpy(wr->data, "0\r\n\r\n", 5);
+        n = 5;
+    }
+    queue_write(c, wr, n, NULL, 0, true, NULL, NULL);
 }
 
 void pg_http_respond(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs,
@@ -410,11 +562,7 @@ void pg_http_reset(pg_http_req *r)
         conn_maybe_free(c);
         return;
     }
-    c->closing = true;
-    /* SO_LINGER 0 on close makes the kernel send RST instead of FIN. */
-    if (uv_tcp_close_reset(&c->tcp, on_conn_handle_closed) != 0)
-        uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
-    uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+    conn_reset(c);
 }
 
 void pg_http_respond_error_with(pg_http_req *r, const pg_apierr *e, const pg_http_out_header *hdrs, size_t nhdrs)
@@ -556,7 +704,7 @@ static void dispatch(conn *c)
 
 static void conn_process(conn *c)
 {
-    while (!c->closing && c->state == C_HEAD && !c->write_active && c->pending.len > 0) {
+    while (!c->closing && c->state == C_HEAD && c->writes == 0 && c->pending.len > 0) {
         pg_hp_event ev;
         size_t used = pg_http_parser_feed(&c->hp, c->pending.data, c->pending.len, &ev);
         pg_buf_consume(&c->pending, used);
@@ -590,7 +738,7 @@ static void on_timer(uv_timer_t *t)
     case T_HEAD:
         /* A request that started but did not finish in time is told so; a connection that never
          * sent a byte is just closed. */
-        if (c->state == C_HEAD && c->hp.in_message && !c->write_active)
+        if (c->state == C_HEAD && c->hp.in_message && c->writes == 0)
             respond_early(c, 408, "the request was not received in time");
         else
             conn_close(c);

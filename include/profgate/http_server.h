@@ -24,6 +24,7 @@ typedef struct pg_http_req pg_http_req;
 typedef void (*pg_http_handler)(pg_http_req *req, void *data);
 typedef void (*pg_http_abort_cb)(pg_http_req *req, void *data);
 typedef void (*pg_http_closed_cb)(void *data);
+typedef void (*pg_http_drain_cb)(pg_http_req *req, void *data);
 
 typedef struct pg_http_server_cfg {
     pg_listen_addrs listen;
@@ -90,6 +91,22 @@ void pg_http_respond(pg_http_req *r, int status, const pg_http_out_header *hdrs,
  */
 void pg_http_respond_shared(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs,
                             const void *body, size_t len, void (*release)(void *ctx), void *ctx);
+
+/*
+ * A streamed answer, for bodies produced piece by piece: pg_http_stream_begin sends the head
+ * (Transfer-Encoding: chunked; an HTTP/1.0 client gets a body that ends with the connection),
+ * pg_http_stream_write sends one piece (copied), pg_http_stream_end finishes. The producer keeps
+ * memory bounded by pausing while pg_http_stream_queued is above its high-water mark and resuming
+ * from the drain callback. If the client leaves, the abort callback runs, writes return false,
+ * and the handler must still call pg_http_stream_end. end with ok = false cuts the answer short
+ * with a reset, so a truncated body is never taken for a whole one.
+ */
+void pg_http_stream_begin(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs);
+bool pg_http_stream_write(pg_http_req *r, const void *data, size_t len);
+size_t pg_http_stream_queued(const pg_http_req *r);
+/** Runs cb once the queued bytes fall to low or below (once; register again to wait again). */
+void pg_http_stream_on_drain(pg_http_req *r, size_t low, pg_http_drain_cb cb, void *data);
+void pg_http_stream_end(pg_http_req *r, bool ok);
 
 /** Answers with an AWS rest-json error (status, x-amzn-ErrorType, JSON body). */
 void pg_http_respond_error(pg_http_req *r, const pg_apierr *e);

@@ -165,11 +165,40 @@ class Conn:
         for line in lines[1:]:
             k, v = line.split(":", 1)
             headers[k.strip().lower()] = v.strip()
-        n = int(headers.get("content-length", "0"))
-        while len(self.buf) < n:
-            self._fill()
-        body, self.buf = self.buf[:n], self.buf[n:]
-        return Response(int(m.group(1)), m.group(2), headers, body)
+        chunks = 0
+        if headers.get("transfer-encoding") == "chunked":
+            assert "content-length" not in headers, "both Content-Length and chunked"
+            body = b""
+            while True:  # strict chunked framing: hex size, CRLF, data, CRLF; a 0 chunk ends it
+                while b"\r\n" not in self.buf:
+                    self._fill()
+                size, self.buf = self.buf.split(b"\r\n", 1)
+                assert re.fullmatch(rb"[0-9a-f]+", size), f"bad chunk size {size!r}"
+                n = int(size, 16)
+                while len(self.buf) < n + 2:
+                    self._fill()
+                assert self.buf[n:n + 2] == b"\r\n", "chunk not followed by CRLF"
+                if n == 0:
+                    self.buf = self.buf[2:]
+                    break
+                body += self.buf[:n]
+                self.buf = self.buf[n + 2:]
+                chunks += 1
+        elif "content-length" not in headers and headers.get("connection") == "close":
+            while True:  # an HTTP/1.0 stream: the body ends with the connection
+                try:
+                    self._fill()
+                except ConnectionError:
+                    break
+            body, self.buf = self.buf, b""
+        else:
+            n = int(headers.get("content-length", "0"))
+            while len(self.buf) < n:
+                self._fill()
+            body, self.buf = self.buf[:n], self.buf[n:]
+        r = Response(int(m.group(1)), m.group(2), headers, body)
+        r.chunks = chunks
+        return r
 
     def closed_by_peer(self):
         """True when the server has closed the connection (EOF or reset), waiting up to the
