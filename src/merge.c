@@ -88,6 +88,16 @@ int pg_profile_merge(pg_profile *dst, const pg_profile *src)
     if (is_empty(src))
         return PG_OK;
     bool dst_empty = is_empty(dst);
+    if (dst_empty && dst->n == 1 && dst->strs.n == 0 && dst->nweights == 0) {
+        /* Folding into nothing: a copy of src is the answer, made without a probe per node. */
+        pg_profile copy;
+        int rc = pg_profile_copy(&copy, src, &dst->lim);
+        if (rc != PG_OK)
+            return rc;
+        pg_profile_free(dst);
+        *dst = copy;
+        return PG_OK;
+    }
 
     /* Sample weights: kept when they agree, else recomputed from the totals with counts rescaled
      * by new/old weight, per input (reference §6). */

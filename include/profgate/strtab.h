@@ -27,6 +27,8 @@ uint32_t pg_strtab_intern(pg_strtab *t, const char *s, size_t len);
 /** Looks s up without adding; PG_STR_NONE when absent. */
 uint32_t pg_strtab_find(const pg_strtab *t, const char *s, size_t len);
 const char *pg_strtab_get(const pg_strtab *t, uint32_t id, size_t *len);
+/** Makes dst (uninitialized) an independent copy of src, limits included. PG_ENOMEM on failure. */
+int pg_strtab_copy(pg_strtab *dst, const pg_strtab *src);
 /** Byte-wise comparison of two interned strings (shorter prefix first). */
 int pg_strtab_cmp(const pg_strtab *t, uint32_t a, uint32_t b);
 
