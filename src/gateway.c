@@ -33,6 +33,14 @@ static const pg_route routes[] = {
 
 #define BODY_LIMIT ((size_t)1 << 30)
 
+/* Streaming: the encoder makes pieces of about STREAM_CHUNK bytes, and pauses while more than
+ * STREAM_HIGH bytes wait to be written, until they fall to STREAM_LOW. So a large answer holds
+ * at most a few pieces beyond the merged tree, and a slow reader never makes profgate buffer
+ * the whole body. An answer that fits in the first piece goes out whole, with Content-Length. */
+#define STREAM_CHUNK ((size_t)64 * 1024)
+#define STREAM_HIGH ((size_t)256 * 1024)
+#define STREAM_LOW ((size_t)64 * 1024)
+
 /* An encoded answer, kept for repeats of a request whose buckets are all complete: its content
  * can no longer change, so the same covered range, format, maxDepth and encoding give the same
  * bytes. */
@@ -48,6 +56,12 @@ static void free_answer(void *v)
     free(a);
 }
 
+
+static void free_run(void *v)
+{
+    pg_profile_free(v);
+    free(v);
+}
 
 static int answer_key(const pg_getprofile_req *r, const pg_plan *plan, bool gzip, char *out, size_t outlen)
 {
@@ -80,12 +94,15 @@ void pg_gateway_init(pg_gateway *gw, const pg_config *cfg, const pg_clock *clock
     pg_profile_limits_default(&gw->limits);
     if (cfg->cache_response_bytes > 0)
         gw->answers = pg_lru_new((size_t)cfg->cache_response_bytes, free_answer);
+    if (cfg->cache_merged_bytes > 0)
+        gw->runs = pg_lru_new((size_t)cfg->cache_merged_bytes, free_run);
 }
 
 void pg_gateway_free(pg_gateway *gw)
 {
     pg_lru_free(gw->answers);
-    gw->answers = NULL;
+    pg_lru_free(gw->runs);
+    gw->answers = gw->runs = NULL;
 }
 
 static int ts_field(pg_buf *b, const char *name, int64_t ns)
@@ -160,6 +177,15 @@ typedef struct gpslot {
     bool coalesced; /* joined a lookup already under way */
 } gpslot;
 
+/* A run: consecutive complete buckets of one period, merged once and kept (gw->runs), so later
+ * requests covering the same run fold one profile instead of each bucket. Being built: acc. */
+typedef struct gprun {
+    size_t first, count, pending;
+    pg_profile *acc;
+} gprun;
+
+#define NO_RUN UINT8_MAX
+
 /* One GetProfile in progress. */
 struct gpreq {
     pg_gateway *gw;
@@ -171,13 +197,32 @@ struct gpreq {
     size_t pending;      /* buckets not yet in */
     size_t hits, fetched, coalesced;
     bool done;           /* answered (or the client left) */
+    /* Output: the writer, the piece being made, gzip state, the copy kept for the answer cache. */
+    pg_pwriter *writer;
+    pg_buf piece, zpiece;
+    pg_gzip_stream *gz;
+    pg_buf keep;
+    bool keeping;
+    bool pumping, aborted;
     pg_fetch_waiter *waiters[PG_PLAN_MAX];
     gpslot slots[PG_PLAN_MAX];
+    gprun runs[PG_PLAN_MAX / 2];
+    size_t nruns;
+    uint8_t run_of[PG_PLAN_MAX]; /* the run a bucket is folded into, or NO_RUN */
+    bool skip[PG_PLAN_MAX];      /* covered by a stored run */
 };
 
 static void gp_free(gpreq *g)
 {
     g->gw->active--;
+    pg_pwriter_free(g->writer);
+    pg_gzip_stream_free(g->gz);
+    pg_buf_free(&g->piece);
+    pg_buf_free(&g->zpiece);
+    pg_buf_free(&g->keep);
+    for (size_t r = 0; r < g->nruns; r++)
+        if (g->runs[r].acc != NULL)
+            free_run(g->runs[r].acc);
     pg_profile_free(&g->acc);
     free(g);
 }
@@ -202,28 +247,39 @@ static void gp_fail(gpreq *g, const pg_apierr *err)
         gp_free(g);
 }
 
-/* Sends a profile with profgate's headers; shared (release != NULL) or copied. */
-static void respond_profile(gpreq *g, const pg_buf *body, void (*release)(void *), void *ctx)
+/* profgate's response headers for a profile; the strings live in the caller's storage. */
+typedef struct profile_headers {
+    char buckets[128], range[96];
+    pg_http_out_header h[5];
+    size_t n;
+} profile_headers;
+
+static void profile_headers_make(const gpreq *g, profile_headers *ph)
 {
-    char buckets[128], range[96], s[PG_TS_FMT_MAX], e[PG_TS_FMT_MAX];
-    snprintf(buckets, sizeof buckets, "total=%zu hit=%zu fetched=%zu coalesced=%zu", g->plan.n, g->hits, g->fetched,
-             g->coalesced);
+    char s[PG_TS_FMT_MAX], e[PG_TS_FMT_MAX];
+    snprintf(ph->buckets, sizeof ph->buckets, "total=%zu hit=%zu fetched=%zu coalesced=%zu", g->plan.n, g->hits,
+             g->fetched, g->coalesced);
     pg_ts_format(g->plan.start_s * PG_NS_PER_S, s, sizeof s);
     pg_ts_format(g->plan.end_s * PG_NS_PER_S, e, sizeof e);
-    snprintf(range, sizeof range, "%s/%s", s, e);
-    pg_http_out_header h[5] = {
-        {"Content-Type", pg_format_content_type(g->r.format)},
-        {"X-Profgate-Cache", g->hits == g->plan.n ? "hit" : g->hits > 0 ? "partial" : "miss"},
-        {"X-Profgate-Buckets", buckets},
-        {"X-Profgate-Range", range},
-    };
-    size_t nh = 4;
+    snprintf(ph->range, sizeof ph->range, "%s/%s", s, e);
+    ph->h[0] = (pg_http_out_header){"Content-Type", pg_format_content_type(g->r.format)};
+    ph->h[1] = (pg_http_out_header){"X-Profgate-Cache", g->hits == g->plan.n ? "hit" : g->hits > 0 ? "partial" : "miss"};
+    ph->h[2] = (pg_http_out_header){"X-Profgate-Buckets", ph->buckets};
+    ph->h[3] = (pg_http_out_header){"X-Profgate-Range", ph->range};
+    ph->n = 4;
     if (g->gzip)
-        h[nh++] = (pg_http_out_header){"Content-Encoding", "gzip"};
+        ph->h[ph->n++] = (pg_http_out_header){"Content-Encoding", "gzip"};
+}
+
+/* Sends a whole profile with profgate's headers; shared (release != NULL) or copied. */
+static void respond_profile(gpreq *g, const pg_buf *body, void (*release)(void *), void *ctx)
+{
+    profile_headers ph;
+    profile_headers_make(g, &ph);
     if (release != NULL)
-        pg_http_respond_shared(g->req, 200, h, nh, body->data, body->len, release, ctx);
+        pg_http_respond_shared(g->req, 200, ph.h, ph.n, body->data, body->len, release, ctx);
     else
-        pg_http_respond(g->req, 200, h, nh, body->data, body->len);
+        pg_http_respond(g->req, 200, ph.h, ph.n, body->data, body->len);
 }
 
 /* A repeat of an all-complete request: the stored answer, written without a copy. */
@@ -244,6 +300,97 @@ static bool answer_from_cache(gpreq *g)
     return true;
 }
 
+/* Keeps an all-complete answer for repeats; the cache takes body's buffer. */
+static void store_answer(gpreq *g, pg_buf *body)
+{
+    char key[400];
+    int klen = answer_key(&g->r, &g->plan, g->gzip, key, sizeof key);
+    answer *a = malloc(sizeof *a);
+    if (a == NULL) {
+        pg_buf_free(body);
+        return;
+    }
+    a->body = *body;
+    a->nbuckets = g->plan.n;
+    pg_buf_init(body, 0);
+    pg_lru_put(g->gw->answers, key, (size_t)klen, a, a->body.len + sizeof *a);
+}
+
+static void encode_failed(gpreq *g, int rc)
+{
+    pg_apierr e;
+    pg_apierr_set(&e, PG_AE_INTERNAL, "profgate could not encode the profile: %s", pg_strerror(rc));
+    gp_fail(g, &e);
+}
+
+/* Ends a streamed answer (ok: completely sent) and the request. */
+static void stream_done(gpreq *g, bool ok)
+{
+    pg_http_stream_end(g->req, ok);
+    if (ok && g->keeping)
+        store_answer(g, &g->keep);
+    gp_free(g);
+}
+
+static void gp_pump(gpreq *g);
+
+static void on_drain(pg_http_req *req, void *data)
+{
+    (void)req;
+    gp_pump(data);
+}
+
+/* Sends the piece made so far (through gzip when asked); false when the client is gone. */
+static bool send_piece(gpreq *g, bool last)
+{
+    pg_buf *out = &g->piece;
+    if (g->gz != NULL) {
+        pg_buf_reset(&g->zpiece);
+        if (pg_gzip_stream_write(g->gz, g->piece.data, g->piece.len, last, &g->zpiece) != PG_OK)
+            return false;
+        out = &g->zpiece;
+    }
+    if (g->keeping && pg_buf_append(&g->keep, out->data, out->len) != PG_OK) {
+        g->keeping = false; /* larger than an answer worth keeping */
+        pg_buf_free(&g->keep);
+    }
+    bool sent = pg_http_stream_write(g->req, out->data, out->len);
+    pg_buf_reset(&g->piece);
+    return sent;
+}
+
+/* Makes and sends pieces until the answer is complete or the connection's queue is full. */
+static void gp_pump(gpreq *g)
+{
+    g->pumping = true;
+    for (;;) {
+        if (g->aborted) {
+            stream_done(g, false);
+            return;
+        }
+        if (pg_http_stream_queued(g->req) > STREAM_HIGH) {
+            pg_http_stream_on_drain(g->req, STREAM_LOW, on_drain, g);
+            g->pumping = false;
+            return;
+        }
+        bool done;
+        int rc = pg_pwriter_step(g->writer, &g->piece, STREAM_CHUNK, &done);
+        if (rc != PG_OK) {
+            pg_log(PG_LOG_ERROR, "rid=%s encoding failed mid-answer: %s", pg_http_req_id(g->req), pg_strerror(rc));
+            stream_done(g, false);
+            return;
+        }
+        if (!send_piece(g, done) || g->aborted) {
+            stream_done(g, false);
+            return;
+        }
+        if (done) {
+            stream_done(g, true);
+            return;
+        }
+    }
+}
+
 static void gp_finish(gpreq *g)
 {
     g->done = true;
@@ -251,36 +398,117 @@ static void gp_finish(gpreq *g)
     g->acc.has_start = g->acc.has_end = true;
     g->acc.start_ms = g->plan.start_s * 1000;
     g->acc.end_ms = g->plan.end_s * 1000;
-    pg_buf body, plain;
-    pg_buf_init(&body, BODY_LIMIT);
-    pg_buf_init(&plain, BODY_LIMIT);
-    int rc = pg_profile_encode(&g->acc, g->r.format == PG_FMT_ION, (uint32_t)g->r.max_depth, g->gzip ? &plain : &body);
-    if (rc == PG_OK && g->gzip)
-        rc = pg_gzip(plain.data, plain.len, 6, &body);
-    pg_buf_free(&plain);
-    if (rc != PG_OK) {
-        pg_apierr e;
-        pg_apierr_set(&e, PG_AE_INTERNAL, "profgate could not encode the profile: %s", pg_strerror(rc));
-        pg_buf_free(&body);
-        gp_fail(g, &e);
+    pg_buf_init(&g->piece, BODY_LIMIT);
+    pg_buf_init(&g->zpiece, BODY_LIMIT);
+    int rc = pg_pwriter_new(&g->acc, g->r.format == PG_FMT_ION, (uint32_t)g->r.max_depth, &g->writer);
+    bool done = false;
+    rc = rc ?: pg_pwriter_step(g->writer, &g->piece, STREAM_CHUNK, &done);
+    bool cacheable = g->gw->answers != NULL && plan_immutable(&g->plan);
+    if (rc == PG_OK && done) {
+        /* Small enough to go out whole, with a Content-Length. */
+        pg_buf *body = &g->piece;
+        if (g->gzip) {
+            rc = pg_gzip(g->piece.data, g->piece.len, 6, &g->zpiece);
+            body = &g->zpiece;
+        }
+        if (rc != PG_OK) {
+            encode_failed(g, rc);
+            return;
+        }
+        respond_profile(g, body, NULL, NULL);
+        if (cacheable)
+            store_answer(g, body);
+        gp_free(g);
         return;
     }
-    respond_profile(g, &body, NULL, NULL);
-    if (g->gw->answers != NULL && plan_immutable(&g->plan)) {
-        char key[400];
-        int klen = answer_key(&g->r, &g->plan, g->gzip, key, sizeof key);
-        answer *a = malloc(sizeof *a);
-        if (a != NULL) {
-            a->body = body; /* the answer cache takes the buffer */
-            a->nbuckets = g->plan.n;
-            pg_lru_put(g->gw->answers, key, (size_t)klen, a, body.len + sizeof *a);
-        } else {
-            pg_buf_free(&body);
-        }
-    } else {
-        pg_buf_free(&body);
+    if (rc == PG_OK && g->gzip)
+        rc = pg_gzip_stream_new(6, &g->gz);
+    if (rc != PG_OK) {
+        encode_failed(g, rc); /* nothing sent yet: a proper error */
+        return;
     }
-    gp_free(g);
+    if (cacheable) {
+        /* An answer larger than a quarter of the cache would only evict the rest. */
+        pg_buf_init(&g->keep, (size_t)g->gw->cfg->cache_response_bytes / 4);
+        g->keeping = true;
+    }
+    profile_headers ph;
+    profile_headers_make(g, &ph);
+    g->pumping = true; /* a failed first write aborts inside stream_begin: the pump ends it */
+    pg_http_stream_begin(g->req, 200, ph.h, ph.n);
+    gp_pump(g);
+}
+
+static int run_key(const gpreq *g, const gprun *run, char *out, size_t outlen)
+{
+    const pg_bucket *b = &g->plan.b[run->first];
+    return snprintf(out, outlen, "%s|%d|%lld|%zu", g->r.group, (int)b->period, (long long)b->start_s, run->count);
+}
+
+/* Splits the plan into runs (two or more consecutive complete buckets of one period), folds the
+ * ones already stored and marks their buckets as not needed; the others get an accumulator. */
+static int plan_runs(gpreq *g)
+{
+    memset(g->run_of, NO_RUN, sizeof g->run_of);
+    if (g->gw->runs == NULL)
+        return PG_OK;
+    const pg_plan *plan = &g->plan;
+    for (size_t i = 0; i < plan->n;) {
+        size_t j = i;
+        while (j < plan->n && plan->b[j].complete && plan->b[j].period == plan->b[i].period)
+            j++;
+        if (j - i < 2) {
+            i = j > i ? j : i + 1;
+            continue;
+        }
+        gprun *run = &g->runs[g->nruns];
+        *run = (gprun){.first = i, .count = j - i};
+        char key[400];
+        int klen = run_key(g, run, key, sizeof key);
+        pg_lru_entry *e = pg_lru_get(g->gw->runs, key, (size_t)klen);
+        if (e != NULL) {
+            int rc = pg_profile_merge(&g->acc, pg_lru_value(e));
+            pg_lru_release(g->gw->runs, e);
+            if (rc != PG_OK)
+                return rc;
+            g->gw->run_hits++;
+            g->hits += run->count;
+            for (size_t k = i; k < j; k++)
+                g->skip[k] = true;
+        } else {
+            run->acc = malloc(sizeof *run->acc);
+            if (run->acc == NULL || pg_profile_init(run->acc, &g->gw->limits) != PG_OK) {
+                free(run->acc);
+                return PG_ENOMEM;
+            }
+            run->pending = run->count;
+            for (size_t k = i; k < j; k++)
+                g->run_of[k] = (uint8_t)g->nruns;
+            g->nruns++;
+        }
+        i = j;
+    }
+    return PG_OK;
+}
+
+/* Folds bucket i's profile into its run, or into the answer. A run whose last bucket is in is
+ * folded into the answer and stored. */
+static int fold_bucket(gpreq *g, size_t i, const pg_profile *prof)
+{
+    if (g->run_of[i] == NO_RUN)
+        return pg_profile_merge(&g->acc, prof);
+    gprun *run = &g->runs[g->run_of[i]];
+    int rc = pg_profile_merge(run->acc, prof);
+    if (rc != PG_OK || --run->pending > 0)
+        return rc;
+    rc = pg_profile_merge(&g->acc, run->acc);
+    char key[400];
+    int klen = run_key(g, run, key, sizeof key);
+    pg_profile *done = run->acc;
+    run->acc = NULL;
+    g->gw->run_stores++;
+    pg_lru_put(g->gw->runs, key, (size_t)klen, done, pg_profile_memory(done)); /* takes it */
+    return rc;
 }
 
 static void on_bucket(void *ctx, pg_bucket_data *data, const pg_apierr *err)
@@ -302,7 +530,7 @@ static void on_bucket(void *ctx, pg_bucket_data *data, const pg_apierr *err)
         else
             g->fetched--;
     }
-    int rc = pg_profile_merge(&g->acc, &data->prof);
+    int rc = fold_bucket(g, slot->i, &data->prof);
     pg_bucket_data_release(data);
     if (rc != PG_OK) {
         pg_apierr e;
@@ -318,6 +546,13 @@ static void on_client_gone(pg_http_req *req, void *data)
 {
     gpreq *g = data;
     (void)req;
+    if (g->writer != NULL) {
+        /* Streaming: inside the pump the pump ends it; while waiting for room, end it now. */
+        g->aborted = true;
+        if (!g->pumping)
+            stream_done(g, false);
+        return;
+    }
     gp_leave_all(g);
     g->done = true;
     pg_apierr e;
@@ -368,8 +603,16 @@ static void handle_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, 
         return;
     }
     pg_http_req_on_abort(req, on_client_gone, g);
+    int prc = plan_runs(g);
+    if (prc != PG_OK) {
+        pg_apierr_set(&err, PG_AE_INTERNAL, "The merged profile exceeds profgate's limits: %s", pg_strerror(prc));
+        gp_fail(g, &err);
+        return;
+    }
     for (size_t i = 0; i < g->plan.n; i++) {
         bool coalesced = false;
+        if (g->skip[i])
+            continue;
         const pg_bucket *b = &g->plan.b[i];
         pg_bucket_data *hit = NULL;
         g->slots[i] = (gpslot){.g = g, .i = i, .coalesced = false};
@@ -383,7 +626,7 @@ static void handle_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, 
         if (o == PG_FETCH_HIT) {
             /* Cache hits never wait behind upstream work: folded in right away. */
             g->hits++;
-            int rc = pg_profile_merge(&g->acc, &hit->prof);
+            int rc = fold_bucket(g, i, &hit->prof);
             pg_bucket_data_release(hit);
             if (rc != PG_OK) {
                 pg_apierr_set(&err, PG_AE_INTERNAL, "The merged profile exceeds profgate's limits: %s", pg_strerror(rc));
@@ -426,6 +669,9 @@ void pg_gateway_handle(pg_http_req *req, void *data)
             pg_upstream_get_stats(gw->upstream, &us);
         if (gw->fetcher)
             pg_fetcher_get_stats(gw->fetcher, &fs);
+        pg_lru_stats runs = {0};
+        if (gw->runs)
+            pg_lru_get_stats(gw->runs, &runs);
         pg_redis_stats rs = {0};
         if (gw->redis)
             pg_redis_get_stats(gw->redis, &rs);
@@ -436,6 +682,7 @@ void pg_gateway_handle(pg_http_req *req, void *data)
                          "\"bytes\":%zu,\"hits\":%llu,\"misses\":%llu,\"evictions\":%llu},"
                          "\"redis\":{\"state\":\"%s\",\"hits\":%llu,\"misses\":%llu,\"errors\":%llu,"
                          "\"corrupt\":%llu,\"stores\":%llu,\"timeouts\":%llu},\"answerHits\":%llu,"
+                         "\"mergedRuns\":{\"hits\":%llu,\"stores\":%llu,\"entries\":%zu,\"bytes\":%zu},"
                          "\"requestsInProgress\":%zu}\n",
                          us.breaker, us.rate, us.queued, us.inflight, (unsigned long long)us.attempts,
                          (unsigned long long)fs.coalesced, fs.l1_entries, fs.l1_bytes,
@@ -445,7 +692,8 @@ void pg_gateway_handle(pg_http_req *req, void *data)
                          (unsigned long long)fs.l2_hits, (unsigned long long)fs.l2_misses,
                          (unsigned long long)fs.l2_errors, (unsigned long long)fs.l2_corrupt,
                          (unsigned long long)fs.l2_stores, (unsigned long long)rs.timeouts,
-                         (unsigned long long)gw->answer_hits, gw->active);
+                         (unsigned long long)gw->answer_hits, (unsigned long long)gw->run_hits,
+                         (unsigned long long)gw->run_stores, runs.entries, runs.bytes, gw->active);
         const pg_http_out_header hj[] = {{"Content-Type", "application/json"}};
         pg_http_respond(req, 200, hj, 1, body, (size_t)n);
         return;

@@ -22,6 +22,8 @@ typedef struct pg_gateway {
     pg_redis *redis;       /* for health and stats; NULL when off */
     struct pg_lru *answers; /* encoded answers of all-complete plans, or NULL */
     uint64_t answer_hits;
+    struct pg_lru *runs;    /* merged runs of complete buckets, or NULL */
+    uint64_t run_hits, run_stores;
     size_t active;         /* GetProfile requests in progress */
 } pg_gateway;
 
