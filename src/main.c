@@ -47,7 +47,7 @@ static void usage(FILE *out)
             "      --listen ADDRS    override server.listen (e.g. 127.0.0.1:8080,[::1]:8080)\n"
             "      --upstream URL    override upstream.endpoint (e.g. http://127.0.0.1:9000 for profgate-sim)\n"
             "      --log-level L     override log.level (debug, info, warn, error)\n"
-            "      --clock TS        test clock: \"now\" starts at TS and advances in real time\n"
+            "      --clock TS        test clock: \"now\" starts at TS and advances in real time (TS! stays at TS)\n"
             "  -t, --test-config     validate the configuration and exit\n"
             "      --dump-config     print the example configuration\n"
             "  -h, --help            this help\n"

@@ -27,7 +27,7 @@ static void usage(FILE *out)
             "  --nodes N               approximate call-tree nodes per 5-minute bucket (default 3000)\n"
             "  --groups a,b,c          only these profiling groups exist (default: every group)\n"
             "  --data-since TS         no data before TS (default: 90 days before start-up)\n"
-            "  --clock TS              \"now\" starts at TS and advances in real time\n"
+            "  --clock TS              \"now\" starts at TS and advances in real time (TS! stays at TS)\n"
             "  --rate R --burst B      token bucket: R requests/s, bursts of B (default: no throttling)\n"
             "  --rate-scope S          account (default) or group\n"
             "  --latency-ms L[:J]      added service time L ms plus up to J ms jitter\n"
