@@ -28,15 +28,25 @@ function toPlain(v) {
   }
 }
 
-const buf = fs.readFileSync(process.argv[2] || 0);
-const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
-if (bytes.length < 4 || bytes[0] !== 0xe0 || bytes[1] !== 0x01 || bytes[2] !== 0x00 || bytes[3] !== 0xea) {
-  console.error('not binary Ion 1.0 (missing version marker)');
-  process.exit(2);
+function decode(buf) {
+  const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+  if (bytes.length < 4 || bytes[0] !== 0xe0 || bytes[1] !== 0x01 || bytes[2] !== 0x00 || bytes[3] !== 0xea) {
+    console.error('not binary Ion 1.0 (missing version marker)');
+    process.exit(2);
+  }
+  const values = ion.loadAll(bytes);
+  if (values.length !== 1) {
+    console.error('expected exactly one top-level value, got ' + values.length);
+    process.exit(2);
+  }
+  return toPlain(values[0]);
 }
-const values = ion.loadAll(bytes);
-if (values.length !== 1) {
-  console.error('expected exactly one top-level value, got ' + values.length);
-  process.exit(2);
+
+// One file (or stdin): its value. Several files: a JSON array of their values, in order, so a
+// test decodes hundreds of profiles with one process.
+const files = process.argv.slice(2);
+if (files.length <= 1) {
+  process.stdout.write(JSON.stringify(decode(fs.readFileSync(files[0] || 0))));
+} else {
+  process.stdout.write(JSON.stringify(files.map((f) => decode(fs.readFileSync(f)))));
 }
-process.stdout.write(JSON.stringify(toPlain(values[0])));
