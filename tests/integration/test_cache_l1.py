@@ -58,6 +58,22 @@ class L1(unittest.TestCase):
         self.assertGreater(h["hits"], 0)
         self.assertGreater(h["entries"], 0)
 
+    def test_merged_runs_serve_overlapping_ranges(self):
+        self.gateway("[cache]\nresponse_bytes = 0\n")  # no answer cache: every request merges
+        base = NOW - timedelta(days=3, minutes=53)
+        p1 = path("runs", base, base + timedelta(days=1))
+        p2 = path("runs", base, base + timedelta(days=1, minutes=5))  # one more 5-minute bucket
+        a = fetch(self.gw, p1)
+        runs = get(self.gw.port, "/healthz").json()["mergedRuns"]
+        self.assertGreaterEqual(runs["stores"], 2)  # the leading 5-minute run and the whole hours
+        self.assertEqual(runs["hits"], 0)
+        b = fetch(self.gw, p2)
+        again = get(self.gw.port, "/healthz").json()["mergedRuns"]
+        self.assertGreaterEqual(again["hits"], 2)
+        self.assertGreater(again["bytes"], 0)
+        for p, r in ((p1, a), (p2, b), (p1, fetch(self.gw, p1))):
+            self.assertEqual(json.loads(r.body), json.loads(get(self.sim.port, p, {"Accept": "application/json"}).body))
+
     def test_live_buckets_expire_complete_ones_do_not(self):
         self.gateway("[freshness]\nlive_ttl = 300ms\n")
         p = path("live", NOW - timedelta(hours=2), NOW + timedelta(hours=1))  # ends in the live tail

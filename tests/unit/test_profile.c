@@ -166,6 +166,91 @@ static void test_ion_long_container_and_negative(void **state)
     pg_strtab_free(&syms);
 }
 
+/* A deeper, wider tree than build(): every step size must give the bytes of one whole encode. */
+static void build_big(pg_profile *p)
+{
+    pg_profile_limits lim;
+    pg_profile_limits_default(&lim);
+    assert_int_equal(pg_profile_init(p, &lim), PG_OK);
+    char name[32];
+    uint32_t parent = PG_ROOT;
+    for (int d = 0; d < 40; d++) {
+        for (int k = 0; k < 30; k++) {
+            int n = snprintf(name, sizeof name, "frame.%d.%d\xc3\xa9", d, 29 - k);
+            uint32_t c = pg_profile_child(p, parent, name, (size_t)n);
+            assert_int_equal(pg_profile_add_count(p, c, "WALL_TIME", 9, d * 100 + k + 1), PG_OK);
+            if (k % 3 == 0)
+                assert_int_equal(pg_profile_add_count(p, c, "RUNNABLE", 8, 1e15 + k), PG_OK);
+        }
+        parent = pg_profile_child(p, parent, "frame.0.0", 9);
+    }
+}
+
+static void test_stepped_writer_matches_whole(void **state)
+{
+    (void)state;
+    pg_profile p;
+    build_big(&p);
+    for (int ion = 0; ion < 2; ion++)
+        for (uint32_t depth = 0; depth < 6; depth += 5) {
+            pg_buf whole, part, joined;
+            pg_buf_init(&whole, 1 << 24);
+            pg_buf_init(&part, 1 << 24);
+            pg_buf_init(&joined, 1 << 24);
+            assert_int_equal(pg_profile_encode(&p, ion, depth, &whole), PG_OK);
+            static const size_t steps[] = {1, 7, 100, 4096};
+            for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+                pg_pwriter *w;
+                assert_int_equal(pg_pwriter_new(&p, ion, depth, &w), PG_OK);
+                bool done = false;
+                size_t pieces = 0;
+                pg_buf_reset(&joined);
+                while (!done) {
+                    pg_buf_reset(&part);
+                    assert_int_equal(pg_pwriter_step(w, &part, steps[i], &done), PG_OK);
+                    assert_int_equal(pg_buf_append(&joined, part.data, part.len), PG_OK);
+                    pieces++;
+                }
+                pg_pwriter_free(w);
+                if (whole.len > 2 * steps[i] + 4096)
+                    assert_true(pieces > 1);
+                assert_int_equal(joined.len, whole.len);
+                assert_memory_equal(joined.data, whole.data, whole.len);
+            }
+            pg_buf_free(&whole);
+            pg_buf_free(&part);
+            pg_buf_free(&joined);
+        }
+    pg_profile_free(&p);
+}
+
+static void test_copy(void **state)
+{
+    (void)state;
+    pg_profile p, q;
+    build_big(&p);
+    pg_profile_limits lim;
+    pg_profile_limits_default(&lim);
+    assert_int_equal(pg_profile_copy(&q, &p, &lim), PG_OK);
+    pg_buf a, b;
+    pg_buf_init(&a, 1 << 24);
+    pg_buf_init(&b, 1 << 24);
+    assert_int_equal(pg_profile_encode(&p, false, 0, &a), PG_OK);
+    pg_profile_free(&p); /* the copy owns nothing of the original */
+    assert_int_equal(pg_profile_encode(&q, false, 0, &b), PG_OK);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    /* Still a working profile: new nodes and names go in. */
+    uint32_t c = pg_profile_child(&q, PG_ROOT, "new", 3);
+    assert_int_not_equal(c, PG_NODE_NONE);
+    assert_int_equal(pg_profile_child(&q, PG_ROOT, "new", 3), c);
+    lim.max_nodes = 10;
+    assert_int_equal(pg_profile_copy(&p, &q, &lim), PG_ELIMIT);
+    pg_profile_free(&q);
+    pg_buf_free(&a);
+    pg_buf_free(&b);
+}
+
 static void test_limits(void **state)
 {
     (void)state;
@@ -189,7 +274,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json), cmocka_unit_test(test_json_escaping_and_extras),
         cmocka_unit_test(test_ion_bytes), cmocka_unit_test(test_ion_long_container_and_negative),
-        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_limits), cmocka_unit_test(test_stepped_writer_matches_whole),
+        cmocka_unit_test(test_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
