@@ -16,10 +16,13 @@
 #include "profgate/lru.h"
 #include "profgate/router.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 enum { R_GETPROFILE, R_HEALTHZ, R_PLAN };
 
@@ -43,17 +46,41 @@ static const pg_route routes[] = {
 
 /* An encoded answer, kept for repeats of a request whose buckets are all complete: its content
  * can no longer change, so the same covered range, format, maxDepth and encoding give the same
- * bytes. */
+ * bytes. The bytes live in a memfd, so repeats go out with sendfile and are never copied through
+ * user space (the copy was most of the cost of a repeat); in a buffer if no memfd can be had. */
 typedef struct answer {
+    int fd; /* -1: in body */
     pg_buf body;
-    size_t nbuckets;
+    size_t len;
 } answer;
 
 static void free_answer(void *v)
 {
     answer *a = v;
+    if (a->fd >= 0)
+        close(a->fd);
     pg_buf_free(&a->body);
     free(a);
+}
+
+/* A memfd holding a copy of data, or -1. */
+static int memfd_of(const pg_buf *data)
+{
+    int fd = memfd_create("profgate-answer", MFD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t off = 0;
+    while (off < data->len) {
+        ssize_t n = write(fd, data->data + off, data->len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            close(fd);
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    return fd;
 }
 
 
@@ -296,7 +323,14 @@ static bool answer_from_cache(gpreq *g)
     g->hits = g->plan.n;
     g->done = true;
     /* The write holds the reference and releases it when done. */
-    respond_profile(g, &((answer *)pg_lru_value(e))->body, pg_lru_release_entry, e);
+    const answer *a = pg_lru_value(e);
+    if (a->fd >= 0) {
+        profile_headers ph;
+        profile_headers_make(g, &ph);
+        pg_http_respond_fd(g->req, 200, ph.h, ph.n, a->fd, a->len, pg_lru_release_entry, e);
+    } else {
+        respond_profile(g, &a->body, pg_lru_release_entry, e);
+    }
     return true;
 }
 
@@ -310,10 +344,16 @@ static void store_answer(gpreq *g, pg_buf *body)
         pg_buf_free(body);
         return;
     }
-    a->body = *body;
-    a->nbuckets = g->plan.n;
-    pg_buf_init(body, 0);
-    pg_lru_put(g->gw->answers, key, (size_t)klen, a, a->body.len + sizeof *a);
+    a->len = body->len;
+    a->fd = memfd_of(body);
+    if (a->fd >= 0) {
+        pg_buf_free(body);
+        pg_buf_init(&a->body, 0);
+    } else {
+        a->body = *body;
+        pg_buf_init(body, 0);
+    }
+    pg_lru_put(g->gw->answers, key, (size_t)klen, a, a->len + sizeof *a);
 }
 
 static void encode_failed(gpreq *g, int rc)

@@ -23,6 +23,9 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <time.h>
+#include <errno.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
 
 #define READ_CHUNK 65536
 #define LINGER_MS 2000
@@ -62,6 +65,18 @@ struct conn {
     bool reading;
     bool close_after;
     unsigned writes; /* uv_write requests in flight */
+    /* A body sent from a file with sendfile(2): cached answers live in memfds, so the kernel
+     * hands their pages to the socket without copying them. Waiting for room uses a poll
+     * handle on a dup of the socket, since libuv streams have no sendfile. */
+    struct {
+        bool active;
+        int fd;
+        off_t off, end;
+        void (*release)(void *ctx);
+        void *ctx;
+    } sf;
+    uv_poll_t poll;
+    int poll_fd; /* -1 until the poll handle exists */
     bool shutdown_active;
     cstate state;
     tmode tmode;
@@ -87,6 +102,7 @@ typedef struct wreq {
     conn *c;
     size_t len;
     bool last; /* the end of a response: the connection moves on when it is written */
+    bool then_file; /* a head whose body follows with sendfile */
     void (*release)(void *ctx); /* a shared body is released here once written */
     void *release_ctx;
     char data[];
@@ -226,6 +242,32 @@ static void on_conn_handle_closed(uv_handle_t *h)
     conn_maybe_free(c);
 }
 
+static void on_poll_closed(uv_handle_t *h)
+{
+    conn *c = h->data;
+    close(c->poll_fd);
+    on_conn_handle_closed(h);
+}
+
+static void sf_release(conn *c)
+{
+    if (!c->sf.active)
+        return;
+    c->sf.active = false;
+    c->sf.release(c->sf.ctx);
+}
+
+/* Closes every handle of the connection; reset sends a TCP RST (SO_LINGER 0) instead of a FIN. */
+static void close_handles(conn *c, bool reset)
+{
+    sf_release(c);
+    if (!reset || uv_tcp_close_reset(&c->tcp, on_conn_handle_closed) != 0)
+        uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+    if (c->poll_fd >= 0)
+        uv_close((uv_handle_t *)&c->poll, on_poll_closed);
+}
+
 static void conn_close(conn *c)
 {
     if (c->closing)
@@ -234,17 +276,14 @@ static void conn_close(conn *c)
     /* A handler still working on this connection's request hears about it now. */
     if (c->req.active && c->req.on_abort != NULL)
         c->req.on_abort(&c->req, c->req.abort_data);
-    uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
-    uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+    close_handles(c, false);
 }
 
 /* Closes with a TCP RST instead of a FIN (SO_LINGER 0): the peer sees an error, not an end. */
 static void conn_reset(conn *c)
 {
     c->closing = true;
-    if (uv_tcp_close_reset(&c->tcp, on_conn_handle_closed) != 0)
-        uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
-    uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+    close_handles(c, true);
 }
 
 /* ---------------------------------------------------------------- writing */
@@ -281,36 +320,9 @@ static void start_linger(conn *c)
     }
 }
 
-static void on_write(uv_write_t *w, int status)
+/* A response has left completely: read the next request, or close. */
+static void response_done(conn *c)
 {
-    wreq *wr = w->data;
-    conn *c = wr->c;
-    bool last = wr->last;
-    if (wr->release)
-        wr->release(wr->release_ctx);
-    if (!last)
-        c->req.queued -= wr->len;
-    free(wr);
-    c->writes--;
-    if (c->closing) {
-        conn_maybe_free(c);
-        return;
-    }
-    if (status < 0) {
-        pg_log(PG_LOG_DEBUG, "write failed: %s", uv_strerror(status));
-        conn_close(c);
-        return;
-    }
-    if (!last) {
-        /* A piece of a streamed answer: its producer may be waiting for room. */
-        pg_http_req *r = &c->req;
-        if (r->on_drain != NULL && r->queued <= r->drain_low) {
-            pg_http_drain_cb cb = r->on_drain;
-            r->on_drain = NULL;
-            cb(r, r->drain_data);
-        }
-        return;
-    }
     if (c->state == C_HEAD) {
         /* An error answered mid-parse; nothing more will be read. */
         start_linger(c);
@@ -324,6 +336,95 @@ static void on_write(uv_write_t *w, int status)
     c->state = C_HEAD;
     arm(c, T_IDLE);
     conn_process(c);
+}
+
+static void sf_pump(conn *c);
+
+static void on_writable(uv_poll_t *p, int status, int events)
+{
+    conn *c = p->data;
+    (void)events;
+    uv_poll_stop(p);
+    if (c->closing)
+        return;
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    sf_pump(c);
+}
+
+/* Sends the file body until done or the socket is full (then waits for room). */
+static void sf_pump(conn *c)
+{
+    uv_os_fd_t sock;
+    PG_ASSERT(uv_fileno((uv_handle_t *)&c->tcp, &sock) == 0);
+    while (c->sf.off < c->sf.end) {
+        ssize_t n = sendfile(sock, c->sf.fd, &c->sf.off, (size_t)(c->sf.end - c->sf.off));
+        if (n > 0 || (n < 0 && errno == EINTR))
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (c->poll_fd < 0) {
+                int fd = dup(sock);
+                if (fd < 0 || uv_poll_init(c->srv->loop, &c->poll, fd) != 0) {
+                    if (fd >= 0)
+                        close(fd);
+                    conn_close(c);
+                    return;
+                }
+                c->poll_fd = fd;
+                c->poll.data = c;
+                c->open_handles++;
+            }
+            if (uv_poll_start(&c->poll, UV_WRITABLE, on_writable) != 0)
+                conn_close(c);
+            else
+                arm(c, T_SEND);
+            return;
+        }
+        pg_log(PG_LOG_DEBUG, "sendfile failed: %s", n < 0 ? strerror(errno) : "short file");
+        conn_close(c);
+        return;
+    }
+    sf_release(c);
+    response_done(c);
+}
+
+static void on_write(uv_write_t *w, int status)
+{
+    wreq *wr = w->data;
+    conn *c = wr->c;
+    bool last = wr->last, then_file = wr->then_file;
+    if (wr->release)
+        wr->release(wr->release_ctx);
+    if (!last && !then_file)
+        c->req.queued -= wr->len;
+    free(wr);
+    c->writes--;
+    if (c->closing) {
+        conn_maybe_free(c);
+        return;
+    }
+    if (status < 0) {
+        pg_log(PG_LOG_DEBUG, "write failed: %s", uv_strerror(status));
+        conn_close(c);
+        return;
+    }
+    if (then_file) {
+        sf_pump(c);
+        return;
+    }
+    if (!last) {
+        /* A piece of a streamed answer: its producer may be waiting for room. */
+        pg_http_req *r = &c->req;
+        if (r->on_drain != NULL && r->queued <= r->drain_low) {
+            pg_http_drain_cb cb = r->on_drain;
+            r->on_drain = NULL;
+            cb(r, r->drain_data);
+        }
+        return;
+    }
+    response_done(c);
 }
 
 static void access_log(conn *c, int status, size_t body_len)
@@ -381,6 +482,7 @@ static bool queue_write(conn *c, wreq *wr, size_t len, const void *body, size_t 
     wr->c = c;
     wr->w.data = wr;
     wr->last = last;
+    wr->then_file = false;
     wr->release = release;
     wr->release_ctx = ctx;
     int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, bufs, body_len > 0 ? 2 : 1, on_write);
@@ -437,6 +539,42 @@ static void respond(pg_http_req *r, int status, const pg_http_out_header *hdrs, 
         queue_write(c, wr, off, NULL, 0, true, NULL, NULL);
     else
         queue_write(c, wr, off, body, len, true, release, ctx);
+}
+
+void pg_http_respond_fd(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs, int fd,
+                        size_t len, void (*release)(void *ctx), void *ctx)
+{
+    PG_ASSERT(r->active && !r->streaming && release != NULL);
+    conn *c = r->c;
+    access_log(c, status, len);
+    r->active = false;
+    if (c->closing) {
+        release(ctx);
+        conn_maybe_free(c);
+        return;
+    }
+    if (c->srv->shutting_down)
+        c->close_after = true;
+    size_t cap = head_size(hdrs, nhdrs);
+    wreq *wr = malloc(sizeof *wr + cap);
+    if (wr == NULL) {
+        release(ctx);
+        conn_close(c);
+        return;
+    }
+    char framing[48];
+    snprintf(framing, sizeof framing, "Content-Length: %zu\r\n", len);
+    size_t off = format_head(c, status, hdrs, nhdrs, framing, wr->data, cap);
+    if (c->state == C_HANDLER)
+        c->state = C_WRITING;
+    c->sf.active = true;
+    c->sf.fd = fd;
+    c->sf.off = 0;
+    c->sf.end = (off_t)len;
+    c->sf.release = release;
+    c->sf.ctx = ctx;
+    if (queue_write(c, wr, off, NULL, 0, false, NULL, NULL))
+        wr->then_file = true; /* on_write runs later, never inside uv_write */
 }
 
 void pg_http_stream_begin(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs)
@@ -842,6 +980,7 @@ static void on_connection(uv_stream_t *server, int status)
     c->tcp.data = c;
     c->timer.data = c;
     c->open_handles = 2;
+    c->poll_fd = -1;
     pg_http_parser_init(&c->hp, &s->cfg.limits);
     pg_buf_init(&c->pending, pending_limit(c));
     c->next = s->conns;

@@ -92,6 +92,13 @@ void pg_http_respond(pg_http_req *r, int status, const pg_http_out_header *hdrs,
 void pg_http_respond_shared(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs,
                             const void *body, size_t len, void (*release)(void *ctx), void *ctx);
 
+/**
+ * Like pg_http_respond_shared, with the body in a file (fd, bytes [0, len)) sent by sendfile(2):
+ * no copy through user space. fd must stay open until release(ctx) runs.
+ */
+void pg_http_respond_fd(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs, int fd,
+                        size_t len, void (*release)(void *ctx), void *ctx);
+
 /*
  * A streamed answer, for bodies produced piece by piece: pg_http_stream_begin sends the head
  * (Transfer-Encoding: chunked; an HTTP/1.0 client gets a body that ends with the connection),

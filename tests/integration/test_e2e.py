@@ -269,5 +269,38 @@ class Streaming(unittest.TestCase):
         self.assertEqual(json.loads(get(self.gw.port, self.big, {"Accept": JSON}, timeout=60).body), self.want)
 
 
+class StoredAnswers(unittest.TestCase):
+    """Repeats of an all-complete request are sent from the answer cache with sendfile: whole, with
+    a Content-Length, also to a reader too slow to take them at once, and pipelined."""
+
+    def test_repeat_to_a_slow_reader(self):
+        sim = start_sim("--clock", CLOCK, "--nodes", "3000")
+        gw = start_profgate("--upstream", f"http://127.0.0.1:{sim.port}", "--clock", CLOCK,
+                            config="[upstream]\nrate = 5000\nburst = 5000\n")
+        try:
+            p = "/profilingGroups/s/profile?startTime=2026-11-20T09:07:00Z&endTime=2026-11-21T09:07:00Z"
+            want = json.loads(get(sim.port, p, {"Accept": JSON}, timeout=60).body)
+            first = get(gw.port, p, {"Accept": JSON}, timeout=60)
+            self.assertEqual(json.loads(first.body), want)
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window: sendfile must wait
+            s.settimeout(60)
+            s.connect(("127.0.0.1", gw.port))
+            c = Conn.__new__(Conn)
+            c.sock, c.buf = s, b""
+            req = f"GET {p} HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n".encode()
+            s.sendall(req * 3)  # pipelined repeats
+            for _ in range(3):
+                r = c.read_response()
+                self.assertEqual(r.status, 200)
+                self.assertEqual(int(r.header("Content-Length")), len(first.body))
+                self.assertEqual(r.body, first.body)
+            s.close()
+            self.assertGreaterEqual(get(gw.port, "/healthz").json()["answerHits"], 3)
+        finally:
+            self.assertEqual(gw.stop(), 0)
+            self.assertEqual(sim.stop(), 0)
+
+
 if __name__ == "__main__":
     unittest.main()
