@@ -17,6 +17,8 @@
 #include "profgate/log.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,6 +342,16 @@ static void response_done(conn *c)
 
 static void sf_pump(conn *c);
 
+/* TCP_CORK holds the head back until the file body joins it, so a small head does not leave as a
+ * packet of its own (TCP_NODELAY is on). Best effort: not every socket is TCP. */
+static void cork(conn *c, bool on)
+{
+    uv_os_fd_t fd;
+    int v = on;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof v);
+}
+
 static void on_writable(uv_poll_t *p, int status, int events)
 {
     conn *c = p->data;
@@ -387,6 +399,7 @@ static void sf_pump(conn *c)
         return;
     }
     sf_release(c);
+    cork(c, false);
     response_done(c);
 }
 
@@ -573,6 +586,7 @@ void pg_http_respond_fd(pg_http_req *r, int status, const pg_http_out_header *hd
     c->sf.end = (off_t)len;
     c->sf.release = release;
     c->sf.ctx = ctx;
+    cork(c, true);
     if (queue_write(c, wr, off, NULL, 0, false, NULL, NULL))
         wr->then_file = true; /* on_write runs later, never inside uv_write */
 }
