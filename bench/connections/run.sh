@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Workload 5 of issue #7: memory per idle keep-alive connection. CONNS connections (default
+# 10,000) each make one small request and then stay open and idle; reported: the server's resident
+# memory before and with them, and the difference per connection, for profgate and for nginx
+# (1 worker; master + worker counted). Three runs; medians (min-max).
+# Usage: bench/connections/run.sh. Writes bench/results/<date>-<host>-connections.md
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. bench/lib.sh
+conns=${CONNS:-10000}
+scripts/install-deps.sh
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DPG_TESTS=OFF >/dev/null
+cmake --build build-release -j"$(nproc)" --target profgate >/dev/null
+ulimit -n $((conns * 2 + 1024))
+work=$(mktemp -d)
+chmod 755 "$work"
+echo ok >"$work/healthz"
+pids=()
+cleanup() {
+  kill "${pids[@]}" 2>/dev/null || true
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+rss_kb() { local t=0; for p in "$@"; do t=$((t + $(awk '/VmRSS/ {print $2}' /proc/$p/status))); done; echo $t; }
+
+# measure NAME PORT PIDS... -> "before_kb with_kb"
+measure() {
+  local port=$2; shift 2
+  local before with
+  before=$(rss_kb "$@")
+  coproc HOLD { /usr/bin/python3 bench/connections/hold.py "$port" "$conns" /healthz; }
+  read -r line <&"${HOLD[0]}"
+  [ "$line" = ready ] || { echo "bench: connections not established"; exit 1; }
+  with=$(rss_kb "$@")
+  exec {HOLD[1]}>&-
+  wait "$HOLD_PID" 2>/dev/null || true
+  echo "$before $with"
+}
+
+out="bench/results/$(date -u +%Y-%m-%d)-$(hostname -s)-connections.md"
+{
+  echo "# Memory for $conns idle keep-alive connections ($(date -u +%Y-%m-%dT%H:%MZ))"
+  echo
+  echo "Each connection made one request (/healthz) and stays open. RSS in MB; per connection in bytes."
+  echo "nginx: 1 worker, master and worker counted. Medians of 3 runs (min-max)."
+  echo
+  echo "| server | RSS before | RSS with connections | bytes per connection | vs nginx |"
+  echo "|---|---|---|---|---|"
+} >"$out"
+declare -A per
+for s in nginx profgate; do
+  b=(); w=(); d=()
+  for run in 1 2 3; do
+    port=$(free_port)
+    if [ $s = profgate ]; then
+      printf '[server]\nmax_connections = %s\nidle_timeout = 10m\n' $((conns + 100)) >"$work/pg.conf"
+      build-release/profgate -c "$work/pg.conf" --listen 127.0.0.1:$port --log-level warn 2>"$work/pg.log" &
+      p=$!; pids+=($p); wait_http "http://127.0.0.1:$port/healthz"
+      plist=($p)
+    else
+      cat >"$work/nginx.conf" <<NGX
+worker_processes 1;
+worker_rlimit_nofile $((conns * 2 + 1024));
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+events { worker_connections $((conns + 100)); }
+http { access_log off; keepalive_timeout 10m; keepalive_requests 1000000;
+  server { listen 127.0.0.1:$port; root $work; default_type text/plain; } }
+NGX
+      nginx -c "$work/nginx.conf"
+      wait_http "http://127.0.0.1:$port/healthz"
+      plist=($(cat "$work/nginx.pid") $(pgrep -P "$(cat "$work/nginx.pid")"))
+    fi
+    read -r before with <<<"$(measure $s $port "${plist[@]}")"
+    b+=($((before / 1024))); w+=($((with / 1024))); d+=($(((with - before) * 1024 / conns)))
+    if [ $s = profgate ]; then kill "${plist[0]}"; wait "${plist[0]}" 2>/dev/null || true; else kill "$(cat "$work/nginx.pid")"; while [ -f "$work/nginx.pid" ]; do sleep 0.05; done; fi
+  done
+  read -r bm _ _ <<<"$(stats3 "${b[@]}")"
+  read -r wm wmin wmax <<<"$(stats3 "${w[@]}")"
+  read -r dm dmin dmax <<<"$(stats3 "${d[@]}")"
+  per[$s]=$dm
+  ratio=$(awk -v x="$dm" -v y="${per[nginx]}" 'BEGIN {printf "%.2f", x/y}')
+  echo "| $s | $bm | $wm ($wmin-$wmax) | $dm ($dmin-$dmax) | $ratio |" | tee -a "$out"
+done
+cat "$out"
