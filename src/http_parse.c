@@ -28,8 +28,11 @@ static int fail(pg_http_parser *p, int status, const char *reason)
 static int store(pg_http_parser *p, const char *at, size_t len)
 {
     if (p->store == NULL) {
+        /* Allocated per request and freed when it is answered: an idle keep-alive connection
+         * holds neither the store nor the header table. */
         p->store = malloc(p->lim.max_head);
-        if (p->store == NULL)
+        p->hdrs = calloc(p->lim.max_headers, sizeof *p->hdrs);
+        if (p->store == NULL || p->hdrs == NULL)
             return fail(p, 503, "out of memory");
     }
     if (len > p->lim.max_head - p->store_len)
@@ -184,7 +187,9 @@ static const llhttp_settings_t settings = {
 static void reset_message(pg_http_parser *p)
 {
     free(p->store);
+    free(p->hdrs);
     p->store = NULL;
+    p->hdrs = NULL;
     p->store_len = 0;
     p->nhdrs = 0;
     p->method_off = p->method_len = p->target_off = p->target_len = 0;
@@ -200,7 +205,6 @@ void pg_http_parser_init(pg_http_parser *p, const pg_http_limits *lim)
     memset(p, 0, sizeof *p);
     p->lim = *lim;
     PG_ASSERT(lim->max_headers > 0 && lim->max_head > 0);
-    p->hdrs = pg_xcalloc(lim->max_headers, sizeof *p->hdrs);
     llhttp_init(&p->ll, HTTP_REQUEST, &settings);
     p->ll.data = p;
 }
@@ -208,8 +212,6 @@ void pg_http_parser_init(pg_http_parser *p, const pg_http_limits *lim)
 void pg_http_parser_free(pg_http_parser *p)
 {
     reset_message(p);
-    free(p->hdrs);
-    p->hdrs = NULL;
 }
 
 size_t pg_http_parser_feed(pg_http_parser *p, const char *data, size_t len, pg_hp_event *ev)

@@ -1,25 +1,29 @@
 """Opens N keep-alive connections to 127.0.0.1:PORT, makes one small request on each (so every
 connection is past its first request, as a dashboard's would be), then holds them all idle and
-prints "ready" until stdin closes."""
+prints "ready" and holds them until it is killed."""
 import selectors
+import signal
 import socket
 import sys
 
 port, n, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 req = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
 socks = []
-for _ in range(n):
-    s = socket.create_connection(("127.0.0.1", port), timeout=30)
-    socks.append(s)
 sel = selectors.DefaultSelector()
-for s in socks:
+for _ in range(n):
+    # The request goes out at once: a server may close a connection that sends nothing for long.
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
     s.sendall(req)
+    socks.append(s)
     s.setblocking(False)
     sel.register(s, selectors.EVENT_READ, b"")
 pending = len(socks)
 while pending:
     for key, _ in sel.select(timeout=30):
-        data = key.data + key.fileobj.recv(65536)
+        got = key.fileobj.recv(65536)
+        if not got:
+            sys.exit("a connection was closed before its answer")
+        data = key.data + got
         head, sep, rest = data.partition(b"\r\n\r\n")
         if sep:
             length = next((int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")), 0)
@@ -30,4 +34,5 @@ while pending:
                 continue
         sel.modify(key.fileobj, selectors.EVENT_READ, data)
 print("ready", flush=True)
-sys.stdin.read()
+while True:
+    signal.pause()

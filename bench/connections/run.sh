@@ -11,7 +11,7 @@ conns=${CONNS:-10000}
 scripts/install-deps.sh
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DPG_TESTS=OFF >/dev/null
 cmake --build build-release -j"$(nproc)" --target profgate >/dev/null
-ulimit -n $((conns * 2 + 1024))
+ulimit -n $((conns + 1024)) # per process: the client and the server each hold one end
 work=$(mktemp -d)
 chmod 755 "$work"
 echo ok >"$work/healthz"
@@ -30,12 +30,17 @@ measure() {
   local port=$2; shift 2
   local before with
   before=$(rss_kb "$@")
-  coproc HOLD { /usr/bin/python3 bench/connections/hold.py "$port" "$conns" /healthz; }
-  read -r line <&"${HOLD[0]}"
-  [ "$line" = ready ] || { echo "bench: connections not established"; exit 1; }
+  /usr/bin/python3 bench/connections/hold.py "$port" "$conns" /healthz >"$work/hold.out" &
+  local hold=$!
+  for _ in $(seq 1 6000); do # up to 60 s for every connection to be made and answered
+    grep -q ready "$work/hold.out" && break
+    kill -0 $hold 2>/dev/null || { echo "bench: the client failed" >&2; exit 1; }
+    sleep 0.01
+  done
+  grep -q ready "$work/hold.out" || { echo "bench: connections not established" >&2; exit 1; }
   with=$(rss_kb "$@")
-  exec {HOLD[1]}>&-
-  wait "$HOLD_PID" 2>/dev/null || true
+  kill $hold
+  wait $hold 2>/dev/null || true
   echo "$before $with"
 }
 
@@ -62,7 +67,7 @@ for s in nginx profgate; do
     else
       cat >"$work/nginx.conf" <<NGX
 worker_processes 1;
-worker_rlimit_nofile $((conns * 2 + 1024));
+worker_rlimit_nofile $((conns + 1024));
 pid $work/nginx.pid;
 error_log $work/nginx-error.log warn;
 events { worker_connections $((conns + 100)); }
