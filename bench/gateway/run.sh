@@ -9,8 +9,8 @@
 #   answers: the default (repeats of all-complete requests are written from stored bytes)
 #   merge:   cache.response_bytes = 0: every request merges and encodes (stored merged runs used)
 #   buckets: also cache.merged_bytes = 0: every request merges every bucket, then encodes
-# Every server is single-threaded and pinned to core 0; wrk runs on core 1. Three runs each at 1 and
-# 16 connections; medians (min-max); ratios against nginx proxy_cache.
+# Every server is single-threaded and pinned to core 0; wrk runs on core 1. Three runs each at 1,
+# 16 and 64 connections; medians (min-max); ratios against nginx proxy_cache.
 # Usage: bench/gateway/run.sh [SECONDS_PER_RUN]  (default 10). Writes bench/results/<date>-<host>-gateway.md
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -107,7 +107,7 @@ out="bench/results/$(date -u +%Y-%m-%d)-$(hostname -s)-gateway.md"
 } >"$out"
 for name in hour day24; do
   p=${!name}
-  for c in 1 16; do
+  for c in 1 16 64; do
     declare -A med=()
     for s in nginx direct answers merge buckets; do
       r=(); p50=(); p99=()
