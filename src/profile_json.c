@@ -8,6 +8,7 @@
 #include "profgate/profile_json.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
@@ -87,7 +88,9 @@ static bool parse_num(const char *s, size_t len, double *out)
     buf[len] = '\0';
     char *end;
     *out = strtod(buf, &end);
-    return *end == '\0';
+    /* A number too large for a double (1e999) would become infinity, which JSON cannot carry
+     * back out: such a profile is malformed, not a profile with an infinite count. */
+    return *end == '\0' && isfinite(*out);
 }
 
 /* A value inside a captured (unknown) member: append to the current capture container. */
