@@ -99,12 +99,15 @@ typedef struct reject {
     char response[512];
 } reject;
 
+/* What a write is: a piece of a streamed answer, the end of an answer (the connection moves on
+ * when it is written), or a head whose body follows with sendfile. */
+typedef enum { W_PIECE, W_LAST, W_HEAD_THEN_FILE } wkind;
+
 typedef struct wreq {
     uv_write_t w;
     conn *c;
     size_t len;
-    bool last; /* the end of a response: the connection moves on when it is written */
-    bool then_file; /* a head whose body follows with sendfile */
+    wkind kind;
     void (*release)(void *ctx); /* a shared body is released here once written */
     void *release_ctx;
     char data[];
@@ -407,10 +410,10 @@ static void on_write(uv_write_t *w, int status)
 {
     wreq *wr = w->data;
     conn *c = wr->c;
-    bool last = wr->last, then_file = wr->then_file;
+    wkind kind = wr->kind;
     if (wr->release)
         wr->release(wr->release_ctx);
-    if (!last && !then_file)
+    if (kind == W_PIECE)
         c->req.queued -= wr->len;
     free(wr);
     c->writes--;
@@ -423,11 +426,11 @@ static void on_write(uv_write_t *w, int status)
         conn_close(c);
         return;
     }
-    if (then_file) {
+    if (kind == W_HEAD_THEN_FILE) {
         sf_pump(c);
         return;
     }
-    if (!last) {
+    if (kind == W_PIECE) {
         /* A piece of a streamed answer: its producer may be waiting for room. */
         pg_http_req *r = &c->req;
         if (r->on_drain != NULL && r->queued <= r->drain_low) {
@@ -487,15 +490,14 @@ static size_t format_head(conn *c, int status, const pg_http_out_header *hdrs, s
 
 /* Queues wr (its data[0..len), plus an optional shared body) on the connection. False when the
  * write could not start: the connection is then closing and wr (and the body) released. */
-static bool queue_write(conn *c, wreq *wr, size_t len, const void *body, size_t body_len, bool last,
+static bool queue_write(conn *c, wreq *wr, size_t len, const void *body, size_t body_len, wkind kind,
                         void (*release)(void *ctx), void *ctx)
 {
     uv_buf_t bufs[2] = {uv_buf_init(wr->data, (unsigned)len), uv_buf_init((char *)body, (unsigned)body_len)};
     wr->len = len + body_len;
     wr->c = c;
     wr->w.data = wr;
-    wr->last = last;
-    wr->then_file = false;
+    wr->kind = kind;
     wr->release = release;
     wr->release_ctx = ctx;
     int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, bufs, body_len > 0 ? 2 : 1, on_write);
@@ -512,8 +514,10 @@ static bool queue_write(conn *c, wreq *wr, size_t len, const void *body, size_t 
     return true;
 }
 
+/* A whole answer: the body copied (release NULL), shared (release frees it once written), or in a
+ * file (fd >= 0, sent with sendfile; release closes over it). */
 static void respond(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs, const void *body,
-                    size_t len, void (*release)(void *ctx), void *ctx)
+                    int fd, size_t len, void (*release)(void *ctx), void *ctx)
 {
     PG_ASSERT(r->active && !r->streaming);
     conn *c = r->c;
@@ -528,8 +532,9 @@ static void respond(pg_http_req *r, int status, const pg_http_out_header *hdrs, 
     if (c->srv->shutting_down)
         c->close_after = true;
 
-    /* The head, plus the body unless it is shared, go into one allocation. */
-    size_t cap = head_size(hdrs, nhdrs) + (release ? 0 : len);
+    /* The head, plus the body when it is copied, go into one allocation. */
+    bool copied = release == NULL;
+    size_t cap = head_size(hdrs, nhdrs) + (copied ? len : 0);
     wreq *wr = malloc(sizeof *wr + cap);
     if (wr == NULL) {
         if (release)
@@ -541,54 +546,47 @@ static void respond(pg_http_req *r, int status, const pg_http_out_header *hdrs, 
     char framing[48];
     snprintf(framing, sizeof framing, "Content-Length: %zu\r\n", len);
     size_t off = format_head(c, status, hdrs, nhdrs, framing, wr->data, cap);
-    if (release == NULL && len > 0) {
+    if (copied && len > 0) {
         PG_ASSERT(off + len <= cap);
         memcpy(wr->data + off, body, len);
         off += len;
     }
     if (c->state == C_HANDLER)
         c->state = C_WRITING;
-    if (release == NULL)
-        queue_write(c, wr, off, NULL, 0, true, NULL, NULL);
-    else
-        queue_write(c, wr, off, body, len, true, release, ctx);
+    if (fd >= 0) {
+        c->sf.active = true;
+        c->sf.fd = fd;
+        c->sf.off = 0;
+        c->sf.end = (off_t)len;
+        c->sf.release = release;
+        c->sf.ctx = ctx;
+        cork(c, true);
+        queue_write(c, wr, off, NULL, 0, W_HEAD_THEN_FILE, NULL, NULL);
+    } else if (copied) {
+        queue_write(c, wr, off, NULL, 0, W_LAST, NULL, NULL);
+    } else {
+        queue_write(c, wr, off, body, len, W_LAST, release, ctx);
+    }
+}
+
+void pg_http_respond(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs,
+                     const void *body, size_t len)
+{
+    respond(r, status, hdrs, nhdrs, body, -1, len, NULL, NULL);
+}
+
+void pg_http_respond_shared(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs,
+                            const void *body, size_t len, void (*release)(void *ctx), void *ctx)
+{
+    PG_ASSERT(release != NULL);
+    respond(r, status, hdrs, nhdrs, body, -1, len, release, ctx);
 }
 
 void pg_http_respond_fd(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs, int fd,
                         size_t len, void (*release)(void *ctx), void *ctx)
 {
-    PG_ASSERT(r->active && !r->streaming && release != NULL);
-    conn *c = r->c;
-    access_log(c, status, len);
-    r->active = false;
-    if (c->closing) {
-        release(ctx);
-        conn_maybe_free(c);
-        return;
-    }
-    if (c->srv->shutting_down)
-        c->close_after = true;
-    size_t cap = head_size(hdrs, nhdrs);
-    wreq *wr = malloc(sizeof *wr + cap);
-    if (wr == NULL) {
-        release(ctx);
-        conn_close(c);
-        return;
-    }
-    char framing[48];
-    snprintf(framing, sizeof framing, "Content-Length: %zu\r\n", len);
-    size_t off = format_head(c, status, hdrs, nhdrs, framing, wr->data, cap);
-    if (c->state == C_HANDLER)
-        c->state = C_WRITING;
-    c->sf.active = true;
-    c->sf.fd = fd;
-    c->sf.off = 0;
-    c->sf.end = (off_t)len;
-    c->sf.release = release;
-    c->sf.ctx = ctx;
-    cork(c, true);
-    if (queue_write(c, wr, off, NULL, 0, false, NULL, NULL))
-        wr->then_file = true; /* on_write runs later, never inside uv_write */
+    PG_ASSERT(release != NULL && fd >= 0);
+    respond(r, status, hdrs, nhdrs, NULL, fd, len, release, ctx);
 }
 
 void pg_http_stream_begin(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs)
@@ -614,7 +612,7 @@ void pg_http_stream_begin(pg_http_req *r, int status, const pg_http_out_header *
     }
     size_t off = format_head(c, status, hdrs, nhdrs, r->chunked ? "Transfer-Encoding: chunked\r\n" : "", wr->data, cap);
     c->state = C_WRITING;
-    if (queue_write(c, wr, off, NULL, 0, false, NULL, NULL))
+    if (queue_write(c, wr, off, NULL, 0, W_PIECE, NULL, NULL))
         r->queued += off;
 }
 
@@ -641,7 +639,7 @@ bool pg_http_stream_write(pg_http_req *r, const void *data, size_t len)
         memcpy(wr->data + off, "\r\n", 2);
         off += 2;
     }
-    if (!queue_write(c, wr, off, NULL, 0, false, NULL, NULL))
+    if (!queue_write(c, wr, off, NULL, 0, W_PIECE, NULL, NULL))
         return false;
     r->queued += off;
     r->body_bytes += len;
@@ -688,20 +686,7 @@ void pg_http_stream_end(pg_http_req *r, bool ok)
         memcpy(wr->data, "0\r\n\r\n", 5);
         n = 5;
     }
-    queue_write(c, wr, n, NULL, 0, true, NULL, NULL);
-}
-
-void pg_http_respond(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs,
-                     const void *body, size_t len)
-{
-    respond(r, status, hdrs, nhdrs, body, len, NULL, NULL);
-}
-
-void pg_http_respond_shared(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs,
-                            const void *body, size_t len, void (*release)(void *ctx), void *ctx)
-{
-    PG_ASSERT(release != NULL);
-    respond(r, status, hdrs, nhdrs, body, len, release, ctx);
+    queue_write(c, wr, n, NULL, 0, W_LAST, NULL, NULL);
 }
 
 void pg_http_reset(pg_http_req *r)
