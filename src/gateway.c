@@ -2,10 +2,12 @@
  * gateway.c: routes and per-route handling for profgate. Every error leaves through
  * pg_http_respond_error so it is always in the AWS wire format.
  *
- * GetProfile: validate, resolve, plan, then ask the fetcher for every bucket of the plan at once
- * (it coalesces with other requests and paces the upstream), fold each bucket into the answer as
- * it arrives, and encode when the last one is in. The first failed bucket answers the request with
- * its error; the other waits are left (their upstream calls finish for whoever else needs them).
+ * GetProfile: validate, resolve, plan; answer a repeat of an all-complete plan from the answer
+ * cache; fold the plan's stored merged runs; ask the fetcher for every other bucket at once (it
+ * coalesces with other requests and paces the upstream), fold each bucket into its run or the
+ * answer as it arrives, and when the last one is in, stream the encoding to the client. The first
+ * failed bucket answers the request with its error; the other waits are left (their upstream
+ * calls finish for whoever else needs them).
  */
 #include "profgate/gateway.h"
 #include "profgate/gzip.h"

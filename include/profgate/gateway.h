@@ -1,6 +1,7 @@
 /*
  * gateway.h: profgate's request handling: the route table and, per route, the request state
- * machine (validate, plan, and from the upstream/cache issues on: look up, fetch, merge, encode).
+ * machine (validate, plan, look up, fetch, merge, stream the encoding), and the caches that belong
+ * to answers: encoded answers and merged runs of complete buckets.
  * It composes the pure cores and the I/O edges; it owns no sockets itself.
  */
 #ifndef PG_GATEWAY_H
