@@ -51,6 +51,17 @@ uint64_t pg_hash64(const void *p, size_t n)
     return h;
 }
 
+bool pg_memdup(void **out, const void *p, size_t n)
+{
+    *out = NULL;
+    if (p == NULL || n == 0)
+        return true;
+    *out = malloc(n);
+    if (*out != NULL)
+        memcpy(*out, p, n);
+    return *out != NULL;
+}
+
 char *pg_strndup(const char *s, size_t n)
 {
     char *d = malloc(n + 1);

@@ -71,18 +71,6 @@ static bool grow_slots(pg_profile *p)
     return true;
 }
 
-static void *dup_array(const void *p, size_t n, size_t elem, bool *ok)
-{
-    if (p == NULL || n == 0)
-        return NULL;
-    void *d = malloc(n * elem);
-    if (d == NULL)
-        *ok = false;
-    else
-        memcpy(d, p, n * elem);
-    return d;
-}
-
 int pg_profile_copy(pg_profile *dst, const pg_profile *src, const pg_profile_limits *lim)
 {
     memset(dst, 0, sizeof *dst);
@@ -91,10 +79,9 @@ int pg_profile_copy(pg_profile *dst, const pg_profile *src, const pg_profile_lim
         return PG_ELIMIT;
     *dst = *src;
     dst->lim = *lim;
-    bool ok = true;
-    dst->nodes = dup_array(src->nodes, src->cap, sizeof *src->nodes, &ok);
-    dst->pool = dup_array(src->pool, src->pool_cap, sizeof *src->pool, &ok);
-    dst->slots = dup_array(src->slots, src->nslots, sizeof *src->slots, &ok);
+    bool ok = pg_memdup((void **)&dst->nodes, src->nodes, (size_t)src->cap * sizeof *src->nodes);
+    ok = pg_memdup((void **)&dst->pool, src->pool, (size_t)src->pool_cap * sizeof *src->pool) && ok;
+    ok = pg_memdup((void **)&dst->slots, src->slots, (size_t)src->nslots * sizeof *src->slots) && ok;
     dst->meta_extra = src->meta_extra ? pg_value_clone(src->meta_extra) : NULL;
     dst->top_extra = src->top_extra ? pg_value_clone(src->top_extra) : NULL;
     ok = ok && (src->meta_extra == NULL || dst->meta_extra != NULL) && (src->top_extra == NULL || dst->top_extra != NULL);

@@ -120,25 +120,13 @@ int pg_strtab_cmp(const pg_strtab *t, uint32_t a, uint32_t b)
     return c != 0 ? c : (la < lb ? -1 : la > lb);
 }
 
-/* Duplicates n bytes of p (NULL stays NULL). */
-static bool dup(void **out, const void *p, size_t n)
-{
-    *out = NULL;
-    if (p == NULL || n == 0)
-        return true;
-    *out = malloc(n);
-    if (*out != NULL)
-        memcpy(*out, p, n);
-    return *out != NULL;
-}
-
 int pg_strtab_copy(pg_strtab *dst, const pg_strtab *src)
 {
     *dst = *src;
-    bool ok = dup((void **)&dst->bytes, src->bytes, src->bytes_cap);
-    ok = dup((void **)&dst->off, src->off, (size_t)src->cap * sizeof *src->off) && ok;
-    ok = dup((void **)&dst->len, src->len, (size_t)src->cap * sizeof *src->len) && ok;
-    ok = dup((void **)&dst->slots, src->slots, (size_t)src->nslots * sizeof *src->slots) && ok;
+    bool ok = pg_memdup((void **)&dst->bytes, src->bytes, src->bytes_cap);
+    ok = pg_memdup((void **)&dst->off, src->off, (size_t)src->cap * sizeof *src->off) && ok;
+    ok = pg_memdup((void **)&dst->len, src->len, (size_t)src->cap * sizeof *src->len) && ok;
+    ok = pg_memdup((void **)&dst->slots, src->slots, (size_t)src->nslots * sizeof *src->slots) && ok;
     if (!ok) {
         pg_strtab_free(dst);
         return PG_ENOMEM;

@@ -46,6 +46,9 @@ uint64_t pg_hash64(const void *p, size_t n);
 
 /** A NUL-terminated copy of s[0..n); NULL when out of memory. */
 char *pg_strndup(const char *s, size_t n);
+/** *out = a malloc'd copy of n bytes of p, NULL when there is nothing to copy (p NULL or n 0).
+ * False only when allocation fails. For deep copies of a structure's arrays. */
+bool pg_memdup(void **out, const void *p, size_t n);
 
 /** ASCII case-insensitive comparison of a counted string with a C string. */
 bool pg_strieq(const char *a, size_t alen, const char *b);
