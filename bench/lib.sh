@@ -27,3 +27,107 @@ wrk_errors() {
 
 # median/min/max of numbers given as arguments
 stats3() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {printf "%s %s %s", a[int((NR+1)/2)], a[1], a[NR]}'; }
+
+# bench_prepare [PACKAGE...]: the build and test dependencies, the named extra Debian packages
+# (varnish, gnuplot-nox, ...), and a Release build of both programs. bench/run.sh sets
+# BENCH_BUILT=1 after building once so the workloads it runs skip the (no-op) rebuild.
+bench_prepare() {
+  scripts/install-deps.sh
+  local p missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  # Debian's varnish package starts a system instance; benchmarks run their own.
+  if systemctl is-active --quiet varnish 2>/dev/null; then systemctl stop varnish; fi
+  if [ -z "${BENCH_BUILT:-}" ]; then
+    cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DPG_TESTS=OFF >/dev/null
+    cmake --build build-release -j"$(nproc)" --target profgate profgate-sim >/dev/null
+  fi
+}
+
+# report_file NAME: where a workload writes its table. Alone, bench/results/<date>-<host>-NAME.md;
+# under bench/run.sh, a part of the combined report. Plots always go to bench/results/.
+report_file() {
+  if [ -n "${BENCH_PARTS:-}" ]; then echo "$BENCH_PARTS/$1.md"; else echo "$(result_base "$1").md"; fi
+}
+result_base() { echo "bench/results/$(date -u +%Y-%m-%d)-$(hostname -s)-$1"; }
+
+# target LINE: one line for the report's "targets" summary (under bench/run.sh; else printed).
+target() {
+  if [ -n "${BENCH_PARTS:-}" ]; then echo "- $1" >>"$BENCH_PARTS/targets"; else echo "target: $1"; fi
+}
+
+# The anchors, configured the same way in every workload. Both key the cache by URL and Accept,
+# keep entries for a day, and collapse concurrent misses for one key (proxy_cache_lock; Varnish
+# always does). Set PIN to a CPU list to pin the server (its children inherit the affinity).
+# start_nginx_cache WORKDIR PORT UPSTREAM_PORT: one worker; WORKDIR must be 0755 (www-data reads it).
+start_nginx_cache() {
+  local w=$1
+  mkdir -p -m 777 "$w/nginx-cache"
+  cat >"$w/nginx.conf" <<NGX
+worker_processes 1;
+pid $w/nginx.pid;
+error_log $w/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  keepalive_requests 1000000;
+  proxy_cache_path $w/nginx-cache levels=1:2 keys_zone=pg:16m max_size=4g inactive=1d use_temp_path=off;
+  server {
+    listen 127.0.0.1:$2;
+    location / {
+      proxy_pass http://127.0.0.1:$3;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache pg;
+      proxy_cache_key "\$request_uri|\$http_accept";
+      proxy_cache_lock on;
+      proxy_cache_lock_timeout 60s;
+      proxy_cache_valid 200 1d;
+      proxy_read_timeout 60s;
+      proxy_buffers 64 64k;
+    }
+  }
+}
+NGX
+  ${PIN:+taskset -c $PIN} nginx -c "$w/nginx.conf"
+}
+# start_varnish WORKDIR PORT UPSTREAM_PORT: malloc storage, 1 d default TTL.
+start_varnish() {
+  local w=$1
+  mkdir -p -m 777 "$w/varnish"
+  cat >"$w/default.vcl" <<VCL
+vcl 4.1;
+backend sim { .host = "127.0.0.1"; .port = "$3"; .first_byte_timeout = 60s; .between_bytes_timeout = 60s; }
+sub vcl_hash { hash_data(req.url); hash_data(req.http.Accept); return (lookup); }
+VCL
+  ${PIN:+taskset -c $PIN} varnishd -a "127.0.0.1:$2" -f "$w/default.vcl" -n "$w/varnish" -s malloc,4g -t 86400 >/dev/null
+}
+# stop_anchors WORKDIR: stops whichever of the two was started there.
+stop_anchors() {
+  [ -f "$1/nginx.pid" ] && kill "$(cat "$1/nginx.pid")" 2>/dev/null || true
+  pkill -f "varnishd.*$1/varnish" 2>/dev/null || true
+}
+
+# wrk3 CONNS SECONDS URL [WRK ARGS...]: three wrk runs (1 thread, on CPU ${WRK_CPU:-1});
+# prints "req/s-median min max p50-median p99-median". Fails on any error response.
+wrk3() {
+  local c=$1 s=$2 url=$3 o r=() p50=() p99=()
+  shift 3
+  for _ in 1 2 3; do
+    o=$(taskset -c "${WRK_CPU:-1}" wrk -t1 -c"$c" -d"$s"s --timeout 30s --latency "$@" "$url")
+    [ "$(wrk_errors "$o")" = 0 ] || { echo "bench: errors from $url" >&2; echo "$o" >&2; return 1; }
+    r+=("$(wrk_rps "$o")"); p50+=("$(wrk_lat "$o" 50)"); p99+=("$(wrk_lat "$o" 99)")
+  done
+  local m mn mx a b
+  read -r m mn mx <<<"$(stats3 "${r[@]}")"
+  read -r a _ _ <<<"$(stats3 "${p50[@]}")"
+  read -r b _ _ <<<"$(stats3 "${p99[@]}")"
+  echo "$m $mn $mx $a $b"
+}
+# peak_rss_mb PID
+peak_rss_mb() { echo $(($(awk '/VmHWM/ {print $2}' "/proc/$1/status") / 1024)); }

@@ -3,14 +3,12 @@
 # 10,000) each make one small request and then stay open and idle; reported: the server's resident
 # memory before and with them, and the difference per connection, for profgate and for nginx
 # (1 worker; master + worker counted). Three runs; medians (min-max).
-# Usage: bench/connections/run.sh. Writes bench/results/<date>-<host>-connections.md
+# Usage: bench/connections/run.sh. Writes the table (see report_file)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . bench/lib.sh
 conns=${CONNS:-10000}
-scripts/install-deps.sh
-cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DPG_TESTS=OFF >/dev/null
-cmake --build build-release -j"$(nproc)" --target profgate >/dev/null
+bench_prepare
 ulimit -n $((conns + 1024)) # per process: the client and the server each hold one end
 work=$(mktemp -d)
 chmod 755 "$work"
@@ -44,9 +42,9 @@ measure() {
   echo "$before $with"
 }
 
-out="bench/results/$(date -u +%Y-%m-%d)-$(hostname -s)-connections.md"
+out=$(report_file connections)
 {
-  echo "# Memory for $conns idle keep-alive connections ($(date -u +%Y-%m-%dT%H:%MZ))"
+  echo "## Workload 5: memory for $conns idle keep-alive connections ($(date -u +%Y-%m-%dT%H:%MZ))"
   echo
   echo "Each connection made one request (/healthz) and stays open. RSS in MB; per connection in bytes."
   echo "nginx: 1 worker, master and worker counted. Medians of 3 runs (min-max)."
@@ -89,4 +87,6 @@ NGX
   ratio=$(awk -v x="$dm" -v y="${per[nginx]}" 'BEGIN {printf "%.2f", x/y}')
   echo "| $s | $bm | $wm ($wmin-$wmax) | $dm ($dmin-$dmax) | $ratio |" | tee -a "$out"
 done
+target "Workload 5 (10,000 idle connections): profgate ${per[profgate]} bytes per connection, nginx ${per[nginx]} (${ratio}x); no target set"
+echo >>"$out"
 cat "$out"

@@ -15,7 +15,7 @@
 # (GetProfile calls the simulator received), upstream calls the simulator throttled, p50/p99;
 # medians (min-max); upstream calls as a ratio to nginx's in the same run. A gnuplot chart of
 # upstream calls and client errors goes beside the table.
-# Usage: bench/dashboards/run.sh [SECONDS]. Writes bench/results/<date>-<host>-dashboards.{md,png}
+# Usage: bench/dashboards/run.sh [SECONDS]. Writes the table (see report_file) and bench/results/<date>-<host>-dashboards.png
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . bench/lib.sh
@@ -23,25 +23,15 @@ secs=${1:-20}
 reps=${REPS:-3}
 warm=${WARM:-150}
 dash=${DASHBOARDS:-8}
-scripts/install-deps.sh
-for p in varnish gnuplot-nox; do
-  dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q "install ok installed" ||
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $p >/dev/null
-done
-systemctl is-active --quiet varnish 2>/dev/null && systemctl stop varnish || true
-cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DPG_TESTS=OFF >/dev/null
-cmake --build build-release -j"$(nproc)" --target profgate profgate-sim >/dev/null
-
+bench_prepare varnish gnuplot-nox
 work=$(mktemp -d)
 chmod 755 "$work"
-mkdir -m 777 "$work/cache" "$work/varnish"
 declare -A port
 for s in sim redis direct nginx varnish profgate-redis profgate-l1; do port[$s]=$(free_port); done
 pids=()
 cleanup() {
   kill "${pids[@]}" 2>/dev/null || true
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-  pkill -f "varnishd.*$work" 2>/dev/null || true
+  stop_anchors "$work"
   wait 2>/dev/null || true
   rm -rf "$work"
 }
@@ -60,36 +50,8 @@ for s in redis l1; do
     --upstream http://127.0.0.1:${port[sim]} --log-level warn 2>"$work/profgate-$s.log" &
   pids+=($!)
 done
-cat >"$work/nginx.conf" <<NGX
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  proxy_cache_path $work/cache levels=1:2 keys_zone=pg:16m max_size=1g inactive=1d use_temp_path=off;
-  server {
-    listen 127.0.0.1:${port[nginx]};
-    location / {
-      proxy_pass http://127.0.0.1:${port[sim]};
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_cache pg;
-      proxy_cache_key "\$request_uri|\$http_accept";
-      proxy_cache_lock on;
-      proxy_cache_valid 200 1d;
-      proxy_read_timeout 60s;
-    }
-  }
-}
-NGX
-nginx -c "$work/nginx.conf"
-cat >"$work/default.vcl" <<VCL
-vcl 4.1;
-backend sim { .host = "127.0.0.1"; .port = "${port[sim]}"; .first_byte_timeout = 60s; }
-sub vcl_hash { hash_data(req.url); hash_data(req.http.Accept); return (lookup); }
-VCL
-varnishd -a 127.0.0.1:${port[varnish]} -f "$work/default.vcl" -n "$work/varnish" -s malloc,256m
+start_nginx_cache "$work" "${port[nginx]}" "${port[sim]}"
+start_varnish "$work" "${port[varnish]}" "${port[sim]}"
 for s in direct nginx varnish profgate-redis profgate-l1; do wait_http "http://127.0.0.1:${port[$s]}/healthz"; done
 
 calls() { curl -s "http://127.0.0.1:${port[sim]}/_sim/stats" | /usr/bin/python3 -c \
@@ -99,16 +61,17 @@ run() { # contender seconds -> wrk output
     "http://127.0.0.1:${port[$1]}" -- "$dash"
 }
 
-out="bench/results/$(date -u +%Y-%m-%d)-$(hostname -s)-dashboards"
+md=$(report_file dashboards)
+png=$(result_base dashboards).png
 {
-  echo "# Sliding-window dashboards ($(date -u +%Y-%m-%dT%H:%MZ), $dash dashboards x 4 panels every second)"
+  echo "## Workload 2: sliding-window dashboards ($(date -u +%Y-%m-%dT%H:%MZ), $dash dashboards x 4 panels every second)"
   echo
   echo "Upstream: profgate-sim, 10 req/s burst 20, 50 ms latency, 300-node buckets. ${warm}s warm-up per contender, then $reps runs"
   echo "of ${secs}s; medians (min-max). Upstream calls: GetProfile calls the simulator received during a run."
   echo
   echo "| contender | client req/s | client errors (429) | upstream calls | throttled upstream | upstream calls vs nginx | p50 ms | p99 ms |"
   echo "|---|---|---|---|---|---|---|---|"
-} >"$out.md"
+} >"$md"
 : >"$work/plot.dat"
 for s in direct nginx varnish profgate-redis profgate-l1; do
   run "$s" "$warm" >/dev/null
@@ -128,12 +91,16 @@ for s in direct nginx varnish profgate-redis profgate-l1; do
   read -r b _ _ <<<"$(stats3 "${p99[@]}")"
   [ "$s" = nginx ] && nginx_calls=$um
   ratio=$(awk -v x="$um" -v y="${nginx_calls:-0}" 'BEGIN { if (y == 0) print "-"; else if (x == 0) print "0 (none)"; else printf "1/%.0f", y/x }')
-  echo "| $s | $rm ($rmin-$rmax) | $em ($emin-$emax) | $um ($umin-$umax) | $tm | $ratio | $a | $b |" | tee -a "$out.md"
+  echo "| $s | $rm ($rmin-$rmax) | $em ($emin-$emax) | $um ($umin-$umax) | $tm | $ratio | $a | $b |" | tee -a "$md"
   echo "$s $um $em" >>"$work/plot.dat"
+  if [[ $s == profgate* ]]; then
+    verdict=$(awk -v x="$um" -v y="$nginx_calls" -v e="$emax" 'BEGIN {print (x * 20 <= y && e == 0) ? "met" : "not met"}')
+    target "Workload 2 (dashboards, $s): $ratio of nginx's upstream calls ($um vs $nginx_calls), client 429s at most $emax over $reps runs (target <= 1/20 and none): $verdict"
+  fi
 done
 gnuplot <<GP
 set terminal pngcairo size 900,420
-set output "$out.png"
+set output "$png"
 set title "Sliding-window dashboards: upstream calls and client errors per ${secs}s run (median)"
 set style data histograms
 set style histogram clustered gap 1
@@ -144,6 +111,6 @@ set ylabel "count (log)"
 set grid ytics
 plot "$work/plot.dat" using (\$2+0.5):xtic(1) title "upstream calls", "" using (\$3+0.5) title "client errors (429)"
 GP
-echo >>"$out.md"
-echo "![upstream calls and client errors]($(basename "$out").png)" >>"$out.md"
-cat "$out.md"
+echo >>"$md"
+echo "![upstream calls and client errors]($(basename "$png"))" >>"$md"
+cat "$md"

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Workload 1 of issue #7, the hit path: one aligned one-hour bucket (JSON, ~630 KB), already cached
+# everywhere, over keep-alive at 1, 16 and 64 connections. Contenders, in the same run:
+#   nginx           proxy_cache in front of profgate-sim (1 worker) - the anchor for the ratios
+#   varnish         in front of profgate-sim (its default thread pools)
+#   direct          profgate-sim itself, answering repeats from its response memo
+#   profgate        the default: repeats of all-complete requests go out from stored bytes
+#   profgate-encode cache.response_bytes = 0: every request encodes the cached bucket again
+# (profgate with Redis is not a separate contender here: a hit is served by the in-process tier
+# before Redis is asked, so its numbers are profgate's.) Every server is pinned to core 0, wrk
+# (1 thread) to core 1. Three runs per point; medians (min-max); req/s as a ratio to nginx's.
+# Usage: bench/hitpath/run.sh [SECONDS_PER_RUN] (default 10). Writes the table (see report_file)
+# and bench/results/<date>-<host>-hitpath.png.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. bench/lib.sh
+secs=${1:-10}
+bench_prepare varnish gnuplot-nox
+work=$(mktemp -d)
+chmod 755 "$work"
+declare -A port
+pids=()
+cleanup() {
+  kill "${pids[@]}" 2>/dev/null || true
+  stop_anchors "$work"
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+for s in sim nginx varnish profgate profgate-encode; do port[$s]=$(free_port); done
+port[direct]=${port[sim]}
+clock=2026-11-25T12:00:00Z
+taskset -c 0 build-release/profgate-sim --listen 127.0.0.1:${port[sim]} --clock $clock --log-level warn 2>"$work/sim.log" &
+pids+=($!)
+printf '' >"$work/profgate.conf"
+printf '[cache]\nresponse_bytes = 0\n' >"$work/profgate-encode.conf"
+for s in profgate profgate-encode; do
+  taskset -c 0 build-release/profgate -c "$work/$s.conf" --listen 127.0.0.1:${port[$s]} \
+    --upstream http://127.0.0.1:${port[sim]} --clock $clock --log-level warn 2>"$work/$s.log" &
+  pids+=($!)
+done
+PIN=0 start_nginx_cache "$work" "${port[nginx]}" "${port[sim]}"
+PIN=0 start_varnish "$work" "${port[varnish]}" "${port[sim]}"
+contenders=(nginx varnish direct profgate profgate-encode)
+for s in "${contenders[@]}"; do wait_http "http://127.0.0.1:${port[$s]}/healthz"; done
+
+path='/profilingGroups/bench/profile?startTime=2026-11-23T10%3A00%3A00Z&period=PT1H'
+want=$(curl -sf -H 'Accept: application/json' "http://127.0.0.1:${port[sim]}$path" | md5sum)
+for s in "${contenders[@]}"; do # warm every cache, and check every contender returns the same bytes
+  for _ in 1 2; do
+    got=$(curl -sf -H 'Accept: application/json' "http://127.0.0.1:${port[$s]}$path" | md5sum)
+    [ "$got" = "$want" ] || { echo "bench: $s answers differently from the simulator" >&2; exit 1; }
+  done
+done
+kb=$(($(curl -s -H 'Accept: application/json' "http://127.0.0.1:${port[sim]}$path" | wc -c) / 1024))
+
+out=$(report_file hitpath)
+png=$(result_base hitpath).png
+{
+  echo "## Workload 1: hit path ($(date -u +%Y-%m-%dT%H:%MZ), ${secs}s per run)"
+  echo
+  echo "One aligned one-hour bucket, JSON, $kb KB, cached everywhere; keep-alive. Servers on core 0, wrk on core 1."
+  echo "profgate: repeats go out from stored bytes (sendfile). profgate-encode: \`cache.response_bytes = 0\`, every request"
+  echo "encodes the cached profile. direct: profgate-sim's response memo. Medians of 3 runs (min-max); ratio to nginx."
+  echo
+  echo "| contender | conns | req/s | vs nginx | p50 ms | p99 ms |"
+  echo "|---|---|---|---|---|---|"
+} >"$out"
+: >"$work/plot.dat"
+declare -A rps
+for c in 1 16 64; do
+  line="$c"
+  for s in "${contenders[@]}"; do
+    read -r m mn mx a b <<<"$(wrk3 "$c" "$secs" "http://127.0.0.1:${port[$s]}$path" -H 'Accept: application/json')"
+    rps[$s.$c]=$m
+    ratio=$(awk -v x="$m" -v y="${rps[nginx.$c]}" 'BEGIN {printf "%.2f", x/y}')
+    echo "| $s | $c | $m ($mn-$mx) | $ratio | $a | $b |" | tee -a "$out"
+    line+=" $m"
+  done
+  echo "$line" >>"$work/plot.dat"
+done
+r64=$(awk -v x="${rps[profgate.64]}" -v y="${rps[nginx.64]}" 'BEGIN {printf "%.2f", x/y}')
+verdict=$(awk -v r="$r64" 'BEGIN {print (r >= 1.0) ? "met" : "not met"}')
+target "Workload 1 (hit path, 64 connections): profgate at ${r64}x nginx proxy_cache req/s (target >= 1.0x): $verdict"
+gnuplot <<GP
+set terminal pngcairo size 900,420
+set output "$png"
+set title "Hit path: one cached one-hour bucket (${kb} KB JSON), req/s by connections (median of 3)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set ylabel "requests/s"
+set xlabel "keep-alive connections"
+set grid ytics
+set key top left
+plot for [i=2:$((${#contenders[@]} + 1))] "$work/plot.dat" using i:xtic(1) title word("${contenders[*]}", i-1)
+GP
+{ echo; echo "![hit path req/s]($(basename "$png"))"; echo; } >>"$out"
+cat "$out"
