@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { T_STRING, T_INT, T_SIZE, T_DURATION, T_BOOL, T_LOGLEVEL, T_LISTEN } ctype;
+typedef enum { T_STRING, T_INT, T_SIZE, T_DURATION, T_BOOL, T_LOGLEVEL, T_LOGFORMAT, T_LISTEN } ctype;
 
 typedef struct directive {
     const char *section;
@@ -25,6 +25,7 @@ typedef struct directive {
     const char *def;
     int64_t min, max; /* ints: value; sizes: bytes; durations: ms */
     const char *help;
+    bool live; /* a reload (SIGHUP) applies it; otherwise it takes a restart */
 } directive;
 
 #define F(field) offsetof(pg_config, field), sizeof(((pg_config *)0)->field)
@@ -35,84 +36,87 @@ typedef struct directive {
 
 static const directive table[] = {
     {"server", "listen", T_LISTEN, F(listen), "127.0.0.1:8080", 0, 0,
-     "Addresses to listen on, comma-separated: 0.0.0.0:8080, [::]:8080, 127.0.0.1:0 (port 0 picks a free port)."},
+     "Addresses to listen on, comma-separated: 0.0.0.0:8080, [::]:8080, 127.0.0.1:0 (port 0 picks a free port).", false},
     {"server", "max_connections", T_INT, F(max_connections), "16384", 1, 1000000,
-     "Concurrent client connections; past it new connections get 503 and are closed."},
+     "Concurrent client connections; past it new connections get 503 and are closed.", true},
     {"server", "max_head_bytes", T_SIZE, F(max_head_bytes), "16k", 1 * KiB, 1 * MiB,
-     "Request line plus headers; larger heads get 431."},
+     "Request line plus headers; larger heads get 431.", false},
     {"server", "max_url_bytes", T_SIZE, F(max_url_bytes), "8k", 256, 1 * MiB,
-     "Request target length; longer targets get 414."},
+     "Request target length; longer targets get 414.", false},
     {"server", "max_headers", T_INT, F(max_headers), "64", 8, 1024,
-     "Number of request headers; more get 431."},
+     "Number of request headers; more get 431.", false},
     {"server", "max_body_bytes", T_SIZE, F(max_body_bytes), "64k", 0, 64 * MiB,
-     "A GET body is read and discarded up to this size; larger bodies get 413."},
+     "A GET body is read and discarded up to this size; larger bodies get 413.", false},
     {"server", "head_timeout", T_DURATION, F(head_timeout_ms), "10s", 100, 10 * 60 * SEC,
-     "Deadline to receive a whole request (head and body) once its first byte arrived; then 408."},
+     "Deadline to receive a whole request (head and body) once its first byte arrived; then 408.", true},
     {"server", "idle_timeout", T_DURATION, F(idle_timeout_ms), "60s", 100, HOUR,
-     "How long an idle keep-alive connection is kept open."},
+     "How long an idle keep-alive connection is kept open.", true},
     {"server", "send_timeout", T_DURATION, F(send_timeout_ms), "30s", 100, HOUR,
-     "How long a response may wait for a client that does not read it."},
+     "How long a response may wait for a client that does not read it.", true},
     {"server", "shutdown_timeout", T_DURATION, F(shutdown_timeout_ms), "10s", 0, 10 * 60 * SEC,
-     "On SIGTERM/SIGINT, how long in-flight requests may take before connections are closed."},
+     "On SIGTERM/SIGINT, how long in-flight requests may take before connections are closed.", true},
     {"log", "level", T_LOGLEVEL, F(log_level), "info", 0, 0,
-     "Least severe level logged: debug, info, warn, error."},
+     "Least severe level logged: debug, info, warn, error.", true},
+    {"log", "format", T_LOGFORMAT, F(log_format), "plain", 0, 0,
+     "Log line format: plain (TIMESTAMP LEVEL message key=value ...) or json (one JSON object per line, for log "
+     "shippers).", true},
     {"log", "access", T_BOOL, F(access_log), "on", 0, 0,
-     "One access-log line per request (method, path, status, bytes, duration, request id)."},
+     "One access-log line per request (method, path, status, bytes, duration, request id).", true},
     {"freshness", "settle", T_DURATION, F(settle_ms), "10m", 0, 24 * HOUR,
-     "A bucket counts as complete (immutable) this long after it ends; before that it is live."},
+     "A bucket counts as complete (immutable) this long after it ends; before that it is live.", true},
     {"freshness", "live_ttl", T_DURATION, F(live_ttl_ms), "30s", 0, HOUR,
-     "How long a live (incomplete) bucket may be served from cache."},
+     "How long a live (incomplete) bucket may be served from cache.", true},
     {"upstream", "endpoint", T_STRING, F(up_endpoint), "", 0, 0,
      "CodeGuru Profiler endpoint, scheme://host[:port]. Empty: https://codeguru-profiler.REGION.amazonaws.com. "
-     "The --upstream flag overrides it."},
+     "The --upstream flag overrides it.", false},
     {"upstream", "region", T_STRING, F(up_region), "", 0, 0,
-     "Region for the default endpoint and for SigV4. Empty: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1."},
+     "Region for the default endpoint and for SigV4. Empty: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1.", false},
     {"upstream", "rate", T_INT, F(up_rate), "10", 1, 100000,
-     "Most upstream requests per second (token bucket); throttling halves the pace, which recovers gradually."},
-    {"upstream", "burst", T_INT, F(up_burst), "20", 1, 100000, "Token bucket capacity: requests allowed back to back."},
-    {"upstream", "max_inflight", T_INT, F(up_max_inflight), "16", 1, 1024, "Most concurrent upstream transfers."},
+     "Most upstream requests per second (token bucket); throttling halves the pace, which recovers gradually.", true},
+    {"upstream", "burst", T_INT, F(up_burst), "20", 1, 100000, "Token bucket capacity: requests allowed back to back.", true},
+    {"upstream", "max_inflight", T_INT, F(up_max_inflight), "16", 1, 1024, "Most concurrent upstream transfers.", true},
     {"upstream", "queue_max", T_INT, F(up_queue_max), "10000", 1, 1000000,
-     "Most upstream calls waiting for a token or a transfer slot; past it requests get 503 at once."},
+     "Most upstream calls waiting for a token or a transfer slot; past it requests get 503 at once.", true},
     {"upstream", "retries", T_INT, F(up_retries), "4", 0, 20,
-     "Retries after a 429, a 5xx or a connection error (ValidationException and the like are never retried)."},
+     "Retries after a 429, a 5xx or a connection error (ValidationException and the like are never retried).", true},
     {"upstream", "backoff_base", T_DURATION, F(up_backoff_base_ms), "100ms", 1, 60 * SEC,
-     "Retry n waits a random time up to min(backoff_cap, backoff_base * 2^(n-1)) (full jitter)."},
-    {"upstream", "backoff_cap", T_DURATION, F(up_backoff_cap_ms), "5s", 1, 10 * 60 * SEC, "Longest retry wait."},
+     "Retry n waits a random time up to min(backoff_cap, backoff_base * 2^(n-1)) (full jitter).", true},
+    {"upstream", "backoff_cap", T_DURATION, F(up_backoff_cap_ms), "5s", 1, 10 * 60 * SEC, "Longest retry wait.", true},
     {"upstream", "attempt_timeout", T_DURATION, F(up_attempt_timeout_ms), "10s", 100, 10 * 60 * SEC,
-     "Longest a single upstream attempt may take."},
+     "Longest a single upstream attempt may take.", true},
     {"upstream", "deadline", T_DURATION, F(up_deadline_ms), "30s", 100, HOUR,
-     "Longest an upstream call may take, queueing and retries included; then the client gets the last error."},
+     "Longest an upstream call may take, queueing and retries included; then the client gets the last error.", true},
     {"upstream", "max_response_bytes", T_SIZE, F(up_max_response), "64m", 1 * KiB, 1024 * MiB,
-     "Largest upstream response body accepted (after gzip decoding)."},
+     "Largest upstream response body accepted (after gzip decoding).", true},
     {"upstream", "ca_bundle", T_STRING, F(up_ca_bundle), "", 0, 0,
-     "CA certificates file for HTTPS. Empty: the system's (OpenSSL) default."},
+     "CA certificates file for HTTPS. Empty: the system's (OpenSSL) default.", false},
     {"upstream", "insecure", T_BOOL, F(up_insecure), "off", 0, 0,
-     "Skip TLS certificate verification. For tests against a local endpoint only; never in production."},
+     "Skip TLS certificate verification. For tests against a local endpoint only; never in production.", false},
     {"upstream", "breaker_failures", T_INT, F(up_breaker_failures), "10", 1, 10000,
-     "Consecutive failed attempts (5xx, timeouts, connection errors) that open the circuit breaker."},
+     "Consecutive failed attempts (5xx, timeouts, connection errors) that open the circuit breaker.", true},
     {"upstream", "breaker_cooldown", T_DURATION, F(up_breaker_cooldown_ms), "10s", 100, HOUR,
-     "How long an open breaker fails requests fast before letting one probe through."},
+     "How long an open breaker fails requests fast before letting one probe through.", true},
     {"cache", "memory_bytes", T_SIZE, F(cache_memory_bytes), "256m", 0, (int64_t)1024 * 1024 * MiB,
-     "Memory for parsed buckets kept in process (LRU); 0 turns the in-process cache off."},
+     "Memory for parsed buckets kept in process (LRU); 0 turns the in-process cache off.", true},
     {"cache", "response_bytes", T_SIZE, F(cache_response_bytes), "64m", 0, (int64_t)64 * 1024 * MiB,
      "Memory for encoded answers to requests whose buckets are all complete (repeats are served "
-     "without merging or encoding again); 0 turns it off."},
+     "without merging or encoding again); 0 turns it off.", true},
     {"cache", "merged_bytes", T_SIZE, F(cache_merged_bytes), "128m", 0, (int64_t)64 * 1024 * MiB,
      "Memory for merged runs of consecutive complete buckets (e.g. the 23 whole hours of a sliding "
-     "'last 24 hours'), so a request merges a few runs instead of every bucket; 0 turns it off."},
+     "'last 24 hours'), so a request merges a few runs instead of every bucket; 0 turns it off.", true},
     {"cache", "namespace", T_STRING, F(cache_namespace), "", 0, 0,
      "Cache key namespace. Empty: derived from the upstream endpoint and region, so gateways in front "
-     "of the same upstream share entries and different upstreams never mix."},
+     "of the same upstream share entries and different upstreams never mix.", false},
     {"cache", "archive", T_BOOL, F(cache_archive), "off", 0, 0,
      "Keep complete buckets in Redis without expiry and keep answering ranges the upstream has already "
-     "expired (from cache only)."},
+     "expired (from cache only).", false},
     {"redis", "url", T_STRING, F(redis_url), "", 0, 0,
      "Shared cache: redis://[[user]:password@]host[:port][/db] or unix:/path/to/socket[?db=N]. Empty: "
-     "in-process cache only."},
+     "in-process cache only.", false},
     {"redis", "connect_timeout", T_DURATION, F(redis_connect_timeout_ms), "1s", 10, 60 * SEC,
-     "How long a connection attempt may take; then profgate retries with backoff (up to 5 s apart)."},
+     "How long a connection attempt may take; then profgate retries with backoff (up to 5 s apart).", false},
     {"redis", "command_timeout", T_DURATION, F(redis_command_timeout_ms), "250ms", 1, 60 * SEC,
-     "How long a lookup may take before it counts as a miss (a slow Redis never slows clients more)."},
+     "How long a lookup may take before it counts as a miss (a slow Redis never slows clients more).", false},
 };
 
 static int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -288,6 +292,15 @@ static int set_value(pg_config *cfg, const directive *d, const char *value, char
             return errf(err, errlen, "%s.%s: '%.64s' is not one of debug, info, warn, error", d->section, d->name, value);
         memcpy(field, &v, sizeof v);
         return PG_OK;
+    case T_LOGFORMAT:
+        if (strcmp(value, "plain") == 0)
+            v = PG_LOG_PLAIN;
+        else if (strcmp(value, "json") == 0)
+            v = PG_LOG_JSON;
+        else
+            return errf(err, errlen, "%s.%s: '%.64s' is not plain or json", d->section, d->name, value);
+        memcpy(field, &v, sizeof v);
+        return PG_OK;
     case T_INT:
         if (parse_scaled(value, NULL, 0, false, &v) != PG_OK)
             return errf(err, errlen, "%s.%s: '%.64s' is not a whole number", d->section, d->name, value);
@@ -432,6 +445,7 @@ static const char *type_hint(ctype t)
     case T_DURATION: return "duration: number with ms, s, m, h or d";
     case T_BOOL: return "on | off";
     case T_LOGLEVEL: return "debug | info | warn | error";
+    case T_LOGFORMAT: return "plain | json";
     case T_LISTEN: return "ADDR:PORT[,ADDR:PORT...]";
     }
     return "";
@@ -441,7 +455,9 @@ void pg_config_write_example(FILE *out)
 {
     fprintf(out, "# profgate configuration (INI). Generated by `profgate --dump-config`; every directive\n"
                  "# is listed with its default, commented out. Uncomment and change what you need.\n"
-                 "# Command-line flags (--listen, --log-level) override this file.\n");
+                 "# Command-line flags (--listen, --upstream, --log-level) override this file.\n"
+                 "# SIGHUP reloads the file: directives marked \"applied\" change at once, the others are\n"
+                 "# reported in the log as needing a restart and keep their running values.\n");
     const char *section = "";
     for (size_t i = 0; i < PG_ARRAY_LEN(table); i++) {
         const directive *d = &table[i];
@@ -456,6 +472,7 @@ void pg_config_write_example(FILE *out)
                     d->type == T_DURATION ? " ms" : d->type == T_SIZE ? " bytes" : "");
         else
             fprintf(out, "# (%s)\n", type_hint(d->type));
+        fprintf(out, "# On reload (SIGHUP): %s\n", d->live ? "applied" : "needs a restart");
         fprintf(out, ";%s = %s\n", d->name, d->def);
     }
 }
@@ -467,4 +484,28 @@ void pg_config_write_usage(FILE *out)
         snprintf(key, sizeof key, "%s.%s", table[i].section, table[i].name);
         fprintf(out, "  %-26s %-16s %s\n", key, table[i].def, table[i].help);
     }
+}
+
+size_t pg_config_reload(pg_config *cur, const pg_config *next, pg_config_change_cb cb, void *data)
+{
+    size_t applied = 0;
+    for (size_t i = 0; i < PG_ARRAY_LEN(table); i++) {
+        const directive *d = &table[i];
+        char *dst = (char *)cur + d->offset;
+        const char *src = (const char *)next + d->offset;
+        size_t n = d->size;
+        if (d->type == T_STRING || d->type == T_LISTEN)
+            n = strlen(src) + 1; /* bytes past the terminator are not part of the value */
+        if (memcmp(dst, src, n) == 0)
+            continue;
+        char key[64];
+        snprintf(key, sizeof key, "%s.%s", d->section, d->name);
+        if (d->live) {
+            memcpy(dst, src, n);
+            applied++;
+        }
+        if (cb != NULL)
+            cb(key, d->live, data);
+    }
+    return applied;
 }

@@ -35,6 +35,7 @@ struct inflight {
     int64_t start_s;
     bool complete;
     int64_t l2_ttl_ms;
+    pg_up_origin origin; /* the request that started the call: for the upstream's logs and tracing */
     pg_fetch_waiter *waiters;
 };
 
@@ -90,7 +91,7 @@ static pg_bucket_data *l1_get(pg_fetcher *f, const char *key)
 
 static void l1_put(pg_fetcher *f, const char *key, pg_bucket_data *d, bool complete)
 {
-    if (f->l1 == NULL || (!complete && f->cfg.live_ttl_ms == 0))
+    if (pg_lru_capacity(f->l1) == 0 || (!complete && f->cfg.live_ttl_ms == 0))
         return;
     l1_entry *e = malloc(sizeof *e);
     if (e == NULL)
@@ -125,7 +126,8 @@ pg_fetcher *pg_fetcher_new(pg_upstream *u, const pg_profile_limits *lim, const p
     f->up = u;
     f->lim = *lim;
     f->cfg = *cfg;
-    if (cfg->l1_bytes > 0 && (f->l1 = pg_lru_new(cfg->l1_bytes, l1_free)) == NULL) {
+    /* Always there, so a reload can grow it from 0; at 0 it holds nothing. */
+    if ((f->l1 = pg_lru_new(cfg->l1_bytes, l1_free)) == NULL) {
         free(f);
         return NULL;
     }
@@ -224,7 +226,7 @@ static void on_upstream(void *ctx, const pg_up_result *r)
 static void to_upstream(inflight *c)
 {
     pg_apierr err;
-    if (pg_upstream_get_profile(c->f->up, c->group, c->period, c->start_s, on_upstream, c, &err) != PG_OK)
+    if (pg_upstream_get_profile(c->f->up, c->group, c->period, c->start_s, &c->origin, on_upstream, c, &err) != PG_OK)
         finish(c, NULL, &err);
 }
 
@@ -268,8 +270,8 @@ int pg_cache_key(const char *ns, const char *group, pg_period p, int64_t start_s
 }
 
 pg_fetch_outcome pg_fetcher_get(pg_fetcher *f, const char *group, pg_period p, int64_t start_s, bool complete,
-                                int64_t l2_ttl_ms, pg_fetch_cb cb, void *ctx, pg_bucket_data **hit,
-                                pg_fetch_waiter **waiter, bool *coalesced, pg_apierr *err)
+                                int64_t l2_ttl_ms, const pg_up_origin *origin, pg_fetch_cb cb, void *ctx,
+                                pg_bucket_data **hit, pg_fetch_waiter **waiter, bool *coalesced, pg_apierr *err)
 {
     char key[400];
     if (pg_cache_key(f->cfg.ns, group, p, start_s, key, sizeof key) != PG_OK) {
@@ -305,10 +307,12 @@ pg_fetch_outcome pg_fetcher_get(pg_fetcher *f, const char *group, pg_period p, i
         c->start_s = start_s;
         snprintf(c->key, sizeof c->key, "%s", key);
         snprintf(c->group, sizeof c->group, "%s", group);
+        if (origin != NULL)
+            c->origin = *origin;
         /* Redis first when it is up (commands of one loop turn are pipelined: one round trip for a
          * whole plan); otherwise, or on a miss, the upstream. */
         bool via_l2 = f->cfg.l2 != NULL && pg_redis_get(f->cfg.l2, key, strlen(key), on_l2, c) == PG_OK;
-        if (!via_l2 && pg_upstream_get_profile(f->up, group, p, start_s, on_upstream, c, err) != PG_OK) {
+        if (!via_l2 && pg_upstream_get_profile(f->up, group, p, start_s, &c->origin, on_upstream, c, err) != PG_OK) {
             free(c);
             free(w);
             return PG_FETCH_FAILED;
@@ -347,11 +351,17 @@ void pg_fetcher_leave(pg_fetcher *f, pg_fetch_waiter *w)
 void pg_fetcher_get_stats(const pg_fetcher *f, pg_fetcher_stats *out)
 {
     *out = f->st;
-    if (f->l1 != NULL) {
-        pg_lru_stats ls;
-        pg_lru_get_stats(f->l1, &ls);
-        out->l1_entries = ls.entries;
-        out->l1_bytes = ls.bytes;
-        out->l1_evictions = ls.evictions;
-    }
+    pg_lru_stats ls;
+    pg_lru_get_stats(f->l1, &ls);
+    out->l1_entries = ls.entries;
+    out->l1_bytes = ls.bytes;
+    out->l1_evictions = ls.evictions;
+    out->l1_capacity = pg_lru_capacity(f->l1);
+}
+
+void pg_fetcher_reconfigure(pg_fetcher *f, size_t l1_bytes, uint64_t live_ttl_ms)
+{
+    f->cfg.l1_bytes = l1_bytes;
+    f->cfg.live_ttl_ms = live_ttl_ms;
+    pg_lru_set_capacity(f->l1, l1_bytes);
 }

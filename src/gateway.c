@@ -16,6 +16,7 @@
 #include "profgate/jsonw.h"
 #include "profgate/log.h"
 #include "profgate/lru.h"
+#include "profgate/metrics.h"
 #include "profgate/router.h"
 
 #include <errno.h>
@@ -26,13 +27,16 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-enum { R_GETPROFILE, R_HEALTHZ, R_PLAN };
-
+/* Route ids are the metrics' route label values. */
 static const pg_route routes[] = {
-    {R_GETPROFILE, "GET", "/profilingGroups/{}/profile"},
-    {R_HEALTHZ, "GET", "/healthz"},
-    {R_PLAN, "GET", "/_profgate/plan"},
+    {PG_MR_GETPROFILE, "GET", "/profilingGroups/{}/profile"},
+    {PG_MR_HEALTHZ, "GET", "/healthz"},
+    {PG_MR_READYZ, "GET", "/readyz"},
+    {PG_MR_METRICS, "GET", "/metrics"},
+    {PG_MR_PLAN, "GET", "/_profgate/plan"},
 };
+
+#define METRICS_MAX ((size_t)1 << 20)
 
 #define PLAN_JSON_MAX (256 * 1024)
 
@@ -121,10 +125,18 @@ void pg_gateway_init(pg_gateway *gw, const pg_config *cfg, const pg_clock *clock
     gw->planner.settle_s = cfg->settle_ms / 1000;
     gw->planner.archive = cfg->cache_archive;
     pg_profile_limits_default(&gw->limits);
-    if (cfg->cache_response_bytes > 0)
-        gw->answers = pg_lru_new((size_t)cfg->cache_response_bytes, free_answer);
-    if (cfg->cache_merged_bytes > 0)
-        gw->runs = pg_lru_new((size_t)cfg->cache_merged_bytes, free_run);
+    /* Always there, so a reload can resize them (from or to 0: holding nothing). */
+    gw->answers = pg_lru_new((size_t)cfg->cache_response_bytes, free_answer);
+    gw->runs = pg_lru_new((size_t)cfg->cache_merged_bytes, free_run);
+    PG_ASSERT(gw->answers != NULL && gw->runs != NULL);
+    gw->start_time = (double)pg_realtime_ns() / 1e9;
+}
+
+void pg_gateway_reconfigure(pg_gateway *gw)
+{
+    gw->planner.settle_s = gw->cfg->settle_ms / 1000;
+    pg_lru_set_capacity(gw->answers, (size_t)gw->cfg->cache_response_bytes);
+    pg_lru_set_capacity(gw->runs, (size_t)gw->cfg->cache_merged_bytes);
 }
 
 void pg_gateway_free(pg_gateway *gw)
@@ -222,6 +234,7 @@ struct gpreq {
     pg_getprofile_req r;
     bool gzip;
     pg_plan plan;
+    pg_up_origin origin; /* for the upstream calls this request starts */
     pg_profile acc;      /* the answer, buckets folded in as they arrive */
     size_t pending;      /* buckets not yet in */
     size_t hits, fetched, coalesced;
@@ -314,7 +327,7 @@ static void respond_profile(gpreq *g, const pg_buf *body, void (*release)(void *
 /* A repeat of an all-complete request: the stored answer, written without a copy. */
 static bool answer_from_cache(gpreq *g)
 {
-    if (g->gw->answers == NULL || !plan_immutable(&g->plan))
+    if (pg_lru_capacity(g->gw->answers) == 0 || !plan_immutable(&g->plan))
         return false;
     char key[400];
     int klen = answer_key(&g->r, &g->plan, g->gzip, key, sizeof key);
@@ -445,7 +458,7 @@ static void gp_finish(gpreq *g)
     int rc = pg_pwriter_new(&g->acc, g->r.format == PG_FMT_ION, (uint32_t)g->r.max_depth, &g->writer);
     bool done = false;
     rc = rc ?: pg_pwriter_step(g->writer, &g->piece, STREAM_CHUNK, &done);
-    bool cacheable = g->gw->answers != NULL && plan_immutable(&g->plan);
+    bool cacheable = pg_lru_capacity(g->gw->answers) > 0 && plan_immutable(&g->plan);
     if (rc == PG_OK && done) {
         /* Small enough to go out whole, with a Content-Length. */
         pg_buf *body = &g->piece;
@@ -492,7 +505,7 @@ static int run_key(const gpreq *g, const gprun *run, char *out, size_t outlen)
 static int plan_runs(gpreq *g)
 {
     memset(g->run_of, NO_RUN, sizeof g->run_of);
-    if (g->gw->runs == NULL)
+    if (pg_lru_capacity(g->gw->runs) == 0)
         return PG_OK;
     const pg_plan *plan = &g->plan;
     for (size_t i = 0; i < plan->n;) {
@@ -514,6 +527,7 @@ static int plan_runs(gpreq *g)
             if (rc != PG_OK)
                 return rc;
             g->gw->run_hits++;
+            g->gw->m.buckets[PG_MB_MERGED_RUN] += run->count;
             g->hits += run->count;
             for (size_t k = i; k < j; k++)
                 g->skip[k] = true;
@@ -571,6 +585,9 @@ static void on_bucket(void *ctx, pg_bucket_data *data, const pg_apierr *err)
             g->coalesced--;
         else
             g->fetched--;
+        g->gw->m.buckets[PG_MB_REDIS]++;
+    } else {
+        g->gw->m.buckets[slot->coalesced ? PG_MB_COALESCED : PG_MB_UPSTREAM]++;
     }
     int rc = fold_bucket(g, slot->i, &data->prof);
     pg_bucket_data_release(data);
@@ -615,6 +632,23 @@ static int64_t l2_ttl_ms(const pg_gateway *gw, const pg_bucket *b, int64_t now_n
     return ttl > 0 ? ttl : -1;
 }
 
+/* The request id, and the client's X-Amzn-Trace-Id when it is a plausible one (printable ASCII,
+ * no spaces, short): it is forwarded upstream, so nothing else is. */
+static void origin_of(const pg_http_req *req, pg_up_origin *o)
+{
+    snprintf(o->rid, sizeof o->rid, "%s", pg_http_req_id(req));
+    o->trace[0] = '\0';
+    size_t len = 0;
+    const char *v = pg_http_req_header(req, "x-amzn-trace-id", &len);
+    if (v == NULL || len == 0 || len >= sizeof o->trace)
+        return;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f)
+            return;
+    memcpy(o->trace, v, len);
+    o->trace[len] = '\0';
+}
+
 static void handle_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice query)
 {
     gpreq *g = calloc(1, sizeof *g);
@@ -628,6 +662,8 @@ static void handle_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, 
     gw->active++;
     g->gw = gw;
     g->req = req;
+    pg_http_req_set_note(req, PG_MR_GETPROFILE + 1, g);
+    origin_of(req, &g->origin);
     size_t alen = 0;
     const char *accept = pg_http_req_header(req, "accept", &alen);
     int64_t now = pg_clock_now(gw->clock), s, e;
@@ -659,8 +695,8 @@ static void handle_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, 
         pg_bucket_data *hit = NULL;
         g->slots[i] = (gpslot){.g = g, .i = i, .coalesced = false};
         pg_fetch_outcome o = pg_fetcher_get(gw->fetcher, g->r.group, b->period, b->start_s, b->complete,
-                                            l2_ttl_ms(gw, b, now), on_bucket, &g->slots[i], &hit, &g->waiters[i],
-                                            &coalesced, &err);
+                                            l2_ttl_ms(gw, b, now), &g->origin, on_bucket, &g->slots[i], &hit,
+                                            &g->waiters[i], &coalesced, &err);
         if (o == PG_FETCH_FAILED) {
             gp_fail(g, &err);
             return;
@@ -668,6 +704,7 @@ static void handle_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, 
         if (o == PG_FETCH_HIT) {
             /* Cache hits never wait behind upstream work: folded in right away. */
             g->hits++;
+            gw->m.buckets[PG_MB_L1]++;
             int rc = fold_bucket(g, i, &hit->prof);
             pg_bucket_data_release(hit);
             if (rc != PG_OK) {
@@ -686,6 +723,249 @@ static void handle_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, 
         gp_finish(g);
 }
 
+/* Liveness, plus what an operator needs at a glance: the upstream's circuit breaker and caches. */
+static void handle_healthz(pg_gateway *gw, pg_http_req *req)
+{
+    pg_upstream_stats us = {.breaker = "closed"};
+    pg_fetcher_stats fs = {0};
+    if (gw->upstream)
+        pg_upstream_get_stats(gw->upstream, &us);
+    if (gw->fetcher)
+        pg_fetcher_get_stats(gw->fetcher, &fs);
+    pg_lru_stats runs;
+    pg_lru_get_stats(gw->runs, &runs);
+    pg_redis_stats rs = {0};
+    if (gw->redis)
+        pg_redis_get_stats(gw->redis, &rs);
+    char body[1024];
+    int n = snprintf(body, sizeof body,
+                     "{\"status\":\"ok\",\"upstream\":{\"breaker\":\"%s\",\"rate\":%.2f,\"queued\":%zu,"
+                     "\"inflight\":%zu,\"calls\":%llu,\"coalesced\":%llu},\"cache\":{\"entries\":%zu,"
+                     "\"bytes\":%zu,\"hits\":%llu,\"misses\":%llu,\"evictions\":%llu},"
+                     "\"redis\":{\"state\":\"%s\",\"hits\":%llu,\"misses\":%llu,\"errors\":%llu,"
+                     "\"corrupt\":%llu,\"stores\":%llu,\"timeouts\":%llu},\"answerHits\":%llu,"
+                     "\"mergedRuns\":{\"hits\":%llu,\"stores\":%llu,\"entries\":%zu,\"bytes\":%zu},"
+                     "\"requestsInProgress\":%zu}\n",
+                     us.breaker, us.rate, us.queued, us.inflight, (unsigned long long)us.attempts,
+                     (unsigned long long)fs.coalesced, fs.l1_entries, fs.l1_bytes, (unsigned long long)fs.l1_hits,
+                     (unsigned long long)fs.l1_misses, (unsigned long long)fs.l1_evictions,
+                     gw->redis == NULL ? "off" : rs.connected ? "connected" : "down",
+                     (unsigned long long)fs.l2_hits, (unsigned long long)fs.l2_misses,
+                     (unsigned long long)fs.l2_errors, (unsigned long long)fs.l2_corrupt,
+                     (unsigned long long)fs.l2_stores, (unsigned long long)rs.timeouts,
+                     (unsigned long long)gw->answer_hits, (unsigned long long)gw->run_hits,
+                     (unsigned long long)gw->run_stores, runs.entries, runs.bytes, gw->active);
+    const pg_http_out_header hj[] = {{"Content-Type", "application/json"}};
+    pg_http_respond(req, 200, hj, 1, body, (size_t)n);
+}
+
+typedef struct readiness {
+    bool ready, degraded;
+    const char *breaker, *redis;
+    bool listening;
+} readiness;
+
+/* Ready: listening, not shutting down, and the upstream circuit not open. Redis being down only
+ * degrades: requests are still answered (from the L1 and the upstream). */
+static void readiness_of(const pg_gateway *gw, readiness *r)
+{
+    pg_upstream_stats us = {.breaker = "closed"};
+    if (gw->upstream)
+        pg_upstream_get_stats(gw->upstream, &us);
+    pg_redis_stats rs = {0};
+    if (gw->redis)
+        pg_redis_get_stats(gw->redis, &rs);
+    r->breaker = us.breaker;
+    r->redis = gw->redis == NULL ? "off" : rs.connected ? "connected" : "down";
+    r->listening = gw->server != NULL && !gw->stopping;
+    r->ready = r->listening && strcmp(us.breaker, "open") != 0;
+    r->degraded = gw->redis != NULL && !rs.connected;
+}
+
+static void handle_readyz(pg_gateway *gw, pg_http_req *req)
+{
+    readiness r;
+    readiness_of(gw, &r);
+    char body[512];
+    int n = snprintf(body, sizeof body,
+                     "{\"status\":\"%s\",\"listening\":%s,\"config\":{\"loaded\":true,\"reloads\":%llu,"
+                     "\"failedReloads\":%llu},\"upstream\":{\"breaker\":\"%s\"},\"redis\":{\"state\":\"%s\"}}\n",
+                     !r.ready ? "not ready" : r.degraded ? "degraded" : "ready", r.listening ? "true" : "false",
+                     (unsigned long long)gw->m.reloads[PG_MRL_OK], (unsigned long long)gw->m.reloads[PG_MRL_FAILED],
+                     r.breaker, r.redis);
+    const pg_http_out_header hj[] = {{"Content-Type", "application/json"}};
+    pg_http_respond(req, r.ready ? 200 : 503, hj, 1, body, (size_t)n);
+}
+
+static void lru_snap(const pg_lru *l, pg_metrics_snap *s, pg_m_tier t)
+{
+    pg_lru_stats ls;
+    pg_lru_get_stats(l, &ls);
+    s->cache_bytes[t] = ls.bytes;
+    s->cache_entries[t] = ls.entries;
+    s->cache_evictions[t] = ls.evictions;
+    s->cache_capacity[t] = pg_lru_capacity(l);
+}
+
+/* Every module's stats and the gateway's counters, at one moment. */
+static void metrics_snapshot(const pg_gateway *gw, pg_metrics_snap *s)
+{
+    memset(s, 0, sizeof *s);
+    s->g = gw->m;
+    if (gw->upstream != NULL) {
+        pg_upstream_stats us;
+        pg_upstream_get_stats(gw->upstream, &us);
+        s->up_attempts[PG_MU_OK] = us.ok;
+        s->up_attempts[PG_MU_THROTTLED] = us.throttled;
+        s->up_attempts[PG_MU_SERVER_ERROR] = us.server_errors;
+        s->up_attempts[PG_MU_TIMEOUT] = us.timeouts;
+        s->up_attempts[PG_MU_CONNECTION_ERROR] = us.conn_errors;
+        s->up_attempts[PG_MU_CLIENT_ERROR] = us.client_errors;
+        s->up_retries = us.retries;
+        s->up_refused = us.refused;
+        s->up_rate = us.rate;
+        s->up_rate_max = us.rate_max;
+        s->up_queued = us.queued;
+        s->up_inflight = us.inflight;
+        s->up_breaker_open = strcmp(us.breaker, "open") == 0;
+        s->up_breaker_half_open = strcmp(us.breaker, "half-open") == 0;
+        s->up_seconds = us.attempt_seconds;
+    }
+    if (gw->fetcher != NULL) {
+        pg_fetcher_stats fs;
+        pg_fetcher_get_stats(gw->fetcher, &fs);
+        s->cache_bytes[PG_MT_L1] = fs.l1_bytes;
+        s->cache_entries[PG_MT_L1] = fs.l1_entries;
+        s->cache_evictions[PG_MT_L1] = fs.l1_evictions;
+        s->cache_capacity[PG_MT_L1] = fs.l1_capacity;
+    }
+    lru_snap(gw->answers, s, PG_MT_ANSWERS);
+    lru_snap(gw->runs, s, PG_MT_MERGED_RUNS);
+    if (gw->redis != NULL) {
+        pg_redis_stats rs;
+        pg_redis_get_stats(gw->redis, &rs);
+        s->redis_enabled = 1;
+        s->redis_connected = rs.connected;
+        s->redis_commands = rs.commands;
+        s->redis_errors = rs.errors;
+        s->redis_timeouts = rs.timeouts;
+        s->redis_reconnects = rs.reconnects;
+        s->redis_seconds = rs.latency;
+    }
+    s->connections = gw->server != NULL ? pg_http_server_connections(gw->server) : 0;
+    s->in_progress = gw->active;
+    s->start_time = gw->start_time;
+    readiness r;
+    readiness_of(gw, &r);
+    s->ready = r.ready;
+}
+
+static void handle_metrics(pg_gateway *gw, pg_http_req *req)
+{
+    pg_metrics_snap *snap = malloc(sizeof *snap);
+    pg_buf b;
+    pg_buf_init(&b, METRICS_MAX);
+    int rc = snap == NULL ? PG_ENOMEM : PG_OK;
+    if (rc == PG_OK) {
+        metrics_snapshot(gw, snap);
+        rc = pg_metrics_render(&b, snap);
+    }
+    free(snap);
+    if (rc != PG_OK) {
+        pg_apierr e;
+        pg_apierr_set(&e, PG_AE_INTERNAL, "profgate could not render its metrics: %s", pg_strerror(rc));
+        pg_http_respond_error(req, &e);
+    } else {
+        const pg_http_out_header h[] = {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}};
+        pg_http_respond(req, 200, h, 1, b.data, b.len);
+    }
+    pg_buf_free(&b);
+}
+
+/* The target for the access log: the path, and the query with the value of every X-Amz-*
+ * parameter (pre-signed URL credentials and signatures) replaced, so no secret is ever logged. */
+static void loggable_target(const pg_http_head *h, char *out, size_t outlen)
+{
+    char t[1024];
+    size_t o = 0;
+    const char *p = h->target, *end = h->target + h->target_len;
+    const char *q = memchr(p, '?', h->target_len);
+    size_t plen = q ? (size_t)(q - p) : h->target_len;
+    o = PG_MIN(plen, sizeof t - 1);
+    memcpy(t, p, o);
+    for (const char *a = q; a != NULL && a < end && o + 1 < sizeof t;) {
+        const char *amp = memchr(a + 1, '&', (size_t)(end - a - 1));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(a + 1, '=', (size_t)(stop - a - 1));
+        bool secret = (size_t)(stop - a - 1) >= 6 && strncasecmp(a + 1, "X-Amz-", 6) == 0 && eq != NULL;
+        size_t take = secret ? (size_t)(eq + 1 - a) : (size_t)(stop - a);
+        take = PG_MIN(take, sizeof t - 1 - o);
+        memcpy(t + o, a, take);
+        o += take;
+        if (secret && o + 8 < sizeof t) {
+            memcpy(t + o, "REDACTED", 8);
+            o += 8;
+        }
+        a = amp;
+    }
+    pg_printable(t, o, out, outlen);
+}
+
+void pg_gateway_done(pg_http_req *req, const pg_http_done_info *info, void *data)
+{
+    pg_gateway *gw = data;
+    void *note = NULL;
+    int tag = pg_http_req_note(req, &note);
+    pg_m_route route = tag > 0 ? (pg_m_route)(tag - 1) : PG_MR_OTHER;
+    const gpreq *g = route == PG_MR_GETPROFILE ? note : NULL;
+    pg_m_cache cache = PG_MC_NONE;
+    if (g != NULL && info->status == 200)
+        cache = g->hits == g->plan.n ? PG_MC_HIT : g->hits > 0 ? PG_MC_PARTIAL : PG_MC_MISS;
+    gw->m.requests[route][pg_metrics_status(info->status)][cache]++;
+    pg_histo_observe(&gw->m.request_seconds[route], info->duration_ns);
+    /* Probes and scrapes are not worth a line each; everything else is. */
+    if (!gw->cfg->access_log || !pg_log_enabled(PG_LOG_INFO) || route == PG_MR_HEALTHZ || route == PG_MR_READYZ ||
+        route == PG_MR_METRICS)
+        return;
+    const pg_http_head *h = pg_http_req_head(req);
+    char target[512] = "-", method[20] = "-";
+    if (h != NULL) {
+        loggable_target(h, target, sizeof target);
+        pg_printable(h->method, h->method_len, method, sizeof method);
+    }
+    static const char *const cache_names[] = {"hit", "partial", "miss", NULL};
+    char range[96] = "", group[300] = "";
+    pg_log_field f[16];
+    size_t n = 0;
+    f[n++] = PG_LF_S("rid", pg_http_req_id(req));
+    f[n++] = PG_LF_S("method", method);
+    f[n++] = PG_LF_S("target", target);
+    f[n++] = PG_LF_I("status", info->status);
+    f[n++] = PG_LF_I("bytes", info->body_bytes);
+    f[n++] = PG_LF_F("dur_ms", (double)info->duration_ns / 1e6);
+    if (g != NULL) {
+        if (g->r.group[0])
+            pg_printable(g->r.group, strlen(g->r.group), group, sizeof group);
+        if (g->plan.n > 0) {
+            char a[PG_TS_FMT_MAX], b[PG_TS_FMT_MAX];
+            pg_ts_format(g->plan.start_s * PG_NS_PER_S, a, sizeof a);
+            pg_ts_format(g->plan.end_s * PG_NS_PER_S, b, sizeof b);
+            snprintf(range, sizeof range, "%s/%s", a, b);
+        }
+        f[n++] = PG_LF_S("group", group[0] ? group : NULL);
+        f[n++] = PG_LF_S("range", range[0] ? range : NULL);
+        f[n++] = PG_LF_I("buckets", g->plan.n);
+        f[n++] = PG_LF_S("cache", cache_names[cache]);
+        f[n++] = PG_LF_I("hits", g->hits);
+        f[n++] = PG_LF_I("upstream_calls", g->fetched);
+        f[n++] = PG_LF_I("coalesced", g->coalesced);
+        f[n++] = PG_LF_S("trace_id", g->origin.trace[0] ? g->origin.trace : NULL);
+    }
+    f[n++] = PG_LF_S("client_gone", info->client_gone ? "1" : NULL);
+    PG_ASSERT(n <= PG_ARRAY_LEN(f));
+    pg_log_fields(PG_LOG_INFO, "access", f, n);
+}
+
 void pg_gateway_handle(pg_http_req *req, void *data)
 {
     pg_gateway *gw = data;
@@ -699,50 +979,26 @@ void pg_gateway_handle(pg_http_req *req, void *data)
         pg_http_respond_error_with(req, &err, allow, m.status == 405 ? 1 : 0);
         return;
     }
-    switch (m.id) {
-    case R_GETPROFILE:
+    pg_http_req_set_note(req, m.id + 1, NULL);
+    switch ((pg_m_route)m.id) {
+    case PG_MR_GETPROFILE:
         handle_getprofile(gw, req, m.params[0], query);
         return;
-    case R_HEALTHZ: {
-        /* Liveness, plus what an operator needs at a glance: the upstream's circuit breaker. */
-        pg_upstream_stats us = {.breaker = "closed"};
-        pg_fetcher_stats fs = {0};
-        if (gw->upstream)
-            pg_upstream_get_stats(gw->upstream, &us);
-        if (gw->fetcher)
-            pg_fetcher_get_stats(gw->fetcher, &fs);
-        pg_lru_stats runs = {0};
-        if (gw->runs)
-            pg_lru_get_stats(gw->runs, &runs);
-        pg_redis_stats rs = {0};
-        if (gw->redis)
-            pg_redis_get_stats(gw->redis, &rs);
-        char body[1024];
-        int n = snprintf(body, sizeof body,
-                         "{\"status\":\"ok\",\"upstream\":{\"breaker\":\"%s\",\"rate\":%.2f,\"queued\":%zu,"
-                         "\"inflight\":%zu,\"calls\":%llu,\"coalesced\":%llu},\"cache\":{\"entries\":%zu,"
-                         "\"bytes\":%zu,\"hits\":%llu,\"misses\":%llu,\"evictions\":%llu},"
-                         "\"redis\":{\"state\":\"%s\",\"hits\":%llu,\"misses\":%llu,\"errors\":%llu,"
-                         "\"corrupt\":%llu,\"stores\":%llu,\"timeouts\":%llu},\"answerHits\":%llu,"
-                         "\"mergedRuns\":{\"hits\":%llu,\"stores\":%llu,\"entries\":%zu,\"bytes\":%zu},"
-                         "\"requestsInProgress\":%zu}\n",
-                         us.breaker, us.rate, us.queued, us.inflight, (unsigned long long)us.attempts,
-                         (unsigned long long)fs.coalesced, fs.l1_entries, fs.l1_bytes,
-                         (unsigned long long)fs.l1_hits, (unsigned long long)fs.l1_misses,
-                         (unsigned long long)fs.l1_evictions,
-                         gw->redis == NULL ? "off" : rs.connected ? "connected" : "down",
-                         (unsigned long long)fs.l2_hits, (unsigned long long)fs.l2_misses,
-                         (unsigned long long)fs.l2_errors, (unsigned long long)fs.l2_corrupt,
-                         (unsigned long long)fs.l2_stores, (unsigned long long)rs.timeouts,
-                         (unsigned long long)gw->answer_hits, (unsigned long long)gw->run_hits,
-                         (unsigned long long)gw->run_stores, runs.entries, runs.bytes, gw->active);
-        const pg_http_out_header hj[] = {{"Content-Type", "application/json"}};
-        pg_http_respond(req, 200, hj, 1, body, (size_t)n);
+    case PG_MR_HEALTHZ:
+        handle_healthz(gw, req);
         return;
-    }
-    case R_PLAN:
+    case PG_MR_READYZ:
+        handle_readyz(gw, req);
+        return;
+    case PG_MR_METRICS:
+        handle_metrics(gw, req);
+        return;
+    case PG_MR_PLAN:
         handle_plan(gw, req, query);
         return;
+    case PG_MR_OTHER:
+    case PG_MR_COUNT:
+        break;
     }
     PG_UNREACHABLE();
 }

@@ -54,6 +54,8 @@ struct pg_http_req {
     size_t drain_low;
     pg_http_drain_cb on_drain;
     void *drain_data;
+    int note_tag; /* the handler's: what this request was (route), and its state */
+    void *note;
 };
 
 struct conn {
@@ -443,22 +445,32 @@ static void on_write(uv_write_t *w, int status)
     response_done(c);
 }
 
-static void access_log(conn *c, int status, size_t body_len)
+/* The request is answered (status 0: reset or abandoned): the server's on_done hook, or else a
+ * plain access line. */
+static void request_done(conn *c, int status, size_t body_len)
 {
     pg_http_req *r = &c->req;
-    double ms = (double)(pg_monotonic_ns() - r->t0) / 1e6;
-    if (!pg_log_enabled(PG_LOG_INFO) || !c->srv->cfg.access_log)
+    pg_http_server *s = c->srv;
+    pg_http_done_info info = {.status = status, .body_bytes = body_len, .duration_ns = pg_monotonic_ns() - r->t0,
+                              .client_gone = c->closing};
+    if (s->cfg.on_done != NULL) {
+        s->cfg.on_done(r, &info, s->hdata);
+        return;
+    }
+    if (!pg_log_enabled(PG_LOG_INFO) || !s->cfg.access_log)
         return;
     char target[256] = "-";
-    const char *method = "-";
-    int mlen = 1;
+    char method[20] = "-";
     if (r->head != NULL) {
         pg_printable(r->head->target, r->head->target_len, target, sizeof target);
-        method = r->head->method;
-        mlen = (int)PG_MIN(r->head->method_len, 16);
+        pg_printable(r->head->method, r->head->method_len, method, sizeof method);
     }
-    pg_log(PG_LOG_INFO, "access rid=%s method=%.*s target=\"%s\" status=%d bytes=%zu dur_ms=%.3f%s", r->id, mlen,
-           method, target, status, body_len, ms, c->closing ? " client_gone=1" : "");
+    pg_log_fields(PG_LOG_INFO, "access",
+                  (pg_log_field[]){PG_LF_S("rid", r->id), PG_LF_S("method", method), PG_LF_S("target", target),
+                                   PG_LF_I("status", status), PG_LF_I("bytes", body_len),
+                                   PG_LF_F("dur_ms", (double)info.duration_ns / 1e6),
+                                   PG_LF_S("client_gone", c->closing ? "1" : NULL)},
+                  7);
 }
 
 /* The status line and headers; framing is the Content-Length or Transfer-Encoding line. */
@@ -521,7 +533,7 @@ static void respond(pg_http_req *r, int status, const pg_http_out_header *hdrs, 
 {
     PG_ASSERT(r->active && !r->streaming);
     conn *c = r->c;
-    access_log(c, status, len);
+    request_done(c, status, len);
     r->active = false;
     if (c->closing) {
         if (release)
@@ -663,7 +675,7 @@ void pg_http_stream_end(pg_http_req *r, bool ok)
 {
     PG_ASSERT(r->active && r->streaming);
     conn *c = r->c;
-    access_log(c, ok ? r->status : 0, r->body_bytes);
+    request_done(c, ok ? r->status : 0, r->body_bytes);
     r->active = false;
     r->on_drain = NULL;
     if (c->closing) {
@@ -693,7 +705,7 @@ void pg_http_reset(pg_http_req *r)
 {
     PG_ASSERT(r->active);
     conn *c = r->c;
-    access_log(c, 0, 0);
+    request_done(c, 0, 0);
     r->active = false;
     if (c->closing) {
         conn_maybe_free(c);
@@ -1200,6 +1212,35 @@ void pg_http_req_on_abort(pg_http_req *r, pg_http_abort_cb cb, void *data)
 {
     r->on_abort = cb;
     r->abort_data = data;
+}
+
+void pg_http_req_set_note(pg_http_req *r, int tag, void *note)
+{
+    r->note_tag = tag;
+    r->note = note;
+}
+
+int pg_http_req_note(const pg_http_req *r, void **note)
+{
+    if (note != NULL)
+        *note = r->note;
+    return r->note_tag;
+}
+
+uint64_t pg_http_req_age_ns(const pg_http_req *r)
+{
+    return pg_monotonic_ns() - r->t0;
+}
+
+void pg_http_server_reconfigure(pg_http_server *s, const pg_http_server_cfg *cfg)
+{
+    /* Read where they are used, so they apply from the next timer armed or connection accepted;
+     * listen addresses and parser limits stay (the table marks them as needing a restart). */
+    s->cfg.max_connections = cfg->max_connections;
+    s->cfg.head_timeout_ms = cfg->head_timeout_ms;
+    s->cfg.idle_timeout_ms = cfg->idle_timeout_ms;
+    s->cfg.send_timeout_ms = cfg->send_timeout_ms;
+    s->cfg.access_log = cfg->access_log;
 }
 
 uv_loop_t *pg_http_req_loop(const pg_http_req *r)

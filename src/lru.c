@@ -187,6 +187,20 @@ int pg_lru_put(pg_lru *l, const void *key, size_t klen, void *value, size_t size
     return PG_OK;
 }
 
+void pg_lru_set_capacity(pg_lru *l, size_t max_bytes)
+{
+    l->max_bytes = max_bytes;
+    while (l->tail && l->bytes > l->max_bytes) {
+        l->evictions++;
+        unlink_entry(l, l->tail);
+    }
+}
+
+size_t pg_lru_capacity(const pg_lru *l)
+{
+    return l->max_bytes;
+}
+
 pg_lru_entry *pg_lru_get(pg_lru *l, const void *key, size_t klen)
 {
     pg_lru_entry *e = find(l, key, klen, hash_key(key, klen));

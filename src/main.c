@@ -12,8 +12,10 @@
 #include "profgate/http_server.h"
 #include "profgate/iso8601.h"
 #include "profgate/log.h"
+#include "profgate/metrics.h"
 #include "profgate/signals.h"
 #include "profgate/redis.h"
+#include "profgate/service.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -30,14 +32,20 @@ typedef struct app {
     pg_upstream *upstream;
     pg_fetcher *fetcher;
     pg_redis *redis;
+    pg_gateway gw;
     pg_config cfg;
+    uv_signal_t hup;
+    /* For reloads: the file, and the command-line overrides applied over it each time. */
+    const char *config_path, *listen_arg, *upstream_arg, *level_arg;
+    const char *pid_file;
     bool stopping;
 } app;
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: profgate [-c FILE] [--listen ADDR:PORT] [--upstream URL] [--log-level LEVEL] [--clock ISO8601]\n"
+            "usage: profgate [-c FILE] [--listen ADDR:PORT] [--upstream URL] [--log-level LEVEL] [--pid-file FILE]\n"
+            "                [--clock ISO8601]\n"
             "       profgate -t [-c FILE]      check the configuration and exit\n"
             "       profgate --dump-config     print the fully commented default configuration\n"
             "\n"
@@ -47,11 +55,19 @@ static void usage(FILE *out)
             "      --listen ADDRS    override server.listen (e.g. 127.0.0.1:8080,[::1]:8080)\n"
             "      --upstream URL    override upstream.endpoint (e.g. http://127.0.0.1:9000 for profgate-sim)\n"
             "      --log-level L     override log.level (debug, info, warn, error)\n"
+            "      --pid-file FILE   write the process id to FILE once listening; removed at exit\n"
             "      --clock TS        test clock: \"now\" starts at TS and advances in real time (TS! stays at TS)\n"
             "  -t, --test-config     validate the configuration and exit\n"
             "      --dump-config     print the example configuration\n"
+            "      --list-metrics    print the metrics GET /metrics exports (a Markdown table)\n"
             "  -h, --help            this help\n"
             "  -V, --version         print the version\n"
+            "\n"
+            "Signals: SIGTERM/SIGINT stop gracefully (in-flight requests finish, up to server.shutdown_timeout);\n"
+            "SIGHUP reloads the configuration file (see conf/profgate.conf for what applies live).\n"
+            "Exit status: 0 after a graceful stop; 64 bad command line; 78 bad configuration or credentials;\n"
+            "71 cannot listen; 73 cannot write the pid file; 70 internal error at exit. With $NOTIFY_SOCKET set (systemd Type=notify) it\n"
+            "reports READY=1 once listening, RELOADING=1 during a reload and STOPPING=1 at shutdown.\n"
             "\n"
             "Configuration directives (section.name, default, meaning):\n");
     pg_config_write_usage(out);
@@ -65,6 +81,7 @@ static void on_upstream_closed(void *data)
     a->fetcher = NULL;
     pg_log(PG_LOG_INFO, "server closed; exiting");
     pg_stop_signals_close(&a->signals);
+    uv_close((uv_handle_t *)&a->hup, NULL);
 }
 
 /* Redis goes before the upstream: a lookup it fails while closing turns into an upstream call,
@@ -82,6 +99,7 @@ static void on_server_closed(void *data)
 {
     app *a = data;
     a->server = NULL;
+    a->gw.server = NULL;
     if (a->redis != NULL)
         pg_redis_close(a->redis, on_redis_closed, a);
     else
@@ -96,6 +114,8 @@ static void on_signal(void *data, int signum)
         return;
     }
     a->stopping = true;
+    a->gw.stopping = true;
+    pg_service_notify("STOPPING=1");
     pg_log(PG_LOG_INFO, "signal %d: graceful shutdown (up to %lld ms)", signum,
            (long long)a->cfg.shutdown_timeout_ms);
     pg_http_server_shutdown(a->server, (uint64_t)a->cfg.shutdown_timeout_ms, on_server_closed, a);
@@ -163,16 +183,88 @@ static void cache_namespace(const pg_config *c, const pg_upstream_cfg *u, char *
     snprintf(out, outlen, "%016llx", (unsigned long long)pg_hash64(id, (size_t)PG_MIN((size_t)n, sizeof id - 1)));
 }
 
+/* The configuration as the process would start with it now: defaults, the file, the flags. */
+static int load_config(const app *a, pg_config *out, char *err, size_t errlen)
+{
+    pg_config_defaults(out);
+    if (a->config_path != NULL && pg_config_load_file(out, a->config_path, err, errlen) != PG_OK)
+        return EX_CONFIG;
+    char why[PG_CONFIG_ERR_MAX - 32];
+    if ((a->listen_arg != NULL && pg_config_set(out, "server.listen", a->listen_arg, why, sizeof why) != PG_OK) ||
+        (a->upstream_arg != NULL && pg_config_set(out, "upstream.endpoint", a->upstream_arg, why, sizeof why) != PG_OK) ||
+        (a->level_arg != NULL && pg_config_set(out, "log.level", a->level_arg, why, sizeof why) != PG_OK)) {
+        snprintf(err, errlen, "command line: %.*s", (int)PG_MIN(strlen(why), errlen > 16 ? errlen - 16 : 0), why);
+        return EX_USAGE;
+    }
+    return 0;
+}
+
+typedef struct reload_count {
+    size_t live, restart;
+} reload_count;
+
+static void on_change(const char *key, bool live, void *data)
+{
+    reload_count *n = data;
+    if (live) {
+        n->live++;
+        pg_log(PG_LOG_INFO, "reload: %s changed", key);
+    } else {
+        n->restart++;
+        pg_log(PG_LOG_WARN, "reload: %s changed but needs a restart; the running value stays", key);
+    }
+}
+
+/* SIGHUP: read the file again; apply what can change live, report the rest; a file that does not
+ * load or validate changes nothing. Runs on the loop between events, so no request is cut. */
+static void on_hup(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    app *a = h->data;
+    if (a->stopping)
+        return;
+    pg_service_notify("RELOADING=1");
+    pg_config next;
+    char err[PG_CONFIG_ERR_MAX];
+    pg_http_server_cfg scfg;
+    pg_upstream_cfg ucfg;
+    if (load_config(a, &next, err, sizeof err) != 0 || pg_http_server_cfg_from(&scfg, &next, err, sizeof err) != PG_OK ||
+        upstream_cfg_from(&ucfg, &next, err, sizeof err) != PG_OK) {
+        a->gw.m.reloads[PG_MRL_FAILED]++;
+        pg_log(PG_LOG_ERROR, "reload failed, the running configuration stays: %s", err);
+        pg_service_notify("READY=1\nSTATUS=reload failed; running the previous configuration");
+        return;
+    }
+    reload_count n = {0};
+    pg_config_reload(&a->cfg, &next, on_change, &n);
+    /* a->cfg now holds the running values; every module takes its part from it. */
+    pg_log_set_level((int)a->cfg.log_level);
+    pg_log_set_format((int)a->cfg.log_format);
+    PG_ASSERT(pg_http_server_cfg_from(&scfg, &a->cfg, err, sizeof err) == PG_OK);
+    scfg.on_done = pg_gateway_done;
+    pg_http_server_reconfigure(a->server, &scfg);
+    PG_ASSERT(upstream_cfg_from(&ucfg, &a->cfg, err, sizeof err) == PG_OK);
+    pg_upstream_reconfigure(a->upstream, &ucfg);
+    pg_fetcher_reconfigure(a->fetcher, (size_t)a->cfg.cache_memory_bytes, (uint64_t)a->cfg.live_ttl_ms);
+    pg_gateway_reconfigure(&a->gw);
+    a->gw.m.reloads[PG_MRL_OK]++;
+    pg_log(PG_LOG_INFO, "configuration reloaded from %s: %zu change(s) applied, %zu need a restart",
+           a->config_path ? a->config_path : "(defaults)", n.live, n.restart);
+    pg_service_notify("READY=1\nSTATUS=configuration reloaded");
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
-        {"upstream", required_argument, NULL, 'u'},
+        {"upstream", required_argument, NULL, 'u'}, {"pid-file", required_argument, NULL, 'p'},
         {"log-level", required_argument, NULL, 'L'}, {"clock", required_argument, NULL, 'k'},
         {"test-config", no_argument, NULL, 't'}, {"dump-config", no_argument, NULL, 'D'},
+        {"list-metrics", no_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL, *listen = NULL, *level = NULL, *clock_arg = NULL, *upstream = NULL;
+    const char *pid_file = NULL;
     bool test_only = false;
     int ch;
     while ((ch = getopt_long(argc, argv, "c:thV", opts, NULL)) != -1) {
@@ -180,10 +272,12 @@ int main(int argc, char **argv)
         case 'c': config_path = optarg; break;
         case 'l': listen = optarg; break;
         case 'u': upstream = optarg; break;
+        case 'p': pid_file = optarg; break;
         case 'L': level = optarg; break;
         case 'k': clock_arg = optarg; break;
         case 't': test_only = true; break;
         case 'D': pg_config_write_example(stdout); return 0;
+        case 'M': pg_metrics_write_doc(stdout); return 0;
         case 'h': usage(stdout); return 0;
         case 'V': printf("profgate %s\n", PG_VERSION); return 0;
         default: usage(stderr); return EX_USAGE;
@@ -196,16 +290,15 @@ int main(int argc, char **argv)
 
     static app a; /* static: signal handles and the server point into it for the loop's lifetime */
     char err[PG_CONFIG_ERR_MAX];
-    pg_config_defaults(&a.cfg);
-    if (config_path != NULL && pg_config_load_file(&a.cfg, config_path, err, sizeof err) != PG_OK) {
+    a.config_path = config_path;
+    a.listen_arg = listen;
+    a.upstream_arg = upstream;
+    a.level_arg = level;
+    a.pid_file = pid_file;
+    int lrc = load_config(&a, &a.cfg, err, sizeof err);
+    if (lrc != 0) {
         fprintf(stderr, "profgate: %s\n", err);
-        return EX_CONFIG;
-    }
-    if ((listen != NULL && pg_config_set(&a.cfg, "server.listen", listen, err, sizeof err) != PG_OK) ||
-        (upstream != NULL && pg_config_set(&a.cfg, "upstream.endpoint", upstream, err, sizeof err) != PG_OK) ||
-        (level != NULL && pg_config_set(&a.cfg, "log.level", level, err, sizeof err) != PG_OK)) {
-        fprintf(stderr, "profgate: command line: %s\n", err);
-        return EX_USAGE;
+        return lrc;
     }
     pg_clock clock;
     char why[128];
@@ -234,6 +327,7 @@ int main(int argc, char **argv)
         return 0;
     }
     pg_log_set_level((int)a.cfg.log_level);
+    pg_log_set_format((int)a.cfg.log_format);
     signal(SIGPIPE, SIG_IGN);
     pg_upstream_global_init();
 
@@ -268,22 +362,35 @@ int main(int argc, char **argv)
     PG_ASSERT(a.fetcher != NULL);
     pg_log(PG_LOG_INFO, "upstream %s (region %s, %.0f req/s, burst %.0f, credentials: %s)", ucfg.endpoint, ucfg.region,
            ucfg.rate, ucfg.burst, who);
-    pg_gateway gw;
-    pg_gateway_init(&gw, &a.cfg, &clock, a.fetcher, a.upstream, a.redis);
-    if (pg_http_server_start(&a.loop, &scfg, pg_gateway_handle, &gw, &a.server, err, sizeof err) != PG_OK) {
+    pg_gateway *gw = &a.gw;
+    pg_gateway_init(gw, &a.cfg, &clock, a.fetcher, a.upstream, a.redis);
+    scfg.on_done = pg_gateway_done;
+    if (pg_http_server_start(&a.loop, &scfg, pg_gateway_handle, gw, &a.server, err, sizeof err) != PG_OK) {
         pg_log(PG_LOG_ERROR, "%s", err);
         pg_upstream_close(a.upstream, NULL, NULL);
         if (a.redis)
             pg_redis_close(a.redis, NULL, NULL);
         pg_fetcher_free(a.fetcher);
-        pg_gateway_free(&gw);
+        pg_gateway_free(gw);
         uv_run(&a.loop, UV_RUN_DEFAULT); /* let the handles that did open close */
         uv_loop_close(&a.loop);
         pg_upstream_global_cleanup();
         return EX_OSERR;
     }
+    gw->server = a.server;
     pg_stop_signals_start(&a.signals, &a.loop, on_signal, &a);
-
+    uv_signal_init(&a.loop, &a.hup);
+    a.hup.data = &a;
+    uv_signal_start(&a.hup, on_hup, SIGHUP);
+    if (pid_file != NULL && pg_pidfile_write(pid_file, err, sizeof err) != PG_OK) {
+        pg_log(PG_LOG_ERROR, "--pid-file: %s", err);
+        on_signal(&a, SIGTERM); /* a supervisor relying on the file cannot manage us: stop cleanly */
+        uv_run(&a.loop, UV_RUN_DEFAULT);
+        pg_gateway_free(gw);
+        pg_upstream_global_cleanup();
+        uv_loop_close(&a.loop);
+        return EX_CANTCREAT;
+    }
     pg_http_server_log_listeners(a.server);
     if (clock_arg != NULL) {
         char ts[PG_TS_FMT_MAX];
@@ -291,9 +398,12 @@ int main(int argc, char **argv)
         pg_log(PG_LOG_INFO, "test clock: now is %s", ts);
     }
     pg_log(PG_LOG_INFO, "profgate %s ready", PG_VERSION);
+    pg_service_notify("READY=1\nSTATUS=listening");
 
     uv_run(&a.loop, UV_RUN_DEFAULT);
-    pg_gateway_free(&gw); /* after the loop: no write still holds a stored answer */
+    if (pid_file != NULL)
+        pg_pidfile_remove(pid_file);
+    pg_gateway_free(gw); /* after the loop: no write still holds a stored answer */
     pg_upstream_global_cleanup();
     int rc = uv_loop_close(&a.loop);
     if (rc != 0) {

@@ -304,9 +304,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
     c->replied = true;
     if (!c->answered) {
         c->answered = true;
-        int64_t us = (pg_monotonic_ns() - c->t0) / 1000;
-        r->st.latency_us_sum += (uint64_t)us;
-        r->st.latency_count++;
+        pg_histo_observe(&r->st.latency, (uint64_t)(pg_monotonic_ns() - c->t0));
         if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
             r->st.errors++;
             if (rep != NULL)

@@ -40,6 +40,8 @@ typedef struct stats {
     uint64_t by_period[PG_PERIOD_COUNT + 1]; /* last: multi-bucket or empty plans */
     uint64_t throttled, failed, hung, reset, auth_failed, invalid, not_found, ok;
     uint64_t bytes_sent;
+    uint64_t traced;        /* requests that carried an X-Amzn-Trace-Id */
+    char last_trace[256];   /* the last one, so tests can check what a gateway forwards */
     uint64_t reached_faults; /* requests that got past auth and throttling (for --fail-after) */
     /* requests per bucket key ("group|PT1H|2026-..."), bounded */
     pg_lru *buckets;
@@ -691,6 +693,8 @@ static void handle_stats(pg_sim *s, pg_http_req *req)
     /* Requests per bucket: walk the LRU's keys through a fresh lookup-free dump. */
     pg_lru_stats ls;
     pg_lru_get_stats(st->buckets, &ls);
+    rc = rc ?: pg_buf_printf(&b, ",\"traced\":%llu,\"lastTraceId\":", (unsigned long long)st->traced);
+    rc = rc ?: pg_json_cstr(&b, st->last_trace);
     rc = rc ?: pg_buf_printf(&b, ",\"distinctBuckets\":%zu,\"bucketKeysDropped\":%llu,\"requestsPerBucket\":{",
                              ls.entries, (unsigned long long)st->bucket_keys_dropped);
     bucket_dump bd = {&b, true, PG_OK};
@@ -758,6 +762,12 @@ void pg_sim_handle(pg_http_req *req, void *data)
         return;
     }
     s->st.requests++;
+    size_t tlen = 0;
+    const char *trace = pg_http_req_header(req, "x-amzn-trace-id", &tlen);
+    if (trace != NULL) {
+        s->st.traced++;
+        pg_printable(trace, tlen, s->st.last_trace, sizeof s->st.last_trace);
+    }
     if (m.id == R_GETPROFILE)
         s->st.getprofile++;
     else

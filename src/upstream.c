@@ -33,6 +33,9 @@ struct call {
     cstate state;
     char target[640];  /* path and query, as sent and signed */
     char desc[320];    /* for logs: group/period/start */
+    pg_up_origin origin;
+    char aws_rid[80];  /* the upstream's x-amzn-RequestId for the last attempt, for logs */
+    int64_t attempt_t0;
     int64_t deadline;  /* monotonic ns */
     int attempts;
     CURL *easy;
@@ -339,18 +342,28 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
     return len;
 }
 
+/* The value of header line data[0..len) when it is "name: value", trimmed; else false. */
+static bool header_value(const char *data, size_t len, const char *name, const char **v, size_t *vl)
+{
+    size_t nl = strlen(name);
+    if (len <= nl || strncasecmp(data, name, nl) != 0 || data[nl] != ':')
+        return false;
+    *v = data + nl + 1;
+    *vl = len - nl - 1;
+    while (*vl > 0 && (**v == ' ' || **v == '\t'))
+        (*v)++, (*vl)--;
+    while (*vl > 0 && ((*v)[*vl - 1] == '\r' || (*v)[*vl - 1] == '\n' || (*v)[*vl - 1] == ' '))
+        (*vl)--;
+    return true;
+}
+
 static size_t on_header(char *data, size_t size, size_t n, void *userp)
 {
     call *c = userp;
     size_t len = size * n;
-    static const char name[] = "x-amzn-errortype:";
-    if (len > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
-        const char *v = data + sizeof name - 1;
-        size_t vl = len - (sizeof name - 1);
-        while (vl > 0 && (*v == ' ' || *v == '\t'))
-            v++, vl--;
-        while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-            vl--;
+    const char *v;
+    size_t vl;
+    if (header_value(data, len, "x-amzn-errortype", &v, &vl)) {
         /* "ns#Name:extra" -> "Name" */
         const char *hash = memchr(v, '#', vl);
         if (hash) {
@@ -361,6 +374,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
         if (colon)
             vl = (size_t)(colon - v);
         snprintf(c->errtype, sizeof c->errtype, "%.*s", (int)PG_MIN(vl, sizeof c->errtype - 1), v);
+    } else if (header_value(data, len, "x-amzn-requestid", &v, &vl)) {
+        pg_printable(v, vl, c->aws_rid, sizeof c->aws_rid);
     }
     return len;
 }
@@ -394,6 +409,9 @@ static bool start_attempt(call *c)
     pg_amz_date(pg_realtime_ns(), amz_date);
     bool ok = add_header(c, "Host: %s", u->host) && add_header(c, "Accept: application/json") &&
               add_header(c, "X-Amz-Date: %s", amz_date) && add_header(c, "User-Agent: profgate/%s", PG_VERSION);
+    /* Not signed: tracing headers are not part of the request's meaning (the SDKs do the same). */
+    if (ok && c->origin.trace[0])
+        ok = add_header(c, "X-Amzn-Trace-Id: %s", c->origin.trace);
     if (ok && u->creds.present) {
         pg_http_header signed_hdrs[4] = {
             {"host", 4, u->host, strlen(u->host)},
@@ -456,7 +474,9 @@ static bool start_attempt(call *c)
         return false;
     c->state = S_INFLIGHT;
     list_push(&u->active, c);
-    pg_log(PG_LOG_DEBUG, "upstream %s attempt %d", c->desc, c->attempts);
+    c->errtype[0] = c->aws_rid[0] = '\0';
+    c->attempt_t0 = now_ns();
+    pg_log(PG_LOG_DEBUG, "upstream %s attempt %d rid=%s", c->desc, c->attempts, c->origin.rid[0] ? c->origin.rid : "-");
     return true;
 }
 
@@ -518,6 +538,7 @@ static void finish_attempt(call *c, CURLcode res)
 {
     pg_upstream *u = c->up;
     list_remove(&u->active, c);
+    pg_histo_observe(&u->st.attempt_seconds, (uint64_t)(now_ns() - c->attempt_t0));
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->status);
     char msg[256];
     pg_upstream_error_message(c->body.data, c->body.len, msg, sizeof msg);
@@ -539,7 +560,10 @@ static void finish_attempt(call *c, CURLcode res)
             u->st.server_errors++;
             pg_apierr_set(&c->err, PG_AE_INTERNAL, "The upstream's response exceeded %zu bytes", u->cfg.max_response);
         } else {
-            u->st.conn_errors++;
+            if (res == CURLE_OPERATION_TIMEDOUT)
+                u->st.timeouts++;
+            else
+                u->st.conn_errors++;
             retryable = true;
             pg_apierr_set(&c->err, PG_AE_UNAVAILABLE, "The upstream could not be reached: %s", curl_easy_strerror(res));
         }
@@ -577,11 +601,13 @@ static void finish_attempt(call *c, CURLcode res)
         breaker_failure(u, why);
     bool time_left = now_ns() + (int64_t)u->cfg.backoff_base_ms * PG_NS_PER_MS < c->deadline;
     if (retryable && !u->closing && (uint32_t)c->attempts <= u->cfg.retries && time_left && u->breaker != B_OPEN) {
-        pg_log(PG_LOG_INFO, "upstream %s attempt %d failed (%s); retrying", c->desc, c->attempts, why);
+        pg_log(PG_LOG_INFO, "upstream %s attempt %d failed (%s); retrying rid=%s aws_rid=%s", c->desc, c->attempts, why,
+               c->origin.rid[0] ? c->origin.rid : "-", c->aws_rid[0] ? c->aws_rid : "-");
         schedule_retry(c);
         return;
     }
-    pg_log(PG_LOG_WARN, "upstream %s failed after %d attempt(s): %s", c->desc, c->attempts, why);
+    pg_log(PG_LOG_WARN, "upstream %s failed after %d attempt(s): %s rid=%s aws_rid=%s", c->desc, c->attempts, why,
+           c->origin.rid[0] ? c->origin.rid : "-", c->aws_rid[0] ? c->aws_rid : "-");
     curl_easy_cleanup(c->easy);
     c->easy = NULL;
     curl_slist_free_all(c->hdrs);
@@ -706,8 +732,8 @@ pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, const 
     return u;
 }
 
-int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period per, int64_t start_s, pg_up_done done,
-                            void *ctx, pg_apierr *err)
+int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period per, int64_t start_s,
+                            const pg_up_origin *origin, pg_up_done done, void *ctx, pg_apierr *err)
 {
     if (u->closing) {
         pg_apierr_set(err, PG_AE_UNAVAILABLE, "profgate is shutting down");
@@ -733,6 +759,8 @@ int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period per, in
     c->up = u;
     c->done = done;
     c->ctx = ctx;
+    if (origin != NULL)
+        c->origin = *origin;
     c->deadline = now_ns() + (int64_t)u->cfg.deadline_ms * PG_NS_PER_MS;
     pg_buf_init(&c->body, u->cfg.max_response);
     char ts[PG_TS_FMT_MAX];
@@ -816,7 +844,27 @@ void pg_upstream_get_stats(const pg_upstream *u, pg_upstream_stats *out)
 {
     *out = u->st;
     out->rate = u->tb.rate;
+    out->rate_max = u->max_rate;
     out->queued = u->queue.n;
     out->inflight = u->active.n;
     out->breaker = u->breaker == B_CLOSED ? "closed" : u->breaker == B_OPEN ? "open" : "half-open";
+}
+
+void pg_upstream_reconfigure(pg_upstream *u, const pg_upstream_cfg *cfg)
+{
+    pg_upstream_cfg next = *cfg;
+    /* Where it sends, and how it trusts TLS, are fixed for the process (they need a restart). */
+    memcpy(next.endpoint, u->cfg.endpoint, sizeof next.endpoint);
+    memcpy(next.region, u->cfg.region, sizeof next.region);
+    memcpy(next.ca_bundle, u->cfg.ca_bundle, sizeof next.ca_bundle);
+    next.insecure = u->cfg.insecure;
+    u->cfg = next;
+    /* A new rate starts fresh (any throttling decrease is forgotten); the tokens held carry over. */
+    u->max_rate = cfg->rate;
+    u->min_rate = cfg->rate / 64 < 0.05 ? 0.05 : cfg->rate / 64;
+    u->tb.rate = cfg->rate;
+    u->tb.burst = cfg->burst;
+    if (u->tb.tokens > cfg->burst)
+        u->tb.tokens = cfg->burst;
+    pump(u); /* more room may let queued calls start now */
 }

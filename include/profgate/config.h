@@ -16,6 +16,7 @@
 #define PG_CONFIG_ERR_MAX 512
 
 enum { PG_LOG_DEBUG = 0, PG_LOG_INFO = 1, PG_LOG_WARN = 2, PG_LOG_ERROR = 3 };
+enum { PG_LOG_PLAIN = 0, PG_LOG_JSON = 1 };
 
 typedef struct pg_config {
     /* [server] */
@@ -31,6 +32,7 @@ typedef struct pg_config {
     int64_t shutdown_timeout_ms;
     /* [log] */
     int64_t log_level;
+    int64_t log_format;
     bool access_log;
     /* [freshness] */
     int64_t settle_ms;
@@ -81,6 +83,14 @@ void pg_config_write_example(FILE *out);
 
 /** Writes a one-line-per-directive summary for --help. */
 void pg_config_write_usage(FILE *out);
+
+/**
+ * Reload: for every directive whose value differs between cur and next, calls cb(key, live, data);
+ * a live one (see the table) takes next's value in cur, any other keeps cur's (it needs a restart).
+ * Returns how many were applied.
+ */
+typedef void (*pg_config_change_cb)(const char *key, bool live, void *data);
+size_t pg_config_reload(pg_config *cur, const pg_config *next, pg_config_change_cb cb, void *data);
 
 /** A listen address list "ADDR:PORT[,ADDR:PORT...]" with IPv6 as "[ADDR]:PORT". */
 typedef struct pg_listen_addrs {

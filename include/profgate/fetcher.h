@@ -57,8 +57,8 @@ typedef enum { PG_FETCH_HIT, PG_FETCH_WAIT, PG_FETCH_FAILED } pg_fetch_outcome;
  *   PG_FETCH_FAILED: the upstream refused at once; err says why.
  */
 pg_fetch_outcome pg_fetcher_get(pg_fetcher *f, const char *group, pg_period p, int64_t start_s, bool complete,
-                                int64_t l2_ttl_ms, pg_fetch_cb cb, void *ctx, pg_bucket_data **hit,
-                                pg_fetch_waiter **waiter, bool *coalesced, pg_apierr *err);
+                                int64_t l2_ttl_ms, const pg_up_origin *origin, pg_fetch_cb cb, void *ctx,
+                                pg_bucket_data **hit, pg_fetch_waiter **waiter, bool *coalesced, pg_apierr *err);
 
 /** The waiter leaves: its callback will not run. */
 void pg_fetcher_leave(pg_fetcher *f, pg_fetch_waiter *w);
@@ -67,8 +67,11 @@ typedef struct pg_fetcher_stats {
     uint64_t calls, coalesced, parse_errors;
     uint64_t l1_hits, l1_misses, l1_expired, l1_evictions;
     uint64_t l2_hits, l2_misses, l2_errors, l2_corrupt, l2_stores;
-    size_t inflight, l1_entries, l1_bytes;
+    size_t inflight, l1_entries, l1_bytes, l1_capacity;
 } pg_fetcher_stats;
 void pg_fetcher_get_stats(const pg_fetcher *f, pg_fetcher_stats *out);
+
+/** Reload: the L1's size (evicting down to it) and how long live buckets stay fresh. */
+void pg_fetcher_reconfigure(pg_fetcher *f, size_t l1_bytes, uint64_t live_ttl_ms);
 
 #endif

@@ -11,6 +11,7 @@
 #include "profgate/config.h"
 #include "profgate/fetcher.h"
 #include "profgate/http_server.h"
+#include "profgate/metrics.h"
 #include "profgate/planner.h"
 
 typedef struct pg_gateway {
@@ -26,10 +27,20 @@ typedef struct pg_gateway {
     struct pg_lru *runs;    /* merged runs of complete buckets, or NULL */
     uint64_t run_hits, run_stores;
     size_t active;         /* GetProfile requests in progress */
+    pg_metrics m;          /* the counters /metrics shows besides the modules' own stats */
+    pg_http_server *server; /* set once listening; NULL before and after */
+    bool stopping;         /* shutting down: /readyz says not ready */
+    double start_time;     /* seconds since the epoch */
 } pg_gateway;
 
 void pg_gateway_init(pg_gateway *gw, const pg_config *cfg, const pg_clock *clock, pg_fetcher *fetcher,
                      pg_upstream *upstream, pg_redis *redis);
+
+/** Applies a reloaded configuration (gw->cfg has changed in place): settle time, cache sizes. */
+void pg_gateway_reconfigure(pg_gateway *gw);
+
+/** The server's on_done hook: per-request metrics and the access log line. data is the gateway. */
+void pg_gateway_done(pg_http_req *req, const pg_http_done_info *info, void *data);
 
 /** Frees what the gateway owns (after the server closed). */
 void pg_gateway_free(pg_gateway *gw);

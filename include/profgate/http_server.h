@@ -26,6 +26,17 @@ typedef void (*pg_http_abort_cb)(pg_http_req *req, void *data);
 typedef void (*pg_http_closed_cb)(void *data);
 typedef void (*pg_http_drain_cb)(pg_http_req *req, void *data);
 
+/* A request's end, as the server saw it: status 0 when the answer was cut (reset) or abandoned. */
+typedef struct pg_http_done_info {
+    int status;
+    size_t body_bytes;
+    uint64_t duration_ns; /* from the complete head to the answer handed to the connection */
+    bool client_gone;
+} pg_http_done_info;
+/* Runs once per request, synchronously inside the call that answers it (so the handler's state
+ * for the request still exists); data is the handler's data. */
+typedef void (*pg_http_done_cb)(pg_http_req *req, const pg_http_done_info *info, void *data);
+
 typedef struct pg_http_server_cfg {
     pg_listen_addrs listen;
     pg_http_limits limits;
@@ -33,12 +44,16 @@ typedef struct pg_http_server_cfg {
     uint64_t head_timeout_ms;
     uint64_t idle_timeout_ms;
     uint64_t send_timeout_ms;
-    bool access_log;
+    bool access_log;         /* without on_done: a plain access line per request */
+    pg_http_done_cb on_done; /* or NULL */
     const char *server_name; /* Server: header value */
 } pg_http_server_cfg;
 
 /** Derives the server settings from the configuration. */
 int pg_http_server_cfg_from(pg_http_server_cfg *out, const pg_config *cfg, char *err, size_t errlen);
+
+/** Applies the settings a reload may change: max_connections, timeouts, access_log. */
+void pg_http_server_reconfigure(pg_http_server *s, const pg_http_server_cfg *cfg);
 
 /** Binds every listen address and starts accepting. */
 int pg_http_server_start(uv_loop_t *loop, const pg_http_server_cfg *cfg, pg_http_handler handler,
@@ -78,6 +93,11 @@ bool pg_http_req_accepts_gzip(const pg_http_req *r);
 void pg_http_req_on_abort(pg_http_req *r, pg_http_abort_cb cb, void *data);
 /** The loop the server runs on, for handlers that start asynchronous work. */
 uv_loop_t *pg_http_req_loop(const pg_http_req *r);
+/** The handler's note on a request (0/NULL until set), for its on_done hook. */
+void pg_http_req_set_note(pg_http_req *r, int tag, void *note);
+int pg_http_req_note(const pg_http_req *r, void **note);
+/** Nanoseconds since the request's head was complete. */
+uint64_t pg_http_req_age_ns(const pg_http_req *r);
 
 /**
  * Answers the request: status, extra headers, body. The server adds Date, Server,

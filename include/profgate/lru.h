@@ -38,6 +38,10 @@ void pg_lru_release_entry(void *entry);
 /** Removes key if present. */
 void pg_lru_remove(pg_lru *l, const void *key, size_t klen);
 
+/** Changes the size limit, evicting least recently used entries down to it (0: holds nothing). */
+void pg_lru_set_capacity(pg_lru *l, size_t max_bytes);
+size_t pg_lru_capacity(const pg_lru *l);
+
 /** Calls fn for every entry, most recently used first. fn must not change the cache. */
 void pg_lru_foreach(const pg_lru *l, void (*fn)(const void *key, size_t klen, void *value, void *ctx), void *ctx);
 

@@ -10,6 +10,7 @@
 #define PG_REDIS_H
 
 #include "profgate/common.h"
+#include "profgate/metrics.h"
 
 #include <uv.h>
 
@@ -39,7 +40,7 @@ void pg_redis_set(pg_redis *r, const char *key, size_t klen, const void *val, si
 
 typedef struct pg_redis_stats {
     uint64_t commands, errors, timeouts, reconnects;
-    uint64_t latency_us_sum, latency_count;
+    pg_histo latency; /* commands that got a reply */
     bool connected;
 } pg_redis_stats;
 void pg_redis_get_stats(const pg_redis *r, pg_redis_stats *out);

@@ -12,6 +12,7 @@
 
 #include "profgate/apierr.h"
 #include "profgate/creds.h"
+#include "profgate/metrics.h"
 #include "profgate/planner.h"
 
 #include <uv.h>
@@ -40,6 +41,13 @@ typedef struct pg_up_result {
 
 typedef void (*pg_up_done)(void *ctx, const pg_up_result *r);
 
+/* Who asked: the client request that started a call (its profgate request id, and the
+ * X-Amzn-Trace-Id it sent, forwarded on every attempt). Empty strings when unknown. */
+typedef struct pg_up_origin {
+    char rid[40];
+    char trace[256];
+} pg_up_origin;
+
 typedef struct pg_upstream pg_upstream;
 
 pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, const pg_creds *creds, char *err,
@@ -50,15 +58,19 @@ pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, const 
  * later. Otherwise the call was refused at once (queue full, circuit open, shutting down) and err
  * says why; done() never runs.
  */
-int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period p, int64_t start_s, pg_up_done done,
-                            void *ctx, pg_apierr *err);
+int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period p, int64_t start_s,
+                            const pg_up_origin *origin, pg_up_done done, void *ctx, pg_apierr *err);
+
+/** Reload: pacing, limits, retries, timeouts and the breaker; endpoint, region and TLS stay. */
+void pg_upstream_reconfigure(pg_upstream *u, const pg_upstream_cfg *cfg);
 
 /** Fails every pending call (their callbacks run), closes all handles, frees; then done(data). */
 void pg_upstream_close(pg_upstream *u, void (*done)(void *data), void *data);
 
 typedef struct pg_upstream_stats {
-    uint64_t attempts, ok, throttled, server_errors, conn_errors, client_errors, retries, refused;
-    double rate;
+    uint64_t attempts, ok, throttled, server_errors, timeouts, conn_errors, client_errors, retries, refused;
+    pg_histo attempt_seconds;
+    double rate, rate_max;
     size_t queued, inflight;
     const char *breaker; /* "closed", "open", "half-open" */
 } pg_upstream_stats;

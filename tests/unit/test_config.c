@@ -138,12 +138,77 @@ static void test_missing_file(void **state)
     assert_string_equal(err, "/nonexistent/profgate.conf: cannot read the file");
 }
 
+typedef struct changes {
+    char keys[8][64];
+    bool live[8];
+    size_t n;
+} changes;
+
+static void record(const char *key, bool live, void *data)
+{
+    changes *c = data;
+    assert_true(c->n < 8);
+    snprintf(c->keys[c->n], sizeof c->keys[0], "%s", key);
+    c->live[c->n++] = live;
+}
+
+static void test_reload(void **state)
+{
+    (void)state;
+    pg_config cur, next;
+    char err[PG_CONFIG_ERR_MAX];
+    pg_config_defaults(&cur);
+    pg_config_defaults(&next);
+    assert_int_equal(pg_config_load_string(&next,
+                                           "[upstream]\nrate = 3\nendpoint = http://elsewhere\n"
+                                           "[server]\nlisten = 127.0.0.1:9999\nidle_timeout = 5s\n"
+                                           "[log]\nformat = json\n",
+                                           "t", err, sizeof err),
+                     PG_OK);
+    changes c = {0};
+    assert_int_equal(pg_config_reload(&cur, &next, record, &c), 3);
+    /* In table order, each reported once, with whether it applied. */
+    assert_int_equal(c.n, 5);
+    assert_string_equal(c.keys[0], "server.listen");
+    assert_false(c.live[0]);
+    assert_string_equal(c.keys[1], "server.idle_timeout");
+    assert_true(c.live[1]);
+    assert_string_equal(c.keys[2], "log.format");
+    assert_true(c.live[2]);
+    assert_string_equal(c.keys[3], "upstream.endpoint");
+    assert_false(c.live[3]);
+    assert_string_equal(c.keys[4], "upstream.rate");
+    assert_true(c.live[4]);
+    assert_int_equal(cur.up_rate, 3);
+    assert_int_equal(cur.idle_timeout_ms, 5000);
+    assert_int_equal(cur.log_format, PG_LOG_JSON);
+    assert_string_equal(cur.listen, "127.0.0.1:8080"); /* needs a restart: unchanged */
+    assert_string_equal(cur.up_endpoint, "");
+    /* Reloading the same again: the restart-only differences are reported again, nothing applies. */
+    c.n = 0;
+    assert_int_equal(pg_config_reload(&cur, &next, record, &c), 0);
+    assert_int_equal(c.n, 2);
+    /* A string that only got shorter is a change too. */
+    pg_config a, b;
+    pg_config_defaults(&a);
+    pg_config_defaults(&b);
+    assert_int_equal(pg_config_set(&a, "cache.namespace", "abcdef", err, sizeof err), PG_OK);
+    assert_int_equal(pg_config_set(&b, "cache.namespace", "abc", err, sizeof err), PG_OK);
+    c.n = 0;
+    pg_config_reload(&a, &b, record, &c);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.keys[0], "cache.namespace");
+    assert_int_equal(pg_config_set(&a, "log.format", "xml", err, sizeof err), PG_EINVAL);
+    assert_string_equal(err, "log.format: 'xml' is not plain or json");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),        cmocka_unit_test(test_load_string),
         cmocka_unit_test(test_errors),          cmocka_unit_test(test_set_and_listen),
         cmocka_unit_test(test_example_file_matches_table), cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_reload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

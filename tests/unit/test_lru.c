@@ -72,9 +72,35 @@ static void test_eviction_under_reference(void **state)
     pg_lru_free(l);
 }
 
+static void test_set_capacity(void **state)
+{
+    (void)state;
+    memset(freed, 0, sizeof freed);
+    pg_lru *l = pg_lru_new(3400, on_free);
+    for (int i = 1; i <= 3; i++)
+        assert_int_equal(pg_lru_put(l, &"abc"[i - 1], 1, val(i), 1000), PG_OK);
+    assert_int_equal(pg_lru_capacity(l), 3400);
+    pg_lru_set_capacity(l, 2300); /* two fit: the coldest goes */
+    assert_int_equal(freed[1], 1);
+    pg_lru_stats st;
+    pg_lru_get_stats(l, &st);
+    assert_int_equal(st.entries, 2);
+    assert_int_equal(st.evictions, 1);
+    pg_lru_set_capacity(l, 0); /* holds nothing, accepts nothing */
+    pg_lru_get_stats(l, &st);
+    assert_int_equal(st.entries, 0);
+    assert_int_equal(pg_lru_put(l, "z", 1, val(9), 10), PG_ELIMIT);
+    assert_int_equal(freed[9], 1);
+    pg_lru_set_capacity(l, 3400); /* and grows back */
+    assert_int_equal(pg_lru_put(l, "z", 1, val(10), 1000), PG_OK);
+    pg_lru_free(l);
+    assert_int_equal(freed[10], 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_budget_and_recency),
-                                       cmocka_unit_test(test_eviction_under_reference)};
+                                       cmocka_unit_test(test_eviction_under_reference),
+                                       cmocka_unit_test(test_set_capacity)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
