@@ -61,7 +61,7 @@ class Process:
             t = self.text()
             return " ready" in t and t
         t = wait_for(ready, timeout, f"{self.name} to be ready")
-        self.addrs = re.findall(r"listening on (\S+)", t)
+        self.addrs = re.findall(r"listening on ([0-9a-f.:\[\]]+)", t)
         return self
 
     @property
@@ -94,6 +94,21 @@ class Process:
             self.proc.wait()
         if os.path.exists(self.log.name):
             os.unlink(self.log.name)
+
+
+def metrics(port):
+    """GET /metrics parsed into {series: value}, series as written ('name{labels}')."""
+    r = get(port, "/metrics")
+    assert r.status == 200, r
+    assert r.header("content-type").startswith("text/plain; version=0.0.4"), r.header("content-type")
+    out = {}
+    for line in r.body.decode().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, value = line.rsplit(" ", 1)
+        assert name not in out, f"duplicate series {name}"
+        out[name] = float(value)
+    return out
 
 
 def start_profgate(*args, config=None, env=None):
