@@ -10,6 +10,7 @@ pkgs=(
   libyajl-dev                                 # streaming JSON parser for upstream profiles
   libcmocka-dev clang libclang-rt-14-dev      # unit tests, fuzzing (libFuzzer)
   redis-server python3 python3-boto3 awscli   # integration tests and the demo
+  python3-yaml binutils                       # deploy/ manifest tests (YAML, objdump)
   curl                                        # the demo's sample request
   wrk nginx openssl                           # benchmarks (the anchor); TLS upstream tests
 )
