@@ -882,35 +882,6 @@ static void handle_metrics(pg_gateway *gw, pg_http_req *req)
     pg_buf_free(&b);
 }
 
-/* The target for the access log: the path, and the query with the value of every X-Amz-*
- * parameter (pre-signed URL credentials and signatures) replaced, so no secret is ever logged. */
-static void loggable_target(const pg_http_head *h, char *out, size_t outlen)
-{
-    char t[1024];
-    size_t o = 0;
-    const char *p = h->target, *end = h->target + h->target_len;
-    const char *q = memchr(p, '?', h->target_len);
-    size_t plen = q ? (size_t)(q - p) : h->target_len;
-    o = PG_MIN(plen, sizeof t - 1);
-    memcpy(t, p, o);
-    for (const char *a = q; a != NULL && a < end && o + 1 < sizeof t;) {
-        const char *amp = memchr(a + 1, '&', (size_t)(end - a - 1));
-        const char *stop = amp ? amp : end;
-        const char *eq = memchr(a + 1, '=', (size_t)(stop - a - 1));
-        bool secret = (size_t)(stop - a - 1) >= 6 && strncasecmp(a + 1, "X-Amz-", 6) == 0 && eq != NULL;
-        size_t take = secret ? (size_t)(eq + 1 - a) : (size_t)(stop - a);
-        take = PG_MIN(take, sizeof t - 1 - o);
-        memcpy(t + o, a, take);
-        o += take;
-        if (secret && o + 8 < sizeof t) {
-            memcpy(t + o, "REDACTED", 8);
-            o += 8;
-        }
-        a = amp;
-    }
-    pg_printable(t, o, out, outlen);
-}
-
 void pg_gateway_done(pg_http_req *req, const pg_http_done_info *info, void *data)
 {
     pg_gateway *gw = data;
@@ -930,7 +901,7 @@ void pg_gateway_done(pg_http_req *req, const pg_http_done_info *info, void *data
     const pg_http_head *h = pg_http_req_head(req);
     char target[512] = "-", method[20] = "-";
     if (h != NULL) {
-        loggable_target(h, target, sizeof target);
+        pg_target_redact(h->target, h->target_len, target, sizeof target);
         pg_printable(h->method, h->method_len, method, sizeof method);
     }
     static const char *const cache_names[] = {"hit", "partial", "miss", NULL};

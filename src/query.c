@@ -4,6 +4,7 @@
 #include "profgate/query.h"
 
 #include <string.h>
+#include <strings.h>
 
 void pg_target_split(const char *target, size_t len, pg_slice *path, pg_slice *query)
 {
@@ -73,4 +74,32 @@ int pg_pct_decode(pg_slice in, char *out, size_t *outlen)
     }
     *outlen = o;
     return PG_OK;
+}
+
+void pg_target_redact(const char *target, size_t len, char *out, size_t outlen)
+{
+    char t[1024 + 16];
+    size_t o;
+    const char *end = target + PG_MIN(len, (size_t)1024);
+    const char *q = memchr(target, '?', (size_t)(end - target));
+    o = (size_t)((q ? q : end) - target);
+    memcpy(t, target, o);
+    /* Each parameter starts at its '?' or '&'; at most 1024 bytes go in, each gains at most 8. */
+    for (const char *a = q; a != NULL && a < end;) {
+        const char *amp = memchr(a + 1, '&', (size_t)(end - a - 1));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(a + 1, '=', (size_t)(stop - a - 1));
+        bool secret = eq != NULL && (size_t)(eq - a - 1) >= 6 && strncasecmp(a + 1, "X-Amz-", 6) == 0;
+        size_t take = secret ? (size_t)(eq + 1 - a) : (size_t)(stop - a);
+        if (o + take + 8 > sizeof t)
+            break;
+        memcpy(t + o, a, take);
+        o += take;
+        if (secret) {
+            memcpy(t + o, "REDACTED", 8);
+            o += 8;
+        }
+        a = amp;
+    }
+    pg_printable(t, o, out, outlen);
 }

@@ -36,4 +36,11 @@ int pg_query_split(pg_slice query, pg_qparam *out, size_t max);
  */
 int pg_pct_decode(pg_slice in, char *out, size_t *outlen);
 
+/**
+ * The target as it may be logged: the value of every query parameter whose name starts with
+ * "X-Amz-" (case-insensitively; pre-signed URL credentials and signatures) replaced by REDACTED,
+ * then reduced to printable ASCII (pg_printable) in out. Targets longer than 1 KiB are cut first.
+ */
+void pg_target_redact(const char *target, size_t len, char *out, size_t outlen);
+
 #endif

@@ -1,4 +1,4 @@
-/* Fuzz target: query-string parsing, percent-decoding, GetProfile parameter validation, range
+/* Fuzz target: query-string parsing, percent-decoding, the access log's redaction of targets, GetProfile parameter validation, range
  * resolution and planning, with "now" taken from the input so retention edges get exercised. */
 #include "profgate/getprofile_req.h"
 #include "profgate/planner.h"
@@ -26,6 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n;
     if (size <= sizeof dec)
         (void)pg_pct_decode(q, dec, &n);
+    char logged[512];
+    pg_target_redact((const char *)data, size, logged, sizeof logged);
+    PG_ASSERT(strlen(logged) < sizeof logged);
     if (pg_profile_query_parse(q, &r, &err) != PG_OK)
         return 0;
     int64_t s, e;

@@ -80,12 +80,38 @@ static void test_pct_decode(void **state)
     assert_int_equal(pg_pct_decode(sl("a%00b"), out, &n), PG_EINVAL);
 }
 
+static void test_target_redact(void **state)
+{
+    (void)state;
+    char out[512];
+    const char *t = "/profilingGroups/g/profile?period=PT1H&X-Amz-Signature=abc123&x-amz-credential=AKID%2Fx&"
+                    "X-Amz-Date=20261125T000000Z&maxDepth=3&X-Amz-";
+    pg_target_redact(t, strlen(t), out, sizeof out);
+    assert_string_equal(out, "/profilingGroups/g/profile?period=PT1H&X-Amz-Signature=REDACTED&"
+                             "x-amz-credential=REDACTED&X-Amz-Date=REDACTED&maxDepth=3&X-Amz-");
+    /* No query, and a name that only looks similar. */
+    pg_target_redact("/healthz", 8, out, sizeof out);
+    assert_string_equal(out, "/healthz");
+    pg_target_redact("/p?X-Amzn-Trace=1&a=b", 21, out, sizeof out);
+    assert_string_equal(out, "/p?X-Amzn-Trace=1&a=b");
+    /* Long and hostile input stays bounded and printable. */
+    char big[3000];
+    memset(big, 'a', sizeof big);
+    memcpy(big, "/?", 2);
+    for (size_t i = 2; i + 10 < sizeof big; i += 10)
+        memcpy(big + i, "&X-Amz-a=\n", 10);
+    pg_target_redact(big, sizeof big, out, sizeof out);
+    assert_true(strlen(out) < sizeof out);
+    assert_null(strchr(out, '\n'));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_target_split),
         cmocka_unit_test(test_query_split),
         cmocka_unit_test(test_pct_decode),
+        cmocka_unit_test(test_target_redact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
