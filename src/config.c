@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { T_STRING, T_INT, T_SIZE, T_DURATION, T_BOOL, T_LOGLEVEL, T_LOGFORMAT, T_LISTEN } ctype;
+typedef enum { T_STRING, T_INT, T_SIZE, T_DURATION, T_BOOL, T_LOGLEVEL, T_LOGFORMAT, T_AUTHMODE, T_LISTEN } ctype;
 
 typedef struct directive {
     const char *section;
@@ -88,6 +88,9 @@ static const directive table[] = {
      "Longest an upstream call may take, queueing and retries included; then the client gets the last error.", true},
     {"upstream", "max_response_bytes", T_SIZE, F(up_max_response), "64m", 1 * KiB, 1024 * MiB,
      "Largest upstream response body accepted (after gzip decoding).", true},
+    {"upstream", "bulk_buckets", T_INT, F(up_bulk_buckets), "12", 1, 100000,
+     "A request whose plan has more buckets than this is bulk: its upstream calls wait behind the same tenant's "
+     "interactive ones (tenants share the upstream by weight either way).", true},
     {"upstream", "ca_bundle", T_STRING, F(up_ca_bundle), "", 0, 0,
      "CA certificates file for HTTPS. Empty: the system's (OpenSSL) default.", false},
     {"upstream", "insecure", T_BOOL, F(up_insecure), "off", 0, 0,
@@ -117,6 +120,16 @@ static const directive table[] = {
      "How long a connection attempt may take; then profgate retries with backoff (up to 5 s apart).", false},
     {"redis", "command_timeout", T_DURATION, F(redis_command_timeout_ms), "250ms", 1, 60 * SEC,
      "How long a lookup may take before it counts as a miss (a slow Redis never slows clients more).", false},
+    {"auth", "mode", T_AUTHMODE, F(auth_mode), "off", 0, 0,
+     "off: anyone who reaches the port may read every group (a trusted network). sigv4: clients sign requests with "
+     "SigV4 as they do for AWS, using a tenant's access key and secret from auth.tenants_file; profgate checks the "
+     "signature, the tenant's groups and quota, then calls AWS with its own credentials.", false},
+    {"auth", "tenants_file", T_STRING, F(auth_tenants_file), "", 0, 0,
+     "The tenants file (INI, one [tenant] section each: access_key, secret_key, groups, rate, burst, weight; see "
+     "conf/tenants.example.conf). It must not be readable by others. Its contents are reloaded on SIGHUP.", false},
+    {"auth", "max_skew", T_DURATION, F(auth_max_skew_ms), "15m", 1 * SEC, HOUR,
+     "How far a request's X-Amz-Date may be from profgate's clock; older or newer signatures are refused "
+     "(as AWS does, this bounds replays).", true},
 };
 
 static int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -301,6 +314,15 @@ static int set_value(pg_config *cfg, const directive *d, const char *value, char
             return errf(err, errlen, "%s.%s: '%.64s' is not plain or json", d->section, d->name, value);
         memcpy(field, &v, sizeof v);
         return PG_OK;
+    case T_AUTHMODE:
+        if (strcmp(value, "off") == 0)
+            v = PG_AUTH_OFF;
+        else if (strcmp(value, "sigv4") == 0)
+            v = PG_AUTH_SIGV4;
+        else
+            return errf(err, errlen, "%s.%s: '%.64s' is not off or sigv4", d->section, d->name, value);
+        memcpy(field, &v, sizeof v);
+        return PG_OK;
     case T_INT:
         if (parse_scaled(value, NULL, 0, false, &v) != PG_OK)
             return errf(err, errlen, "%s.%s: '%.64s' is not a whole number", d->section, d->name, value);
@@ -446,6 +468,7 @@ static const char *type_hint(ctype t)
     case T_BOOL: return "on | off";
     case T_LOGLEVEL: return "debug | info | warn | error";
     case T_LOGFORMAT: return "plain | json";
+    case T_AUTHMODE: return "off | sigv4";
     case T_LISTEN: return "ADDR:PORT[,ADDR:PORT...]";
     }
     return "";

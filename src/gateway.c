@@ -18,6 +18,8 @@
 #include "profgate/lru.h"
 #include "profgate/metrics.h"
 #include "profgate/router.h"
+#include "profgate/sigv4.h"
+#include "profgate/tenants.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -235,6 +237,7 @@ struct gpreq {
     bool gzip;
     pg_plan plan;
     pg_up_origin origin; /* for the upstream calls this request starts */
+    pg_tenant *tenant;   /* who signed it (auth.mode = sigv4), else NULL */
     pg_profile acc;      /* the answer, buckets folded in as they arrive */
     size_t pending;      /* buckets not yet in */
     size_t hits, fetched, coalesced;
@@ -649,6 +652,68 @@ static void origin_of(const pg_http_req *req, pg_up_origin *o)
     o->trace[len] = '\0';
 }
 
+static const char *tenant_secret(void *ctx, const char *akid, size_t len)
+{
+    pg_tenant *t = pg_tenants_by_key(ctx, akid, len);
+    return t ? t->secret : NULL;
+}
+
+/* auth.mode = sigv4: the request's signature against the tenants' keys. Answers the failure in
+ * the AWS format and returns NULL, or returns the tenant. Signatures are dated by the client's
+ * real clock, whatever a test clock says "now" is for the data. */
+static pg_tenant *authenticate(pg_gateway *gw, pg_http_req *req)
+{
+    pg_sigv4_verify_cfg vc = {.service = "codeguru-profiler", .region = NULL,
+                              .max_skew_ns = gw->cfg->auth_max_skew_ms * PG_NS_PER_MS, .secret_for = tenant_secret,
+                              .ctx = gw->tenants};
+    char why[256], akid[129];
+    pg_sigv4_result r = pg_sigv4_verify(&vc, pg_http_req_head(req), pg_realtime_ns(), why, sizeof why, akid);
+    if (r == PG_SIGV4_OK)
+        return pg_tenants_by_key(gw->tenants, akid, strlen(akid));
+    static const pg_m_auth reason[] = {
+        [PG_SIGV4_MISSING] = PG_MA_MISSING,         [PG_SIGV4_MALFORMED] = PG_MA_MALFORMED,
+        [PG_SIGV4_UNKNOWN_KEY] = PG_MA_UNKNOWN_KEY, [PG_SIGV4_BAD_SCOPE] = PG_MA_BAD_SCOPE,
+        [PG_SIGV4_BAD_HEADERS] = PG_MA_BAD_HEADERS, [PG_SIGV4_EXPIRED] = PG_MA_EXPIRED,
+        [PG_SIGV4_MISMATCH] = PG_MA_BAD_SIGNATURE,
+    };
+    gw->m.auth_failures[reason[r]]++;
+    pg_apierr_kind kind = r == PG_SIGV4_MISSING       ? PG_AE_MISSING_AUTH
+                          : r == PG_SIGV4_UNKNOWN_KEY ? PG_AE_UNRECOGNIZED_CLIENT
+                                                      : PG_AE_INVALID_SIGNATURE;
+    char shown[64];
+    pg_log(PG_LOG_INFO, "rid=%s signature check failed for key '%s': %s", pg_http_req_id(req),
+           pg_printable(akid, strlen(akid), shown, sizeof shown), why);
+    pg_apierr e;
+    pg_apierr_set(&e, kind, "%s", why);
+    pg_http_respond_error(req, &e);
+    return NULL;
+}
+
+/* Quota and group access for a signed request; answers and returns false when refused. */
+static bool admit(pg_gateway *gw, gpreq *g)
+{
+    pg_tenant *t = g->tenant;
+    pg_apierr e;
+    if (!pg_tenant_take(t, pg_monotonic_ns())) {
+        t->throttled++;
+        pg_apierr_set(&e, PG_AE_THROTTLING, "Rate exceeded");
+        pg_http_respond_error(g->req, &e);
+        return false;
+    }
+    if (!pg_tenant_may_read(t, g->r.group)) {
+        t->denied++;
+        gw->m.auth_failures[PG_MA_ACCESS_DENIED]++;
+        pg_apierr_set(&e, PG_AE_ACCESS_DENIED,
+                      "Tenant %s (%s) is not authorized to perform: codeguru-profiler:GetProfile on resource: "
+                      "profilingGroup/%s",
+                      t->name, t->access_key, g->r.group);
+        pg_http_respond_error(g->req, &e);
+        return false;
+    }
+    g->origin.flow = (uint8_t)(pg_tenant_slot(gw->tenants, t) + 1);
+    return true;
+}
+
 static void handle_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice query)
 {
     gpreq *g = calloc(1, sizeof *g);
@@ -664,6 +729,10 @@ static void handle_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, 
     g->req = req;
     pg_http_req_set_note(req, PG_MR_GETPROFILE + 1, g);
     origin_of(req, &g->origin);
+    if (gw->tenants != NULL && (g->tenant = authenticate(gw, req)) == NULL) {
+        gp_free(g);
+        return;
+    }
     size_t alen = 0;
     const char *accept = pg_http_req_header(req, "accept", &alen);
     int64_t now = pg_clock_now(gw->clock), s, e;
@@ -673,8 +742,13 @@ static void handle_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, 
         gp_free(g);
         return;
     }
+    if (g->tenant != NULL && !admit(gw, g)) {
+        gp_free(g);
+        return;
+    }
     g->gzip = pg_http_req_accepts_gzip(req);
     pg_plan_build(&gw->planner, s, e, now, &g->plan);
+    g->origin.bulk = g->plan.n > (size_t)gw->cfg->up_bulk_buckets;
     pg_log(PG_LOG_DEBUG, "rid=%s group=%s plan buckets=%zu", pg_http_req_id(req), g->r.group, g->plan.n);
     if (answer_from_cache(g)) {
         gp_free(g);
@@ -852,6 +926,21 @@ static void metrics_snapshot(const pg_gateway *gw, pg_metrics_snap *s)
         s->redis_reconnects = rs.reconnects;
         s->redis_seconds = rs.latency;
     }
+    _Static_assert(PG_METRICS_TENANTS == PG_TENANTS_MAX, "one metrics slot per tenant slot");
+    for (size_t i = 0; gw->tenants != NULL && i < gw->tenants->n; i++) {
+        const pg_tenant *t = &gw->tenants->t[i];
+        if (!t->active)
+            continue;
+        pg_tenant_snap *ts = &s->tenants[s->ntenants++];
+        snprintf(ts->name, sizeof ts->name, "%s", t->name);
+        ts->requests = t->requests;
+        ts->throttled = t->throttled;
+        ts->denied = t->denied;
+        ts->upstream_calls = t->upstream_calls;
+        ts->queued = gw->upstream ? pg_upstream_flow_queued(gw->upstream, (unsigned)i + 1) : 0;
+        ts->weight = t->weight;
+        ts->rate = t->rate;
+    }
     s->connections = gw->server != NULL ? pg_http_server_connections(gw->server) : 0;
     s->in_progress = gw->active;
     s->start_time = gw->start_time;
@@ -893,6 +982,10 @@ void pg_gateway_done(pg_http_req *req, const pg_http_done_info *info, void *data
     if (g != NULL && info->status == 200)
         cache = g->hits == g->plan.n ? PG_MC_HIT : g->hits > 0 ? PG_MC_PARTIAL : PG_MC_MISS;
     gw->m.requests[route][pg_metrics_status(info->status)][cache]++;
+    if (g != NULL && g->tenant != NULL) {
+        g->tenant->requests++;
+        g->tenant->upstream_calls += g->fetched;
+    }
     pg_histo_observe(&gw->m.request_seconds[route], info->duration_ns);
     /* Probes and scrapes are not worth a line each; everything else is. */
     if (!gw->cfg->access_log || !pg_log_enabled(PG_LOG_INFO) || route == PG_MR_HEALTHZ || route == PG_MR_READYZ ||
@@ -906,7 +999,7 @@ void pg_gateway_done(pg_http_req *req, const pg_http_done_info *info, void *data
     }
     static const char *const cache_names[] = {"hit", "partial", "miss", NULL};
     char range[96] = "", group[300] = "";
-    pg_log_field f[16];
+    pg_log_field f[18];
     size_t n = 0;
     f[n++] = PG_LF_S("rid", pg_http_req_id(req));
     f[n++] = PG_LF_S("method", method);
@@ -923,6 +1016,7 @@ void pg_gateway_done(pg_http_req *req, const pg_http_done_info *info, void *data
             pg_ts_format(g->plan.end_s * PG_NS_PER_S, b, sizeof b);
             snprintf(range, sizeof range, "%s/%s", a, b);
         }
+        f[n++] = PG_LF_S("tenant", g->tenant ? g->tenant->name : NULL);
         f[n++] = PG_LF_S("group", group[0] ? group : NULL);
         f[n++] = PG_LF_S("range", range[0] ? range : NULL);
         f[n++] = PG_LF_I("buckets", g->plan.n);

@@ -16,6 +16,7 @@
 #include "profgate/signals.h"
 #include "profgate/redis.h"
 #include "profgate/service.h"
+#include "profgate/tenants.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -33,6 +34,7 @@ typedef struct app {
     pg_fetcher *fetcher;
     pg_redis *redis;
     pg_gateway gw;
+    pg_tenants *tenants; /* auth.mode = sigv4 */
     pg_config cfg;
     uv_signal_t hup;
     /* For reloads: the file, and the command-line overrides applied over it each time. */
@@ -119,6 +121,13 @@ static void on_signal(void *data, int signum)
     pg_log(PG_LOG_INFO, "signal %d: graceful shutdown (up to %lld ms)", signum,
            (long long)a->cfg.shutdown_timeout_ms);
     pg_http_server_shutdown(a->server, (uint64_t)a->cfg.shutdown_timeout_ms, on_server_closed, a);
+}
+
+/* Each tenant's weight in the upstream's queue (its flow is its slot + 1). */
+static void apply_weights(app *a)
+{
+    for (size_t i = 0; a->tenants != NULL && i < a->tenants->n; i++)
+        pg_upstream_set_weight(a->upstream, (unsigned)i + 1, a->tenants->t[i].weight);
 }
 
 static void on_walk(uv_handle_t *h, void *arg)
@@ -235,6 +244,15 @@ static void on_hup(uv_signal_t *h, int signum)
         pg_service_notify("READY=1\nSTATUS=reload failed; running the previous configuration");
         return;
     }
+    /* The tenants file is re-read whatever changed in the config; all or nothing, like the config. */
+    if (a->tenants != NULL &&
+        pg_tenants_load_file(a->tenants, a->cfg.auth_tenants_file, pg_monotonic_ns(), err, sizeof err) != PG_OK) {
+        a->gw.m.reloads[PG_MRL_FAILED]++;
+        pg_log(PG_LOG_ERROR, "reload failed, the running configuration and tenants stay: %s", err);
+        pg_service_notify("READY=1\nSTATUS=reload failed; running the previous configuration");
+        return;
+    }
+    apply_weights(a);
     reload_count n = {0};
     pg_config_reload(&a->cfg, &next, on_change, &n);
     /* a->cfg now holds the running values; every module takes its part from it. */
@@ -316,6 +334,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "profgate: %s\n", err);
         return EX_CONFIG;
     }
+    if (a.cfg.auth_mode == PG_AUTH_SIGV4) {
+        if (!a.cfg.auth_tenants_file[0]) {
+            fprintf(stderr, "profgate: auth.mode = sigv4 needs auth.tenants_file\n");
+            return EX_CONFIG;
+        }
+        a.tenants = calloc(1, sizeof *a.tenants);
+        PG_ASSERT(a.tenants != NULL);
+        if (pg_tenants_load_file(a.tenants, a.cfg.auth_tenants_file, pg_monotonic_ns(), err, sizeof err) != PG_OK) {
+            fprintf(stderr, "profgate: tenants: %s\n", err);
+            return EX_CONFIG;
+        }
+    }
     pg_creds creds;
     if (pg_creds_load(&creds, NULL, err, sizeof err) != PG_OK) {
         fprintf(stderr, "profgate: AWS credentials: %s\n", err);
@@ -364,6 +394,10 @@ int main(int argc, char **argv)
            ucfg.rate, ucfg.burst, who);
     pg_gateway *gw = &a.gw;
     pg_gateway_init(gw, &a.cfg, &clock, a.fetcher, a.upstream, a.redis);
+    gw->tenants = a.tenants;
+    apply_weights(&a);
+    if (a.tenants != NULL)
+        pg_log(PG_LOG_INFO, "auth: sigv4, %zu tenant(s) from %s", a.tenants->n, a.cfg.auth_tenants_file);
     scfg.on_done = pg_gateway_done;
     if (pg_http_server_start(&a.loop, &scfg, pg_gateway_handle, gw, &a.server, err, sizeof err) != PG_OK) {
         pg_log(PG_LOG_ERROR, "%s", err);
@@ -404,6 +438,10 @@ int main(int argc, char **argv)
     if (pid_file != NULL)
         pg_pidfile_remove(pid_file);
     pg_gateway_free(gw); /* after the loop: no write still holds a stored answer */
+    if (a.tenants != NULL) {
+        pg_tenants_clear(a.tenants);
+        free(a.tenants);
+    }
     pg_upstream_global_cleanup();
     int rc = uv_loop_close(&a.loop);
     if (rc != 0) {

@@ -49,6 +49,8 @@ static const label L_OUTCOME = {"outcome", VALUES("ok", "throttled", "server_err
                                                   "client_error")};
 static const label L_TIER = {"tier", VALUES("l1", "answers", "merged_runs")};
 static const label L_RESULT = {"result", VALUES("ok", "failed")};
+static const label L_AUTH = {"reason", VALUES("missing", "unknown_key", "malformed", "bad_scope", "bad_headers",
+                                              "expired", "bad_signature", "access_denied")};
 
 typedef enum { M_COUNTER, M_GAUGE, M_HISTOGRAM } mtype;
 typedef enum { V_U64, V_F64, V_HISTO } vkind;
@@ -123,10 +125,40 @@ static const metric table[] = {
      "GetProfile requests being answered now."},
     {"profgate_config_reloads_total", M_COUNTER, V_U64, S(g.reloads), &L_RESULT, NULL, NULL, false,
      "Configuration reloads (SIGHUP), by result; a failed one keeps the previous configuration."},
+    {"profgate_auth_failures_total", M_COUNTER, V_U64, S(g.auth_failures), &L_AUTH, NULL, NULL, false,
+     "Requests refused by authentication (auth.mode = sigv4): no signature, unknown access key, malformed "
+     "Authorization, wrong credential scope, host or x-amz-date not signed, date outside auth.max_skew, wrong "
+     "signature, or a group the tenant may not read."},
     {"profgate_ready", M_GAUGE, V_U64, S(ready), NULL, NULL, NULL, false,
      "1 when /readyz reports ready."},
     {"profgate_start_time_seconds", M_GAUGE, V_F64, S(start_time), NULL, NULL, NULL, false,
      "Start time of the process, seconds since the Unix epoch."},
+};
+
+/* Per-tenant metrics: one series per tenant in the tenants file, labelled tenant="NAME". */
+typedef struct tmetric {
+    const char *name;
+    mtype type;
+    vkind kind;
+    size_t off;
+    const char *help;
+} tmetric;
+
+#define T(field) offsetof(pg_tenant_snap, field)
+
+static const tmetric tenant_table[] = {
+    {"profgate_tenant_requests_total", M_COUNTER, V_U64, T(requests),
+     "GetProfile requests answered for the tenant (any status)."},
+    {"profgate_tenant_throttled_total", M_COUNTER, V_U64, T(throttled),
+     "Requests refused with 429 ThrottlingException because the tenant was over its quota."},
+    {"profgate_tenant_denied_total", M_COUNTER, V_U64, T(denied),
+     "Requests refused with 403 AccessDeniedException for a group outside the tenant's patterns."},
+    {"profgate_tenant_upstream_calls_total", M_COUNTER, V_U64, T(upstream_calls),
+     "Upstream calls started for the tenant's requests (cache hits and coalesced waits cost none)."},
+    {"profgate_tenant_upstream_queued", M_GAUGE, V_U64, T(queued),
+     "The tenant's upstream calls waiting for their fair turn."},
+    {"profgate_tenant_weight", M_GAUGE, V_F64, T(weight), "The tenant's weight in the upstream queue."},
+    {"profgate_tenant_quota_rate", M_GAUGE, V_F64, T(rate), "The tenant's request quota per second (0: none)."},
 };
 
 static const char *type_name(mtype t)
@@ -218,6 +250,21 @@ int pg_metrics_render(pg_buf *out, const pg_metrics_snap *s)
                     }
                 }
     }
+    PG_ASSERT(s->ntenants <= PG_METRICS_TENANTS);
+    for (size_t i = 0; i < PG_ARRAY_LEN(tenant_table) && rc == PG_OK; i++) {
+        const tmetric *m = &tenant_table[i];
+        rc = pg_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name, type_name(m->type));
+        for (size_t k = 0; k < s->ntenants && rc == PG_OK; k++) {
+            const char *base = (const char *)&s->tenants[k] + m->off;
+            rc = pg_buf_printf(out, "%s{tenant=\"%s\"} ", m->name, s->tenants[k].name);
+            if (m->kind == V_U64)
+                rc = rc ?: pg_buf_printf(out, "%llu\n", (unsigned long long)*(const uint64_t *)base);
+            else
+                rc = rc ?: put_f64(out, *(const double *)base);
+            if (m->kind != V_U64)
+                rc = rc ?: pg_buf_puts(out, "\n");
+        }
+    }
     return rc;
 }
 
@@ -242,4 +289,7 @@ void pg_metrics_write_doc(FILE *out)
         }
         fprintf(out, "| `%s` | %s | %s | %s |\n", m->name, type_name(m->type), o ? labels : "-", m->help);
     }
+    for (size_t i = 0; i < PG_ARRAY_LEN(tenant_table); i++)
+        fprintf(out, "| `%s` | %s | tenant (names from the tenants file) | %s |\n", tenant_table[i].name,
+                type_name(tenant_table[i].type), tenant_table[i].help);
 }

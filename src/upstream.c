@@ -29,7 +29,8 @@ typedef enum { B_CLOSED, B_OPEN, B_HALF_OPEN } bstate;
 typedef struct call call;
 struct call {
     pg_upstream *up;
-    call *prev, *next; /* in the queue, or in the in-flight/backoff list */
+    call *prev, *next; /* in the in-flight/backoff list */
+    pg_fq_item qi;     /* in the wait queue */
     cstate state;
     char target[640];  /* path and query, as sent and signed */
     char desc[320];    /* for logs: group/period/start */
@@ -69,7 +70,8 @@ struct pg_upstream {
     CURLM *multi;
     uv_timer_t curl_timer, pace_timer;
     int open_handles;
-    clist queue, active; /* active: in flight or backing off */
+    pg_fairq queue;      /* waiting for a token and a slot, fair across tenants */
+    clist active;        /* in flight or backing off */
     pg_tbucket tb;
     double max_rate, min_rate;
     int64_t last_decrease;
@@ -86,6 +88,14 @@ struct pg_upstream {
 
 static void pump(pg_upstream *u);
 static void finish_attempt(call *c, CURLcode res);
+
+#define CALL_OF(it) ((call *)((char *)(it) - offsetof(call, qi)))
+
+/* Waits in its tenant's flow; interactive (small-plan) calls before bulk ones of the same tenant. */
+static void enqueue(pg_upstream *u, call *c)
+{
+    pg_fairq_push(&u->queue, &c->qi, c->origin.flow, c->origin.bulk ? PG_FQ_BULK : PG_FQ_INTERACTIVE);
+}
 
 /* ------------------------------------------------------------------ lists */
 
@@ -510,7 +520,7 @@ static void on_backoff_done(uv_timer_t *t)
     pg_upstream *u = c->up;
     list_remove(&u->active, c);
     c->state = S_QUEUED;
-    list_push(&u->queue, c);
+    enqueue(u, c);
     pump(u);
 }
 
@@ -627,11 +637,11 @@ static void pump(pg_upstream *u)
 {
     if (u->closing)
         return;
-    while (u->queue.head != NULL) {
-        call *c = u->queue.head;
+    for (pg_fq_item *it; (it = pg_fairq_peek(&u->queue)) != NULL;) {
+        call *c = CALL_OF(it);
         int64_t now = now_ns();
         if (now >= c->deadline) {
-            list_remove(&u->queue, c);
+            pg_fairq_remove(&u->queue, &c->qi);
             if (c->err.message[0] == '\0')
                 pg_apierr_set(&c->err, PG_AE_UNAVAILABLE,
                               "The upstream did not answer within profgate's deadline (%llu ms)",
@@ -643,7 +653,7 @@ static void pump(pg_upstream *u)
             if (u->breaker == B_OPEN) {
                 char m[PG_APIERR_MSG_MAX];
                 breaker_message(u, m, sizeof m);
-                list_remove(&u->queue, c);
+                pg_fairq_remove(&u->queue, &c->qi);
                 u->st.refused++;
                 fail_now(c, PG_AE_UNAVAILABLE, m);
                 continue;
@@ -658,7 +668,7 @@ static void pump(pg_upstream *u)
             return;
         }
         PG_ASSERT(pg_tbucket_take(&u->tb, now, 1));
-        list_remove(&u->queue, c);
+        pg_fairq_pop(&u->queue, &c->qi);
         if (!start_attempt(c)) {
             fail_now(c, PG_AE_INTERNAL, "profgate could not start an upstream request");
             continue;
@@ -727,6 +737,7 @@ pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, const 
     u->max_rate = cfg->rate;
     u->min_rate = cfg->rate / 64 < 0.05 ? 0.05 : cfg->rate / 64;
     pg_tbucket_init(&u->tb, cfg->rate, cfg->burst, now_ns());
+    pg_fairq_init(&u->queue);
     if (getrandom(&u->rng, sizeof u->rng, 0) != sizeof u->rng || u->rng == 0)
         u->rng = (uint64_t)now_ns() | 1;
     return u;
@@ -782,7 +793,7 @@ int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period per, in
              pg_period_name(per));
     snprintf(c->desc, sizeof c->desc, "%s/%s/%s", group, pg_period_name(per), ts);
     c->state = S_QUEUED;
-    list_push(&u->queue, c);
+    enqueue(u, c);
     pump(u);
     return PG_OK;
 }
@@ -812,9 +823,9 @@ void pg_upstream_close(pg_upstream *u, void (*done)(void *data), void *data)
     u->closed = done;
     u->closed_data = data;
     u->open_handles++; /* held until the end of this function */
-    while (u->queue.head) {
-        call *c = u->queue.head;
-        list_remove(&u->queue, c);
+    for (pg_fq_item *it; (it = pg_fairq_peek(&u->queue)) != NULL;) {
+        call *c = CALL_OF(it);
+        pg_fairq_remove(&u->queue, it);
         fail_now(c, PG_AE_UNAVAILABLE, "profgate is shutting down");
     }
     while (u->active.head) {
@@ -867,4 +878,14 @@ void pg_upstream_reconfigure(pg_upstream *u, const pg_upstream_cfg *cfg)
     if (u->tb.tokens > cfg->burst)
         u->tb.tokens = cfg->burst;
     pump(u); /* more room may let queued calls start now */
+}
+
+void pg_upstream_set_weight(pg_upstream *u, unsigned flow, uint32_t weight)
+{
+    pg_fairq_set_weight(&u->queue, flow, weight);
+}
+
+size_t pg_upstream_flow_queued(const pg_upstream *u, unsigned flow)
+{
+    return pg_fairq_flow_len(&u->queue, flow);
 }

@@ -17,6 +17,7 @@
 
 enum { PG_LOG_DEBUG = 0, PG_LOG_INFO = 1, PG_LOG_WARN = 2, PG_LOG_ERROR = 3 };
 enum { PG_LOG_PLAIN = 0, PG_LOG_JSON = 1 };
+enum { PG_AUTH_OFF = 0, PG_AUTH_SIGV4 = 1 };
 
 typedef struct pg_config {
     /* [server] */
@@ -50,6 +51,7 @@ typedef struct pg_config {
     int64_t up_attempt_timeout_ms;
     int64_t up_deadline_ms;
     int64_t up_max_response;
+    int64_t up_bulk_buckets;
     char up_ca_bundle[512];
     bool up_insecure;
     int64_t up_breaker_failures;
@@ -64,6 +66,10 @@ typedef struct pg_config {
     char redis_url[512];
     int64_t redis_connect_timeout_ms;
     int64_t redis_command_timeout_ms;
+    /* [auth] */
+    int64_t auth_mode;
+    char auth_tenants_file[512];
+    int64_t auth_max_skew_ms;
 } pg_config;
 
 /** Fills every field with its documented default. */

@@ -22,6 +22,7 @@ typedef struct pg_gateway {
     pg_fetcher *fetcher;   /* where buckets come from */
     pg_upstream *upstream; /* for health and stats */
     pg_redis *redis;       /* for health and stats; NULL when off */
+    struct pg_tenants *tenants; /* auth.mode = sigv4: who may call; NULL when off */
     struct pg_lru *answers; /* encoded answers of all-complete plans, or NULL */
     uint64_t answer_hits;
     struct pg_lru *runs;    /* merged runs of complete buckets, or NULL */

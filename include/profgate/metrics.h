@@ -42,6 +42,19 @@ typedef enum {
 /* The gateway's caches. */
 typedef enum { PG_MT_L1, PG_MT_ANSWERS, PG_MT_MERGED_RUNS, PG_MT_COUNT } pg_m_tier;
 typedef enum { PG_MRL_OK, PG_MRL_FAILED, PG_MRL_COUNT } pg_m_reload;
+/* Why a request was refused before it was served (auth.mode = sigv4). */
+typedef enum {
+    PG_MA_MISSING, PG_MA_UNKNOWN_KEY, PG_MA_MALFORMED, PG_MA_BAD_SCOPE, PG_MA_BAD_HEADERS, PG_MA_EXPIRED,
+    PG_MA_BAD_SIGNATURE, PG_MA_ACCESS_DENIED, PG_MA_COUNT
+} pg_m_auth;
+
+#define PG_METRICS_TENANTS 64
+/* One tenant's figures; the label is its name from the tenants file. */
+typedef struct pg_tenant_snap {
+    char name[64];
+    uint64_t requests, throttled, denied, upstream_calls, queued;
+    double weight, rate;
+} pg_tenant_snap;
 
 pg_m_status pg_metrics_status(int http_status);
 
@@ -51,6 +64,7 @@ typedef struct pg_metrics {
     pg_histo request_seconds[PG_MR_COUNT];
     uint64_t buckets[PG_MB_COUNT];
     uint64_t reloads[PG_MRL_COUNT];
+    uint64_t auth_failures[PG_MA_COUNT];
 } pg_metrics;
 
 /* One scrape: every value /metrics shows, taken at one moment. */
@@ -74,6 +88,9 @@ typedef struct pg_metrics_snap {
     uint64_t connections, in_progress;
     double start_time;
     uint64_t ready;
+    /* tenants (auth.mode = sigv4) */
+    pg_tenant_snap tenants[PG_METRICS_TENANTS];
+    size_t ntenants;
 } pg_metrics_snap;
 
 /** Appends the Prometheus text exposition (format 0.0.4) of s to out. */

@@ -12,6 +12,7 @@
 
 #include "profgate/apierr.h"
 #include "profgate/creds.h"
+#include "profgate/fairq.h"
 #include "profgate/metrics.h"
 #include "profgate/planner.h"
 
@@ -42,10 +43,14 @@ typedef struct pg_up_result {
 typedef void (*pg_up_done)(void *ctx, const pg_up_result *r);
 
 /* Who asked: the client request that started a call (its profgate request id, and the
- * X-Amzn-Trace-Id it sent, forwarded on every attempt). Empty strings when unknown. */
+ * X-Amzn-Trace-Id it sent, forwarded on every attempt; empty strings when unknown), the tenant
+ * whose share of the upstream it uses (its flow in the wait queue: 0 for none), and whether it
+ * belongs to a large plan (bulk: served after the same tenant's interactive calls). */
 typedef struct pg_up_origin {
     char rid[40];
     char trace[256];
+    uint8_t flow;
+    bool bulk;
 } pg_up_origin;
 
 typedef struct pg_upstream pg_upstream;
@@ -60,6 +65,11 @@ pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, const 
  */
 int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period p, int64_t start_s,
                             const pg_up_origin *origin, pg_up_done done, void *ctx, pg_apierr *err);
+
+/** A flow's (tenant's) weight in the wait queue (>= 1). */
+void pg_upstream_set_weight(pg_upstream *u, unsigned flow, uint32_t weight);
+/** Calls of a flow waiting in the queue. */
+size_t pg_upstream_flow_queued(const pg_upstream *u, unsigned flow);
 
 /** Reload: pacing, limits, retries, timeouts and the breaker; endpoint, region and TLS stay. */
 void pg_upstream_reconfigure(pg_upstream *u, const pg_upstream_cfg *cfg);

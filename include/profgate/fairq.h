@@ -1,0 +1,49 @@
+/*
+ * fairq.h: the upstream's wait queue, fair across flows (tenants) by weight and, within a flow,
+ * interactive before bulk. Start-time fair queueing: a flow that becomes backlogged starts at the
+ * queue's virtual time (no credit is banked while idle); serving one item advances the flow's
+ * virtual time by 1/weight; the backlogged flow with the smallest start is served next (lowest
+ * flow id on ties). So while upstream tokens are scarce, backlogged flows get shares in
+ * proportion to their weights whatever their queue lengths, and a flow's small requests are not
+ * stuck behind its own huge one. Pure and intrusive: items live in the caller's structs.
+ */
+#ifndef PG_FAIRQ_H
+#define PG_FAIRQ_H
+
+#include "profgate/common.h"
+
+#define PG_FAIRQ_FLOWS 65 /* flow 0: no tenant; 1..64: tenant slots */
+enum { PG_FQ_INTERACTIVE = 0, PG_FQ_BULK = 1 };
+
+typedef struct pg_fq_item {
+    struct pg_fq_item *prev, *next;
+    uint8_t flow, cls;
+} pg_fq_item;
+
+typedef struct pg_fq_flow {
+    pg_fq_item *head[2], *tail[2];
+    size_t n;
+    double start, finish; /* virtual times */
+    uint32_t weight;
+} pg_fq_flow;
+
+typedef struct pg_fairq {
+    pg_fq_flow flow[PG_FAIRQ_FLOWS];
+    double vnow;
+    size_t n;
+} pg_fairq;
+
+/** Empty, every weight 1. */
+void pg_fairq_init(pg_fairq *q);
+/** Changes a flow's weight (>= 1); takes effect from its next service. */
+void pg_fairq_set_weight(pg_fairq *q, unsigned flow, uint32_t weight);
+void pg_fairq_push(pg_fairq *q, pg_fq_item *it, unsigned flow, unsigned cls);
+/** The item to serve next, or NULL when empty (not removed). */
+pg_fq_item *pg_fairq_peek(const pg_fairq *q);
+/** Removes the item pg_fairq_peek returned, charging its flow for the service. */
+void pg_fairq_pop(pg_fairq *q, pg_fq_item *it);
+/** Removes any queued item without charging (deadline passed, shutdown). */
+void pg_fairq_remove(pg_fairq *q, pg_fq_item *it);
+size_t pg_fairq_flow_len(const pg_fairq *q, unsigned flow);
+
+#endif

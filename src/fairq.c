@@ -1,0 +1,90 @@
+/*
+ * fairq.c: start-time fair queueing over at most PG_FAIRQ_FLOWS flows. Picking the next flow is
+ * a scan of the flows (65): cheap next to an upstream call, and it keeps the structure simple.
+ */
+#include "profgate/fairq.h"
+
+#include <string.h>
+
+void pg_fairq_init(pg_fairq *q)
+{
+    memset(q, 0, sizeof *q);
+    for (size_t i = 0; i < PG_FAIRQ_FLOWS; i++)
+        q->flow[i].weight = 1;
+}
+
+void pg_fairq_set_weight(pg_fairq *q, unsigned flow, uint32_t weight)
+{
+    PG_ASSERT(flow < PG_FAIRQ_FLOWS && weight >= 1);
+    q->flow[flow].weight = weight;
+}
+
+void pg_fairq_push(pg_fairq *q, pg_fq_item *it, unsigned flow, unsigned cls)
+{
+    PG_ASSERT(flow < PG_FAIRQ_FLOWS && cls <= PG_FQ_BULK);
+    pg_fq_flow *f = &q->flow[flow];
+    if (f->n == 0)
+        f->start = f->finish > q->vnow ? f->finish : q->vnow; /* idle time earns nothing */
+    it->flow = (uint8_t)flow;
+    it->cls = (uint8_t)cls;
+    it->next = NULL;
+    it->prev = f->tail[cls];
+    if (f->tail[cls])
+        f->tail[cls]->next = it;
+    else
+        f->head[cls] = it;
+    f->tail[cls] = it;
+    f->n++;
+    q->n++;
+}
+
+pg_fq_item *pg_fairq_peek(const pg_fairq *q)
+{
+    const pg_fq_flow *best = NULL;
+    for (size_t i = 0; i < PG_FAIRQ_FLOWS; i++) {
+        const pg_fq_flow *f = &q->flow[i];
+        if (f->n > 0 && (best == NULL || f->start < best->start))
+            best = f;
+    }
+    if (best == NULL)
+        return NULL;
+    return best->head[PG_FQ_INTERACTIVE] ? best->head[PG_FQ_INTERACTIVE] : best->head[PG_FQ_BULK];
+}
+
+static void unlink_item(pg_fairq *q, pg_fq_item *it)
+{
+    pg_fq_flow *f = &q->flow[it->flow];
+    PG_ASSERT(f->n > 0);
+    if (it->prev)
+        it->prev->next = it->next;
+    else
+        f->head[it->cls] = it->next;
+    if (it->next)
+        it->next->prev = it->prev;
+    else
+        f->tail[it->cls] = it->prev;
+    it->prev = it->next = NULL;
+    f->n--;
+    q->n--;
+}
+
+void pg_fairq_pop(pg_fairq *q, pg_fq_item *it)
+{
+    pg_fq_flow *f = &q->flow[it->flow];
+    q->vnow = f->start;
+    f->finish = f->start + 1.0 / (double)f->weight;
+    unlink_item(q, it);
+    if (f->n > 0)
+        f->start = f->finish;
+}
+
+void pg_fairq_remove(pg_fairq *q, pg_fq_item *it)
+{
+    unlink_item(q, it);
+}
+
+size_t pg_fairq_flow_len(const pg_fairq *q, unsigned flow)
+{
+    PG_ASSERT(flow < PG_FAIRQ_FLOWS);
+    return q->flow[flow].n;
+}

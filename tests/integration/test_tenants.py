@@ -1,0 +1,321 @@
+"""Tenants (issue #9), end to end: clients sign with a tenant's keys exactly as they would for AWS
+(boto3, the AWS CLI, botocore's signer) and profgate verifies them, checks the tenant's groups and
+quota, and calls the upstream with its own credentials (the simulator accepts only those). Every
+refusal is the modeled AWS error boto3 raises. Tenants share a scarce upstream fairly: a tenant's
+small request is served while another tenant's (or its own) huge cold request is still waiting.
+The tenants file is reloaded on SIGHUP and refused when others can read it."""
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import unittest
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import botocore.config
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+from harness import Process, get, metrics, start_profgate, start_sim, wait_for
+
+NOW = "2026-11-25T12:00:00Z"
+UPSTREAM_KEY, UPSTREAM_SECRET = "AKIAPROFGATEUPSTREAM", "profgate-own-secret-for-the-upstream-0001"
+A_KEY, A_SECRET = "AKIATENANTAAAAAAAAA1", "tenant-a-secret-0000000000000001"
+B_KEY, B_SECRET = "AKIATENANTBBBBBBBBB2", "tenant-b-secret-0000000000000002"
+C_KEY, C_SECRET = "AKIATENANTCCCCCCCCC3", "tenant-c-secret-0000000000000003"
+TENANTS = f"""
+[team-a]
+access_key = {A_KEY}
+secret_key = {A_SECRET}
+groups = team-a-*, shared
+[team-b]
+access_key = {B_KEY}
+secret_key = {B_SECRET}
+groups = team-b-*
+weight = 1
+[team-c]
+access_key = {C_KEY}
+secret_key = {C_SECRET}
+groups = team-c-[0-9]
+rate = 1
+burst = 2
+"""
+UPSTREAM_ENV = {"AWS_ACCESS_KEY_ID": UPSTREAM_KEY, "AWS_SECRET_ACCESS_KEY": UPSTREAM_SECRET,
+                "AWS_SESSION_TOKEN": "", "AWS_REGION": "us-east-1"}
+NOPE = botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"})
+
+
+def write_tenants(text, mode=0o600, path=None):
+    if path is None:
+        fd, path = tempfile.mkstemp(prefix="profgate-tenants-", suffix=".conf")
+        os.close(fd)
+    tmp = path + ".new"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+    return path
+
+
+def client(port, key, secret):
+    return boto3.client("codeguruprofiler", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                        aws_access_key_id=key, aws_secret_access_key=secret, config=NOPE)
+
+
+def signed_headers(port, target, key, secret, when=None, region="us-east-1", service="codeguru-profiler"):
+    """Headers for GET target signed by botocore's SigV4 at `when` (default now)."""
+    when = when or datetime.now(timezone.utc)
+    amz_date = when.strftime("%Y%m%dT%H%M%SZ")
+    req = AWSRequest(method="GET", url=f"http://127.0.0.1:{port}{target}",
+                     headers={"Host": f"127.0.0.1:{port}", "X-Amz-Date": amz_date, "Accept": "application/json"})
+    req.context["timestamp"] = amz_date
+    auth = SigV4Auth(Credentials(key, secret), service, region)
+    cr = auth.canonical_request(req)
+    sig = auth.signature(auth.string_to_sign(req, cr), req)
+    signed = auth.signed_headers(auth.headers_to_sign(req))
+    h = dict(req.headers.items())
+    h["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={key}/{auth.credential_scope(req)}, "
+                          f"SignedHeaders={signed}, Signature={sig}")
+    return h
+
+
+def hour(group, day, h):
+    return (f"/profilingGroups/{group}/profile?startTime=2026-11-{day:02d}T{h:02d}:00:00Z"
+            f"&endTime=2026-11-{day:02d}T{h + 1:02d}:00:00Z")
+
+
+class Auth(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # The simulator accepts only profgate's own key: every success proves profgate re-signed.
+        cls.sim = start_sim("--clock", NOW, "--nodes", "50", "--access-key", UPSTREAM_KEY, "--secret-key",
+                            UPSTREAM_SECRET)
+        cls.tenants = write_tenants(TENANTS)
+        cls.gw = start_profgate("--clock", NOW, "--upstream", f"http://127.0.0.1:{cls.sim.port}", env=UPSTREAM_ENV,
+                                config=f"[auth]\nmode = sigv4\ntenants_file = {cls.tenants}\n"
+                                       "[upstream]\nrate = 1000\nburst = 1000\n")
+        cls.a = client(cls.gw.port, A_KEY, A_SECRET)
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.gw.stop() == 0
+        assert cls.sim.stop() == 0
+        os.unlink(cls.tenants)
+
+    def expect(self, code, fn, status=403):
+        """The error boto3 raises: the service's model has no auth errors, so botocore raises
+        ClientError with the code from x-amzn-ErrorType, as it does against AWS."""
+        with self.assertRaises(ClientError) as cm:
+            fn()
+        self.assertEqual(cm.exception.response["Error"]["Code"], code)
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], status)
+        return cm.exception.response["Error"]["Message"]
+
+    def test_boto3_with_a_tenants_keys(self):
+        r = self.a.get_profile(profilingGroupName="team-a-web", startTime=datetime(2026, 11, 20, 10, tzinfo=timezone.utc),
+                               period="PT1H", accept="application/json")
+        self.assertEqual(r["ResponseMetadata"]["HTTPStatusCode"], 200)
+        self.assertGreater(len(r["profile"].read()), 100)
+        r = self.a.get_profile(profilingGroupName="shared", period="PT5M", accept="application/json")
+        self.assertEqual(r["ResponseMetadata"]["HTTPStatusCode"], 200)
+
+    def test_aws_cli_with_a_tenants_keys(self):
+        out = os.path.join(tempfile.mkdtemp(), "p.json")
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=B_KEY, AWS_SECRET_ACCESS_KEY=B_SECRET, AWS_DEFAULT_REGION="us-east-1",
+                   AWS_SESSION_TOKEN="", AWS_MAX_ATTEMPTS="1")
+        p = subprocess.run(["aws", "codeguruprofiler", "get-profile", "--profiling-group-name", "team-b-api",
+                            "--start-time", "2026-11-21T00:00:00Z", "--period", "PT1H", "--accept", "application/json",
+                            out, "--endpoint-url", f"http://127.0.0.1:{self.gw.port}"],
+                           env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertGreater(os.path.getsize(out), 100)
+        env["AWS_SECRET_ACCESS_KEY"] = "not-the-secret-at-all-00000000"
+        p = subprocess.run(["aws", "codeguruprofiler", "get-profile", "--profiling-group-name", "team-b-api",
+                            "--period", "PT1H", out, "--endpoint-url", f"http://127.0.0.1:{self.gw.port}"],
+                           env=env, capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("(InvalidSignatureException)", p.stderr)
+
+    def test_wrong_secret_unknown_key_and_foreign_group(self):
+        m0 = metrics(self.gw.port)
+        bad = client(self.gw.port, A_KEY, "a-wrong-secret-000000000000000")
+        self.expect("InvalidSignatureException",
+                    lambda: bad.get_profile(profilingGroupName="team-a-web", period="PT1H"))
+        unknown = client(self.gw.port, "AKIANOBODY000000000X", A_SECRET)
+        self.expect("UnrecognizedClientException",
+                    lambda: unknown.get_profile(profilingGroupName="team-a-web", period="PT1H"))
+        msg = self.expect("AccessDeniedException",
+                          lambda: self.a.get_profile(profilingGroupName="team-b-api", period="PT1H"))
+        self.assertIn("team-a", msg)
+        self.assertIn("profilingGroup/team-b-api", msg)
+        m1 = metrics(self.gw.port)
+        for reason in ("bad_signature", "unknown_key", "access_denied"):
+            self.assertEqual(m1[f'profgate_auth_failures_total{{reason="{reason}"}}'] -
+                             m0[f'profgate_auth_failures_total{{reason="{reason}"}}'], 1, reason)
+        self.assertEqual(m1['profgate_tenant_denied_total{tenant="team-a"}'] -
+                         m0['profgate_tenant_denied_total{tenant="team-a"}'], 1)
+        # The secrets are never in the log, even the wrong one.
+        log = self.gw.text()
+        for s in (A_SECRET, B_SECRET, "a-wrong-secret-000000000000000", UPSTREAM_SECRET):
+            self.assertNotIn(s, log)
+
+    def test_dates_outside_the_window_and_replays(self):
+        port = self.gw.port
+        target = hour("team-a-web", 20, 3)
+        now = datetime.now(timezone.utc)
+        # Signed 20 minutes ago (a request captured and replayed later), or 20 minutes ahead.
+        for when in (now - timedelta(minutes=20), now + timedelta(minutes=20)):
+            r = get(port, target, signed_headers(port, target, A_KEY, A_SECRET, when))
+            self.assertEqual((r.status, r.header("x-amzn-errortype")), (403, "InvalidSignatureException"), r)
+            self.assertIn("Signature expired", r.json()["message"])
+        # Replayed within the window: accepted, as AWS does.
+        h = signed_headers(port, target, A_KEY, A_SECRET, now - timedelta(minutes=5))
+        self.assertEqual(get(port, target, h).status, 200)
+        self.assertEqual(get(port, target, h).status, 200)
+        # Tampering with a signed part (the query) breaks the signature.
+        r = get(port, target.replace("T03:", "T04:", 1), h)
+        self.assertEqual((r.status, r.header("x-amzn-errortype")), (403, "InvalidSignatureException"))
+        # Another service's scope, and no signature at all.
+        r = get(port, target, signed_headers(port, target, A_KEY, A_SECRET, service="s3"))
+        self.assertEqual((r.status, r.header("x-amzn-errortype")), (403, "InvalidSignatureException"))
+        r = get(port, target, {"Accept": "application/json"})
+        self.assertEqual((r.status, r.header("x-amzn-errortype")), (403, "MissingAuthenticationTokenException"))
+        # Operations endpoints stay open for probes and scrapers.
+        self.assertEqual(get(port, "/healthz").status, 200)
+        self.assertEqual(get(port, "/metrics").status, 200)
+
+    def test_quota_answers_429_that_sdks_understand(self):
+        c = client(self.gw.port, C_KEY, C_SECRET)
+        m0 = metrics(self.gw.port)
+        t = datetime(2026, 11, 19, 1, tzinfo=timezone.utc)
+        codes = []
+        for _ in range(4):
+            try:
+                c.get_profile(profilingGroupName="team-c-1", startTime=t, period="PT1H", accept="application/json")
+                codes.append(200)
+            except c.exceptions.ThrottlingException as e:
+                codes.append(e.response["ResponseMetadata"]["HTTPStatusCode"])
+        # Burst 2 at 1 request/s: the first two pass; of the next two at most one (a token may refill).
+        self.assertEqual(codes[:2], [200, 200])
+        self.assertIn(429, codes[2:])
+        m1 = metrics(self.gw.port)
+        self.assertEqual(m1['profgate_tenant_throttled_total{tenant="team-c"}'] -
+                         m0['profgate_tenant_throttled_total{tenant="team-c"}'], codes.count(429))
+        self.assertEqual(m1['profgate_tenant_requests_total{tenant="team-c"}'] -
+                         m0['profgate_tenant_requests_total{tenant="team-c"}'], 4)
+        self.assertEqual(m1['profgate_tenant_quota_rate{tenant="team-c"}'], 1)
+
+
+class Fairness(unittest.TestCase):
+    """A scarce upstream (4 calls/s, one at a time): cold 7-day requests queue about 40 calls each."""
+
+    def setUp(self):
+        self.sim = start_sim("--clock", NOW, "--nodes", "20", "--latency-ms", "20")
+        self.tenants = write_tenants(TENANTS)
+        self.gw = start_profgate("--clock", NOW, "--upstream", f"http://127.0.0.1:{self.sim.port}",
+                                 config=f"[auth]\nmode = sigv4\ntenants_file = {self.tenants}\n"
+                                        "[upstream]\nrate = 4\nburst = 1\nmax_inflight = 1\ndeadline = 60s\n")
+
+    def tearDown(self):
+        self.assertEqual(self.gw.stop(), 0)
+        self.assertEqual(self.sim.stop(), 0)
+        os.unlink(self.tenants)
+
+    def start_big(self, key, secret, group, results):
+        target = f"/profilingGroups/{group}/profile?startTime=2026-11-10T09:07:00Z&endTime=2026-11-17T09:07:00Z"
+        h = signed_headers(self.gw.port, target, key, secret)
+        t = threading.Thread(target=lambda: results.append(get(self.gw.port, target, h, timeout=60)))
+        t.start()
+        return t
+
+    def test_one_tenants_flood_does_not_starve_another(self):
+        port = self.gw.port
+        big = []
+        t = self.start_big(A_KEY, A_SECRET, "team-a-batch", big)
+        wait_for(lambda: metrics(port)["profgate_upstream_queue_depth"] >= 30, 10, "team-a's calls to queue")
+        target = hour("team-b-dash", 21, 5)
+        r = get(port, target, signed_headers(port, target, B_KEY, B_SECRET), timeout=60)
+        self.assertEqual(r.status, 200)
+        # team-b was answered while team-a's request still waits for most of its buckets.
+        m = metrics(port)
+        self.assertEqual(big, [])
+        self.assertGreaterEqual(m["profgate_upstream_queue_depth"], 20)
+        self.assertEqual(m['profgate_tenant_upstream_queued{tenant="team-a"}'], m["profgate_upstream_queue_depth"])
+        self.assertEqual(m['profgate_tenant_upstream_calls_total{tenant="team-b"}'], 1)
+        t.join(60)
+        self.assertEqual(big[0].status, 200)
+
+    def test_a_tenants_small_request_passes_its_own_bulk_one(self):
+        port = self.gw.port
+        big = []
+        t = self.start_big(A_KEY, A_SECRET, "team-a-batch", big)
+        wait_for(lambda: metrics(port)["profgate_upstream_queue_depth"] >= 30, 10, "team-a's calls to queue")
+        target = hour("team-a-dash", 21, 6)
+        r = get(port, target, signed_headers(port, target, A_KEY, A_SECRET), timeout=60)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(big, [])
+        self.assertGreaterEqual(metrics(port)["profgate_upstream_queue_depth"], 20)
+        t.join(60)
+        self.assertEqual(big[0].status, 200)
+
+
+class TenantsFile(unittest.TestCase):
+    def test_refused_when_others_can_read_it(self):
+        path = write_tenants(TENANTS, mode=0o644)
+        try:
+            gw = Process("profgate", ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:9", "-c",
+                                      write_tenants(f"[auth]\nmode = sigv4\ntenants_file = {path}\n")])
+            self.assertEqual(gw.wait_exit(), 78)
+            self.assertIn("others may read or write it (mode 644); chmod 600 it", gw.text())
+            gw.kill()
+        finally:
+            os.unlink(path)
+
+    def test_reload_changes_secrets_and_a_bad_file_keeps_the_old_ones(self):
+        sim = start_sim("--clock", NOW, "--nodes", "20")
+        path = write_tenants(TENANTS)
+        gw = start_profgate("--clock", NOW, "--upstream", f"http://127.0.0.1:{sim.port}",
+                            config=f"[auth]\nmode = sigv4\ntenants_file = {path}\n")
+        try:
+            def reload(result):
+                key = f'profgate_config_reloads_total{{result="{result}"}}'
+                before = metrics(gw.port)[key]
+                gw.signal(signal.SIGHUP)
+                wait_for(lambda: metrics(gw.port)[key] == before + 1, 10, f"a {result} reload")
+
+            new_secret = "tenant-b-rotated-secret-000000003"
+            b_old = client(gw.port, B_KEY, B_SECRET)
+            b_new = client(gw.port, B_KEY, new_secret)
+            kw = {"profilingGroupName": "team-b-x", "period": "PT1H", "accept": "application/json"}
+            self.assertEqual(b_old.get_profile(**kw)["ResponseMetadata"]["HTTPStatusCode"], 200)
+            write_tenants(TENANTS.replace(B_SECRET, new_secret), path=path)
+            reload("ok")
+            with self.assertRaises(ClientError) as cm:
+                b_old.get_profile(**kw)
+            self.assertEqual(cm.exception.response["Error"]["Code"], "InvalidSignatureException")
+            self.assertEqual(b_new.get_profile(**kw)["ResponseMetadata"]["HTTPStatusCode"], 200)
+            # World-readable, then malformed: both refused, the rotated secret still works.
+            write_tenants(TENANTS, mode=0o644, path=path)
+            reload("failed")
+            write_tenants("[team-b]\naccess_key = x\n", path=path)
+            reload("failed")
+            self.assertIn("reload failed, the running configuration and tenants stay", gw.text())
+            self.assertEqual(b_new.get_profile(**kw)["ResponseMetadata"]["HTTPStatusCode"], 200)
+            # Removing a tenant disables its key.
+            write_tenants(TENANTS.split("[team-b]")[0], path=path)
+            reload("ok")
+            with self.assertRaises(ClientError) as cm:
+                b_new.get_profile(**kw)
+            self.assertEqual(cm.exception.response["Error"]["Code"], "UnrecognizedClientException")
+            self.assertNotIn('tenant="team-b"', get(gw.port, "/metrics").body.decode())
+        finally:
+            self.assertEqual(gw.stop(), 0)
+            self.assertEqual(sim.stop(), 0)
+            os.unlink(path)
+
+
+if __name__ == "__main__":
+    unittest.main()
