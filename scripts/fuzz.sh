@@ -7,7 +7,7 @@ secs=${1:-30}
 CC=clang cmake -S . -B build-fuzz -DPG_FUZZ=ON -DPG_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j"$(nproc)" >/dev/null
 rm -f build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* build-fuzz/oom-*
-for t in fuzz_http fuzz_query fuzz_time fuzz_config fuzz_sigv4 fuzz_profile_json fuzz_pcodec fuzz_upstream_error; do
+for t in fuzz_http fuzz_query fuzz_time fuzz_config fuzz_sigv4 fuzz_profile_json fuzz_pcodec fuzz_upstream_error fuzz_tenants; do
   work=build-fuzz/corpus-$t
   mkdir -p "$work"
   echo "fuzz: $t for ${secs}s"
