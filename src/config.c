@@ -126,7 +126,7 @@ static const directive table[] = {
      "signature, the tenant's groups and quota, then calls AWS with its own credentials.", false},
     {"auth", "tenants_file", T_STRING, F(auth_tenants_file), "", 0, 0,
      "The tenants file (INI, one [tenant] section each: access_key, secret_key, groups, rate, burst, weight; see "
-     "conf/tenants.example.conf). It must not be readable by others. Its contents are reloaded on SIGHUP.", false},
+     "conf/tenants.example.conf). Others may not access it and its group may not write it (mode 0600 or 0640). Its contents are reloaded on SIGHUP.", false},
     {"auth", "max_skew", T_DURATION, F(auth_max_skew_ms), "15m", 1 * SEC, HOUR,
      "How far a request's X-Amz-Date may be from profgate's clock; older or newer signatures are refused "
      "(as AWS does, this bounds replays).", true},

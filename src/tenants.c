@@ -196,7 +196,9 @@ int pg_tenants_check_mode(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return PG_EINVAL;
     }
-    if ((st.st_mode & 077) != 0) {
+    /* Others: no access at all; the group may read (Kubernetes mounts secrets group-readable
+     * for the pod's fsGroup) but not write. */
+    if ((st.st_mode & 0027) != 0) {
         snprintf(err, errlen, "%s holds secrets but others may read or write it (mode %03o); chmod 600 it", path,
                  (unsigned)(st.st_mode & 0777));
         return PG_EINVAL;

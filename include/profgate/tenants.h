@@ -35,7 +35,7 @@ typedef struct pg_tenants {
     size_t n; /* slots in use, active or not */
 } pg_tenants;
 
-/** Refuses files others can read or write: the file holds secrets. PG_OK or PG_EINVAL with err. */
+/** Refuses a file others may access or its group may write: it holds secrets. PG_OK or PG_EINVAL. */
 int pg_tenants_check_mode(const char *path, char *err, size_t errlen);
 
 /**

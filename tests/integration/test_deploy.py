@@ -143,6 +143,23 @@ class Kubernetes(unittest.TestCase):
             self.assertIn(ref["key"], secret["stringData"])
         # The credentials never appear in the ConfigMap.
         self.assertNotIn("AWS_SECRET", self.conf)
+        # The tenants file (auth.mode = sigv4) comes from its own Secret, group-readable for the pod's
+        # fsGroup (0440, which profgate accepts), and is a valid tenants file.
+        tenants_secret = load_yaml("k8s/secret.example.yaml")[1]
+        vol = next(v for v in self.pod["volumes"] if v["name"] == "tenants")
+        self.assertEqual(vol["secret"]["secretName"], tenants_secret["metadata"]["name"])
+        self.assertEqual(vol["secret"]["defaultMode"], 0o440)
+        self.assertEqual(self.pod["securityContext"]["fsGroup"], self.pod["securityContext"]["runAsGroup"])
+        mount = next(v for v in self.ctr["volumeMounts"] if v["name"] == "tenants")
+        with open(os.path.join(DEPLOY, "k8s", "secret.example.yaml")) as f:
+            self.assertIn(os.path.join(mount["mountPath"], "tenants.conf"), f.read())
+        with tempfile.TemporaryDirectory() as d:
+            tpath = os.path.join(d, "tenants.conf")
+            with open(tpath, "w") as f:
+                f.write(tenants_secret["stringData"]["tenants.conf"])
+            os.chmod(tpath, 0o440)
+            rc, out = config_ok(f"[auth]\nmode = sigv4\ntenants_file = {tpath}\n")
+            self.assertEqual(rc, 0, out)
 
     def test_service_hpa_pdb_point_at_the_deployment(self):
         labels = self.dep["spec"]["template"]["metadata"]["labels"]

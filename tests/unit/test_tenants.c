@@ -127,6 +127,12 @@ static void test_file_mode(void **state)
     assert_int_equal(pg_tenants_load_file(ts, path, 0, err, sizeof err), PG_EINVAL);
     assert_non_null(strstr(err, "others may read or write it (mode 644); chmod 600 it"));
     assert_int_equal(ts->n, 0);
+    chmod(path, 0620);
+    assert_int_equal(pg_tenants_load_file(ts, path, 0, err, sizeof err), PG_EINVAL);
+    chmod(path, 0604);
+    assert_int_equal(pg_tenants_load_file(ts, path, 0, err, sizeof err), PG_EINVAL);
+    chmod(path, 0440); /* group-readable, as Kubernetes mounts secrets for an fsGroup */
+    assert_int_equal(pg_tenants_load_file(ts, path, 0, err, sizeof err), PG_OK);
     chmod(path, 0600);
     assert_int_equal(pg_tenants_load_file(ts, path, 0, err, sizeof err), PG_OK);
     assert_int_equal(ts->n, 2);
