@@ -131,3 +131,20 @@ wrk3() {
 }
 # peak_rss_mb PID
 peak_rss_mb() { echo $(($(awk '/VmHWM/ {print $2}' "/proc/$1/status") / 1024)); }
+
+# bench_start: a work directory in $work (0755: nginx workers run as www-data), the pids array a
+# script appends the processes it starts to, and an exit trap that stops them and any anchor
+# started in $work or a directory below it, then removes $work.
+bench_start() {
+  work=$(mktemp -d)
+  chmod 755 "$work"
+  pids=()
+  trap bench_cleanup EXIT
+}
+bench_cleanup() {
+  kill "${pids[@]}" 2>/dev/null || true
+  local d
+  for d in "$work" "$work"/*/; do [ -d "$d" ] && stop_anchors "${d%/}"; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}

@@ -10,17 +10,8 @@ cd "$(dirname "$0")/../.."
 conns=${CONNS:-10000}
 bench_prepare
 ulimit -n $((conns + 1024)) # per process: the client and the server each hold one end
-work=$(mktemp -d)
-chmod 755 "$work"
+bench_start
 echo ok >"$work/healthz"
-pids=()
-cleanup() {
-  kill "${pids[@]}" 2>/dev/null || true
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 rss_kb() { local t=0; for p in "$@"; do t=$((t + $(awk '/VmRSS/ {print $2}' /proc/$p/status))); done; echo $t; }
 
 # measure NAME PORT PIDS... -> "before_kb with_kb"

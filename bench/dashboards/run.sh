@@ -24,18 +24,9 @@ reps=${REPS:-3}
 warm=${WARM:-150}
 dash=${DASHBOARDS:-8}
 bench_prepare varnish gnuplot-nox
-work=$(mktemp -d)
-chmod 755 "$work"
+bench_start
 declare -A port
 for s in sim redis direct nginx varnish profgate-redis profgate-l1; do port[$s]=$(free_port); done
-pids=()
-cleanup() {
-  kill "${pids[@]}" 2>/dev/null || true
-  stop_anchors "$work"
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 build-release/profgate-sim --listen 127.0.0.1:${port[sim]} --nodes 300 --rate 10 --burst 20 --latency-ms 50 \
   --log-level warn 2>"$work/sim.log" &
@@ -112,5 +103,5 @@ set grid ytics
 plot "$work/plot.dat" using (\$2+0.5):xtic(1) title "upstream calls", "" using (\$3+0.5) title "client errors (429)"
 GP
 echo >>"$md"
-echo "![upstream calls and client errors]($(basename "$png"))" >>"$md"
+{ echo "![upstream calls and client errors]($(basename "$png"))"; echo; } >>"$md"
 cat "$md"

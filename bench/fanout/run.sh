@@ -17,14 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . bench/lib.sh
 bench_prepare
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  kill "${pids[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_start
 rate=10 burst=20 inflight=16 latency_ms=50
 range='startTime=2026-11-18T09%3A07%3A00Z&endTime=2026-11-25T09%3A07%3A00Z'
 now_ns() { date +%s%N; }

@@ -16,17 +16,8 @@ cd "$(dirname "$0")/../.."
 . bench/lib.sh
 secs=${1:-10}
 bench_prepare varnish gnuplot-nox
-work=$(mktemp -d)
-chmod 755 "$work"
+bench_start
 declare -A port
-pids=()
-cleanup() {
-  kill "${pids[@]}" 2>/dev/null || true
-  stop_anchors "$work"
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 for s in sim nginx varnish profgate profgate-encode; do port[$s]=$(free_port); done
 port[direct]=${port[sim]}
 clock=2026-11-25T12:00:00Z

@@ -17,16 +17,7 @@ cd "$(dirname "$0")/../.."
 . bench/lib.sh
 secs=${1:-10}
 bench_prepare
-work=$(mktemp -d)
-chmod 755 "$work"
-pids=()
-cleanup() {
-  kill "${pids[@]}" 2>/dev/null || true
-  for d in "$work"/n*; do stop_anchors "$d"; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_start
 clock='2026-11-25T09:30:00Z!'
 declare -A range=(
   [24h]='startTime=2026-11-24T09%3A07%3A00Z&endTime=2026-11-25T09%3A07%3A00Z'
