@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . bench/lib.sh
 secs=${1:-10}
-bench_prepare
+bench_prepare gnuplot-nox
 bench_start
 clock='2026-11-25T09:30:00Z!'
 declare -A range=(
@@ -76,6 +76,7 @@ for nodes in 3000 30000; do
       ratio=$(awk -v x="$a" -v y="${p50[direct]}" 'BEGIN {printf "%.2f", x/y}')
       rss=-; [[ $s == profgate* ]] && rss=$(peak_rss_mb "${pid[$s]}")
       echo "| $nodes | $r | $buckets | $kb | $s | $m ($mn-$mx) | $a | $b | $ratio | $rss |" | tee -a "$out"
+      printf '%s ' "$a" >>"$work/plot.$nodes.$r"
     done
     if [ "$nodes $r" = "3000 24h" ]; then
       verdict=$(awk -v x="${p50[profgate-merge]}" 'BEGIN {print (x < 10) ? "met" : "not met"}')
@@ -85,5 +86,23 @@ for nodes in 3000 30000; do
   kill "${pid[@]}" "${port[sim]}" 2>/dev/null || true
   stop_anchors "$d"
 done
-echo >>"$out"
+# One line per case: its label, then each contender's p50.
+for nodes in 3000 30000; do for r in 24h 7d; do
+  echo "$((nodes / 1000))k-$r $(cat "$work/plot.$nodes.$r")" >>"$work/plot.dat"
+done; done
+png=$(result_base merge).png
+gnuplot <<GP
+set terminal pngcairo size 900,420
+set output "$png"
+set title "Fully cached unaligned ranges: p50 latency by nodes per bucket and range (median of 3)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set logscale y
+set ylabel "p50 ms (log)"
+set grid ytics
+set key top left
+plot for [i=2:$((${#contenders[@]} + 1))] "$work/plot.dat" using i:xtic(1) title word("${contenders[*]}", i-1)
+GP
+{ echo; echo "![merge p50 latency]($(basename "$png"))"; echo; } >>"$out"
 cat "$out"

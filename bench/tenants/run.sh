@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . bench/lib.sh
-bench_prepare
+bench_prepare gnuplot-nox
 bench_start
 cat >"$work/tenants.conf" <<'T'
 [team-a]
@@ -87,6 +87,20 @@ for s in direct profgate-open profgate-tenants profgate-b3; do
     target "Issue #9 (team B's dashboards while team A floods, $s): B's p99 at most $qmax ms over 3 runs (one queue: $open_p99 ms), B's non-200 answers at most $bmax (bound: p99 < 1000 ms, none): $verdict"
   fi
   [ "$s" = profgate-open ] && open_p99=$q
+  echo "$s $y $q" >>"$work/plot.dat"
 done
-echo >>"$out"
+png=$(result_base tenants).png
+gnuplot <<GP
+set terminal pngcairo size 900,420
+set output "$png"
+set title "Team B's dashboards: p99 latency alone and while team A floods (median of 3)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set logscale y
+set ylabel "B's p99 ms (log)"
+set grid ytics
+plot "$work/plot.dat" using 2:xtic(1) title "B alone", "" using 3 title "B while A floods"
+GP
+{ echo; echo "![team B's p99]($(basename "$png"))"; echo; } >>"$out"
 cat "$out"
