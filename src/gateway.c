@@ -677,14 +677,11 @@ static pg_tenant *authenticate(pg_gateway *gw, pg_http_req *req)
         [PG_SIGV4_MISMATCH] = PG_MA_BAD_SIGNATURE,
     };
     gw->m.auth_failures[reason[r]]++;
-    pg_apierr_kind kind = r == PG_SIGV4_MISSING       ? PG_AE_MISSING_AUTH
-                          : r == PG_SIGV4_UNKNOWN_KEY ? PG_AE_UNRECOGNIZED_CLIENT
-                                                      : PG_AE_INVALID_SIGNATURE;
     char shown[64];
     pg_log(PG_LOG_INFO, "rid=%s signature check failed for key '%s': %s", pg_http_req_id(req),
            pg_printable(akid, strlen(akid), shown, sizeof shown), why);
     pg_apierr e;
-    pg_apierr_set(&e, kind, "%s", why);
+    pg_apierr_set(&e, pg_sigv4_error_kind(r), "%s", why);
     pg_http_respond_error(req, &e);
     return NULL;
 }

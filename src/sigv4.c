@@ -508,3 +508,10 @@ pg_sigv4_result pg_sigv4_verify(const pg_sigv4_verify_cfg *cfg, const pg_http_he
     }
     return PG_SIGV4_OK;
 }
+
+pg_apierr_kind pg_sigv4_error_kind(pg_sigv4_result r)
+{
+    PG_ASSERT(r != PG_SIGV4_OK);
+    return r == PG_SIGV4_MISSING ? PG_AE_MISSING_AUTH : r == PG_SIGV4_UNKNOWN_KEY ? PG_AE_UNRECOGNIZED_CLIENT
+                                                                                  : PG_AE_INVALID_SIGNATURE;
+}

@@ -309,11 +309,8 @@ static bool check_auth(pg_sim *s, pg_http_req *req)
     if (r == PG_SIGV4_OK)
         return true;
     s->st.auth_failed++;
-    pg_apierr_kind kind = r == PG_SIGV4_MISSING       ? PG_AE_MISSING_AUTH
-                          : r == PG_SIGV4_UNKNOWN_KEY ? PG_AE_UNRECOGNIZED_CLIENT
-                                                      : PG_AE_INVALID_SIGNATURE;
     pg_log(PG_LOG_INFO, "rid=%s signature check failed for key '%s': %s", pg_http_req_id(req), akid, why);
-    answer_error(s, req, kind, why);
+    answer_error(s, req, pg_sigv4_error_kind(r), why);
     return false;
 }
 

@@ -9,6 +9,7 @@
 #ifndef PG_SIGV4_H
 #define PG_SIGV4_H
 
+#include "profgate/apierr.h"
 #include "profgate/buf.h"
 #include "profgate/http_parse.h"
 #include "profgate/query.h"
@@ -71,5 +72,9 @@ typedef struct pg_sigv4_verify_cfg {
  */
 pg_sigv4_result pg_sigv4_verify(const pg_sigv4_verify_cfg *cfg, const pg_http_head *h, int64_t now_ns,
                                 char *why, size_t whylen, char akid[129]);
+
+/** The error AWS answers a failed verification with: MissingAuthenticationTokenException,
+ * UnrecognizedClientException, or InvalidSignatureException for everything else. */
+pg_apierr_kind pg_sigv4_error_kind(pg_sigv4_result r);
 
 #endif
