@@ -1227,11 +1227,6 @@ int pg_http_req_note(const pg_http_req *r, void **note)
     return r->note_tag;
 }
 
-uint64_t pg_http_req_age_ns(const pg_http_req *r)
-{
-    return pg_monotonic_ns() - r->t0;
-}
-
 void pg_http_server_reconfigure(pg_http_server *s, const pg_http_server_cfg *cfg)
 {
     /* Read where they are used, so they apply from the next timer armed or connection accepted;

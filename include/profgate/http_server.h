@@ -96,8 +96,6 @@ uv_loop_t *pg_http_req_loop(const pg_http_req *r);
 /** The handler's note on a request (0/NULL until set), for its on_done hook. */
 void pg_http_req_set_note(pg_http_req *r, int tag, void *note);
 int pg_http_req_note(const pg_http_req *r, void **note);
-/** Nanoseconds since the request's head was complete. */
-uint64_t pg_http_req_age_ns(const pg_http_req *r);
 
 /**
  * Answers the request: status, extra headers, body. The server adds Date, Server,
