@@ -267,6 +267,14 @@ int pg_listen_parse(const char *spec, pg_listen_addrs *out, char *err, size_t er
     return PG_OK;
 }
 
+/* Two-word types: the value is the word's index, so the lists follow the enums in config.h. */
+_Static_assert(PG_LOG_PLAIN == 0 && PG_LOG_JSON == 1 && PG_AUTH_OFF == 0 && PG_AUTH_SIGV4 == 1, "word order");
+static const char *const *keywords(ctype t)
+{
+    static const char *const log_format[] = {"plain", "json"}, *const auth_mode[] = {"off", "sigv4"};
+    return t == T_LOGFORMAT ? log_format : auth_mode;
+}
+
 static int set_value(pg_config *cfg, const directive *d, const char *value, char *err, size_t errlen)
 {
     static const unit size_units[] = {{"k", KiB}, {"m", MiB}, {"g", 1024 * MiB}};
@@ -306,23 +314,15 @@ static int set_value(pg_config *cfg, const directive *d, const char *value, char
         memcpy(field, &v, sizeof v);
         return PG_OK;
     case T_LOGFORMAT:
-        if (strcmp(value, "plain") == 0)
-            v = PG_LOG_PLAIN;
-        else if (strcmp(value, "json") == 0)
-            v = PG_LOG_JSON;
-        else
-            return errf(err, errlen, "%s.%s: '%.64s' is not plain or json", d->section, d->name, value);
+    case T_AUTHMODE: {
+        const char *const *w = keywords(d->type);
+        for (v = 0; v < 2 && strcmp(value, w[v]) != 0; v++)
+            ;
+        if (v == 2)
+            return errf(err, errlen, "%s.%s: '%.64s' is not %s or %s", d->section, d->name, value, w[0], w[1]);
         memcpy(field, &v, sizeof v);
         return PG_OK;
-    case T_AUTHMODE:
-        if (strcmp(value, "off") == 0)
-            v = PG_AUTH_OFF;
-        else if (strcmp(value, "sigv4") == 0)
-            v = PG_AUTH_SIGV4;
-        else
-            return errf(err, errlen, "%s.%s: '%.64s' is not off or sigv4", d->section, d->name, value);
-        memcpy(field, &v, sizeof v);
-        return PG_OK;
+    }
     case T_INT:
         if (parse_scaled(value, NULL, 0, false, &v) != PG_OK)
             return errf(err, errlen, "%s.%s: '%.64s' is not a whole number", d->section, d->name, value);
