@@ -148,3 +148,25 @@ bench_cleanup() {
   wait 2>/dev/null || true
   rm -rf "$work"
 }
+
+# bar_plot PNG TITLE YLABEL SETTINGS DATA SERIES...: a clustered bar chart, one cluster per line of
+# DATA (its first column the label), one bar per further column, named by SERIES. SETTINGS is
+# extra gnuplot lines (e.g. "set logscale y"), and the chart's link goes at the end of $out.
+bar_plot() {
+  local png=$1 title=$2 ylabel=$3 settings=$4 data=$5
+  shift 5
+  gnuplot <<GP
+set terminal pngcairo size 900,420
+set output "$png"
+set title "$title"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set ylabel "$ylabel"
+set grid ytics
+set key top left
+$settings
+plot for [i=2:$(($# + 1))] "$data" using i:xtic(1) title word("$*", i-1)
+GP
+  { echo; echo "![$title]($(basename "$png"))"; echo; } >>"$out"
+}

@@ -73,18 +73,6 @@ done
 r64=$(awk -v x="${rps[profgate.64]}" -v y="${rps[nginx.64]}" 'BEGIN {printf "%.2f", x/y}')
 verdict=$(awk -v r="$r64" 'BEGIN {print (r >= 1.0) ? "met" : "not met"}')
 target "Workload 1 (hit path, 64 connections): profgate at ${r64}x nginx proxy_cache req/s (target >= 1.0x): $verdict"
-gnuplot <<GP
-set terminal pngcairo size 900,420
-set output "$png"
-set title "Hit path: one cached one-hour bucket (${kb} KB JSON), req/s by connections (median of 3)"
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.8 border -1
-set ylabel "requests/s"
-set xlabel "keep-alive connections"
-set grid ytics
-set key top left
-plot for [i=2:$((${#contenders[@]} + 1))] "$work/plot.dat" using i:xtic(1) title word("${contenders[*]}", i-1)
-GP
-{ echo; echo "![hit path req/s]($(basename "$png"))"; echo; } >>"$out"
+bar_plot "$png" "Hit path: one cached one-hour bucket (${kb} KB JSON), req/s by connections (median of 3)" \
+  "requests/s" 'set xlabel "keep-alive connections"' "$work/plot.dat" "${contenders[@]}"
 cat "$out"

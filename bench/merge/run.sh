@@ -91,18 +91,6 @@ for nodes in 3000 30000; do for r in 24h 7d; do
   echo "$((nodes / 1000))k-$r $(cat "$work/plot.$nodes.$r")" >>"$work/plot.dat"
 done; done
 png=$(result_base merge).png
-gnuplot <<GP
-set terminal pngcairo size 900,420
-set output "$png"
-set title "Fully cached unaligned ranges: p50 latency by nodes per bucket and range (median of 3)"
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.8 border -1
-set logscale y
-set ylabel "p50 ms (log)"
-set grid ytics
-set key top left
-plot for [i=2:$((${#contenders[@]} + 1))] "$work/plot.dat" using i:xtic(1) title word("${contenders[*]}", i-1)
-GP
-{ echo; echo "![merge p50 latency]($(basename "$png"))"; echo; } >>"$out"
+bar_plot "$png" "Fully cached unaligned ranges: p50 latency by nodes per bucket and range (median of 3)" \
+  "p50 ms (log)" "set logscale y" "$work/plot.dat" "${contenders[@]}"
 cat "$out"
