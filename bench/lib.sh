@@ -170,3 +170,9 @@ plot for [i=2:$(($# + 1))] "$data" using i:xtic(1) title word("$*", i-1)
 GP
   { echo; echo "![$title]($(basename "$png"))"; echo; } >>"$out"
 }
+
+# sim_calls PORT: "GETPROFILE_CALLS THROTTLED" so far, from the simulator's /_sim/stats.
+sim_calls() {
+  curl -s "http://127.0.0.1:$1/_sim/stats" | /usr/bin/python3 -c \
+    'import json,sys; d=json.load(sys.stdin); print(d["operations"]["GetProfile"], d["throttled"])'
+}

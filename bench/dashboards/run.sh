@@ -45,8 +45,6 @@ start_nginx_cache "$work" "${port[nginx]}" "${port[sim]}"
 start_varnish "$work" "${port[varnish]}" "${port[sim]}"
 for s in direct nginx varnish profgate-redis profgate-l1; do wait_http "http://127.0.0.1:${port[$s]}/healthz"; done
 
-calls() { curl -s "http://127.0.0.1:${port[sim]}/_sim/stats" | /usr/bin/python3 -c \
-  'import json,sys; d=json.load(sys.stdin); print(d["operations"]["GetProfile"], d["throttled"])'; }
 run() { # contender seconds -> wrk output
   taskset -c 1 wrk -t1 -c"$dash" -d"$2"s --timeout 60s --latency -s bench/dashboards/dashboards.lua \
     "http://127.0.0.1:${port[$1]}" -- "$dash"
@@ -68,9 +66,9 @@ for s in direct nginx varnish profgate-redis profgate-l1; do
   run "$s" "$warm" >/dev/null
   r=(); e=(); u=(); t=(); p50=(); p99=()
   for _ in $(seq "$reps"); do
-    read -r c0 t0 <<<"$(calls)"
+    read -r c0 t0 <<<"$(sim_calls "${port[sim]}")"
     o=$(run "$s" "$secs")
-    read -r c1 t1 <<<"$(calls)"
+    read -r c1 t1 <<<"$(sim_calls "${port[sim]}")"
     r+=("$(wrk_rps "$o")"); e+=("$(wrk_errors "$o")"); u+=($((c1 - c0))); t+=($((t1 - t0)))
     p50+=("$(wrk_lat "$o" 50)"); p99+=("$(wrk_lat "$o" 99)")
   done

@@ -36,8 +36,6 @@ fetch() {
   : >"$work/codes"
   awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}'
 }
-sim_calls() { curl -s "http://127.0.0.1:$1/_sim/stats" | /usr/bin/python3 -c \
-  'import json,sys; d=json.load(sys.stdin); print(d["operations"]["GetProfile"], d["throttled"])'; }
 # start: a fresh simulator (and profgate in front of it unless $1 = direct); sets sp and gp.
 start() {
   sp=$(free_port) gp=$(free_port)
