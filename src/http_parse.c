@@ -77,9 +77,15 @@ static bool is_tchar(unsigned char c)
            (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
+/* Trailer fields (after a chunked body) come after the head is complete and its offsets have
+ * become pointers: they are not part of the head, so they are ignored (nothing here uses them). */
+#define TRAILERS 3
+
 static int on_header_field(llhttp_t *ll, const char *at, size_t len)
 {
     pg_http_parser *p = self(ll);
+    if (p->field_state == TRAILERS)
+        return 0;
     for (size_t i = 0; i < len; i++)
         if (!is_tchar((unsigned char)at[i]))
             return fail(p, 400, "invalid character in a header name");
@@ -103,6 +109,8 @@ static int on_header_field(llhttp_t *ll, const char *at, size_t len)
 static int on_header_field_complete(llhttp_t *ll)
 {
     pg_http_parser *p = self(ll);
+    if (p->field_state == TRAILERS)
+        return 0;
     p->hdrs[p->nhdrs - 1].value = (const char *)(uintptr_t)p->store_len;
     p->field_state = 2;
     return 0;
@@ -111,6 +119,8 @@ static int on_header_field_complete(llhttp_t *ll)
 static int on_header_value(llhttp_t *ll, const char *at, size_t len)
 {
     pg_http_parser *p = self(ll);
+    if (p->field_state == TRAILERS)
+        return 0;
     p->hdrs[p->nhdrs - 1].value_len += len;
     return store(p, at, len);
 }
@@ -118,6 +128,8 @@ static int on_header_value(llhttp_t *ll, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *ll)
 {
     pg_http_parser *p = self(ll);
+    if (p->field_state == TRAILERS)
+        return 0;
     /* Trailing whitespace is not part of a field value (RFC 9110, 5.5). */
     pg_http_header *h = &p->hdrs[p->nhdrs - 1];
     const char *v = p->store + (uintptr_t)h->value;
@@ -136,6 +148,7 @@ static int on_headers_complete(llhttp_t *ll)
         h->name = p->store + (uintptr_t)h->name;
         h->value = p->store + (uintptr_t)h->value;
     }
+    p->field_state = TRAILERS;
     if (ll->content_length > p->lim.max_body && (ll->flags & F_CONTENT_LENGTH))
         return fail(p, 413, "request body too large");
     return 0;

@@ -52,7 +52,7 @@ typedef struct pg_http_parser {
     pg_http_header *hdrs;  /* lim.max_headers entries, offsets until the head completes */
     size_t nhdrs;
     size_t method_off, method_len, target_off, target_len;
-    int field_state;       /* 0 between headers, 1 in a name, 2 in a value */
+    int field_state;       /* 0 between headers, 1 in a name, 2 in a value, 3 head complete */
     bool in_message;       /* first byte of a request seen, not yet complete */
     bool complete;
     uint64_t body_bytes;

@@ -52,6 +52,27 @@ static void test_simple_and_split(void **state)
     }
 }
 
+static void test_trailers_are_ignored(void **state)
+{
+    (void)state;
+    /* Trailer fields after a chunked body are not part of the head (fuzz_http once crashed here:
+     * they were added with unconverted offsets). */
+    const char *req = "GET /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "5\r\nhello\r\n0\r\nX-Trailer: t\r\nAccept: nope\r\n\r\n";
+    pg_http_parser p;
+    pg_http_parser_init(&p, &lim);
+    pg_hp_event ev;
+    assert_int_equal(pg_http_parser_feed(&p, req, strlen(req), &ev), strlen(req));
+    assert_int_equal(ev, PG_HP_REQUEST);
+    const pg_http_head *h = pg_http_parser_head(&p);
+    assert_int_equal(h->nheaders, 2);
+    assert_null(pg_http_head_find(h, "x-trailer"));
+    assert_null(pg_http_head_find(h, "accept"));
+    assert_non_null(pg_http_head_find(h, "host"));
+    assert_int_equal(h->body_bytes, 5);
+    pg_http_parser_free(&p);
+}
+
 static void test_pipelined(void **state)
 {
     (void)state;
@@ -131,6 +152,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simple_and_split),
         cmocka_unit_test(test_pipelined),
+        cmocka_unit_test(test_trailers_are_ignored),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_error_is_sticky),
     };
