@@ -66,6 +66,11 @@ static const directive table[] = {
      "A bucket counts as complete (immutable) this long after it ends; before that it is live.", true},
     {"freshness", "live_ttl", T_DURATION, F(live_ttl_ms), "30s", 0, HOUR,
      "How long a live (incomplete) bucket may be served from cache.", true},
+    {"freshness", "refresh_ahead", T_DURATION, F(refresh_ahead_ms), "5s", 0, HOUR,
+     "A request that finds a live bucket in the in-process cache with less than this left of live_ttl starts a "
+     "background refresh of it, so polling dashboards keep finding it fresh instead of waiting for the upstream "
+     "when it expires. Capped at half of live_ttl; 0 turns it off (live buckets are then refetched on demand).",
+     true},
     {"upstream", "endpoint", T_STRING, F(up_endpoint), "", 0, 0,
      "CodeGuru Profiler endpoint, scheme://host[:port]. Empty: https://codeguru-profiler.REGION.amazonaws.com. "
      "The --upstream flag overrides it.", false},

@@ -3,6 +3,13 @@
  * parsed once into a shared pg_bucket_data; each waiter gets a reference. Waiters are detached
  * from their call before their callbacks run, so a callback that leaves or adds other waiters
  * never sees a list in the middle of being walked.
+ *
+ * Live buckets are kept fresh ahead of need: a hit on a live entry with less than
+ * freshness.refresh_ahead of its freshness left starts one background call for it (no waiters),
+ * whose result replaces the entry. A dashboard polling "the last hour" then keeps finding its live
+ * buckets fresh instead of waiting for the upstream at every expiry, which matters most when the
+ * upstream budget is scarce and the refetch would queue. A live value read from Redis is kept
+ * only for what is left of its Redis TTL, so no reader extends the freshness its writer gave it.
  */
 #include "profgate/fetcher.h"
 #include "profgate/clock.h"
@@ -35,6 +42,7 @@ struct inflight {
     int64_t start_s;
     bool complete;
     int64_t l2_ttl_ms;
+    int64_t l2_min_left_ms; /* live: a Redis value with no more than this left counts as a miss */
     pg_up_origin origin; /* the request that started the call: for the upstream's logs and tracing */
     pg_fetch_waiter *waiters;
 };
@@ -54,7 +62,16 @@ struct pg_fetcher {
 typedef struct l1_entry {
     pg_bucket_data *data;
     int64_t expires; /* monotonic ns; 0: complete, never expires */
+    bool refreshing; /* a background refresh was started for it (at most one per entry) */
 } l1_entry;
+
+/* The refresh-ahead window: freshness.refresh_ahead, at most half of live_ttl so that an entry is
+ * served for at least half its life before it is fetched again. */
+static int64_t refresh_window_ms(const pg_fetcher *f)
+{
+    uint64_t w = f->cfg.refresh_ahead_ms, half = f->cfg.live_ttl_ms / 2;
+    return (int64_t)(w < half ? w : half);
+}
 
 static void l1_free(void *v)
 {
@@ -63,9 +80,11 @@ static void l1_free(void *v)
     free(e);
 }
 
-/* A fresh cached bucket (a new reference), or NULL. Expired live entries are dropped here. */
-static pg_bucket_data *l1_get(pg_fetcher *f, const char *key)
+/* A fresh cached bucket (a new reference), or NULL. Expired live entries are dropped here.
+ * *refresh: the entry is live, within the refresh window, and nobody has started its refresh. */
+static pg_bucket_data *l1_get(pg_fetcher *f, const char *key, bool *refresh)
 {
+    *refresh = false;
     if (f->l1 == NULL)
         return NULL;
     pg_lru_entry *le = pg_lru_get(f->l1, key, strlen(key));
@@ -75,13 +94,16 @@ static pg_bucket_data *l1_get(pg_fetcher *f, const char *key)
     }
     l1_entry *e = pg_lru_value(le);
     pg_bucket_data *d = NULL;
-    if (e->expires != 0 && pg_monotonic_ns() >= e->expires) {
+    int64_t now = pg_monotonic_ns();
+    if (e->expires != 0 && now >= e->expires) {
         f->st.l1_expired++;
         f->st.l1_misses++;
     } else {
         d = e->data;
         d->refs++;
         f->st.l1_hits++;
+        if (e->expires != 0 && !e->refreshing && e->expires - now < refresh_window_ms(f) * PG_NS_PER_MS)
+            *refresh = e->refreshing = true;
     }
     pg_lru_release(f->l1, le);
     if (d == NULL)
@@ -89,16 +111,17 @@ static pg_bucket_data *l1_get(pg_fetcher *f, const char *key)
     return d;
 }
 
-static void l1_put(pg_fetcher *f, const char *key, pg_bucket_data *d, bool complete)
+/* fresh_ms: how long a live bucket stays fresh from now (0: not at all); ignored when complete. */
+static void l1_put(pg_fetcher *f, const char *key, pg_bucket_data *d, bool complete, int64_t fresh_ms)
 {
-    if (pg_lru_capacity(f->l1) == 0 || (!complete && f->cfg.live_ttl_ms == 0))
+    if (pg_lru_capacity(f->l1) == 0 || (!complete && fresh_ms <= 0))
         return;
-    l1_entry *e = malloc(sizeof *e);
+    l1_entry *e = calloc(1, sizeof *e);
     if (e == NULL)
         return;
     e->data = d;
     d->refs++;
-    e->expires = complete ? 0 : pg_monotonic_ns() + (int64_t)f->cfg.live_ttl_ms * PG_NS_PER_MS;
+    e->expires = complete ? 0 : pg_monotonic_ns() + fresh_ms * PG_NS_PER_MS;
     pg_lru_put(f->l1, key, strlen(key), e, pg_profile_memory(&d->prof)); /* frees e when it cannot fit */
 }
 
@@ -215,7 +238,7 @@ static void on_upstream(void *ctx, const pg_up_result *r)
         } else {
             data->refs = 1;
             data->json_bytes = r->len;
-            l1_put(f, c->key, data, c->complete);
+            l1_put(f, c->key, data, c->complete, (int64_t)f->cfg.live_ttl_ms);
             l2_store(f, c, data);
         }
     }
@@ -230,10 +253,19 @@ static void to_upstream(inflight *c)
         finish(c, NULL, &err);
 }
 
-static void on_l2(void *ctx, int status, const char *val, size_t len)
+static void on_l2(void *ctx, int status, const char *val, size_t len, int64_t ttl_ms)
 {
     inflight *c = ctx;
     pg_fetcher *f = c->f;
+    /* The key's TTL tells how it was stored. A live bucket is fresh for what is left of the TTL
+     * its writer set, never more than live_ttl (a key without expiry, or with a retention-long
+     * one, was stored complete by a replica whose settle has passed: the full live_ttl); with
+     * too little left it is fetched again. A complete bucket must not adopt a value stored
+     * while it was live (TTL within live_ttl): that was fetched before the bucket settled. */
+    int64_t live_ms = (int64_t)f->cfg.live_ttl_ms;
+    int64_t fresh_ms = ttl_ms < 0 || ttl_ms > live_ms ? live_ms : ttl_ms;
+    if (status == PG_OK && (c->complete ? ttl_ms >= 0 && ttl_ms <= live_ms : fresh_ms <= c->l2_min_left_ms))
+        status = PG_ENOTFOUND; /* counted as a miss; the fetch overwrites it */
     if (status != PG_OK) {
         if (status == PG_ENOTFOUND)
             f->st.l2_misses++;
@@ -259,7 +291,7 @@ static void on_l2(void *ctx, int status, const char *val, size_t len)
     f->st.l2_hits++;
     data->refs = 1;
     data->source = PG_SRC_REDIS;
-    l1_put(f, c->key, data, c->complete);
+    l1_put(f, c->key, data, c->complete, fresh_ms);
     finish(c, data, NULL);
 }
 
@@ -267,6 +299,49 @@ int pg_cache_key(const char *ns, const char *group, pg_period p, int64_t start_s
 {
     int n = snprintf(out, outlen, "pg:v1:%s:%s:%s:%lld", ns, group, pg_period_name(p), (long long)start_s);
     return n > 0 && (size_t)n < outlen ? PG_OK : PG_ELIMIT;
+}
+
+static inflight *find_call(pg_fetcher *f, const char *key)
+{
+    inflight *c = f->table[hash(key)];
+    while (c && strcmp(c->key, key) != 0)
+        c = c->chain;
+    return c;
+}
+
+/* Starts the call for key, with no waiters yet: Redis first when it is up (commands of one loop
+ * turn are pipelined: one round trip for a whole plan), otherwise, or on a miss, the upstream.
+ * l2_min_left_ms: see inflight. NULL when the upstream refused at once (err says why). */
+static inflight *start_call(pg_fetcher *f, const char *key, const char *group, pg_period p, int64_t start_s,
+                            bool complete, int64_t l2_ttl_ms, int64_t l2_min_left_ms, const pg_up_origin *origin,
+                            pg_apierr *err)
+{
+    inflight *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        pg_apierr_set(err, PG_AE_INTERNAL, "out of memory");
+        return NULL;
+    }
+    c->f = f;
+    c->complete = complete;
+    c->l2_ttl_ms = l2_ttl_ms;
+    c->l2_min_left_ms = l2_min_left_ms;
+    c->period = p;
+    c->start_s = start_s;
+    snprintf(c->key, sizeof c->key, "%s", key);
+    snprintf(c->group, sizeof c->group, "%s", group);
+    if (origin != NULL)
+        c->origin = *origin;
+    bool via_l2 = f->cfg.l2 != NULL && pg_redis_get(f->cfg.l2, key, strlen(key), on_l2, c) == PG_OK;
+    if (!via_l2 && pg_upstream_get_profile(f->up, group, p, start_s, &c->origin, on_upstream, c, err) != PG_OK) {
+        free(c);
+        return NULL;
+    }
+    uint32_t h = hash(key);
+    c->chain = f->table[h];
+    f->table[h] = c;
+    f->st.calls++;
+    f->st.inflight++;
+    return c;
 }
 
 pg_fetch_outcome pg_fetcher_get(pg_fetcher *f, const char *group, pg_period p, int64_t start_s, bool complete,
@@ -278,9 +353,21 @@ pg_fetch_outcome pg_fetcher_get(pg_fetcher *f, const char *group, pg_period p, i
         pg_apierr_set(err, PG_AE_INTERNAL, "cache key too long");
         return PG_FETCH_FAILED;
     }
-    *hit = l1_get(f, key);
-    if (*hit != NULL)
+    bool refresh;
+    *hit = l1_get(f, key, &refresh);
+    if (*hit != NULL) {
+        if (refresh && find_call(f, key) == NULL) {
+            /* Nobody waits for it: a refusal (queue full, circuit open) just leaves the entry to
+             * expire, and the next request after that fetches as usual. A Redis value counts only
+             * if it is fresher than the entry being replaced. */
+            pg_apierr rerr;
+            if (start_call(f, key, group, p, start_s, complete, l2_ttl_ms, refresh_window_ms(f), origin, &rerr))
+                f->st.refreshes++;
+            else
+                pg_log(PG_LOG_DEBUG, "refresh of %s not started: %s", key, rerr.message);
+        }
         return PG_FETCH_HIT;
+    }
     pg_fetch_waiter *w = calloc(1, sizeof *w);
     if (w == NULL) {
         pg_apierr_set(err, PG_AE_INTERNAL, "out of memory");
@@ -288,39 +375,13 @@ pg_fetch_outcome pg_fetcher_get(pg_fetcher *f, const char *group, pg_period p, i
     }
     w->cb = cb;
     w->ctx = ctx;
-    uint32_t h = hash(key);
-    inflight *c = f->table[h];
-    while (c && strcmp(c->key, key) != 0)
-        c = c->chain;
+    inflight *c = find_call(f, key);
     *coalesced = c != NULL;
     if (c == NULL) {
-        c = calloc(1, sizeof *c);
-        if (c == NULL) {
-            free(w);
-            pg_apierr_set(err, PG_AE_INTERNAL, "out of memory");
-            return PG_FETCH_FAILED;
-        }
-        c->f = f;
-        c->complete = complete;
-        c->l2_ttl_ms = l2_ttl_ms;
-        c->period = p;
-        c->start_s = start_s;
-        snprintf(c->key, sizeof c->key, "%s", key);
-        snprintf(c->group, sizeof c->group, "%s", group);
-        if (origin != NULL)
-            c->origin = *origin;
-        /* Redis first when it is up (commands of one loop turn are pipelined: one round trip for a
-         * whole plan); otherwise, or on a miss, the upstream. */
-        bool via_l2 = f->cfg.l2 != NULL && pg_redis_get(f->cfg.l2, key, strlen(key), on_l2, c) == PG_OK;
-        if (!via_l2 && pg_upstream_get_profile(f->up, group, p, start_s, &c->origin, on_upstream, c, err) != PG_OK) {
-            free(c);
+        if ((c = start_call(f, key, group, p, start_s, complete, l2_ttl_ms, 0, origin, err)) == NULL) {
             free(w);
             return PG_FETCH_FAILED;
         }
-        c->chain = f->table[h];
-        f->table[h] = c;
-        f->st.calls++;
-        f->st.inflight++;
     } else {
         f->st.coalesced++;
     }
@@ -359,9 +420,10 @@ void pg_fetcher_get_stats(const pg_fetcher *f, pg_fetcher_stats *out)
     out->l1_capacity = pg_lru_capacity(f->l1);
 }
 
-void pg_fetcher_reconfigure(pg_fetcher *f, size_t l1_bytes, uint64_t live_ttl_ms)
+void pg_fetcher_reconfigure(pg_fetcher *f, size_t l1_bytes, uint64_t live_ttl_ms, uint64_t refresh_ahead_ms)
 {
     f->cfg.l1_bytes = l1_bytes;
     f->cfg.live_ttl_ms = live_ttl_ms;
+    f->cfg.refresh_ahead_ms = refresh_ahead_ms;
     pg_lru_set_capacity(f->l1, l1_bytes);
 }

@@ -263,7 +263,8 @@ static void on_hup(uv_signal_t *h, int signum)
     pg_http_server_reconfigure(a->server, &scfg);
     PG_ASSERT(upstream_cfg_from(&ucfg, &a->cfg, err, sizeof err) == PG_OK);
     pg_upstream_reconfigure(a->upstream, &ucfg);
-    pg_fetcher_reconfigure(a->fetcher, (size_t)a->cfg.cache_memory_bytes, (uint64_t)a->cfg.live_ttl_ms);
+    pg_fetcher_reconfigure(a->fetcher, (size_t)a->cfg.cache_memory_bytes, (uint64_t)a->cfg.live_ttl_ms,
+                           (uint64_t)a->cfg.refresh_ahead_ms);
     pg_gateway_reconfigure(&a->gw);
     a->gw.m.reloads[PG_MRL_OK]++;
     pg_log(PG_LOG_INFO, "configuration reloaded from %s: %zu change(s) applied, %zu need a restart",
@@ -372,7 +373,9 @@ int main(int argc, char **argv)
     }
     pg_profile_limits lim;
     pg_profile_limits_default(&lim);
-    pg_fetcher_cfg fcfg = {.l1_bytes = (size_t)a.cfg.cache_memory_bytes, .live_ttl_ms = (uint64_t)a.cfg.live_ttl_ms};
+    pg_fetcher_cfg fcfg = {.l1_bytes = (size_t)a.cfg.cache_memory_bytes,
+                           .live_ttl_ms = (uint64_t)a.cfg.live_ttl_ms,
+                           .refresh_ahead_ms = (uint64_t)a.cfg.refresh_ahead_ms};
     cache_namespace(&a.cfg, &ucfg, fcfg.ns, sizeof fcfg.ns);
     if (a.cfg.redis_url[0]) {
         pg_redis_cfg rcfg = {.connect_timeout_ms = (uint64_t)a.cfg.redis_connect_timeout_ms,

@@ -105,6 +105,9 @@ static const metric table[] = {
      "Entries in each in-process cache tier."},
     {"profgate_cache_evictions_total", M_COUNTER, V_U64, S(cache_evictions), &L_TIER, NULL, NULL, false,
      "Entries evicted from each in-process cache tier to stay within its size."},
+    {"profgate_cache_refreshes_total", M_COUNTER, V_U64, S(cache_refreshes), NULL, NULL, NULL, false,
+     "Background refreshes of live buckets, started when a request found one in the in-process cache within "
+     "freshness.refresh_ahead of going stale (each is also an upstream or Redis lookup)."},
     {"profgate_redis_enabled", M_GAUGE, V_U64, S(redis_enabled), NULL, NULL, NULL, false,
      "1 when redis.url is set."},
     {"profgate_redis_connected", M_GAUGE, V_U64, S(redis_connected), NULL, NULL, NULL, false,

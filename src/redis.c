@@ -292,7 +292,7 @@ static void on_cmd_timeout(uv_timer_t *t)
     c->answered = true;
     c->r->st.timeouts++;
     if (c->cb)
-        c->cb(c->ctx, PG_EIO, NULL, 0);
+        c->cb(c->ctx, PG_EIO, NULL, 0, -1);
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
@@ -310,12 +310,15 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
             if (rep != NULL)
                 pg_log(PG_LOG_WARN, "redis: command failed: %.200s", rep->str);
             if (c->cb)
-                c->cb(c->ctx, PG_EIO, NULL, 0);
+                c->cb(c->ctx, PG_EIO, NULL, 0, -1);
         } else if (c->cb) {
-            if (rep->type == REDIS_REPLY_STRING)
-                c->cb(c->ctx, PG_OK, rep->str, rep->len);
+            /* The GET script answers nil or {value, pttl}. */
+            if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+                     rep->element[0]->type == REDIS_REPLY_STRING && rep->element[1]->type == REDIS_REPLY_INTEGER)
+                c->cb(c->ctx, PG_OK, rep->element[0]->str, rep->element[0]->len,
+                      rep->element[1]->integer >= 0 ? (int64_t)rep->element[1]->integer : -1);
             else
-                c->cb(c->ctx, PG_ENOTFOUND, NULL, 0);
+                c->cb(c->ctx, PG_ENOTFOUND, NULL, 0, -1);
         }
     }
     uv_timer_stop(&c->timer);
@@ -346,11 +349,16 @@ static cmd *send_cmd(pg_redis *r, int argc, const char **argv, const size_t *len
     return c;
 }
 
+/* Returns false (a nil reply) for a missing key, so a miss looks the same as GET's. Redis caches
+ * the compiled script by its digest; the text costs about a hundred bytes per call. */
+static const char GET_TTL_SCRIPT[] =
+    "local v = redis.call('GET', KEYS[1]) if not v then return false end return {v, redis.call('PTTL', KEYS[1])}";
+
 int pg_redis_get(pg_redis *r, const char *key, size_t klen, pg_redis_get_cb cb, void *ctx)
 {
-    const char *argv[2] = {"GET", key};
-    size_t lens[2] = {3, klen};
-    return send_cmd(r, 2, argv, lens, cb, ctx) ? PG_OK : PG_EIO;
+    const char *argv[4] = {"EVAL", GET_TTL_SCRIPT, "1", key};
+    size_t lens[4] = {4, sizeof GET_TTL_SCRIPT - 1, 1, klen};
+    return send_cmd(r, 4, argv, lens, cb, ctx) ? PG_OK : PG_EIO;
 }
 
 void pg_redis_set(pg_redis *r, const char *key, size_t klen, const void *val, size_t len, int64_t ttl_ms)

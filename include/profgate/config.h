@@ -38,6 +38,7 @@ typedef struct pg_config {
     /* [freshness] */
     int64_t settle_ms;
     int64_t live_ttl_ms;
+    int64_t refresh_ahead_ms;
     /* [upstream] */
     char up_endpoint[512];
     char up_region[64];

@@ -1,7 +1,8 @@
 /*
  * fetcher.h: where a request gets a bucket's profile. First the in-process cache (L1: a
  * byte-bounded LRU of parsed buckets; complete buckets stay until evicted, live ones for
- * freshness.live_ttl). On a miss it coalesces: any number of concurrent requests needing the same
+ * freshness.live_ttl, refreshed in the background when a request finds one within
+ * freshness.refresh_ahead of going stale). On a miss it coalesces: any number of concurrent requests needing the same
  * bucket (group, period, start) share one upstream call and one parsed result, which then enters
  * the cache. A waiter may leave (its client disconnected) without cancelling the shared call; when
  * the last waiter leaves, the call still finishes and its result is cached.
@@ -35,6 +36,7 @@ typedef void (*pg_fetch_cb)(void *ctx, pg_bucket_data *data, const pg_apierr *er
 typedef struct pg_fetcher_cfg {
     size_t l1_bytes;       /* memory for cached buckets; 0 disables the in-process cache */
     uint64_t live_ttl_ms;  /* how long a live bucket is served from cache; 0: never cached */
+    uint64_t refresh_ahead_ms; /* refresh a live entry hit this close to expiry (at most live_ttl/2); 0: off */
     pg_redis *l2;          /* the shared cache, or NULL */
     char ns[80];           /* key namespace: the upstream's identity (see docs/CACHE.md) */
 } pg_fetcher_cfg;
@@ -65,13 +67,15 @@ void pg_fetcher_leave(pg_fetcher *f, pg_fetch_waiter *w);
 
 typedef struct pg_fetcher_stats {
     uint64_t calls, coalesced, parse_errors;
+    uint64_t refreshes; /* background refreshes of live entries started (also counted in calls) */
     uint64_t l1_hits, l1_misses, l1_expired, l1_evictions;
     uint64_t l2_hits, l2_misses, l2_errors, l2_corrupt, l2_stores;
     size_t inflight, l1_entries, l1_bytes, l1_capacity;
 } pg_fetcher_stats;
 void pg_fetcher_get_stats(const pg_fetcher *f, pg_fetcher_stats *out);
 
-/** Reload: the L1's size (evicting down to it) and how long live buckets stay fresh. */
-void pg_fetcher_reconfigure(pg_fetcher *f, size_t l1_bytes, uint64_t live_ttl_ms);
+/** Reload: the L1's size (evicting down to it), how long live buckets stay fresh, and how early
+ *  they are refreshed. */
+void pg_fetcher_reconfigure(pg_fetcher *f, size_t l1_bytes, uint64_t live_ttl_ms, uint64_t refresh_ahead_ms);
 
 #endif

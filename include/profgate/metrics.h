@@ -80,6 +80,7 @@ typedef struct pg_metrics_snap {
     /* caches */
     uint64_t cache_bytes[PG_MT_COUNT], cache_entries[PG_MT_COUNT], cache_evictions[PG_MT_COUNT];
     uint64_t cache_capacity[PG_MT_COUNT];
+    uint64_t cache_refreshes;
     /* redis */
     uint64_t redis_enabled, redis_connected;
     uint64_t redis_commands, redis_errors, redis_timeouts, redis_reconnects;

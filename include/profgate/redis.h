@@ -1,7 +1,7 @@
 /*
  * redis.h: the Redis client, the I/O edge that wraps hiredis (async, libuv adapter) on the loop.
  * It connects from a redis:// or unix: URL, authenticates and selects the database, reconnects
- * with backoff, and runs GET and SET with timeouts of its own: hiredis's timeout would drop the
+ * with backoff, and runs GET (with the key's TTL) and SET with timeouts of its own: hiredis's timeout would drop the
  * whole connection, so a slow command just answers "timeout" to its caller at the deadline and
  * its late reply is ignored. Commands issued in one loop turn share one write (pipelining), so
  * the GETs of a whole plan cost one round trip. It knows nothing about what the values mean.
@@ -29,10 +29,15 @@ pg_redis *pg_redis_new(uv_loop_t *loop, const pg_redis_cfg *cfg, char *err, size
 /** Connected and authenticated. */
 bool pg_redis_ready(const pg_redis *r);
 
-/** status: PG_OK (found; val valid during the call), PG_ENOTFOUND (no such key), or an error. */
-typedef void (*pg_redis_get_cb)(void *ctx, int status, const char *val, size_t len);
+/**
+ * status: PG_OK (found; val valid during the call), PG_ENOTFOUND (no such key), or an error.
+ * ttl_ms: what was left of the key's expiry when it was read; -1: it has none.
+ */
+typedef void (*pg_redis_get_cb)(void *ctx, int status, const char *val, size_t len, int64_t ttl_ms);
 
-/** PG_OK: cb runs exactly once, later. Otherwise (not connected) nothing was sent. */
+/** GET and PTTL of one key in one atomic step (a server-side script): a reader of values that
+ *  expire needs to know how long they have left. PG_OK: cb runs exactly once, later. Otherwise
+ *  (not connected) nothing was sent. */
 int pg_redis_get(pg_redis *r, const char *key, size_t klen, pg_redis_get_cb cb, void *ctx);
 
 /** Best-effort SET key value [PX ttl_ms] (ttl_ms 0: no expiry). */

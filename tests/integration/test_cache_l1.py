@@ -1,12 +1,13 @@
 """The in-process cache (L1) end to end, profgate in front of profgate-sim: repeated requests make
 no upstream calls, overlapping ranges fetch only what is new, live buckets are refetched after
-freshness.live_ttl while complete ones never are, and a small memory budget evicts without ever
-changing an answer."""
+freshness.live_ttl while complete ones never are (or, with freshness.refresh_ahead, refreshed in
+the background before they expire), and a small memory budget evicts without ever changing an
+answer."""
 import json
 import unittest
 from datetime import datetime, timedelta, timezone
 
-from harness import get, start_profgate, start_sim, wait_for
+from harness import get, metrics, start_profgate, start_sim, wait_for
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 F = "%Y-%m-%dT%H:%M:%SZ"
@@ -75,7 +76,7 @@ class L1(unittest.TestCase):
             self.assertEqual(json.loads(r.body), json.loads(get(self.sim.port, p, {"Accept": "application/json"}).body))
 
     def test_live_buckets_expire_complete_ones_do_not(self):
-        self.gateway("[freshness]\nlive_ttl = 300ms\n")
+        self.gateway("[freshness]\nlive_ttl = 300ms\nrefresh_ahead = 0s\n")
         p = path("live", NOW - timedelta(hours=2), NOW + timedelta(hours=1))  # ends in the live tail
         plan = get(self.gw.port, "/_profgate/plan?" + p.split("?", 1)[1]).json()
         live = plan["counts"]["live"]
@@ -94,6 +95,34 @@ class L1(unittest.TestCase):
         for b in complete:
             self.assertEqual(per_bucket[f"live|{b['period']}|{b['start']}"], 1, b)
         self.assertTrue(any(v > 1 for k, v in per_bucket.items()))
+
+    def test_live_buckets_are_refreshed_before_they_expire(self):
+        # Polled like a dashboard, live buckets are refetched in the background within the last
+        # second of their 2 s: no request ever waits for them (every answer is a cache hit), and
+        # each is refetched once per refresh, complete ones never.
+        self.gateway("[freshness]\nlive_ttl = 2s\nrefresh_ahead = 1s\n")
+        p = path("ahead", NOW - timedelta(hours=1), NOW + timedelta(hours=1))
+        plan = get(self.gw.port, "/_profgate/plan?" + p.split("?", 1)[1]).json()
+        live = plan["counts"]["live"]
+        self.assertGreater(live, 0)
+        fetch(self.gw, p)
+        n = calls(self.sim)
+        self.assertEqual(n, plan["counts"]["total"])
+        seen = []
+
+        def refreshed():
+            r = fetch(self.gw, p)
+            seen.append(r.header("X-Profgate-Cache"))
+            return calls(self.sim) >= n + live
+        wait_for(refreshed, 10, "the live buckets' refetch")
+        self.assertEqual(set(seen), {"hit"}, seen)
+        self.assertEqual(metrics(self.gw.port)["profgate_cache_refreshes_total"], live)
+        per_bucket = get(self.sim.port, "/_sim/stats").json()["requestsPerBucket"]
+        for b in plan["buckets"]:
+            self.assertEqual(per_bucket[f"ahead|{b['period']}|{b['start']}"], 1 if b["state"] == "complete" else 2, b)
+        # The refreshed entries are served until they too near their end (a refresh at most once
+        # per entry: a second refresh needs a second entry).
+        self.assertEqual(fetch(self.gw, p).header("X-Profgate-Cache"), "hit")
 
     def test_small_budget_evicts_but_answers_stay_right(self):
         self.gateway("[cache]\nmemory_bytes = 600k\n")

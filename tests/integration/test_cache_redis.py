@@ -1,6 +1,7 @@
 """The shared cache (Redis) with a real redis-server: complete buckets are fetched once and served
 from Redis ever after, across gateway restarts; TTLs follow the upstream's retention (none in
-archive mode) and freshness.live_ttl for live buckets; corrupted values are detected, counted and
+archive mode) and freshness.live_ttl for live buckets, and no reader keeps a live value longer than
+its Redis TTL or takes one for a complete bucket; corrupted values are detected, counted and
 replaced, never served; Redis going away never fails a request, and caching resumes when it is
 back. The in-process caches are off in these tests so that every lookup goes to Redis."""
 import json
@@ -30,8 +31,8 @@ class RedisCache(unittest.TestCase):
         self.assertEqual(self.sim.stop(), 0)
         self.redis.stop()
 
-    def gateway(self, extra=""):
-        gw = start_profgate("--upstream", f"http://127.0.0.1:{self.sim.port}", "--clock", NOW.isoformat(),
+    def gateway(self, extra="", clock=NOW):
+        gw = start_profgate("--upstream", f"http://127.0.0.1:{self.sim.port}", "--clock", clock.isoformat(),
                             config=f"[redis]\nurl = redis://127.0.0.1:{self.redis.port}\n[cache]\nmemory_bytes = 0\n"
                                    f"response_bytes = 0\n{extra}")
         self.gws.append(gw)
@@ -108,6 +109,40 @@ class RedisCache(unittest.TestCase):
         for b in plan["buckets"]:
             if b["state"] == "complete":
                 self.assertEqual(per[f"live|{b['period']}|{b['start']}"], 1, b)
+
+    def live_key(self, group):
+        wait_for(lambda: len(resp(self.redis.port, "KEYS", f"pg:v1:*:{group}:*")) == 1, 10, "the store")
+        return resp(self.redis.port, "KEYS", f"pg:v1:*:{group}:*")[0]
+
+    def test_live_value_is_kept_only_for_what_is_left_of_its_ttl(self):
+        # One replica stores a live bucket; another reads it from Redis into its in-process cache.
+        # That copy must go stale when the Redis one does, not live_ttl after it was read.
+        p = path("left", NOW - timedelta(minutes=5), NOW)  # one live 5-minute bucket
+        self.fetch(self.gateway("[freshness]\nlive_ttl = 20s\n"), p)
+        key = self.live_key("left")
+        reader = self.gateway("[freshness]\nlive_ttl = 20s\nrefresh_ahead = 0s\n[cache]\nmemory_bytes = 64m\n")
+        n = self.calls()
+        resp(self.redis.port, "PEXPIRE", key, "1500")
+        self.assertEqual(self.fetch(reader, p).header("X-Profgate-Cache"), "hit")
+        self.assertEqual(self.calls(), n)
+        wait_for(lambda: self.fetch(reader, p).header("X-Profgate-Cache") == "miss", 10,
+                 "the copy to go stale with the Redis value")
+        self.assertEqual(self.calls(), n + 1)
+
+    def test_complete_bucket_does_not_take_a_value_stored_live(self):
+        # Stored while live (fetched before the bucket settled), a value must not become the
+        # immutable copy once the bucket is complete: a later reader fetches the settled data.
+        p = path("settled", NOW - timedelta(minutes=5), NOW)
+        self.fetch(self.gateway(), p)  # at NOW the bucket is inside the 10-minute settle: live
+        key = self.live_key("settled")
+        self.assertTrue(0 < resp(self.redis.port, "PTTL", key) <= 30000)
+        late = self.gateway(clock=NOW + timedelta(minutes=20))  # settled by now
+        n = self.calls()
+        self.assertEqual(self.fetch(late, p).header("X-Profgate-Cache"), "miss")
+        self.assertEqual(self.calls(), n + 1)
+        wait_for(lambda: resp(self.redis.port, "PTTL", key) > 86400 * 1000, 10, "the complete copy's store")
+        self.assertEqual(self.fetch(late, p).header("X-Profgate-Cache"), "hit")
+        self.assertEqual(self.calls(), n + 1)
 
     def test_corrupted_values_are_replaced_not_served(self):
         gw = self.gateway()
