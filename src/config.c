@@ -95,7 +95,7 @@ static const directive table[] = {
      "Largest upstream response body accepted (after gzip decoding).", true},
     {"upstream", "bulk_buckets", T_INT, F(up_bulk_buckets), "12", 1, 100000,
      "A request whose plan has more buckets than this is bulk: its upstream calls wait behind the same tenant's "
-     "interactive ones (tenants share the upstream by weight either way).", true},
+     "interactive ones and background refreshes (tenants share the upstream by weight either way).", true},
     {"upstream", "ca_bundle", T_STRING, F(up_ca_bundle), "", 0, 0,
      "CA certificates file for HTTPS. Empty: the system's (OpenSSL) default.", false},
     {"upstream", "insecure", T_BOOL, F(up_insecure), "off", 0, 0,

@@ -19,21 +19,40 @@ void pg_fairq_set_weight(pg_fairq *q, unsigned flow, uint32_t weight)
     q->flow[flow].weight = weight;
 }
 
+static void append(pg_fq_flow *f, pg_fq_item *it)
+{
+    it->next = NULL;
+    it->prev = f->tail[it->cls];
+    if (f->tail[it->cls])
+        f->tail[it->cls]->next = it;
+    else
+        f->head[it->cls] = it;
+    f->tail[it->cls] = it;
+}
+
+/* Out of its class list; the flow's counts are the caller's business. */
+static void detach(pg_fq_flow *f, pg_fq_item *it)
+{
+    if (it->prev)
+        it->prev->next = it->next;
+    else
+        f->head[it->cls] = it->next;
+    if (it->next)
+        it->next->prev = it->prev;
+    else
+        f->tail[it->cls] = it->prev;
+    it->prev = it->next = NULL;
+}
+
 void pg_fairq_push(pg_fairq *q, pg_fq_item *it, unsigned flow, unsigned cls)
 {
-    PG_ASSERT(flow < PG_FAIRQ_FLOWS && cls <= PG_FQ_BULK);
+    PG_ASSERT(flow < PG_FAIRQ_FLOWS && cls < PG_FQ_CLASSES);
     pg_fq_flow *f = &q->flow[flow];
     if (f->n == 0)
         f->start = f->finish > q->vnow ? f->finish : q->vnow; /* idle time earns nothing */
     it->flow = (uint8_t)flow;
     it->cls = (uint8_t)cls;
-    it->next = NULL;
-    it->prev = f->tail[cls];
-    if (f->tail[cls])
-        f->tail[cls]->next = it;
-    else
-        f->head[cls] = it;
-    f->tail[cls] = it;
+    append(f, it);
     f->n++;
     q->n++;
 }
@@ -48,22 +67,18 @@ pg_fq_item *pg_fairq_peek(const pg_fairq *q)
     }
     if (best == NULL)
         return NULL;
-    return best->head[PG_FQ_INTERACTIVE] ? best->head[PG_FQ_INTERACTIVE] : best->head[PG_FQ_BULK];
+    for (size_t c = 0; c < PG_FQ_CLASSES; c++)
+        if (best->head[c])
+            return best->head[c];
+    PG_ASSERT(!"a backlogged flow with empty classes");
+    return NULL;
 }
 
 static void unlink_item(pg_fairq *q, pg_fq_item *it)
 {
     pg_fq_flow *f = &q->flow[it->flow];
     PG_ASSERT(f->n > 0);
-    if (it->prev)
-        it->prev->next = it->next;
-    else
-        f->head[it->cls] = it->next;
-    if (it->next)
-        it->next->prev = it->prev;
-    else
-        f->tail[it->cls] = it->prev;
-    it->prev = it->next = NULL;
+    detach(f, it);
     f->n--;
     q->n--;
 }
@@ -76,6 +91,17 @@ void pg_fairq_pop(pg_fairq *q, pg_fq_item *it)
     unlink_item(q, it);
     if (f->n > 0)
         f->start = f->finish;
+}
+
+void pg_fairq_raise(pg_fairq *q, pg_fq_item *it, unsigned cls)
+{
+    PG_ASSERT(cls < PG_FQ_CLASSES);
+    if (cls >= it->cls)
+        return;
+    pg_fq_flow *f = &q->flow[it->flow];
+    detach(f, it);
+    it->cls = (uint8_t)cls;
+    append(f, it);
 }
 
 void pg_fairq_remove(pg_fairq *q, pg_fq_item *it)

@@ -43,7 +43,9 @@ struct inflight {
     bool complete;
     int64_t l2_ttl_ms;
     int64_t l2_min_left_ms; /* live: a Redis value with no more than this left counts as a miss */
-    pg_up_origin origin; /* the request that started the call: for the upstream's logs and tracing */
+    pg_up_origin origin; /* the request that started the call: for the upstream's logs and tracing;
+                          * its class is raised when a more urgent waiter joins */
+    pg_up_call *upcall;  /* while the upstream has it */
     pg_fetch_waiter *waiters;
 };
 
@@ -217,6 +219,7 @@ static void on_upstream(void *ctx, const pg_up_result *r)
 {
     inflight *c = ctx;
     pg_fetcher *f = c->f;
+    c->upcall = NULL;
     pg_bucket_data *data = NULL;
     pg_apierr perr;
     const pg_apierr *err = r->err;
@@ -249,7 +252,8 @@ static void on_upstream(void *ctx, const pg_up_result *r)
 static void to_upstream(inflight *c)
 {
     pg_apierr err;
-    if (pg_upstream_get_profile(c->f->up, c->group, c->period, c->start_s, &c->origin, on_upstream, c, &err) != PG_OK)
+    if (pg_upstream_get_profile(c->f->up, c->group, c->period, c->start_s, &c->origin, on_upstream, c, &c->upcall,
+                                &err) != PG_OK)
         finish(c, NULL, &err);
 }
 
@@ -332,7 +336,8 @@ static inflight *start_call(pg_fetcher *f, const char *key, const char *group, p
     if (origin != NULL)
         c->origin = *origin;
     bool via_l2 = f->cfg.l2 != NULL && pg_redis_get(f->cfg.l2, key, strlen(key), on_l2, c) == PG_OK;
-    if (!via_l2 && pg_upstream_get_profile(f->up, group, p, start_s, &c->origin, on_upstream, c, err) != PG_OK) {
+    if (!via_l2 &&
+        pg_upstream_get_profile(f->up, group, p, start_s, &c->origin, on_upstream, c, &c->upcall, err) != PG_OK) {
         free(c);
         return NULL;
     }
@@ -361,7 +366,12 @@ pg_fetch_outcome pg_fetcher_get(pg_fetcher *f, const char *group, pg_period p, i
              * expire, and the next request after that fetches as usual. A Redis value counts only
              * if it is fresher than the entry being replaced. */
             pg_apierr rerr;
-            if (start_call(f, key, group, p, start_s, complete, l2_ttl_ms, refresh_window_ms(f), origin, &rerr))
+            pg_up_origin ro = {.cls = PG_FQ_REFRESH};
+            if (origin != NULL) {
+                ro = *origin;
+                ro.cls = PG_FQ_REFRESH; /* behind the tenant's waiting requests, ahead of its bulk ones */
+            }
+            if (start_call(f, key, group, p, start_s, complete, l2_ttl_ms, refresh_window_ms(f), &ro, &rerr))
                 f->st.refreshes++;
             else
                 pg_log(PG_LOG_DEBUG, "refresh of %s not started: %s", key, rerr.message);
@@ -384,6 +394,14 @@ pg_fetch_outcome pg_fetcher_get(pg_fetcher *f, const char *group, pg_period p, i
         }
     } else {
         f->st.coalesced++;
+        /* A request now waits for it: a refresh (or a bulk call) it joins becomes as urgent as
+         * the request. It stays in the flow of the tenant that started it. */
+        unsigned cls = origin != NULL ? origin->cls : PG_FQ_INTERACTIVE;
+        if (cls < c->origin.cls) {
+            c->origin.cls = (uint8_t)cls;
+            if (c->upcall != NULL)
+                pg_upstream_raise(f->up, c->upcall, cls);
+        }
     }
     w->call = c;
     w->next = c->waiters;

@@ -745,7 +745,7 @@ static void handle_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, 
     }
     g->gzip = pg_http_req_accepts_gzip(req);
     pg_plan_build(&gw->planner, s, e, now, &g->plan);
-    g->origin.bulk = g->plan.n > (size_t)gw->cfg->up_bulk_buckets;
+    g->origin.cls = g->plan.n > (size_t)gw->cfg->up_bulk_buckets ? PG_FQ_BULK : PG_FQ_INTERACTIVE;
     pg_log(PG_LOG_DEBUG, "rid=%s group=%s plan buckets=%zu", pg_http_req_id(req), g->r.group, g->plan.n);
     if (answer_from_cache(g)) {
         gp_free(g);

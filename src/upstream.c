@@ -26,8 +26,8 @@
 typedef enum { S_QUEUED, S_INFLIGHT, S_BACKOFF } cstate;
 typedef enum { B_CLOSED, B_OPEN, B_HALF_OPEN } bstate;
 
-typedef struct call call;
-struct call {
+typedef struct pg_up_call call;
+struct pg_up_call {
     pg_upstream *up;
     call *prev, *next; /* in the in-flight/backoff list */
     pg_fq_item qi;     /* in the wait queue */
@@ -91,10 +91,20 @@ static void finish_attempt(call *c, CURLcode res);
 
 #define CALL_OF(it) ((call *)((char *)(it) - offsetof(call, qi)))
 
-/* Waits in its tenant's flow; interactive (small-plan) calls before bulk ones of the same tenant. */
+/* Waits in its tenant's flow, in its class: interactive (small-plan) calls before the same
+ * tenant's refreshes, and those before its bulk ones. */
 static void enqueue(pg_upstream *u, call *c)
 {
-    pg_fairq_push(&u->queue, &c->qi, c->origin.flow, c->origin.bulk ? PG_FQ_BULK : PG_FQ_INTERACTIVE);
+    pg_fairq_push(&u->queue, &c->qi, c->origin.flow, c->origin.cls);
+}
+
+void pg_upstream_raise(pg_upstream *u, pg_up_call *c, unsigned cls)
+{
+    if (cls >= c->origin.cls)
+        return;
+    c->origin.cls = (uint8_t)cls;
+    if (c->state == S_QUEUED)
+        pg_fairq_raise(&u->queue, &c->qi, cls);
 }
 
 /* ------------------------------------------------------------------ lists */
@@ -744,7 +754,8 @@ pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, const 
 }
 
 int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period per, int64_t start_s,
-                            const pg_up_origin *origin, pg_up_done done, void *ctx, pg_apierr *err)
+                            const pg_up_origin *origin, pg_up_done done, void *ctx, pg_up_call **handle,
+                            pg_apierr *err)
 {
     if (u->closing) {
         pg_apierr_set(err, PG_AE_UNAVAILABLE, "profgate is shutting down");
@@ -794,6 +805,8 @@ int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period per, in
     snprintf(c->desc, sizeof c->desc, "%s/%s/%s", group, pg_period_name(per), ts);
     c->state = S_QUEUED;
     enqueue(u, c);
+    if (handle != NULL)
+        *handle = c;
     pump(u);
     return PG_OK;
 }

@@ -44,27 +44,34 @@ typedef void (*pg_up_done)(void *ctx, const pg_up_result *r);
 
 /* Who asked: the client request that started a call (its profgate request id, and the
  * X-Amzn-Trace-Id it sent, forwarded on every attempt; empty strings when unknown), the tenant
- * whose share of the upstream it uses (its flow in the wait queue: 0 for none), and whether it
- * belongs to a large plan (bulk: served after the same tenant's interactive calls). */
+ * whose share of the upstream it uses (its flow in the wait queue: 0 for none), and its class in
+ * that flow (fairq.h): PG_FQ_INTERACTIVE for a client waiting on a small plan, PG_FQ_REFRESH for
+ * a background refresh nobody waits for yet, PG_FQ_BULK for a large plan. */
 typedef struct pg_up_origin {
     char rid[40];
     char trace[256];
     uint8_t flow;
-    bool bulk;
+    uint8_t cls;
 } pg_up_origin;
 
 typedef struct pg_upstream pg_upstream;
+typedef struct pg_up_call pg_up_call;
 
 pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, const pg_creds *creds, char *err,
                              size_t errlen);
 
 /**
  * Queues a GetProfile for the aggregate (p, start_s) of group. PG_OK: done() runs exactly once,
- * later. Otherwise the call was refused at once (queue full, circuit open, shutting down) and err
- * says why; done() never runs.
+ * later, and *handle (if not NULL) names the call until then. Otherwise the call was refused at
+ * once (queue full, circuit open, shutting down) and err says why; done() never runs.
  */
 int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period p, int64_t start_s,
-                            const pg_up_origin *origin, pg_up_done done, void *ctx, pg_apierr *err);
+                            const pg_up_origin *origin, pg_up_done done, void *ctx, pg_up_call **handle,
+                            pg_apierr *err);
+
+/** The call has become more urgent (a client now waits for it): it moves up to class cls in its
+ *  flow if still waiting, and keeps that class for any retry. A less urgent cls changes nothing. */
+void pg_upstream_raise(pg_upstream *u, pg_up_call *c, unsigned cls);
 
 /** A flow's (tenant's) weight in the wait queue (>= 1). */
 void pg_upstream_set_weight(pg_upstream *u, unsigned flow, uint32_t weight);

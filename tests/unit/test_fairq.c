@@ -1,5 +1,6 @@
 /* Unit tests for fairq.c: weighted shares among backlogged flows, no credit banked while idle,
- * interactive before bulk within a flow, FIFO within a class, and removal. */
+ * interactive before refresh before bulk within a flow, FIFO within a class, raising an item's
+ * class without changing its flow's turn, and removal. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -76,6 +77,54 @@ static void test_interactive_first_and_fifo(void **state)
     assert_null(serve(&q));
 }
 
+static void test_three_classes_in_order(void **state)
+{
+    (void)state;
+    pg_fairq q;
+    pg_fairq_init(&q);
+    pg_fairq_push(&q, &items[0], 3, PG_FQ_BULK);
+    pg_fairq_push(&q, &items[1], 3, PG_FQ_REFRESH);
+    pg_fairq_push(&q, &items[2], 3, PG_FQ_BULK);
+    pg_fairq_push(&q, &items[3], 3, PG_FQ_REFRESH);
+    pg_fairq_push(&q, &items[4], 3, PG_FQ_INTERACTIVE);
+    pg_fq_item *want[] = {&items[4], &items[1], &items[3], &items[0], &items[2]};
+    for (size_t i = 0; i < 5; i++)
+        assert_ptr_equal(serve(&q), want[i]);
+    assert_null(serve(&q));
+}
+
+static void test_raise(void **state)
+{
+    (void)state;
+    pg_fairq q;
+    pg_fairq_init(&q);
+    pg_fairq_push(&q, &items[0], 1, PG_FQ_REFRESH);
+    pg_fairq_push(&q, &items[1], 1, PG_FQ_REFRESH);
+    pg_fairq_push(&q, &items[2], 1, PG_FQ_BULK);
+    pg_fairq_push(&q, &items[3], 1, PG_FQ_INTERACTIVE);
+    pg_fairq_raise(&q, &items[1], PG_FQ_INTERACTIVE); /* joins the interactive tail */
+    pg_fairq_raise(&q, &items[3], PG_FQ_BULK);        /* never lowered */
+    pg_fairq_raise(&q, &items[2], PG_FQ_REFRESH);
+    assert_int_equal(q.n, 4);
+    pg_fq_item *want[] = {&items[3], &items[1], &items[0], &items[2]};
+    for (size_t i = 0; i < 4; i++)
+        assert_ptr_equal(serve(&q), want[i]);
+    assert_null(serve(&q));
+    /* Raising reorders within a flow only: the flows still take turns. */
+    pg_fairq_init(&q);
+    for (int i = 0; i < 4; i++) {
+        pg_fairq_push(&q, &items[10 + i], 1, PG_FQ_BULK);
+        pg_fairq_push(&q, &items[20 + i], 2, PG_FQ_REFRESH);
+    }
+    assert_int_equal(serve(&q)->flow, 1);
+    pg_fairq_raise(&q, &items[23], PG_FQ_INTERACTIVE);
+    assert_ptr_equal(serve(&q), &items[23]);
+    assert_int_equal(serve(&q)->flow, 1);
+    assert_ptr_equal(serve(&q), &items[20]);
+    assert_int_equal(pg_fairq_flow_len(&q, 1), 2);
+    assert_int_equal(pg_fairq_flow_len(&q, 2), 2);
+}
+
 static void test_remove(void **state)
 {
     (void)state;
@@ -94,6 +143,8 @@ static void test_remove(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_weighted_shares), cmocka_unit_test(test_no_credit_while_idle),
-                                       cmocka_unit_test(test_interactive_first_and_fifo), cmocka_unit_test(test_remove)};
+                                       cmocka_unit_test(test_interactive_first_and_fifo),
+                                       cmocka_unit_test(test_three_classes_in_order), cmocka_unit_test(test_raise),
+                                       cmocka_unit_test(test_remove)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
