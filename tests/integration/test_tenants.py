@@ -231,16 +231,17 @@ class Fairness(unittest.TestCase):
         t.start()
         return t
 
-    def small_request_during_flood(self, key, secret, group):
+    def small_request_during_flood(self, key, secret, group, target=None):
         """Team A starts a cold 7-day request (about 40 calls queue); then `key` asks for one hour of
         `group`. Returns the metrics at the moment that small request was answered."""
         port = self.gw.port
         big = []
         t = self.start_big(A_KEY, A_SECRET, "team-a-batch", big)
         wait_for(lambda: metrics(port)["profgate_upstream_queue_depth"] >= 30, 10, "team-a's calls to queue")
-        target = hour(group, 21, 5)
+        target = target or hour(group, 21, 5)
         r = get(port, target, signed_headers(port, target, key, secret), timeout=60)
         self.assertEqual(r.status, 200)
+        self.last = r
         # Answered while team A's request still waits for most of its buckets.
         m = metrics(port)
         self.assertEqual(big, [])
@@ -256,6 +257,15 @@ class Fairness(unittest.TestCase):
 
     def test_a_tenants_small_request_passes_its_own_bulk_one(self):
         self.small_request_during_flood(A_KEY, A_SECRET, "team-a-dash")
+
+    def test_a_small_request_joining_a_queued_bulk_call_raises_it(self):
+        # The last whole hour of the 7-day range is one of the last calls the big request queued;
+        # asking for that hour alone joins that call, which then goes ahead of the bulk ones.
+        m0 = metrics(self.gw.port)
+        self.small_request_during_flood(A_KEY, A_SECRET, "team-a-batch", hour("team-a-batch", 17, 8))
+        self.assertEqual(self.last.header("X-Profgate-Buckets").split("coalesced=")[1].split()[0], "1")
+        self.assertEqual(metrics(self.gw.port)["profgate_buckets_total{source=\"coalesced\"}"] -
+                         m0["profgate_buckets_total{source=\"coalesced\"}"], 1)
 
 
 class TenantsFile(unittest.TestCase):
