@@ -4,8 +4,9 @@ asking "last 1h" (endTime = now) for its own group once a second; team A, when f
 FLOODERS clients that ask back to back for cold 6-hour ranges of random groups and days (each a
 plan of about 8 buckets, none cached). Requests are signed with SigV4 by botocore with the
 team's keys (a server without auth ignores the signature). Prints one JSON object: B's latency
-percentiles and status counts, A's completed requests and status counts.
-Usage: load.py URL SECONDS DASHBOARDS FLOODERS"""
+percentiles and status counts, A's completed requests and status counts. OFFSET (seconds, default
+0) is added to this machine's clock, to match servers started with --clock.
+Usage: load.py URL SECONDS DASHBOARDS FLOODERS [OFFSET]"""
 import http.client
 import json
 import random
@@ -52,6 +53,10 @@ class Client:
 
 def main():
     url, seconds, dashboards, flooders = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    offset = timedelta(seconds=float(sys.argv[5]) if len(sys.argv) > 5 else 0.0)
+
+    def utcnow():
+        return datetime.now(timezone.utc) + offset
     stop = time.monotonic() + seconds
     lock = threading.Lock()
     b_lat, b_codes, a_codes = [], {}, {}
@@ -60,7 +65,7 @@ def main():
         c = Client(url)
         next_t = time.monotonic()
         while next_t < stop:
-            now = datetime.now(timezone.utc)
+            now = utcnow()
             target = (f"/profilingGroups/team-b-dash{i}/profile?startTime={(now - timedelta(hours=1)).strftime(F)}"
                       f"&endTime={now.strftime(F)}")
             status, dt = c.get(target, B)
@@ -74,7 +79,7 @@ def main():
         c = Client(url)
         rng = random.Random(i * 7919 + int(time.time()))
         while time.monotonic() < stop:
-            day = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) - \
+            day = utcnow().replace(hour=0, minute=0, second=0, microsecond=0) - \
                 timedelta(days=rng.randint(3, 60))
             start = day + timedelta(hours=rng.randint(0, 17), minutes=rng.choice([0, 7, 23, 41]))
             target = (f"/profilingGroups/team-a-batch{rng.randint(0, 9999)}/profile?startTime={start.strftime(F)}"

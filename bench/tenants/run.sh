@@ -8,10 +8,14 @@
 #   profgate-tenants  profgate with auth.mode = sigv4, A and B as tenants of weight 1
 #   profgate-b3       the same with team B's weight at 3
 # Each repetition: B alone for 10 s (warm-up), B alone for 15 s (baseline), then B while A floods
-# for 25 s. Reported per contender (medians of 3 repetitions, min-max): B's p50/p99 alone and
-# during the flood, B's non-200 answers during the flood, A's completed requests. The bound
-# stated (before the first measurement) for the tenant configurations: B's p99 during the flood
-# under 1 s, and no 429s for B.
+# for 25 s. Every process runs on a clock (--clock; load.py's OFFSET) that starts 37 s before a
+# 5-minute boundary, so every flood contains the two moments a dashboard can wait: its live
+# buckets reaching the end of their freshness (fetched in the warm-up, so 25-30 s in) and, 12 s
+# into the flood, a new 5-minute bucket that no cache can have. Reported per contender (medians
+# of 3 repetitions, min-max): B's p50/p99 alone and during the flood, B's slowest request during
+# the flood, B's non-200 answers during the flood, A's completed requests. The bound stated
+# (before the first measurement) for the tenant configurations: B's p99 during the flood under
+# 1 s, and no 429s for B.
 # Usage: bench/tenants/run.sh. Writes the table (see report_file).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,19 +38,25 @@ printf '' >"$work/profgate-open.conf"
 printf '[auth]\nmode = sigv4\ntenants_file = %s\n' "$work/tenants.conf" >"$work/profgate-tenants.conf"
 printf '[auth]\nmode = sigv4\ntenants_file = %s\n' "$work/tenants-b3.conf" >"$work/profgate-b3.conf"
 
-# start CONTENDER: a fresh simulator, and profgate in front of it unless direct; sets url.
+# A 5-minute boundary 37 s after the clock starts: 10 s warm-up + 15 s alone + 12 s of flood.
+clock=2026-11-26T12:04:23Z
+clock_s=$(date -u -d "$clock" +%s)
+
+# start CONTENDER: a fresh simulator, and profgate in front of it unless direct; sets url and
+# offset (what load.py adds to this machine's clock to be on theirs).
 start() {
   local sp gp
   sp=$(free_port)
+  offset=$(awk -v c="$clock_s" -v n="$(date +%s.%N)" 'BEGIN {printf "%.3f", c - n}')
   build-release/profgate-sim --listen 127.0.0.1:$sp --nodes 300 --rate 10 --burst 20 --latency-ms 50 \
-    --log-level warn 2>>"$work/sim.log" &
+    --clock "$clock" --log-level warn 2>>"$work/sim.log" &
   pids+=($!)
   wait_http "http://127.0.0.1:$sp/healthz"
   url=http://127.0.0.1:$sp
   [ "$1" = direct ] && return
   gp=$(free_port)
   build-release/profgate -c "$work/$1.conf" --listen 127.0.0.1:$gp --upstream "$url" --log-level warn \
-    2>>"$work/$1.log" &
+    --clock "$clock" 2>>"$work/$1.log" &
   pids+=($!)
   wait_http "http://127.0.0.1:$gp/healthz"
   url=http://127.0.0.1:$gp
@@ -60,31 +70,34 @@ out=$(report_file tenants)
   echo
   echo "Upstream: profgate-sim, 10 req/s burst 20, 50 ms, 300-node buckets. Team B: 4 dashboards, \"last 1h\" once a"
   echo "second each. Team A: 8 clients asking back to back for cold 6-hour ranges. B alone 15 s, then with A's flood"
-  echo "25 s; 3 repetitions with fresh processes; medians (min-max). Latencies in ms."
+  echo "25 s, which contains the expiry of B's live buckets and a 5-minute boundary (a new bucket for every"
+  echo "dashboard); 3 repetitions with fresh processes; medians (min-max). Latencies in ms."
   echo
-  echo "| contender | B alone p50 | B alone p99 | B flooded p50 | B flooded p99 | B non-200 (flooded) | A requests done |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| contender | B alone p50 | B alone p99 | B flooded p50 | B flooded p99 | B flooded max | B non-200 (flooded) | A requests done |"
+  echo "|---|---|---|---|---|---|---|---|"
 } >"$out"
 for s in direct profgate-open profgate-tenants profgate-b3; do
-  a50=(); a99=(); f50=(); f99=(); bad=(); adone=()
+  a50=(); a99=(); f50=(); f99=(); fmax=(); bad=(); adone=()
   for rep in 1 2 3; do
     start "$s"
-    /usr/bin/python3 bench/tenants/load.py "$url" 10 4 0 >/dev/null
-    alone=$(/usr/bin/python3 bench/tenants/load.py "$url" 15 4 0)
-    flood=$(/usr/bin/python3 bench/tenants/load.py "$url" 25 4 8)
+    /usr/bin/python3 bench/tenants/load.py "$url" 10 4 0 "$offset" >/dev/null
+    alone=$(/usr/bin/python3 bench/tenants/load.py "$url" 15 4 0 "$offset")
+    flood=$(/usr/bin/python3 bench/tenants/load.py "$url" 25 4 8 "$offset")
     stop
     a50+=("$(field 'd["b"]["p50_ms"]' <<<"$alone")"); a99+=("$(field 'd["b"]["p99_ms"]' <<<"$alone")")
     f50+=("$(field 'd["b"]["p50_ms"]' <<<"$flood")"); f99+=("$(field 'd["b"]["p99_ms"]' <<<"$flood")")
+    fmax+=("$(field 'd["b"]["max_ms"]' <<<"$flood")")
     bad+=("$(field 'd["b"]["n"] - d["b"]["codes"].get("200", 0)' <<<"$flood")")
     adone+=("$(field 'd["a"]["codes"].get("200", 0)' <<<"$flood")")
   done
   read -r x _ _ <<<"$(stats3 "${a50[@]}")"; read -r y _ _ <<<"$(stats3 "${a99[@]}")"
   read -r p pmin pmax <<<"$(stats3 "${f50[@]}")"; read -r q qmin qmax <<<"$(stats3 "${f99[@]}")"
+  read -r mm mmin mmax <<<"$(stats3 "${fmax[@]}")"
   read -r bm bmin bmax <<<"$(stats3 "${bad[@]}")"; read -r am _ _ <<<"$(stats3 "${adone[@]}")"
-  echo "| $s | $x | $y | $p ($pmin-$pmax) | $q ($qmin-$qmax) | $bm ($bmin-$bmax) | $am |" | tee -a "$out"
+  echo "| $s | $x | $y | $p ($pmin-$pmax) | $q ($qmin-$qmax) | $mm ($mmin-$mmax) | $bm ($bmin-$bmax) | $am |" | tee -a "$out"
   if [ "$s" = profgate-tenants ] || [ "$s" = profgate-b3 ]; then
     verdict=$(awk -v q="$qmax" -v b="$bmax" 'BEGIN {print (q < 1000 && b == 0) ? "met" : "not met"}')
-    target "Issue #9 (team B's dashboards while team A floods, $s): B's p99 at most $qmax ms over 3 runs (one queue: $open_p99 ms), B's non-200 answers at most $bmax (bound: p99 < 1000 ms, none): $verdict"
+    target "Issue #9 (team B's dashboards while team A floods, $s): B's p99 at most $qmax ms over 3 runs, slowest request $mmax ms (one queue: p99 $open_p99 ms), B's non-200 answers at most $bmax (bound: p99 < 1000 ms, none): $verdict"
   fi
   [ "$s" = profgate-open ] && open_p99=$q
   echo "$s $y $q" >>"$work/plot.dat"
