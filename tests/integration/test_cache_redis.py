@@ -221,6 +221,38 @@ class RedisConnections(unittest.TestCase):
             tcp.stop()
             unix.stop()
 
+    def test_acl_user_with_the_documented_commands(self):
+        # docs/CACHE.md lists what a restricted Redis user needs; with exactly that, lookups hit.
+        # Without EVAL every lookup errors, and requests are still answered.
+        redis = Redis()
+        sim = start_sim("--clock", NOW.isoformat(), "--nodes", "100")
+        resp(redis.port, "ACL", "SETUSER", "profgate", "on", ">pw", "~pg:v1:*", "+get", "+set", "+pttl", "+eval",
+             "+select", "+ping")
+        resp(redis.port, "ACL", "SETUSER", "noscript", "on", ">pw", "~pg:v1:*", "+get", "+set", "+pttl", "+select")
+        gws = []
+        try:
+            for user in ("profgate", "noscript"):
+                gw = start_profgate("--upstream", f"http://127.0.0.1:{sim.port}", "--clock", NOW.isoformat(),
+                                    config=f"[redis]\nurl = redis://{user}:pw@127.0.0.1:{redis.port}/0\n"
+                                           f"[cache]\nmemory_bytes = 0\nresponse_bytes = 0\nnamespace = {user}\n")
+                gws.append(gw)
+                wait_for(lambda: get(gw.port, "/healthz").json()["redis"]["state"] == "connected", 10, user)
+                s = NOW - timedelta(days=1)
+                for p in (path("acl", s, s + timedelta(hours=1)), path("acl", NOW - timedelta(minutes=5), NOW)):
+                    r = get(gw.port, p, {"Accept": "application/json"}, timeout=30)
+                    self.assertEqual(r.status, 200)
+                    wait_for(lambda: len(resp(redis.port, "KEYS", f"pg:v1:{user}:acl:*")) > 0, 10, "the store")
+                    again = get(gw.port, p, {"Accept": "application/json"}, timeout=30)
+                    self.assertEqual(again.status, 200)
+                    self.assertEqual(again.header("X-Profgate-Cache"), "hit" if user == "profgate" else "miss")
+            self.assertEqual(get(gws[0].port, "/healthz").json()["redis"]["errors"], 0)
+            self.assertEqual(get(gws[1].port, "/healthz").json()["redis"]["errors"], 4)
+        finally:
+            for gw in gws:
+                self.assertEqual(gw.stop(), 0)
+            self.assertEqual(sim.stop(), 0)
+            redis.stop()
+
     def test_wrong_password_still_serves(self):
         redis = Redis(extra=("--requirepass", "right"))
         sim = start_sim("--clock", NOW.isoformat(), "--nodes", "100")
