@@ -319,7 +319,8 @@ static int field_id(pg_pwriter *w, uint32_t id)
 /* Writes {counter: value, ...} from w->acc[0..nacc), sorted by counter name. */
 static int emit_counts(pg_pwriter *w)
 {
-    qsort_r(w->acc, w->nacc, sizeof *w->acc, cmp_counter, (void *)w->p);
+    if (w->nacc > 1) /* with none, acc may still be NULL, which qsort_r must not get */
+        qsort_r(w->acc, w->nacc, sizeof *w->acc, cmp_counter, (void *)w->p);
     int rc = w->e.ops->begin_struct(&w->e);
     for (uint32_t i = 0; rc == PG_OK && i < w->nacc; i++) {
         rc = field_id(w, w->acc[i].counter);
