@@ -323,7 +323,9 @@ static bool get_value(reader *r, pg_value *v, int depth)
     }
 }
 
-static bool get_optional_value(reader *r, pg_value **out)
+/* An optional set of extra members (fields of an object the profile carries but does not model):
+ * a structure, since the writer emits its members into that object. */
+static bool get_optional_members(reader *r, pg_value **out)
 {
     if (r->p >= r->end) {
         r->err = "truncated";
@@ -337,7 +339,13 @@ static bool get_optional_value(reader *r, pg_value **out)
         return false;
     }
     *out = v; /* owned by the profile even if decoding fails below */
-    return get_value(r, v, 0);
+    if (!get_value(r, v, 0))
+        return false;
+    if (v->kind != PG_V_STRUCT) {
+        r->err = "extra members are not a structure";
+        return false;
+    }
+    return true;
 }
 
 static int decode_raw(reader *r, pg_profile *p)
@@ -414,7 +422,7 @@ static int decode_raw(reader *r, pg_profile *p)
             p->weights[p->nweights++] = (pg_count){ids[sid], w};
         }
     }
-    if (rc == PG_OK && (!get_optional_value(r, &p->meta_extra) || !get_optional_value(r, &p->top_extra)))
+    if (rc == PG_OK && (!get_optional_members(r, &p->meta_extra) || !get_optional_members(r, &p->top_extra)))
         rc = PG_EINVAL;
     uint32_t nnodes = 0;
     if (rc == PG_OK && (!get_u32(r, &nnodes, (uint64_t)p->lim.max_nodes + 1) || nnodes == 0)) {
