@@ -39,6 +39,15 @@ class L1(unittest.TestCase):
         self.gw = start_profgate("--upstream", f"http://127.0.0.1:{self.sim.port}", "--clock", NOW.isoformat(),
                                  config=config)
 
+    def first_fetch_with_live_buckets(self, p):
+        """Fetches p, whose plan must have live buckets, on a cold cache: (its plan, upstream calls)."""
+        plan = get(self.gw.port, "/_profgate/plan?" + p.split("?", 1)[1]).json()
+        self.assertGreater(plan["counts"]["live"], 0)
+        fetch(self.gw, p)
+        n = calls(self.sim)
+        self.assertEqual(n, plan["counts"]["total"])
+        return plan, n
+
     def test_repeat_and_overlap(self):
         self.gateway("[cache]\nresponse_bytes = 0\n")  # the bucket tier alone
         p = path("c", NOW - timedelta(days=2, minutes=3), NOW - timedelta(days=1, hours=20, minutes=2))
@@ -78,12 +87,7 @@ class L1(unittest.TestCase):
     def test_live_buckets_expire_complete_ones_do_not(self):
         self.gateway("[freshness]\nlive_ttl = 300ms\nrefresh_ahead = 0s\n")
         p = path("live", NOW - timedelta(hours=2), NOW + timedelta(hours=1))  # ends in the live tail
-        plan = get(self.gw.port, "/_profgate/plan?" + p.split("?", 1)[1]).json()
-        live = plan["counts"]["live"]
-        self.assertGreater(live, 0)
-        fetch(self.gw, p)
-        n = calls(self.sim)
-        self.assertEqual(n, plan["counts"]["total"])
+        plan, n = self.first_fetch_with_live_buckets(p)
         # Within the TTL nothing is refetched ... (the first repeat follows at once)
         r = fetch(self.gw, p)
         self.assertIn(r.header("X-Profgate-Cache"), ("hit", "partial"))
@@ -102,12 +106,8 @@ class L1(unittest.TestCase):
         # each is refetched once per refresh, complete ones never.
         self.gateway("[freshness]\nlive_ttl = 2s\nrefresh_ahead = 1s\n")
         p = path("ahead", NOW - timedelta(hours=1), NOW + timedelta(hours=1))
-        plan = get(self.gw.port, "/_profgate/plan?" + p.split("?", 1)[1]).json()
+        plan, n = self.first_fetch_with_live_buckets(p)
         live = plan["counts"]["live"]
-        self.assertGreater(live, 0)
-        fetch(self.gw, p)
-        n = calls(self.sim)
-        self.assertEqual(n, plan["counts"]["total"])
         seen = []
 
         def refreshed():
