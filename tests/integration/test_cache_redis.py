@@ -238,10 +238,11 @@ class RedisConnections(unittest.TestCase):
                 gws.append(gw)
                 wait_for(lambda: get(gw.port, "/healthz").json()["redis"]["state"] == "connected", 10, user)
                 s = NOW - timedelta(days=1)
-                for p in (path("acl", s, s + timedelta(hours=1)), path("acl", NOW - timedelta(minutes=5), NOW)):
+                for i, p in enumerate((path("acl", s, s + timedelta(hours=1)),
+                                       path("acl", NOW - timedelta(minutes=5), NOW))):
                     r = get(gw.port, p, {"Accept": "application/json"}, timeout=30)
                     self.assertEqual(r.status, 200)
-                    wait_for(lambda: len(resp(redis.port, "KEYS", f"pg:v1:{user}:acl:*")) > 0, 10, "the store")
+                    wait_for(lambda: len(resp(redis.port, "KEYS", f"pg:v1:{user}:acl:*")) == i + 1, 10, "the store")
                     again = get(gw.port, p, {"Accept": "application/json"}, timeout=30)
                     self.assertEqual(again.status, 200)
                     self.assertEqual(again.header("X-Profgate-Cache"), "hit" if user == "profgate" else "miss")
