@@ -366,11 +366,8 @@ pg_fetch_outcome pg_fetcher_get(pg_fetcher *f, const char *group, pg_period p, i
              * expire, and the next request after that fetches as usual. A Redis value counts only
              * if it is fresher than the entry being replaced. */
             pg_apierr rerr;
-            pg_up_origin ro = {.cls = PG_FQ_REFRESH};
-            if (origin != NULL) {
-                ro = *origin;
-                ro.cls = PG_FQ_REFRESH; /* behind the tenant's waiting requests, ahead of its bulk ones */
-            }
+            pg_up_origin ro = origin != NULL ? *origin : (pg_up_origin){0};
+            ro.cls = PG_FQ_REFRESH; /* behind the tenant's waiting requests, ahead of its bulk ones */
             if (start_call(f, key, group, p, start_s, complete, l2_ttl_ms, refresh_window_ms(f), &ro, &rerr))
                 f->st.refreshes++;
             else
