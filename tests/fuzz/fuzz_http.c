@@ -1,10 +1,11 @@
 /* Fuzz target: the HTTP request path. Bytes are fed to the parser in chunks whose sizes come from
- * the input itself, and every complete request goes through routing, GetProfile validation,
- * range resolution and planning, exactly as the gateway would run them. */
+ * the input itself, and every complete request goes through routing (the gateway's own route
+ * table), GetProfile validation, range resolution and planning, exactly as the gateway would
+ * run them. */
 #include "profgate/getprofile_req.h"
 #include "profgate/http_parse.h"
 #include "profgate/planner.h"
-#include "profgate/router.h"
+#include "profgate/routes.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -12,23 +13,18 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const pg_route routes[] = {
-    {1, "GET", "/profilingGroups/{}/profile"},
-    {2, "GET", "/_profgate/plan"},
-};
-
 static void handle(const pg_http_head *h)
 {
     pg_slice path, query;
     pg_target_split(h->target, h->target_len, &path, &query);
     pg_route_result m;
-    pg_route_match(routes, 2, h->method, h->method_len, path, &m);
-    if (m.status != 200)
-        return;
+    pg_route_match(pg_gateway_routes, pg_gateway_route_count, h->method, h->method_len, path, &m);
+    if (m.status != 200 || (m.id != PG_MR_GETPROFILE && m.id != PG_MR_PLAN))
+        return; /* the other routes take no input */
     pg_getprofile_req r;
     pg_apierr err;
     const pg_http_header *acc = pg_http_head_find(h, "accept");
-    int rc = m.id == 1 ? pg_getprofile_parse(m.params[0], query, acc ? acc->value : NULL, acc ? acc->value_len : 0, &r, &err)
+    int rc = m.id == PG_MR_GETPROFILE ? pg_getprofile_parse(m.params[0], query, acc ? acc->value : NULL, acc ? acc->value_len : 0, &r, &err)
                        : pg_profile_query_parse(query, &r, &err);
     if (rc != PG_OK) {
         PG_ASSERT(err.kind == PG_AE_VALIDATION && err.message[0] != '\0');

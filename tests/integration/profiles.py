@@ -1,4 +1,4 @@
-"""An independent implementation of the profile merge rules (reference, section 6) over decoded
+"""An independent implementation of the profile merge rules (CONTRACT §6) over decoded
 JSON profiles, used to check the simulator's and profgate's answers on the data itself."""
 
 

@@ -1,4 +1,4 @@
-"""The deployment files under deploy/ (issue #8). Docker and Kubernetes cannot run here, so each
+"""The deployment files under deploy/. Docker and Kubernetes cannot run here, so each
 file is parsed and checked against the things it must agree with: the routes and port profgate
 really serves, the configuration it really accepts (`profgate -t`), the metrics it really exports
 (`profgate --list-metrics`), the shared libraries the binary really needs, and, where the tools

@@ -1,4 +1,4 @@
-"""The main acceptance test of GetProfile end to end (issue #6): redis-server, profgate-sim and
+"""The main acceptance test of GetProfile end to end: redis-server, profgate-sim and
 profgate, driven by boto3 and the AWS CLI.
 
 For many random ranges (aligned and unaligned, 5 minutes to 7 days, recent and 20 to 80 days old,

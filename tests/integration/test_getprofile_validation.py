@@ -1,4 +1,4 @@
-"""GetProfile request validation over real HTTP: every rule of the reference answered as a
+"""GetProfile request validation over real HTTP: every rule of CONTRACT §1 answered as a
 ValidationException in the AWS wire format, and the plan debug route under a pinned clock."""
 import unittest
 

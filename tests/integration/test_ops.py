@@ -1,4 +1,4 @@
-"""Operations (issue #8), end to end against the real programs: /metrics counters move by exactly
+"""Operations, end to end against the real programs: /metrics counters move by exactly
 what a known workload implies; /readyz follows the listener, the circuit breaker and Redis; SIGHUP
 reloads what can change live, reports what cannot, keeps the old configuration when the file is
 bad and never cuts a request in flight; JSON access logs carry the request's story and no secret;

@@ -1,4 +1,4 @@
-"""Tenants (issue #9), end to end: clients sign with a tenant's keys exactly as they would for AWS
+"""Tenants, end to end: clients sign with a tenant's keys exactly as they would for AWS
 (boto3, the AWS CLI, botocore's signer) and profgate verifies them, checks the tenant's groups and
 quota, and calls the upstream with its own credentials (the simulator accepts only those). Every
 refusal is the modeled AWS error boto3 raises. Tenants share a scarce upstream fairly: a tenant's

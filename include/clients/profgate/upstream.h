@@ -1,0 +1,107 @@
+/*
+ * upstream.h: the upstream client, the I/O edge that wraps libcurl multi on the libuv loop. It
+ * turns "fetch aggregate (group, period, start)" into signed GetProfile requests and protects the
+ * upstream: a token bucket paces requests (its rate halves on throttling and recovers additively),
+ * at most max_inflight transfers run, excess calls wait in a bounded queue, 429/5xx/connection
+ * errors are retried with capped exponential backoff and full jitter within the call's deadline,
+ * and a circuit breaker fails fast after sustained failure. It knows nothing of profiles beyond
+ * the request it sends; coalescing is the fetcher's job.
+ */
+#ifndef PG_UPSTREAM_H
+#define PG_UPSTREAM_H
+
+#include "profgate/apierr.h"
+#include "profgate/creds.h"
+#include "profgate/fairq.h"
+#include "profgate/histo.h"
+#include "profgate/period.h"
+
+#include <uv.h>
+
+typedef struct pg_upstream_cfg {
+    char endpoint[512]; /* scheme://host[:port], no trailing slash */
+    char region[64];
+    double rate, burst;
+    uint32_t max_inflight, queue_max, retries;
+    uint64_t backoff_base_ms, backoff_cap_ms, attempt_timeout_ms, deadline_ms;
+    size_t max_response;
+    char ca_bundle[512];
+    bool insecure;
+    uint32_t breaker_failures;
+    uint64_t breaker_cooldown_ms;
+} pg_upstream_cfg;
+
+typedef struct pg_up_result {
+    bool ok;
+    int status;          /* HTTP status, 0 when no response */
+    const pg_apierr *err; /* when !ok: the error for the client */
+    const char *body;    /* when ok: the (decoded) body, valid during the callback */
+    size_t len;
+    int attempts;
+} pg_up_result;
+
+typedef void (*pg_up_done)(void *ctx, const pg_up_result *r);
+
+/* Who asked: the client request that started a call (its profgate request id, and the
+ * X-Amzn-Trace-Id it sent, forwarded on every attempt; empty strings when unknown), the tenant
+ * whose share of the upstream it uses (its flow in the wait queue: 0 for none), and its class in
+ * that flow (fairq.h): PG_FQ_INTERACTIVE for a client waiting on a small plan, PG_FQ_REFRESH for
+ * a background refresh nobody waits for yet, PG_FQ_BULK for a large plan. */
+typedef struct pg_up_origin {
+    char rid[40];
+    char trace[256];
+    uint8_t flow;
+    uint8_t cls;
+} pg_up_origin;
+
+typedef struct pg_upstream pg_upstream;
+typedef struct pg_up_call pg_up_call;
+
+pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, const pg_creds *creds, char *err,
+                             size_t errlen);
+
+/**
+ * Queues a GetProfile for the aggregate (p, start_s) of group. PG_OK: done() runs exactly once,
+ * later, and *handle (if not NULL) names the call until then. Otherwise the call was refused at
+ * once (queue full, circuit open, shutting down) and err says why; done() never runs.
+ */
+int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period p, int64_t start_s,
+                            const pg_up_origin *origin, pg_up_done done, void *ctx, pg_up_call **handle,
+                            pg_apierr *err);
+
+/** The call has become more urgent (a client now waits for it): it moves up to class cls in its
+ *  flow if still waiting, and keeps that class for any retry. A less urgent cls changes nothing. */
+void pg_upstream_raise(pg_upstream *u, pg_up_call *c, unsigned cls);
+
+/** A flow's (tenant's) weight in the wait queue (>= 1). */
+void pg_upstream_set_weight(pg_upstream *u, unsigned flow, uint32_t weight);
+/** Calls of a flow waiting in the queue. */
+size_t pg_upstream_flow_queued(const pg_upstream *u, unsigned flow);
+
+/** Reload: pacing, limits, retries, timeouts and the breaker; endpoint, region and TLS stay. */
+void pg_upstream_reconfigure(pg_upstream *u, const pg_upstream_cfg *cfg);
+
+/** Fails every pending call (their callbacks run), closes all handles, frees; then done(data). */
+void pg_upstream_close(pg_upstream *u, void (*done)(void *data), void *data);
+
+typedef struct pg_upstream_stats {
+    uint64_t attempts, ok, throttled, server_errors, timeouts, conn_errors, client_errors, retries, refused;
+    pg_histo attempt_seconds;
+    double rate, rate_max;
+    size_t queued, inflight;
+    const char *breaker; /* "closed", "open", "half-open" */
+} pg_upstream_stats;
+
+void pg_upstream_get_stats(const pg_upstream *u, pg_upstream_stats *out);
+
+/**
+ * The "message" of an upstream error body ({"message": "..."}), unescaped enough for a log line and
+ * reduced to printable ASCII; empty when there is none. Reads only body[0..len).
+ */
+void pg_upstream_error_message(const char *body, size_t len, char *out, size_t outlen);
+
+/** Initializes libcurl once per process (before any thread); call from main. */
+void pg_upstream_global_init(void);
+void pg_upstream_global_cleanup(void);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * emit.h: structured-output writers behind one interface, so a producer (a profile, a stats
+ * document) walks its data once and the same walk yields JSON or binary Amazon Ion. The JSON
+ * writer emits compact text; the Ion writer emits a binary stream with a local symbol table
+ * (Ion 1.0, CONTRACT §8). Both write into a bounded pg_buf.
+ */
+#ifndef PG_EMIT_H
+#define PG_EMIT_H
+
+#include "profgate/buf.h"
+#include "profgate/strtab.h"
+
+#define PG_EMIT_DEPTH_MAX 2100
+
+typedef struct pg_emit pg_emit;
+
+typedef struct pg_emit_ops {
+    int (*begin_struct)(pg_emit *e);
+    int (*end_struct)(pg_emit *e);
+    int (*begin_list)(pg_emit *e);
+    int (*end_list)(pg_emit *e);
+    int (*field)(pg_emit *e, const char *name, size_t len); /* inside a struct, before each value */
+    int (*str)(pg_emit *e, const char *s, size_t len);
+    int (*i64)(pg_emit *e, int64_t v);
+    int (*num)(pg_emit *e, double v); /* integral values within 2^53 are written as integers */
+    int (*boolean)(pg_emit *e, bool v);
+    int (*null)(pg_emit *e);
+} pg_emit_ops;
+
+struct pg_emit {
+    const pg_emit_ops *ops;
+    pg_buf *out;
+    int depth;
+    bool after_field; /* JSON: a field name was just written */
+    /* JSON: whether the container at each depth already has a member. */
+    bool has_member[PG_EMIT_DEPTH_MAX];
+    /* Ion pass 1: where each open container starts and which length slot it fills. */
+    size_t open_at[PG_EMIT_DEPTH_MAX];
+    size_t open_idx[PG_EMIT_DEPTH_MAX];
+    size_t pos;
+    /* Ion: every container's length in opening order (pass 1 fills, pass 2 reads); symbols. */
+    uint32_t *lens;
+    size_t nlens, lens_cap, lens_next;
+    pg_strtab *symbols;
+};
+
+/** A JSON writer into out. */
+void pg_emit_json(pg_emit *e, pg_buf *out);
+
+/**
+ * Binary Ion in two walks of the same data: pass 1 (pg_emit_ion_measure) writes nothing, collects
+ * field names into symbols and records container lengths; pass 2 (pg_emit_ion_begin) writes the
+ * version marker and the local symbol table, then the value as the walk goes, never moving bytes
+ * already written (so they can be sent). The emitter must start zeroed (or be reused only after
+ * pg_emit_free); symbols must live until pass 2 ends.
+ */
+void pg_emit_ion_measure(pg_emit *e, pg_strtab *symbols);
+int pg_emit_ion_begin(pg_emit *e, pg_buf *out);
+/** True once the value is complete (for Ion: every measured container written). */
+bool pg_emit_done(const pg_emit *e);
+/** Frees what the Ion passes allocated. */
+void pg_emit_free(pg_emit *e);
+
+/** A number is written as an integer when it is integral and exactly representable. */
+bool pg_num_is_int(double v);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * profile.h: the in-memory profile model (CONTRACT §5): a call tree whose nodes carry
+ * interned frame names, self counts per counter name (an open set), an optional file and line
+ * range; plus the profile's start/end and agentMetadata. It is built by the simulator's
+ * generator (and by the JSON parser and merge of later issues) and written as JSON or Ion through
+ * one walker, which applies maxDepth (section 6) at output time.
+ * Pure and bounded: every limit is given at creation.
+ */
+#ifndef PG_PROFILE_H
+#define PG_PROFILE_H
+
+#include "profgate/emit.h"
+#include "profgate/strtab.h"
+#include "profgate/value.h"
+
+#define PG_NODE_NONE UINT32_MAX
+#define PG_ROOT 0
+
+typedef struct pg_profile_limits {
+    uint32_t max_nodes;
+    uint32_t max_depth;        /* the root is depth 0 */
+    uint32_t max_strings;
+    size_t max_string_bytes;
+    uint32_t max_counts;       /* (node, counter) pairs */
+} pg_profile_limits;
+
+/** Generous limits for profiles of a few million nodes. */
+void pg_profile_limits_default(pg_profile_limits *lim);
+
+typedef struct pg_count {
+    uint32_t counter; /* string id */
+    double value;
+} pg_count;
+
+typedef struct pg_pnode {
+    uint32_t name;        /* string id; PG_STR_NONE for the root */
+    uint32_t parent;
+    uint32_t first_child;
+    uint32_t next_sibling;
+    uint32_t file;        /* string id or PG_STR_NONE */
+    uint32_t counts;      /* first entry in the counts pool */
+    uint16_t ncounts, ccap;
+    uint16_t depth;
+    bool has_line;
+    int64_t line_min, line_max;
+} pg_pnode;
+
+typedef struct pg_profile {
+    pg_profile_limits lim;
+    pg_strtab strs;
+    pg_pnode *nodes;
+    uint32_t n, cap;
+    pg_count *pool;
+    uint32_t pool_len, pool_cap, ncounts;
+    uint32_t *slots; /* (parent, name) -> node id + 1 */
+    uint32_t nslots;
+    /* Top level and agentMetadata. */
+    bool has_start, has_end;
+    int64_t start_ms, end_ms;
+    bool has_duration, has_samples, has_cpu, has_weights;
+    double duration_ms, num_samples, cpu_s;
+    pg_count weights[64];
+    uint32_t nweights;
+    pg_value *meta_extra; /* other agentMetadata members, or NULL */
+    pg_value *top_extra;  /* other top-level members, or NULL */
+} pg_profile;
+
+/** An empty profile (just the root). PG_ENOMEM on allocation failure. */
+int pg_profile_init(pg_profile *p, const pg_profile_limits *lim);
+void pg_profile_free(pg_profile *p);
+
+/** Makes dst (uninitialized) an independent copy of src with limits lim; PG_ELIMIT if src exceeds them. */
+int pg_profile_copy(pg_profile *dst, const pg_profile *src, const pg_profile_limits *lim);
+/** The child of parent named name, created if absent; PG_NODE_NONE past a limit. */
+uint32_t pg_profile_child(pg_profile *p, uint32_t parent, const char *name, size_t len);
+/** The same with an already interned name (an id of p->strs). */
+uint32_t pg_profile_child_id(pg_profile *p, uint32_t parent, uint32_t name_id);
+/** Adds v to node's self count for counter. */
+int pg_profile_add_count(pg_profile *p, uint32_t node, const char *counter, size_t len, double v);
+/** The same with an already interned counter name (an id of p->strs). */
+int pg_profile_add_count_id(pg_profile *p, uint32_t node, uint32_t counter_id, double v);
+/** Sets the node's file unless it already has one (first non-null wins). */
+int pg_profile_set_file(pg_profile *p, uint32_t node, const char *file, size_t len);
+/** Widens the node's line range to include [min, max]. */
+void pg_profile_add_line(pg_profile *p, uint32_t node, int64_t min, int64_t max);
+/** Sets sampleWeights[counter]. */
+int pg_profile_set_weight(pg_profile *p, const char *counter, size_t len, double w);
+
+
+/** Approximate bytes of memory the profile holds (for byte-bounded caches). */
+size_t pg_profile_memory(const pg_profile *p);
+
+/**
+ * A resumable writer of p as JSON or binary Ion; max_depth 0 means unlimited. Children and
+ * counters come in byte order of name. p must not change while the writer lives. For Ion, creating
+ * the writer walks the profile once (symbols and lengths) without output.
+ */
+typedef struct pg_pwriter pg_pwriter;
+int pg_pwriter_new(const pg_profile *p, bool ion, uint32_t max_depth, pg_pwriter **out);
+/** Appends to out until out->len reaches budget or the profile is complete (*done). */
+int pg_pwriter_step(pg_pwriter *w, pg_buf *out, size_t budget, bool *done);
+void pg_pwriter_free(pg_pwriter *w);
+
+/** Encodes the whole profile into out in one go. */
+int pg_profile_encode(const pg_profile *p, bool ion, uint32_t max_depth, pg_buf *out);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * common.c: error names, the assert failure path and the aborting allocator. Nothing here may
+ * depend on another profgate module.
+ */
+#include "profgate/common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const char *pg_strerror(int err)
+{
+    switch (err) {
+    case PG_OK: return "ok";
+    case PG_ENOMEM: return "out of memory";
+    case PG_ELIMIT: return "limit exceeded";
+    case PG_EINVAL: return "invalid input";
+    case PG_ERANGE: return "value out of range";
+    case PG_EIO: return "I/O error";
+    case PG_ENOTFOUND: return "not found";
+    default: return "unknown error";
+    }
+}
+
+void pg_assert_fail(const char *expr, const char *file, int line, const char *func)
+{
+    fprintf(stderr, "profgate: assertion failed: %s (%s:%d, %s)\n", expr, file, line, func);
+    fflush(stderr);
+    abort();
+}
+
+void pg_check_fail(const char *expr, int rc, const char *file, int line, const char *func)
+{
+    fprintf(stderr, "profgate: call failed: %s returned %d (%s:%d, %s)\n", expr, rc, file, line, func);
+    fflush(stderr);
+    abort();
+}
+
+void *pg_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (p == NULL) {
+        fprintf(stderr, "profgate: out of memory allocating %zu x %zu bytes\n", n, size);
+        abort();
+    }
+    return p;
+}
+
+uint64_t pg_hash64(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = UINT64_C(1469598103934665603);
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= UINT64_C(1099511628211);
+    }
+    return h;
+}
+
+bool pg_memdup(void **out, const void *p, size_t n)
+{
+    *out = NULL;
+    if (p == NULL || n == 0)
+        return true;
+    *out = malloc(n);
+    if (*out != NULL)
+        memcpy(*out, p, n);
+    return *out != NULL;
+}
+
+char *pg_strndup(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+bool pg_strieq(const char *a, size_t alen, const char *b)
+{
+    size_t blen = strlen(b);
+    return alen == blen && strncasecmp(a, b, alen) == 0;
+}
+
+char *pg_printable(const char *in, size_t len, char *out, size_t outlen)
+{
+    PG_ASSERT(outlen >= 4);
+    size_t o = 0, i = 0;
+    for (; i < len && o + 1 < outlen; i++) {
+        unsigned char ch = (unsigned char)in[i];
+        out[o++] = (ch > 0x20 && ch < 0x7f && ch != '"' && ch != '\'') ? (char)ch : '?';
+    }
+    if (i < len) {
+        o = PG_MIN(o, outlen - 4);
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+    return out;
+}

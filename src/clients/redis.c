@@ -1,0 +1,400 @@
+/*
+ * redis.c: hiredis on libuv. States: DOWN (waiting to reconnect) -> CONNECTING -> READY.
+ * Each command owns a timer and is freed once both its reply callback has run (hiredis calls every
+ * pending callback, with a NULL reply when the connection goes) and its timer has closed; the
+ * caller's callback runs once, at the reply or at the timeout, whichever comes first.
+ */
+#include "profgate/redis.h"
+#include "profgate/clock.h"
+#include "profgate/log.h"
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/adapters/libuv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { R_DOWN, R_CONNECTING, R_READY } rstate;
+
+struct pg_redis {
+    uv_loop_t *loop;
+    pg_redis_cfg cfg;
+    pg_redis_url url;
+    redisAsyncContext *ac;
+    rstate state;
+    uv_timer_t timer; /* connect deadline or reconnect delay */
+    uint64_t backoff_ms;
+    int open; /* our timer plus command timers */
+    bool closing;
+    void (*closed)(void *);
+    void *closed_data;
+    pg_redis_stats st;
+};
+
+#define CMD_MAGIC 0x636d6421u /* "cmd!" */
+
+typedef struct cmd {
+    uint32_t magic;
+    pg_redis *r;
+    uv_timer_t timer;
+    pg_redis_get_cb cb; /* NULL for fire-and-forget commands */
+    void *ctx;
+    int64_t t0;
+    bool answered;
+    bool replied;
+} cmd;
+
+static void connect_now(pg_redis *r);
+
+/* ------------------------------------------------------------------ URL */
+
+int pg_redis_url_parse(const char *url, pg_redis_url *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->port = 6379;
+    if (strncmp(url, "unix:", 5) == 0) {
+        const char *p = url + 5;
+        if (strncmp(p, "//", 2) == 0)
+            p += 2;
+        const char *q = strchr(p, '?');
+        size_t n = q ? (size_t)(q - p) : strlen(p);
+        if (n == 0 || n >= sizeof out->path || p[0] != '/') {
+            snprintf(err, errlen, "redis.url '%.100s': a unix socket needs an absolute path", url);
+            return PG_EINVAL;
+        }
+        memcpy(out->path, p, n);
+        out->unix_socket = true;
+        if (q && strncmp(q, "?db=", 4) == 0)
+            out->db = atoi(q + 4);
+        return PG_OK;
+    }
+    if (strncmp(url, "redis://", 8) != 0) {
+        snprintf(err, errlen, "redis.url '%.100s' must start with redis:// or unix:", url);
+        return PG_EINVAL;
+    }
+    const char *p = url + 8;
+    const char *at = strrchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (colon == NULL) {
+            snprintf(err, errlen, "redis.url: credentials must be [user]:password@");
+            return PG_EINVAL;
+        }
+        size_t ul = (size_t)(colon - p), pl = (size_t)(at - colon - 1);
+        if (ul >= sizeof out->user || pl >= sizeof out->password) {
+            snprintf(err, errlen, "redis.url: credentials too long");
+            return PG_EINVAL;
+        }
+        memcpy(out->user, p, ul);
+        memcpy(out->password, colon + 1, pl);
+        p = at + 1;
+    }
+    const char *slash = strchr(p, '/');
+    size_t hl = slash ? (size_t)(slash - p) : strlen(p);
+    const char *colon = memchr(p, ':', hl);
+    size_t name = colon ? (size_t)(colon - p) : hl;
+    if (name == 0 || name >= sizeof out->host) {
+        snprintf(err, errlen, "redis.url '%.100s' needs a host", url);
+        return PG_EINVAL;
+    }
+    memcpy(out->host, p, name);
+    if (colon) {
+        char *e;
+        long port = strtol(colon + 1, &e, 10);
+        if (e != p + hl || port < 1 || port > 65535) {
+            snprintf(err, errlen, "redis.url '%.100s': bad port", url);
+            return PG_EINVAL;
+        }
+        out->port = (int)port;
+    }
+    if (slash && slash[1]) {
+        char *e;
+        long db = strtol(slash + 1, &e, 10);
+        if (*e != '\0' || db < 0 || db > 1000) {
+            snprintf(err, errlen, "redis.url '%.100s': bad database number", url);
+            return PG_EINVAL;
+        }
+        out->db = (int)db;
+    }
+    return PG_OK;
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+static void maybe_closed(pg_redis *r)
+{
+    if (!r->closing || r->open > 0 || r->ac != NULL)
+        return;
+    void (*cb)(void *) = r->closed;
+    void *data = r->closed_data;
+    free(r);
+    if (cb)
+        cb(data);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    pg_redis *r = h->data;
+    r->open--;
+    maybe_closed(r);
+}
+
+static void on_reconnect_timer(uv_timer_t *t)
+{
+    connect_now(t->data);
+}
+
+static void schedule_reconnect(pg_redis *r)
+{
+    r->state = R_DOWN;
+    r->st.connected = false;
+    if (r->closing)
+        return;
+    r->backoff_ms = r->backoff_ms ? PG_MIN(r->backoff_ms * 2, r->cfg.reconnect_max_ms) : r->cfg.reconnect_min_ms;
+    PG_CHECK_UV(uv_timer_start(&r->timer, on_reconnect_timer, r->backoff_ms, 0));
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    pg_redis *r = ac->data;
+    /* hiredis frees the context after this returns. */
+    r->ac = NULL;
+    if (!r->closing) {
+        pg_log(PG_LOG_WARN, "redis: connection lost (%s); serving from the upstream until it is back",
+               status == REDIS_OK ? "closed" : ac->errstr);
+        schedule_reconnect(r);
+    }
+    maybe_closed(r);
+}
+
+static void on_auth_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)priv;
+    pg_redis *r = ac->data;
+    redisReply *rep = reply;
+    if (rep == NULL)
+        return; /* disconnected; on_disconnect handles it */
+    if (rep->type == REDIS_REPLY_ERROR) {
+        pg_log(PG_LOG_ERROR, "redis: AUTH/SELECT refused: %.200s", rep->str);
+        r->state = R_CONNECTING; /* not usable; the disconnect below reconnects later */
+        redisAsyncDisconnect(ac);
+    }
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    pg_redis *r = ac->data;
+    PG_CHECK_UV(uv_timer_stop(&r->timer));
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this returns. */
+        pg_log(PG_LOG_WARN, "redis: cannot connect: %s", ac->errstr);
+        r->ac = NULL;
+        schedule_reconnect(r);
+        maybe_closed(r);
+        return;
+    }
+    redisAsyncContext *c = (redisAsyncContext *)ac;
+    /* AUTH and SELECT go first; commands after them run only if they succeeded. */
+    if (r->url.password[0]) {
+        if (r->url.user[0])
+            redisAsyncCommand(c, on_auth_reply, NULL, "AUTH %s %s", r->url.user, r->url.password);
+        else
+            redisAsyncCommand(c, on_auth_reply, NULL, "AUTH %s", r->url.password);
+    }
+    if (r->url.db != 0)
+        redisAsyncCommand(c, on_auth_reply, NULL, "SELECT %d", r->url.db);
+    r->state = R_READY;
+    r->st.connected = true;
+    r->backoff_ms = 0;
+    pg_log(PG_LOG_INFO, "redis: connected to %s", r->url.unix_socket ? r->url.path : r->url.host);
+}
+
+static void on_connect_deadline(uv_timer_t *t)
+{
+    pg_redis *r = t->data;
+    if (r->state != R_CONNECTING || r->ac == NULL)
+        return;
+    /* The libuv adapter drops poll errors, so a refused or silent connect may never complete:
+     * give up on it here. */
+    pg_log(PG_LOG_WARN, "redis: connect timed out after %llu ms", (unsigned long long)r->cfg.connect_timeout_ms);
+    redisAsyncContext *ac = r->ac;
+    r->ac = NULL;
+    redisAsyncFree(ac);
+    schedule_reconnect(r);
+}
+
+static void connect_now(pg_redis *r)
+{
+    if (r->closing)
+        return;
+    redisAsyncContext *ac = r->url.unix_socket ? redisAsyncConnectUnix(r->url.path)
+                                               : redisAsyncConnect(r->url.host, r->url.port);
+    if (ac == NULL || ac->err) {
+        pg_log(PG_LOG_WARN, "redis: cannot connect: %s", ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        schedule_reconnect(r);
+        return;
+    }
+    ac->data = r;
+    if (redisLibuvAttach(ac, r->loop) != REDIS_OK) {
+        redisAsyncFree(ac);
+        schedule_reconnect(r);
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    r->ac = ac;
+    r->state = R_CONNECTING;
+    r->st.reconnects++;
+    PG_CHECK_UV(uv_timer_start(&r->timer, on_connect_deadline, r->cfg.connect_timeout_ms, 0));
+}
+
+pg_redis *pg_redis_new(uv_loop_t *loop, const pg_redis_cfg *cfg, char *err, size_t errlen)
+{
+    pg_redis *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->loop = loop;
+    r->cfg = *cfg;
+    if (pg_redis_url_parse(cfg->url, &r->url, err, errlen) != PG_OK) {
+        free(r);
+        return NULL;
+    }
+    PG_CHECK_UV(uv_timer_init(loop, &r->timer));
+    r->timer.data = r;
+    r->open = 1;
+    r->st.reconnects = 0;
+    connect_now(r);
+    r->st.reconnects = 0; /* the first connection is not a reconnect */
+    return r;
+}
+
+bool pg_redis_ready(const pg_redis *r)
+{
+    return r != NULL && r->state == R_READY && r->ac != NULL && !r->closing;
+}
+
+/* ------------------------------------------------------------------ commands */
+
+static void on_cmd_timer_closed(uv_handle_t *h)
+{
+    cmd *c = h->data;
+    PG_ASSERT(c->magic == CMD_MAGIC);
+    pg_redis *r = c->r;
+    free(c);
+    r->open--;
+    maybe_closed(r);
+}
+
+static void on_cmd_timeout(uv_timer_t *t)
+{
+    cmd *c = t->data;
+    PG_ASSERT(c->magic == CMD_MAGIC);
+    if (c->answered)
+        return;
+    c->answered = true;
+    c->r->st.timeouts++;
+    if (c->cb)
+        c->cb(c->ctx, PG_EIO, NULL, 0, -1);
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    cmd *c = priv;
+    pg_redis *r = c->r;
+    redisReply *rep = reply;
+    c->replied = true;
+    if (!c->answered) {
+        c->answered = true;
+        pg_histo_observe(&r->st.latency, (uint64_t)(pg_monotonic_ns() - c->t0));
+        if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+            r->st.errors++;
+            if (rep != NULL)
+                pg_log(PG_LOG_WARN, "redis: command failed: %.200s", rep->str);
+            if (c->cb)
+                c->cb(c->ctx, PG_EIO, NULL, 0, -1);
+        } else if (c->cb) {
+            /* The GET script answers nil or {value, pttl}. */
+            if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+                     rep->element[0]->type == REDIS_REPLY_STRING && rep->element[1]->type == REDIS_REPLY_INTEGER)
+                c->cb(c->ctx, PG_OK, rep->element[0]->str, rep->element[0]->len,
+                      rep->element[1]->integer >= 0 ? (int64_t)rep->element[1]->integer : -1);
+            else
+                c->cb(c->ctx, PG_ENOTFOUND, NULL, 0, -1);
+        }
+    }
+    PG_CHECK_UV(uv_timer_stop(&c->timer));
+    uv_close((uv_handle_t *)&c->timer, on_cmd_timer_closed);
+}
+
+static cmd *send_cmd(pg_redis *r, int argc, const char **argv, const size_t *lens, pg_redis_get_cb cb, void *ctx)
+{
+    if (!pg_redis_ready(r))
+        return NULL;
+    cmd *c = calloc(1, sizeof *c);
+    if (c != NULL)
+        c->magic = CMD_MAGIC;
+    if (c == NULL)
+        return NULL;
+    c->r = r;
+    c->cb = cb;
+    c->ctx = ctx;
+    c->t0 = pg_monotonic_ns();
+    if (redisAsyncCommandArgv(r->ac, on_reply, c, argc, argv, lens) != REDIS_OK) {
+        free(c);
+        r->st.errors++;
+        return NULL;
+    }
+    r->st.commands++;
+    PG_CHECK_UV(uv_timer_init(r->loop, &c->timer));
+    c->timer.data = c;
+    r->open++;
+    PG_CHECK_UV(uv_timer_start(&c->timer, on_cmd_timeout, r->cfg.command_timeout_ms, 0));
+    return c;
+}
+
+/* Returns false (a nil reply) for a missing key, so a miss looks the same as GET's. Redis caches
+ * the compiled script by its digest; the text costs about a hundred bytes per call. */
+static const char GET_TTL_SCRIPT[] =
+    "local v = redis.call('GET', KEYS[1]) if not v then return false end return {v, redis.call('PTTL', KEYS[1])}";
+
+int pg_redis_get(pg_redis *r, const char *key, size_t klen, pg_redis_get_cb cb, void *ctx)
+{
+    const char *argv[4] = {"EVAL", GET_TTL_SCRIPT, "1", key};
+    size_t lens[4] = {4, sizeof GET_TTL_SCRIPT - 1, 1, klen};
+    return send_cmd(r, 4, argv, lens, cb, ctx) ? PG_OK : PG_EIO;
+}
+
+void pg_redis_set(pg_redis *r, const char *key, size_t klen, const void *val, size_t len, int64_t ttl_ms)
+{
+    char ttl[24];
+    int tl = snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
+    const char *argv[5] = {"SET", key, val, "PX", ttl};
+    size_t lens[5] = {3, klen, len, 2, (size_t)tl};
+    send_cmd(r, ttl_ms > 0 ? 5 : 3, argv, lens, NULL, NULL);
+}
+
+void pg_redis_get_stats(const pg_redis *r, pg_redis_stats *out)
+{
+    *out = r->st;
+    out->connected = pg_redis_ready(r);
+}
+
+void pg_redis_close(pg_redis *r, void (*done)(void *data), void *data)
+{
+    r->closing = true;
+    r->closed = done;
+    r->closed_data = data;
+    PG_CHECK_UV(uv_timer_stop(&r->timer));
+    uv_close((uv_handle_t *)&r->timer, on_timer_closed);
+    if (r->ac != NULL) {
+        redisAsyncContext *ac = r->ac;
+        /* Pending commands get their callbacks with NULL replies; on_disconnect runs if connected. */
+        redisAsyncFree(ac);
+        r->ac = NULL;
+    }
+    maybe_closed(r);
+}

@@ -1,0 +1,891 @@
+/*
+ * upstream.c: signed GetProfile calls to the CodeGuru Profiler API over libcurl (driven by the
+ * loop through curl_uv): pacing, the in-flight cap, the fair wait queue, retries and the
+ * circuit breaker. What an attempt's outcome means is decided by the pure upstream_outcome.
+ * A call moves QUEUED -> INFLIGHT -> (BACKOFF -> QUEUED)* -> done; one function (finish_attempt)
+ * decides what a completed attempt means. Calls are freed only after their retry timer closed.
+ */
+#include "profgate/upstream.h"
+#include "profgate/up_outcome.h"
+#include "curl_uv.h"
+#include "profgate/buf.h"
+#include "profgate/clock.h"
+#include "profgate/iso8601.h"
+#include "profgate/log.h"
+#include "profgate/ratelimit.h"
+#include "profgate/sigv4.h"
+
+#include <curl/curl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+/* A call's life: NEW -> QUEUED -> INFLIGHT -> (BACKOFF -> QUEUED -> INFLIGHT)* -> DONE; a queued or
+ * backing-off call may also end (deadline, breaker, shutdown). call_set_state checks each move. */
+typedef enum { S_NEW, S_QUEUED, S_INFLIGHT, S_BACKOFF, S_DONE, S_COUNT } cstate;
+static const char *const cstate_names[S_COUNT] = {"new", "queued", "inflight", "backoff", "done"};
+/* The breaker: CLOSED -> OPEN (failures) -> HALF_OPEN (cool-down over) -> CLOSED or OPEN. */
+typedef enum { B_CLOSED, B_OPEN, B_HALF_OPEN, B_COUNT } bstate;
+static const char *const bstate_names[B_COUNT] = {"closed", "open", "half-open"};
+
+typedef struct pg_up_call call;
+#define CALL_MAGIC 0x75706361u /* "upca" */
+
+struct pg_up_call {
+    uint32_t magic;
+    pg_upstream *up;
+    call *prev, *next; /* in the in-flight/backoff list */
+    pg_fq_item qi;     /* in the wait queue */
+    cstate state;
+    char target[640];  /* path and query, as sent and signed */
+    char desc[320];    /* for logs: group/period/start */
+    pg_up_origin origin;
+    char aws_rid[80];  /* the upstream's x-amzn-RequestId for the last attempt, for logs */
+    int64_t attempt_t0;
+    int64_t deadline;  /* monotonic ns */
+    int attempts;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    pg_buf body;
+    char errtype[96];
+    long status;
+    uv_timer_t timer;  /* backoff */
+    bool timer_init;
+    pg_up_done done;
+    void *ctx;
+    pg_apierr err;     /* the last attempt's error */
+};
+
+typedef struct clist {
+    call *head, *tail;
+    size_t n;
+} clist;
+
+struct pg_upstream {
+    uv_loop_t *loop;
+    pg_upstream_cfg cfg;
+    pg_creds creds;
+    char host[300]; /* Host header value (and signed) */
+    pg_curl_uv *curl;    /* NULL once closed */
+    uv_timer_t pace_timer;
+    int open_handles;    /* the pace timer, call timers, and curl_uv until it has closed */
+    pg_fairq queue;      /* waiting for a token and a slot, fair across tenants */
+    clist active;        /* in flight or backing off */
+    pg_tbucket tb;
+    double max_rate, min_rate;
+    int64_t last_decrease;
+    bstate breaker;
+    uint32_t consecutive_failures;
+    int64_t breaker_until;
+    char breaker_reason[200];
+    bool closing;
+    void (*closed)(void *);
+    void *closed_data;
+    uint64_t rng;
+    pg_upstream_stats st;
+};
+
+static void pump(pg_upstream *u);
+static void finish_attempt(call *c, CURLcode res);
+
+#define CALL_OF(it) ((call *)((char *)(it) - offsetof(call, qi)))
+
+/* Waits in its tenant's flow, in its class: interactive (small-plan) calls before the same
+ * tenant's refreshes, and those before its bulk ones. */
+static void enqueue(pg_upstream *u, call *c)
+{
+    pg_fairq_push(&u->queue, &c->qi, c->origin.flow, c->origin.cls);
+}
+
+void pg_upstream_raise(pg_upstream *u, pg_up_call *c, unsigned cls)
+{
+    if (cls >= c->origin.cls)
+        return;
+    c->origin.cls = (uint8_t)cls;
+    if (c->state == S_QUEUED)
+        pg_fairq_raise(&u->queue, &c->qi, cls);
+}
+
+/* ------------------------------------------------------------------ lists */
+
+static void list_push(clist *l, call *c)
+{
+    c->next = NULL;
+    c->prev = l->tail;
+    if (l->tail)
+        l->tail->next = c;
+    else
+        l->head = c;
+    l->tail = c;
+    l->n++;
+}
+
+static void list_remove(clist *l, call *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
+    c->prev = c->next = NULL;
+    l->n--;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static uint64_t rnd(pg_upstream *u)
+{
+    u->rng ^= u->rng << 13;
+    u->rng ^= u->rng >> 7;
+    u->rng ^= u->rng << 17;
+    return u->rng;
+}
+
+static int64_t now_ns(void)
+{
+    return pg_monotonic_ns();
+}
+
+static void maybe_closed(pg_upstream *u);
+
+static void call_set_state(call *c, cstate next)
+{
+    static const bool legal[S_COUNT][S_COUNT] = {
+        [S_NEW] = {[S_QUEUED] = true},
+        [S_QUEUED] = {[S_INFLIGHT] = true, [S_DONE] = true},
+        [S_INFLIGHT] = {[S_BACKOFF] = true, [S_DONE] = true},
+        [S_BACKOFF] = {[S_QUEUED] = true, [S_DONE] = true},
+    };
+    PG_ASSERT(c->state < S_COUNT && next < S_COUNT);
+    if (!legal[c->state][next])
+        pg_log(PG_LOG_ERROR, "upstream %s: illegal move %s -> %s", c->desc, cstate_names[c->state], cstate_names[next]);
+    PG_ASSERT(legal[c->state][next]);
+    if (pg_log_enabled(PG_LOG_DEBUG))
+        pg_log(PG_LOG_DEBUG, "upstream %s: %s -> %s", c->desc, cstate_names[c->state], cstate_names[next]);
+    c->state = next;
+}
+
+static void breaker_set_state(pg_upstream *u, bstate next)
+{
+    static const bool legal[B_COUNT][B_COUNT] = {
+        [B_CLOSED] = {[B_OPEN] = true},
+        [B_OPEN] = {[B_HALF_OPEN] = true, [B_CLOSED] = true},
+        [B_HALF_OPEN] = {[B_OPEN] = true, [B_CLOSED] = true},
+    };
+    if (next == u->breaker)
+        return;
+    PG_ASSERT(legal[u->breaker][next]);
+    pg_log(PG_LOG_DEBUG, "upstream breaker: %s -> %s", bstate_names[u->breaker], bstate_names[next]);
+    u->breaker = next;
+}
+
+static void on_call_timer_closed(uv_handle_t *h)
+{
+    call *c = h->data;
+    pg_upstream *u = c->up;
+    pg_buf_free(&c->body);
+    free(c);
+    u->open_handles--;
+    maybe_closed(u);
+}
+
+/* Delivers the call's outcome and frees it (after its timer closes, if it has one). */
+static void complete(call *c, bool ok)
+{
+    pg_upstream *u = c->up;
+    call_set_state(c, S_DONE);
+    pg_up_result r = {.ok = ok, .status = (int)c->status, .err = ok ? NULL : &c->err,
+                      .body = ok ? c->body.data : NULL, .len = ok ? c->body.len : 0, .attempts = c->attempts};
+    if (ok && r.body == NULL)
+        r.body = "";
+    c->done(c->ctx, &r);
+    if (c->timer_init) {
+        uv_close((uv_handle_t *)&c->timer, on_call_timer_closed);
+        return;
+    }
+    pg_buf_free(&c->body);
+    free(c);
+    maybe_closed(u);
+}
+
+static void fail_now(call *c, pg_apierr_kind kind, const char *msg)
+{
+    pg_apierr_set(&c->err, kind, "%s", msg);
+    complete(c, false);
+}
+
+/* ------------------------------------------------------------------ AIMD and breaker */
+
+static void on_throttled(pg_upstream *u)
+{
+    int64_t now = now_ns();
+    /* One decrease per second at most: a burst of 429s is one signal, not many. */
+    if (now - u->last_decrease < PG_NS_PER_S)
+        return;
+    u->last_decrease = now;
+    double r = u->tb.rate * 0.5;
+    u->tb.rate = r < u->min_rate ? u->min_rate : r;
+    if (u->tb.tokens > 1)
+        u->tb.tokens = 1;
+    pg_log(PG_LOG_WARN, "upstream throttled: pacing lowered to %.2f req/s", u->tb.rate);
+}
+
+static void on_success_rate(pg_upstream *u)
+{
+    if (u->tb.rate < u->max_rate) {
+        double r = u->tb.rate + u->max_rate * 0.05;
+        u->tb.rate = r > u->max_rate ? u->max_rate : r;
+    }
+}
+
+static void breaker_success(pg_upstream *u)
+{
+    if (u->breaker != B_CLOSED)
+        pg_log(PG_LOG_INFO, "upstream circuit closed: the upstream answers again");
+    breaker_set_state(u, B_CLOSED);
+    u->consecutive_failures = 0;
+}
+
+static void breaker_failure(pg_upstream *u, const char *why)
+{
+    u->consecutive_failures++;
+    if (u->breaker == B_HALF_OPEN || (u->breaker == B_CLOSED && u->consecutive_failures >= u->cfg.breaker_failures)) {
+        breaker_set_state(u, B_OPEN);
+        u->breaker_until = now_ns() + (int64_t)u->cfg.breaker_cooldown_ms * PG_NS_PER_MS;
+        snprintf(u->breaker_reason, sizeof u->breaker_reason, "%.190s", why);
+        pg_log(PG_LOG_ERROR, "upstream circuit open for %llu ms after %u consecutive failures (last: %s)",
+               (unsigned long long)u->cfg.breaker_cooldown_ms, u->consecutive_failures, why);
+    }
+}
+
+/* Is the breaker letting calls through now? Moves OPEN -> HALF_OPEN when the cool-down ends. */
+static bool breaker_allows(pg_upstream *u)
+{
+    if (u->breaker == B_OPEN && now_ns() >= u->breaker_until) {
+        breaker_set_state(u, B_HALF_OPEN);
+        pg_log(PG_LOG_INFO, "upstream circuit half-open: probing");
+    }
+    if (u->breaker == B_OPEN)
+        return false;
+    if (u->breaker == B_HALF_OPEN)
+        return u->active.n == 0; /* one probe at a time */
+    return true;
+}
+
+static void breaker_message(pg_upstream *u, char *out, size_t outlen)
+{
+    int64_t left = (u->breaker_until - now_ns()) / PG_NS_PER_MS;
+    snprintf(out, outlen,
+             "The upstream is failing (%u consecutive failures; last: %s); profgate fails fast for %lld ms "
+             "more before trying again",
+             u->consecutive_failures, u->breaker_reason, (long long)(left > 0 ? left : 0));
+}
+
+/* ------------------------------------------------------------------ curl on libuv */
+
+/* A transfer ended: the call it belongs to decides what the attempt means. */
+static void on_transfer_done(void *data, CURL *easy, CURLcode res)
+{
+    (void)data;
+    call *c = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&c);
+    PG_ASSERT(c != NULL && c->magic == CALL_MAGIC);
+    finish_attempt(c, res);
+}
+
+/* After curl's events: ended transfers freed slots, so queued calls may start. */
+static void on_transfers_moved(void *data)
+{
+    pump(data);
+}
+
+/* ------------------------------------------------------------------ one attempt */
+
+static size_t on_body(char *data, size_t size, size_t n, void *userp)
+{
+    call *c = userp;
+    size_t len = size * n;
+    if (pg_buf_append(&c->body, data, len) != PG_OK)
+        return 0; /* over max_response: curl stops with CURLE_WRITE_ERROR */
+    return len;
+}
+
+/* The value of header line data[0..len) when it is "name: value", trimmed; else false. */
+static bool header_value(const char *data, size_t len, const char *name, const char **v, size_t *vl)
+{
+    size_t nl = strlen(name);
+    if (len <= nl || strncasecmp(data, name, nl) != 0 || data[nl] != ':')
+        return false;
+    *v = data + nl + 1;
+    *vl = len - nl - 1;
+    while (*vl > 0 && (**v == ' ' || **v == '\t'))
+        (*v)++, (*vl)--;
+    while (*vl > 0 && ((*v)[*vl - 1] == '\r' || (*v)[*vl - 1] == '\n' || (*v)[*vl - 1] == ' '))
+        (*vl)--;
+    return true;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *userp)
+{
+    call *c = userp;
+    size_t len = size * n;
+    const char *v;
+    size_t vl;
+    if (header_value(data, len, "x-amzn-errortype", &v, &vl)) {
+        /* "ns#Name:extra" -> "Name" */
+        const char *hash = memchr(v, '#', vl);
+        if (hash) {
+            vl -= (size_t)(hash + 1 - v);
+            v = hash + 1;
+        }
+        const char *colon = memchr(v, ':', vl);
+        if (colon)
+            vl = (size_t)(colon - v);
+        snprintf(c->errtype, sizeof c->errtype, "%.*s", (int)PG_MIN(vl, sizeof c->errtype - 1), v);
+    } else if (header_value(data, len, "x-amzn-requestid", &v, &vl)) {
+        pg_printable(v, vl, c->aws_rid, sizeof c->aws_rid);
+    }
+    return len;
+}
+
+static bool add_header(call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool add_header(call *c, const char *fmt, ...)
+{
+    char line[4352];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    struct curl_slist *l = curl_slist_append(c->hdrs, line);
+    if (l == NULL)
+        return false;
+    c->hdrs = l;
+    return true;
+}
+
+/* The attempt's request headers, signed with SigV4 when there are credentials. Signed at each
+ * attempt: the date is part of the signature. */
+static bool sign_headers(call *c)
+{
+    pg_upstream *u = c->up;
+    curl_slist_free_all(c->hdrs);
+    c->hdrs = NULL;
+    char amz_date[17];
+    pg_amz_date(pg_realtime_ns(), amz_date);
+    bool ok = add_header(c, "Host: %s", u->host) && add_header(c, "Accept: application/json") &&
+              add_header(c, "X-Amz-Date: %s", amz_date) && add_header(c, "User-Agent: profgate/%s", PG_VERSION);
+    /* Not signed: tracing headers are not part of the request's meaning (the SDKs do the same). */
+    if (ok && c->origin.trace[0])
+        ok = add_header(c, "X-Amzn-Trace-Id: %s", c->origin.trace);
+    if (ok && u->creds.present) {
+        pg_http_header signed_hdrs[4] = {
+            {"host", 4, u->host, strlen(u->host)},
+            {"accept", 6, "application/json", 16},
+            {"x-amz-date", 10, amz_date, 16},
+        };
+        size_t ns = 3;
+        if (u->creds.session_token[0]) {
+            signed_hdrs[ns++] = (pg_http_header){"x-amz-security-token", 20, u->creds.session_token,
+                                                 strlen(u->creds.session_token)};
+            ok = add_header(c, "X-Amz-Security-Token: %s", u->creds.session_token);
+        }
+        pg_slice path, query;
+        pg_target_split(c->target, strlen(c->target), &path, &query);
+        pg_sigv4_input in = {.method = "GET", .path = path, .query = query, .headers = signed_hdrs, .nheaders = ns,
+                             .payload_hash = PG_SHA256_HEX_EMPTY, .amz_date = amz_date, .region = u->cfg.region,
+                             .service = "codeguru-profiler"};
+        pg_buf auth;
+        pg_buf_init(&auth, 2048);
+        ok = ok && pg_sigv4_authorization(&in, u->creds.access_key, u->creds.secret_key, &auth) == PG_OK &&
+             pg_buf_append(&auth, "", 1) == PG_OK && add_header(c, "Authorization: %s", auth.data);
+        pg_buf_free(&auth);
+    }
+    return ok;
+}
+
+static bool start_attempt(call *c)
+{
+    pg_upstream *u = c->up;
+    c->attempts++;
+    u->st.attempts++;
+    c->status = 0;
+    c->errtype[0] = '\0';
+    pg_buf_reset(&c->body);
+    if (!sign_headers(c))
+        return false;
+    if (c->easy == NULL) {
+        c->easy = curl_easy_init();
+        if (c->easy == NULL)
+            return false;
+    } else {
+        curl_easy_reset(c->easy);
+    }
+    char url[1200];
+    int n = snprintf(url, sizeof url, "%s%s", u->cfg.endpoint, c->target);
+    PG_FMT_FITS(n, sizeof url); /* the endpoint and the target are both bounded, together below this */
+    int64_t left_ms = (c->deadline - now_ns()) / PG_NS_PER_MS;
+    long timeout = (long)PG_MIN((int64_t)u->cfg.attempt_timeout_ms, PG_MAX(left_ms, 1));
+    CURL *e = c->easy;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->hdrs);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, c);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, PG_MIN(timeout, 5000L));
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)u->cfg.max_response);
+    if (u->cfg.ca_bundle[0])
+        curl_easy_setopt(e, CURLOPT_CAINFO, u->cfg.ca_bundle);
+    if (u->cfg.insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (pg_curl_uv_add(u->curl, e) != PG_OK)
+        return false;
+    call_set_state(c, S_INFLIGHT);
+    list_push(&u->active, c);
+    c->errtype[0] = c->aws_rid[0] = '\0';
+    c->attempt_t0 = now_ns();
+    pg_log(PG_LOG_DEBUG, "upstream %s attempt %d rid=%s", c->desc, c->attempts, c->origin.rid[0] ? c->origin.rid : "-");
+    return true;
+}
+
+void pg_upstream_error_message(const char *body, size_t len, char *out, size_t outlen)
+{
+    PG_ASSERT(outlen > 0);
+    out[0] = '\0';
+    const char *p = len ? memmem(body, len, "\"message\"", 9) : NULL;
+    if (p == NULL)
+        return;
+    const char *end = body + len;
+    p += 9;
+    while (p < end && (*p == ' ' || *p == ':'))
+        p++;
+    if (p >= end || *p != '"')
+        return;
+    p++;
+    size_t o = 0;
+    while (p < end && *p != '"' && o + 1 < outlen) {
+        if (*p == '\\' && p + 1 < end)
+            p++;
+        out[o++] = (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f ? *p : '?';
+        p++;
+    }
+    out[o] = '\0';
+}
+
+static void on_backoff_done(uv_timer_t *t)
+{
+    call *c = t->data;
+    pg_upstream *u = c->up;
+    list_remove(&u->active, c);
+    call_set_state(c, S_QUEUED);
+    enqueue(u, c);
+    pump(u);
+}
+
+static void schedule_retry(call *c)
+{
+    pg_upstream *u = c->up;
+    /* Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]. */
+    uint64_t ceiling = u->cfg.backoff_base_ms << PG_MIN(c->attempts - 1, 20);
+    if (ceiling > u->cfg.backoff_cap_ms)
+        ceiling = u->cfg.backoff_cap_ms;
+    uint64_t delay = ceiling ? rnd(u) % (ceiling + 1) : 0;
+    if (!c->timer_init) {
+        PG_CHECK_UV(uv_timer_init(u->loop, &c->timer));
+        c->timer.data = c;
+        c->timer_init = true;
+        u->open_handles++;
+    }
+    call_set_state(c, S_BACKOFF);
+    list_push(&u->active, c);
+    u->st.retries++;
+    PG_CHECK_UV(uv_timer_start(&c->timer, on_backoff_done, delay, 0));
+}
+
+static pg_up_transport transport_of(CURLcode res)
+{
+    if (res == CURLE_OK)
+        return PG_UPT_DONE;
+    if (res == CURLE_WRITE_ERROR || res == CURLE_FILESIZE_EXCEEDED)
+        return PG_UPT_TOO_LARGE; /* on_body refused more than max_response */
+    return res == CURLE_OPERATION_TIMEDOUT ? PG_UPT_TIMEOUT : PG_UPT_CONNECT;
+}
+
+/* The client's error for a failed attempt (kept in case it was the last), and a short reason for
+ * the log line. msg is the upstream's own message, possibly empty. */
+static void attempt_error(call *c, const pg_up_outcome *o, CURLcode res, const char *msg, char *why, size_t whylen)
+{
+    pg_upstream *u = c->up;
+    const char *sep = msg[0] ? ": " : "";
+    if (res != CURLE_OK) {
+        if (o->retry)
+            pg_apierr_set(&c->err, o->kind, "The upstream could not be reached: %s", curl_easy_strerror(res));
+        else
+            pg_apierr_set(&c->err, o->kind, "The upstream's response exceeded %zu bytes", u->cfg.max_response);
+        snprintf(why, whylen, "%s", curl_easy_strerror(res));
+        return;
+    }
+    snprintf(why, whylen, "%ld %s", c->status, c->errtype);
+    switch (o->kind) {
+    case PG_AE_THROTTLING:
+        pg_apierr_set(&c->err, o->kind, "Rate exceeded: the upstream kept throttling profgate's request%s%s", sep, msg);
+        snprintf(why, whylen, "429 ThrottlingException");
+        return;
+    case PG_AE_VALIDATION:
+        pg_apierr_set(&c->err, o->kind, "%s", msg[0] ? msg : "The upstream rejected the request");
+        return;
+    case PG_AE_NOT_FOUND:
+        pg_apierr_set(&c->err, o->kind, "%s", msg[0] ? msg : "The profiling group does not exist");
+        return;
+    case PG_AE_ACCESS_DENIED:
+        pg_apierr_set(&c->err, o->kind,
+                      "The upstream rejected profgate's credentials (%s%s%s); check the gateway's AWS credentials",
+                      c->errtype[0] ? c->errtype : "403", sep, msg);
+        return;
+    default:
+        break;
+    }
+    if (o->cls == PG_UPC_SERVER_ERROR)
+        pg_apierr_set(&c->err, o->kind, "The upstream failed: %ld %s%s%s", c->status, c->errtype, sep, msg);
+    else
+        pg_apierr_set(&c->err, o->kind, "The upstream answered %ld %s%s%s", c->status, c->errtype, sep, msg);
+}
+
+static void count_attempt(pg_upstream_stats *st, pg_up_class cls)
+{
+    switch (cls) {
+    case PG_UPC_OK: st->ok++; return;
+    case PG_UPC_THROTTLED: st->throttled++; return;
+    case PG_UPC_SERVER_ERROR: st->server_errors++; return;
+    case PG_UPC_TIMEOUT: st->timeouts++; return;
+    case PG_UPC_CONNECTION_ERROR: st->conn_errors++; return;
+    case PG_UPC_CLIENT_ERROR: st->client_errors++; return;
+    }
+    PG_UNREACHABLE();
+}
+
+static void release_transfer(call *c)
+{
+    curl_easy_cleanup(c->easy);
+    c->easy = NULL;
+    curl_slist_free_all(c->hdrs);
+    c->hdrs = NULL;
+}
+
+/* One attempt ended: pg_up_classify says what it means; this carries it out. */
+static void finish_attempt(call *c, CURLcode res)
+{
+    pg_upstream *u = c->up;
+    list_remove(&u->active, c);
+    pg_histo_observe(&u->st.attempt_seconds, (uint64_t)(now_ns() - c->attempt_t0));
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->status);
+    pg_up_outcome o = pg_up_classify(transport_of(res), c->status, c->errtype);
+    count_attempt(&u->st, o.cls);
+    if (o.cls == PG_UPC_OK) {
+        breaker_success(u);
+        on_success_rate(u);
+        release_transfer(c);
+        complete(c, true);
+        return;
+    }
+    char msg[256], why[300];
+    pg_upstream_error_message(c->body.data, c->body.len, msg, sizeof msg);
+    attempt_error(c, &o, res, msg, why, sizeof why);
+    if (o.throttled)
+        on_throttled(u);
+    if (o.breaker_failure)
+        breaker_failure(u, why);
+    bool time_left = now_ns() + (int64_t)u->cfg.backoff_base_ms * PG_NS_PER_MS < c->deadline;
+    if (o.retry && !u->closing && (uint32_t)c->attempts <= u->cfg.retries && time_left && u->breaker != B_OPEN) {
+        pg_log(PG_LOG_INFO, "upstream %s attempt %d failed (%s); retrying rid=%s aws_rid=%s", c->desc, c->attempts, why,
+               c->origin.rid[0] ? c->origin.rid : "-", c->aws_rid[0] ? c->aws_rid : "-");
+        schedule_retry(c);
+        return;
+    }
+    pg_log(PG_LOG_WARN, "upstream %s failed after %d attempt(s): %s rid=%s aws_rid=%s", c->desc, c->attempts, why,
+           c->origin.rid[0] ? c->origin.rid : "-", c->aws_rid[0] ? c->aws_rid : "-");
+    release_transfer(c);
+    complete(c, false);
+}
+
+/* ------------------------------------------------------------------ pacing */
+
+static void on_pace_timer(uv_timer_t *t)
+{
+    pump(t->data);
+}
+
+/* Starts as many queued calls as the pacer, the in-flight cap and the breaker allow. */
+static void pump(pg_upstream *u)
+{
+    if (u->closing)
+        return;
+    for (pg_fq_item *it; (it = pg_fairq_peek(&u->queue)) != NULL;) {
+        call *c = CALL_OF(it);
+        int64_t now = now_ns();
+        if (now >= c->deadline) {
+            pg_fairq_remove(&u->queue, &c->qi);
+            if (c->err.message[0] == '\0')
+                pg_apierr_set(&c->err, PG_AE_UNAVAILABLE,
+                              "The upstream did not answer within profgate's deadline (%llu ms)",
+                              (unsigned long long)u->cfg.deadline_ms);
+            complete(c, false);
+            continue;
+        }
+        if (!breaker_allows(u)) {
+            if (u->breaker == B_OPEN) {
+                char m[PG_APIERR_MSG_MAX];
+                breaker_message(u, m, sizeof m);
+                pg_fairq_remove(&u->queue, &c->qi);
+                u->st.refused++;
+                fail_now(c, PG_AE_UNAVAILABLE, m);
+                continue;
+            }
+            return; /* half-open with a probe in flight */
+        }
+        if (u->active.n >= u->cfg.max_inflight)
+            return;
+        int64_t wait = pg_tbucket_wait_ns(&u->tb, now, 1);
+        if (wait > 0) {
+            PG_CHECK_UV(uv_timer_start(&u->pace_timer, on_pace_timer, (uint64_t)(wait + PG_NS_PER_MS - 1) / PG_NS_PER_MS, 0));
+            return;
+        }
+        PG_ASSERT(pg_tbucket_take(&u->tb, now, 1));
+        pg_fairq_pop(&u->queue, &c->qi);
+        if (!start_attempt(c)) {
+            fail_now(c, PG_AE_INTERNAL, "profgate could not start an upstream request");
+            continue;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ public */
+
+void pg_upstream_global_init(void)
+{
+    PG_ASSERT(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK);
+}
+
+void pg_upstream_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, const pg_creds *creds, char *err,
+                             size_t errlen)
+{
+    pg_upstream *u = calloc(1, sizeof *u);
+    if (u == NULL)
+        return NULL;
+    u->loop = loop;
+    u->cfg = *cfg;
+    u->creds = *creds;
+    /* Host header: the endpoint's authority (with a non-default port, as SigV4 signs it). */
+    const char *p = strstr(cfg->endpoint, "://");
+    if (p == NULL || (strncmp(cfg->endpoint, "http://", 7) != 0 && strncmp(cfg->endpoint, "https://", 8) != 0)) {
+        snprintf(err, errlen, "upstream.endpoint '%.200s' must be http://HOST[:PORT] or https://HOST[:PORT]",
+                 cfg->endpoint);
+        free(u);
+        return NULL;
+    }
+    p += 3;
+    size_t hl = strcspn(p, "/?#");
+    if (hl == 0 || hl >= sizeof u->host || p[hl] != '\0') {
+        snprintf(err, errlen, "upstream.endpoint '%.200s' must have a host and no path", cfg->endpoint);
+        free(u);
+        return NULL;
+    }
+    memcpy(u->host, p, hl);
+    u->host[hl] = '\0';
+    bool https = strncmp(cfg->endpoint, "https://", 8) == 0;
+    size_t h = strlen(u->host);
+    if ((https && h > 4 && strcmp(u->host + h - 4, ":443") == 0) || (!https && h > 3 && strcmp(u->host + h - 3, ":80") == 0))
+        u->host[h - (https ? 4 : 3)] = '\0'; /* default ports are not part of the signed host */
+    u->curl = pg_curl_uv_new(loop, on_transfer_done, on_transfers_moved, u);
+    if (u->curl == NULL) {
+        snprintf(err, errlen, "curl_multi_init failed");
+        free(u);
+        return NULL;
+    }
+    CURLM *multi = pg_curl_uv_multi(u->curl);
+    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)cfg->max_inflight);
+    curl_multi_setopt(multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    PG_CHECK_UV(uv_timer_init(loop, &u->pace_timer));
+    u->pace_timer.data = u;
+    u->open_handles = 2; /* the pace timer and curl_uv */
+    u->max_rate = cfg->rate;
+    u->min_rate = cfg->rate / 64 < 0.05 ? 0.05 : cfg->rate / 64;
+    pg_tbucket_init(&u->tb, cfg->rate, cfg->burst, now_ns());
+    pg_fairq_init(&u->queue);
+    if (getrandom(&u->rng, sizeof u->rng, 0) != sizeof u->rng || u->rng == 0)
+        u->rng = (uint64_t)now_ns() | 1;
+    return u;
+}
+
+int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period per, int64_t start_s,
+                            const pg_up_origin *origin, pg_up_done done, void *ctx, pg_up_call **handle,
+                            pg_apierr *err)
+{
+    if (u->closing) {
+        pg_apierr_set(err, PG_AE_UNAVAILABLE, "profgate is shutting down");
+        return PG_EIO;
+    }
+    if (u->breaker == B_OPEN && now_ns() < u->breaker_until) {
+        char m[PG_APIERR_MSG_MAX];
+        breaker_message(u, m, sizeof m);
+        pg_apierr_set(err, PG_AE_UNAVAILABLE, "%s", m);
+        u->st.refused++;
+        return PG_EIO;
+    }
+    if (u->queue.n >= u->cfg.queue_max) {
+        pg_apierr_set(err, PG_AE_UNAVAILABLE, "profgate's upstream queue is full (%u calls waiting)", u->cfg.queue_max);
+        u->st.refused++;
+        return PG_ELIMIT;
+    }
+    call *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        pg_apierr_set(err, PG_AE_INTERNAL, "out of memory");
+        return PG_ENOMEM;
+    }
+    c->magic = CALL_MAGIC;
+    c->up = u;
+    c->done = done;
+    c->ctx = ctx;
+    if (origin != NULL)
+        c->origin = *origin;
+    c->deadline = now_ns() + (int64_t)u->cfg.deadline_ms * PG_NS_PER_MS;
+    pg_buf_init(&c->body, u->cfg.max_response);
+    char ts[PG_TS_FMT_MAX];
+    pg_ts_format(start_s * PG_NS_PER_S, ts, sizeof ts);
+    /* "2026-11-24T10:00:00Z" with ':' percent-encoded, as the SDKs send it. */
+    char enc[64];
+    size_t o = 0;
+    for (const char *q = ts; *q && o + 4 < sizeof enc; q++) {
+        if (*q == ':') {
+            memcpy(enc + o, "%3A", 3);
+            o += 3;
+        } else {
+            enc[o++] = *q;
+        }
+    }
+    enc[o] = '\0';
+    /* Group names are [A-Za-z0-9_-]: nothing to encode in the path. */
+    snprintf(c->target, sizeof c->target, "/profilingGroups/%s/profile?startTime=%s&period=%s", group, enc,
+             pg_period_name(per));
+    snprintf(c->desc, sizeof c->desc, "%s/%s/%s", group, pg_period_name(per), ts);
+    call_set_state(c, S_QUEUED);
+    enqueue(u, c);
+    if (handle != NULL)
+        *handle = c;
+    pump(u);
+    return PG_OK;
+}
+
+static void on_upstream_timer_closed(uv_handle_t *h)
+{
+    pg_upstream *u = h->data;
+    u->open_handles--;
+    maybe_closed(u);
+}
+
+static void on_curl_closed(void *data)
+{
+    pg_upstream *u = data;
+    u->open_handles--;
+    maybe_closed(u);
+}
+
+static void maybe_closed(pg_upstream *u)
+{
+    if (!u->closing || u->open_handles > 0 || u->queue.n > 0 || u->active.n > 0)
+        return;
+    void (*cb)(void *) = u->closed;
+    void *data = u->closed_data;
+    pg_creds_clear(&u->creds);
+    free(u);
+    if (cb)
+        cb(data);
+}
+
+void pg_upstream_close(pg_upstream *u, void (*done)(void *data), void *data)
+{
+    u->closing = true;
+    u->closed = done;
+    u->closed_data = data;
+    u->open_handles++; /* held until the end of this function */
+    for (pg_fq_item *it; (it = pg_fairq_peek(&u->queue)) != NULL;) {
+        call *c = CALL_OF(it);
+        pg_fairq_remove(&u->queue, it);
+        fail_now(c, PG_AE_UNAVAILABLE, "profgate is shutting down");
+    }
+    while (u->active.head) {
+        call *c = u->active.head;
+        list_remove(&u->active, c);
+        if (c->state == S_INFLIGHT) {
+            pg_curl_uv_remove(u->curl, c->easy);
+        } else {
+            PG_CHECK_UV(uv_timer_stop(&c->timer));
+        }
+        release_transfer(c);
+        fail_now(c, PG_AE_UNAVAILABLE, "profgate is shutting down");
+    }
+    pg_curl_uv_close(u->curl, on_curl_closed, u);
+    u->curl = NULL;
+    uv_close((uv_handle_t *)&u->pace_timer, on_upstream_timer_closed);
+    u->open_handles--;
+    maybe_closed(u);
+}
+
+void pg_upstream_get_stats(const pg_upstream *u, pg_upstream_stats *out)
+{
+    *out = u->st;
+    out->rate = u->tb.rate;
+    out->rate_max = u->max_rate;
+    out->queued = u->queue.n;
+    out->inflight = u->active.n;
+    out->breaker = bstate_names[u->breaker];
+}
+
+void pg_upstream_reconfigure(pg_upstream *u, const pg_upstream_cfg *cfg)
+{
+    pg_upstream_cfg next = *cfg;
+    /* Where it sends, and how it trusts TLS, are fixed for the process (they need a restart). */
+    memcpy(next.endpoint, u->cfg.endpoint, sizeof next.endpoint);
+    memcpy(next.region, u->cfg.region, sizeof next.region);
+    memcpy(next.ca_bundle, u->cfg.ca_bundle, sizeof next.ca_bundle);
+    next.insecure = u->cfg.insecure;
+    u->cfg = next;
+    /* A new rate starts fresh (any throttling decrease is forgotten); the tokens held carry over. */
+    u->max_rate = cfg->rate;
+    u->min_rate = cfg->rate / 64 < 0.05 ? 0.05 : cfg->rate / 64;
+    u->tb.rate = cfg->rate;
+    u->tb.burst = cfg->burst;
+    if (u->tb.tokens > cfg->burst)
+        u->tb.tokens = cfg->burst;
+    pump(u); /* more room may let queued calls start now */
+}
+
+void pg_upstream_set_weight(pg_upstream *u, unsigned flow, uint32_t weight)
+{
+    pg_fairq_set_weight(&u->queue, flow, weight);
+}
+
+size_t pg_upstream_flow_queued(const pg_upstream *u, unsigned flow)
+{
+    return pg_fairq_flow_len(&u->queue, flow);
+}

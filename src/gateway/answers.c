@@ -1,0 +1,129 @@
+/*
+ * answers.c: the stored-answer cache. An answer whose buckets are all complete can no longer
+ * change, so a repeat of the same covered range, format, maxDepth and encoding is answered with
+ * the same bytes, without planning fetches, merging or encoding.
+ */
+#include "gp.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* An encoded answer, kept for repeats of a request whose buckets are all complete: its content
+ * can no longer change, so the same covered range, format, maxDepth and encoding give the same
+ * bytes. The bytes live in a memfd, so repeats go out with sendfile and are never copied through
+ * user space (the copy was most of the cost of a repeat); in a buffer if no memfd can be had. */
+typedef struct answer {
+    int fd; /* -1: in body */
+    pg_buf body;
+    size_t len;
+} answer;
+
+static void free_answer(void *v)
+{
+    answer *a = v;
+    if (a->fd >= 0)
+        close(a->fd);
+    pg_buf_free(&a->body);
+    free(a);
+}
+
+/* A memfd holding a copy of data, or -1. */
+static int memfd_of(const pg_buf *data)
+{
+    int fd = memfd_create("profgate-answer", MFD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t off = 0;
+    while (off < data->len) {
+        ssize_t n = write(fd, data->data + off, data->len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            close(fd);
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    return fd;
+}
+
+
+pg_lru *gw_answers_new(size_t bytes)
+{
+    return pg_lru_new(bytes, free_answer);
+}
+
+/* Group names are at most 255 bytes (validated), so the key always fits. */
+#define ANSWER_KEY_MAX 400
+
+static int answer_key(const pg_getprofile_req *r, const pg_plan *plan, bool gzip, char *out, size_t outlen)
+{
+    int n = snprintf(out, outlen, "%s|%lld|%lld|%d|%d|%d", r->group, (long long)plan->start_s, (long long)plan->end_s,
+                     (int)r->format, r->max_depth, gzip);
+    PG_FMT_FITS(n, outlen);
+    return n;
+}
+
+static bool plan_immutable(const pg_plan *plan)
+{
+    if (plan->n == 0)
+        return false;
+    for (size_t i = 0; i < plan->n; i++)
+        if (!plan->b[i].complete)
+            return false;
+    return true;
+}
+
+bool gp_answer_cacheable(const gpreq *g)
+{
+    return pg_lru_capacity(g->gw->answers) > 0 && plan_immutable(&g->plan);
+}
+
+/* A repeat of an all-complete request: the stored answer, written without a copy. */
+bool gp_answer_from_cache(gpreq *g)
+{
+    if (!gp_answer_cacheable(g))
+        return false;
+    char key[ANSWER_KEY_MAX];
+    int klen = answer_key(&g->r, &g->plan, g->gzip, key, sizeof key);
+    pg_lru_entry *e = pg_lru_get(g->gw->answers, key, (size_t)klen);
+    if (e == NULL)
+        return false;
+    g->gw->answer_hits++;
+    g->hits = g->plan.n;
+    /* The write holds the reference and releases it when done. */
+    const answer *a = pg_lru_value(e);
+    gp_headers ph;
+    gp_headers_make(g, &ph);
+    if (a->fd >= 0)
+        pg_http_respond_fd(g->req, 200, ph.h, ph.n, a->fd, a->len, pg_lru_release_entry, e);
+    else
+        pg_http_respond_shared(g->req, 200, ph.h, ph.n, a->body.data, a->body.len, pg_lru_release_entry, e);
+    return true;
+}
+
+/* Keeps an all-complete answer for repeats; the cache takes body's buffer. */
+void gp_store_answer(gpreq *g, pg_buf *body)
+{
+    char key[ANSWER_KEY_MAX];
+    int klen = answer_key(&g->r, &g->plan, g->gzip, key, sizeof key);
+    answer *a = malloc(sizeof *a);
+    if (a == NULL) {
+        pg_buf_free(body);
+        return;
+    }
+    a->len = body->len;
+    a->fd = memfd_of(body);
+    if (a->fd >= 0) {
+        pg_buf_free(body);
+        pg_buf_init(&a->body, 0);
+    } else {
+        a->body = *body;
+        pg_buf_init(body, 0);
+    }
+    pg_lru_put(g->gw->answers, key, (size_t)klen, a, a->len + sizeof *a);
+}
+

@@ -1,0 +1,64 @@
+/*
+ * gateway.c: the gateway object's life: created from the modules main wired, told about the
+ * server and reloads, freed last. Request handling lives in routes.c and getprofile.c.
+ */
+#include "gw.h"
+#include "profgate/settings.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+pg_gateway *gw_of(void *data)
+{
+    pg_gateway *gw = data;
+    PG_ASSERT(gw != NULL && gw->magic == GW_MAGIC);
+    return gw;
+}
+
+pg_gateway *pg_gateway_new(const pg_gateway_deps *deps)
+{
+    pg_gateway *gw = pg_xcalloc(1, sizeof *gw);
+    gw->magic = GW_MAGIC;
+    gw->d = *deps;
+    pg_settings_planner(&gw->planner, deps->cfg);
+    pg_profile_limits_default(&gw->limits);
+    /* Always there, so a reload can resize them (from or to 0: holding nothing). */
+    gw->answers = gw_answers_new((size_t)deps->cfg->cache_response_bytes);
+    gw->runs = gw_runs_new((size_t)deps->cfg->cache_merged_bytes);
+    PG_ASSERT(gw->answers != NULL && gw->runs != NULL);
+    gw->start_time = (double)pg_realtime_ns() / 1e9;
+    return gw;
+}
+
+void pg_gateway_reconfigure(pg_gateway *gw)
+{
+    pg_settings_planner(&gw->planner, gw->d.cfg);
+    pg_lru_set_capacity(gw->answers, (size_t)gw->d.cfg->cache_response_bytes);
+    pg_lru_set_capacity(gw->runs, (size_t)gw->d.cfg->cache_merged_bytes);
+}
+
+void pg_gateway_set_server(pg_gateway *gw, pg_http_server *server)
+{
+    gw->server = server;
+}
+
+void pg_gateway_set_stopping(pg_gateway *gw)
+{
+    gw->stopping = true;
+}
+
+void pg_gateway_count_reload(pg_gateway *gw, bool ok)
+{
+    gw->m.reloads[ok ? PG_MRL_OK : PG_MRL_FAILED]++;
+}
+
+void pg_gateway_free(pg_gateway *gw)
+{
+    if (gw == NULL)
+        return;
+    PG_ASSERT(gw->active == 0);
+    pg_lru_free(gw->answers);
+    pg_lru_free(gw->runs);
+    gw->magic = 0;
+    free(gw);
+}

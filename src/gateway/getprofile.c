@@ -1,0 +1,470 @@
+/*
+ * getprofile.c: one GetProfile from its head to its last byte, as an explicit state machine
+ * (gp.h has the steps; docs/ARCHITECTURE.md the diagram). Authenticate, validate, resolve and
+ * plan; answer a repeat of an all-complete plan from the answer cache; fold the plan's stored
+ * merged runs; ask the fetcher for every other bucket at once (it coalesces with other requests
+ * and paces the upstream), fold each bucket into its run or the answer as it arrives, and when
+ * the last one is in, encode and stream the answer. The first failed bucket answers the request
+ * with its error; the other waits are left (their upstream calls finish for whoever else needs
+ * them). Abort and completion switch on the step; gp_end is the one place a request is freed.
+ */
+#include "gp.h"
+#include "profgate/iso8601.h"
+#include "profgate/log.h"
+#include "profgate/merge.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BODY_LIMIT ((size_t)1 << 30)
+
+/* Streaming: the encoder makes pieces of about STREAM_CHUNK bytes, and pauses while more than
+ * STREAM_HIGH bytes wait to be written, until they fall to STREAM_LOW. So a large answer holds
+ * at most a few pieces beyond the merged tree, and a slow reader never makes profgate buffer
+ * the whole body. An answer that fits in the first piece goes out whole, with Content-Length. */
+#define STREAM_CHUNK ((size_t)64 * 1024)
+#define STREAM_HIGH ((size_t)256 * 1024)
+#define STREAM_LOW ((size_t)64 * 1024)
+
+static const char *const step_names[GP_STEP_COUNT] = {
+    "auth", "validate", "plan", "fetch", "encode", "stream", "paused", "aborted", "done",
+};
+
+const char *gp_step_name(gp_step s)
+{
+    PG_ASSERT(s < GP_STEP_COUNT);
+    return step_names[s];
+}
+
+gpreq *gp_of(void *data)
+{
+    gpreq *g = data;
+    PG_ASSERT(g != NULL && g->magic == GP_MAGIC);
+    return g;
+}
+
+void gp_set_step(gpreq *g, gp_step next)
+{
+    static const bool legal[GP_STEP_COUNT][GP_STEP_COUNT] = {
+        [GP_AUTH] = {[GP_VALIDATE] = true, [GP_DONE] = true},
+        [GP_VALIDATE] = {[GP_PLAN] = true, [GP_DONE] = true},
+        [GP_PLAN] = {[GP_FETCH] = true, [GP_DONE] = true},
+        [GP_FETCH] = {[GP_ENCODE] = true, [GP_DONE] = true},
+        [GP_ENCODE] = {[GP_STREAM] = true, [GP_ABORTED] = true, [GP_DONE] = true},
+        [GP_STREAM] = {[GP_PAUSED] = true, [GP_ABORTED] = true, [GP_DONE] = true},
+        [GP_PAUSED] = {[GP_STREAM] = true, [GP_DONE] = true},
+        [GP_ABORTED] = {[GP_DONE] = true},
+    };
+    PG_ASSERT(g->step < GP_STEP_COUNT && next < GP_STEP_COUNT);
+    if (!legal[g->step][next])
+        pg_log(PG_LOG_ERROR, "rid=%s GetProfile: illegal move %s -> %s", pg_http_req_id(g->req),
+               step_names[g->step], step_names[next]);
+    PG_ASSERT(legal[g->step][next]);
+    if (pg_log_enabled(PG_LOG_DEBUG))
+        pg_log(PG_LOG_DEBUG, "rid=%s GetProfile: %s -> %s", pg_http_req_id(g->req), step_names[g->step],
+               step_names[next]);
+    g->step = next;
+}
+
+/* The one place a request ends: everything it holds is released. */
+static void gp_end(gpreq *g)
+{
+    PG_ASSERT(g->step == GP_DONE && g->pending == 0);
+    g->gw->active--;
+    pg_pwriter_free(g->writer);
+    pg_gzip_stream_free(g->gz);
+    pg_buf_free(&g->piece);
+    pg_buf_free(&g->zpiece);
+    pg_buf_free(&g->keep);
+    gp_runs_free(g);
+    pg_profile_free(&g->acc);
+    g->magic = 0;
+    free(g);
+}
+
+/* Answers with err and ends the request: a step before the first byte of the answer. */
+static void gp_fail_now(gpreq *g, const pg_apierr *err)
+{
+    gp_set_step(g, GP_DONE);
+    pg_http_respond_error(g->req, err);
+    gp_end(g);
+}
+
+/* Leaves every bucket still awaited; their upstream calls go on for other requests. */
+static void gp_leave_all(gpreq *g)
+{
+    for (size_t i = 0; i < g->plan.n; i++)
+        if (g->waiters[i] != NULL) {
+            pg_fetcher_leave(g->gw->d.fetcher, g->waiters[i]);
+            g->waiters[i] = NULL;
+            g->pending--;
+        }
+}
+
+static void gp_fail(gpreq *g, const pg_apierr *err)
+{
+    gp_leave_all(g);
+    gp_fail_now(g, err);
+}
+
+static void fail_limits(gpreq *g, int rc)
+{
+    pg_apierr e;
+    pg_apierr_set(&e, PG_AE_INTERNAL, "The merged profile exceeds profgate's limits: %s", pg_strerror(rc));
+    gp_fail(g, &e);
+}
+
+void gp_headers_make(const gpreq *g, gp_headers *ph)
+{
+    char s[PG_TS_FMT_MAX], e[PG_TS_FMT_MAX];
+    int n = snprintf(ph->buckets, sizeof ph->buckets, "total=%zu hit=%zu fetched=%zu coalesced=%zu", g->plan.n,
+                     g->hits, g->fetched, g->coalesced);
+    PG_FMT_FITS(n, sizeof ph->buckets);
+    pg_ts_format(g->plan.start_s * PG_NS_PER_S, s, sizeof s);
+    pg_ts_format(g->plan.end_s * PG_NS_PER_S, e, sizeof e);
+    n = snprintf(ph->range, sizeof ph->range, "%s/%s", s, e);
+    PG_FMT_FITS(n, sizeof ph->range);
+    ph->h[0] = (pg_http_out_header){"Content-Type", pg_format_content_type(g->r.format)};
+    ph->h[1] = (pg_http_out_header){"X-Profgate-Cache", g->hits == g->plan.n ? "hit" : g->hits > 0 ? "partial" : "miss"};
+    ph->h[2] = (pg_http_out_header){"X-Profgate-Buckets", ph->buckets};
+    ph->h[3] = (pg_http_out_header){"X-Profgate-Range", ph->range};
+    ph->n = 4;
+    if (g->gzip)
+        ph->h[ph->n++] = (pg_http_out_header){"Content-Encoding", "gzip"};
+}
+
+/* ---------------------------------------------------------------- ENCODE, STREAM, PAUSED */
+
+/* Ends a streamed answer (ok: completely sent) and the request. */
+static void stream_done(gpreq *g, bool ok)
+{
+    pg_http_stream_end(g->req, ok);
+    gp_set_step(g, GP_DONE);
+    if (ok && g->keeping)
+        gp_store_answer(g, &g->keep);
+    gp_end(g);
+}
+
+static void gp_pump(gpreq *g);
+
+static void on_drain(pg_http_req *req, void *data)
+{
+    (void)req;
+    gpreq *g = gp_of(data);
+    gp_set_step(g, GP_STREAM);
+    gp_pump(g);
+}
+
+/* Sends the piece made so far (through gzip when asked); false when the client is gone. */
+static bool send_piece(gpreq *g, bool last)
+{
+    pg_buf *out = &g->piece;
+    if (g->gz != NULL) {
+        pg_buf_reset(&g->zpiece);
+        if (pg_gzip_stream_write(g->gz, g->piece.data, g->piece.len, last, &g->zpiece) != PG_OK)
+            return false;
+        out = &g->zpiece;
+    }
+    if (g->keeping && pg_buf_append(&g->keep, out->data, out->len) != PG_OK) {
+        g->keeping = false; /* larger than an answer worth keeping */
+        pg_buf_free(&g->keep);
+    }
+    bool sent = pg_http_stream_write(g->req, out->data, out->len);
+    pg_buf_reset(&g->piece);
+    return sent;
+}
+
+/* STREAM: makes and sends pieces until the answer is complete or the connection's queue is full
+ * (PAUSED until it drains). A client that leaves meanwhile moved the step to ABORTED. */
+static void gp_pump(gpreq *g)
+{
+    for (;;) {
+        if (g->step == GP_ABORTED) {
+            stream_done(g, false);
+            return;
+        }
+        PG_ASSERT(g->step == GP_STREAM);
+        if (pg_http_stream_queued(g->req) > STREAM_HIGH) {
+            gp_set_step(g, GP_PAUSED);
+            pg_http_stream_on_drain(g->req, STREAM_LOW, on_drain, g);
+            return;
+        }
+        bool done;
+        int rc = pg_pwriter_step(g->writer, &g->piece, STREAM_CHUNK, &done);
+        if (rc != PG_OK) {
+            pg_log(PG_LOG_ERROR, "rid=%s encoding failed mid-answer: %s", pg_http_req_id(g->req), pg_strerror(rc));
+            stream_done(g, false);
+            return;
+        }
+        if (!send_piece(g, done)) {
+            stream_done(g, false);
+            return;
+        }
+        if (done && g->step == GP_STREAM) {
+            stream_done(g, true);
+            return;
+        }
+    }
+}
+
+/* A whole answer that fits in the first piece: out with a Content-Length. */
+static void respond_whole(gpreq *g)
+{
+    pg_buf *body = &g->piece;
+    if (g->gzip) {
+        int rc = pg_gzip(g->piece.data, g->piece.len, 6, &g->zpiece);
+        if (rc != PG_OK) {
+            pg_apierr e;
+            pg_apierr_set(&e, PG_AE_INTERNAL, "profgate could not encode the profile: %s", pg_strerror(rc));
+            gp_fail_now(g, &e);
+            return;
+        }
+        body = &g->zpiece;
+    }
+    gp_headers ph;
+    gp_headers_make(g, &ph);
+    pg_http_respond(g->req, 200, ph.h, ph.n, body->data, body->len);
+    gp_set_step(g, GP_DONE);
+    if (gp_answer_cacheable(g))
+        gp_store_answer(g, body);
+    gp_end(g);
+}
+
+/* ENCODE: every bucket is in. The covered range is authoritative for start/end, whatever the
+ * buckets said. */
+static void gp_encode(gpreq *g)
+{
+    gp_set_step(g, GP_ENCODE);
+    g->acc.has_start = g->acc.has_end = true;
+    g->acc.start_ms = g->plan.start_s * 1000;
+    g->acc.end_ms = g->plan.end_s * 1000;
+    pg_buf_init(&g->piece, BODY_LIMIT);
+    pg_buf_init(&g->zpiece, BODY_LIMIT);
+    int rc = pg_pwriter_new(&g->acc, g->r.format == PG_FMT_ION, (uint32_t)g->r.max_depth, &g->writer);
+    bool done = false;
+    rc = rc ?: pg_pwriter_step(g->writer, &g->piece, STREAM_CHUNK, &done);
+    if (rc == PG_OK && done) {
+        respond_whole(g);
+        return;
+    }
+    if (rc == PG_OK && g->gzip)
+        rc = pg_gzip_stream_new(6, &g->gz);
+    if (rc != PG_OK) {
+        pg_apierr e; /* nothing sent yet: a proper error */
+        pg_apierr_set(&e, PG_AE_INTERNAL, "profgate could not encode the profile: %s", pg_strerror(rc));
+        gp_fail_now(g, &e);
+        return;
+    }
+    if (gp_answer_cacheable(g)) {
+        /* An answer larger than a quarter of the cache would only evict the rest. */
+        pg_buf_init(&g->keep, (size_t)g->gw->d.cfg->cache_response_bytes / 4);
+        g->keeping = true;
+    }
+    gp_headers ph;
+    gp_headers_make(g, &ph);
+    /* STREAM before the head goes out: a failed first write aborts inside stream_begin, and the
+     * pump then ends the request. */
+    gp_set_step(g, GP_STREAM);
+    pg_http_stream_begin(g->req, 200, ph.h, ph.n);
+    gp_pump(g);
+}
+
+/* ---------------------------------------------------------------- FETCH */
+
+static void on_bucket(void *ctx, pg_bucket_data *data, const pg_apierr *err)
+{
+    gpslot *slot = ctx;
+    gpreq *g = gp_of(slot->g);
+    PG_ASSERT(g->step == GP_FETCH && g->waiters[slot->i] != NULL);
+    g->waiters[slot->i] = NULL; /* answered: the fetcher has already freed the waiter */
+    g->pending--;
+    if (data == NULL) {
+        gp_fail(g, err);
+        return;
+    }
+    if (data->source == PG_SRC_REDIS) {
+        /* Served by the shared cache: a hit, not an upstream fetch or a coalesced one. */
+        g->hits++;
+        if (slot->coalesced)
+            g->coalesced--;
+        else
+            g->fetched--;
+        g->gw->m.buckets[PG_MB_REDIS]++;
+    } else {
+        g->gw->m.buckets[slot->coalesced ? PG_MB_COALESCED : PG_MB_UPSTREAM]++;
+    }
+    int rc = gp_fold_bucket(g, slot->i, &data->prof);
+    pg_bucket_data_release(data);
+    if (rc != PG_OK) {
+        fail_limits(g, rc);
+        return;
+    }
+    if (g->pending == 0)
+        gp_encode(g);
+}
+
+/* The client left. Where nothing of ours is on the stack (FETCH, PAUSED) the request ends now;
+ * inside ENCODE or STREAM the code on the stack sees ABORTED and ends it. */
+static void on_client_gone(pg_http_req *req, void *data)
+{
+    gpreq *g = gp_of(data);
+    (void)req;
+    switch (g->step) {
+    case GP_FETCH: {
+        gp_leave_all(g);
+        pg_apierr e;
+        pg_apierr_set(&e, PG_AE_INTERNAL, "client left");
+        gp_fail_now(g, &e); /* the answer is discarded: the connection is gone */
+        return;
+    }
+    case GP_PAUSED:
+        stream_done(g, false);
+        return;
+    case GP_ENCODE:
+    case GP_STREAM:
+        gp_set_step(g, GP_ABORTED);
+        return;
+    case GP_AUTH:
+    case GP_VALIDATE:
+    case GP_PLAN:
+    case GP_ABORTED:
+    case GP_DONE:
+    case GP_STEP_COUNT:
+        break;
+    }
+    PG_UNREACHABLE(); /* the abort callback is registered in FETCH and cleared by the answer */
+}
+
+/* How long Redis may keep a fetched bucket: a complete one until its upstream retention ends (for
+ * ever in archive mode), a live one for freshness.live_ttl; negative: not at all. */
+static int64_t l2_ttl_ms(const pg_gateway *gw, const pg_bucket *b, int64_t now_ns)
+{
+    if (!b->complete)
+        return gw->d.cfg->live_ttl_ms > 0 ? gw->d.cfg->live_ttl_ms : -1;
+    if (gw->planner.archive)
+        return 0;
+    int64_t ttl = (b->start_s + gw->planner.retention_s[b->period]) * 1000 - pg_floor_div(now_ns, PG_NS_PER_MS);
+    return ttl > 0 ? ttl : -1;
+}
+
+/* FETCH: every bucket not covered by a stored run is asked for at once. Hits are folded in
+ * right away (they never wait behind upstream work); the others arrive through on_bucket. */
+static void gp_fetch(gpreq *g, int64_t now)
+{
+    gp_set_step(g, GP_FETCH);
+    pg_http_req_on_abort(g->req, on_client_gone, g);
+    pg_gateway *gw = g->gw;
+    for (size_t i = 0; i < g->plan.n; i++) {
+        if (g->skip[i])
+            continue;
+        const pg_bucket *b = &g->plan.b[i];
+        g->slots[i] = (gpslot){.g = g, .i = i};
+        pg_fetch_req fr = {.group = g->r.group, .period = b->period, .start_s = b->start_s, .complete = b->complete,
+                           .l2_ttl_ms = l2_ttl_ms(gw, b, now), .origin = &g->origin, .cb = on_bucket,
+                           .ctx = &g->slots[i]};
+        pg_fetch_result res;
+        pg_apierr err;
+        switch (pg_fetcher_get(gw->d.fetcher, &fr, &res, &err)) {
+        case PG_FETCH_FAILED:
+            gp_fail(g, &err);
+            return;
+        case PG_FETCH_HIT: {
+            g->hits++;
+            gw->m.buckets[PG_MB_L1]++;
+            int rc = gp_fold_bucket(g, i, &res.hit->prof);
+            pg_bucket_data_release(res.hit);
+            if (rc != PG_OK) {
+                fail_limits(g, rc);
+                return;
+            }
+            continue;
+        }
+        case PG_FETCH_WAIT:
+            g->waiters[i] = res.waiter;
+            g->pending++; /* waiter callbacks never run inside pg_fetcher_get */
+            g->slots[i].coalesced = res.coalesced;
+            g->fetched += !res.coalesced;
+            g->coalesced += res.coalesced;
+            continue;
+        }
+        PG_UNREACHABLE();
+    }
+    if (g->pending == 0)
+        gp_encode(g);
+}
+
+/* ---------------------------------------------------------------- AUTH, VALIDATE, PLAN */
+
+/* The request id, and the client's X-Amzn-Trace-Id when it is a plausible one (printable ASCII,
+ * no spaces, short): it is forwarded upstream, so nothing else is. */
+static void origin_of(const pg_http_req *req, pg_up_origin *o)
+{
+    int n = snprintf(o->rid, sizeof o->rid, "%s", pg_http_req_id(req));
+    PG_FMT_FITS(n, sizeof o->rid);
+    o->trace[0] = '\0';
+    size_t len = 0;
+    const char *v = pg_http_req_header(req, "x-amzn-trace-id", &len);
+    if (v == NULL || len == 0 || len >= sizeof o->trace)
+        return;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f)
+            return;
+    memcpy(o->trace, v, len);
+    o->trace[len] = '\0';
+}
+
+void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice query)
+{
+    gpreq *g = calloc(1, sizeof *g);
+    pg_apierr err;
+    if (g == NULL || pg_profile_init(&g->acc, &gw->limits) != PG_OK) {
+        free(g);
+        pg_apierr_set(&err, PG_AE_INTERNAL, "out of memory");
+        pg_http_respond_error(req, &err);
+        return;
+    }
+    gw->active++;
+    g->magic = GP_MAGIC;
+    g->step = GP_AUTH;
+    g->gw = gw;
+    g->req = req;
+    g->note = (gw_note){.route = PG_MR_GETPROFILE, .gp = g};
+    pg_http_req_set_note(req, &g->note);
+    origin_of(req, &g->origin);
+    if (gw->d.tenants != NULL && (g->tenant = gw_authenticate(gw, req)) == NULL) {
+        gp_set_step(g, GP_DONE); /* answered by gw_authenticate */
+        gp_end(g);
+        return;
+    }
+    gp_set_step(g, GP_VALIDATE);
+    size_t alen = 0;
+    const char *accept = pg_http_req_header(req, "accept", &alen);
+    int64_t now = pg_clock_now(gw->d.clock), s, e;
+    if (pg_getprofile_parse(group, query, accept, alen, &g->r, &err) != PG_OK ||
+        pg_range_resolve(&g->r, now, &s, &e, &err) != PG_OK) {
+        gp_fail_now(g, &err);
+        return;
+    }
+    if (g->tenant != NULL && !gp_admit(g)) {
+        gp_set_step(g, GP_DONE); /* answered by gp_admit */
+        gp_end(g);
+        return;
+    }
+    gp_set_step(g, GP_PLAN);
+    g->gzip = pg_http_req_accepts_gzip(req);
+    pg_plan_build(&gw->planner, s, e, now, &g->plan);
+    g->origin.cls = g->plan.n > (size_t)gw->d.cfg->up_bulk_buckets ? PG_FQ_BULK : PG_FQ_INTERACTIVE;
+    pg_log(PG_LOG_DEBUG, "rid=%s group=%s plan buckets=%zu", pg_http_req_id(req), g->r.group, g->plan.n);
+    if (gp_answer_from_cache(g)) {
+        gp_set_step(g, GP_DONE);
+        gp_end(g);
+        return;
+    }
+    int rc = gp_plan_runs(g);
+    if (rc != PG_OK) {
+        fail_limits(g, rc);
+        return;
+    }
+    gp_fetch(g, now);
+}

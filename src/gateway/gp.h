@@ -1,0 +1,121 @@
+/*
+ * gp.h: one GetProfile in progress (gpreq) and the steps of its life, shared by the files that
+ * carry it: getprofile.c (the state machine, fetching, encoding and streaming), answers.c (the
+ * stored-answer cache), runs.c (merged runs), auth.c (admission) and access_log.c (what is
+ * logged and counted at its end). Private to src/gateway.
+ */
+#ifndef PG_GP_H
+#define PG_GP_H
+
+#include "gw.h"
+
+#include "profgate/gzip.h"
+#include "profgate/profile.h"
+
+/*
+ * A GetProfile's steps (docs/ARCHITECTURE.md has the diagram). AUTH, VALIDATE and PLAN run
+ * synchronously inside the handler; PLAN either answers from the answer cache (DONE) or asks
+ * for every bucket (FETCH). When the last bucket is in, ENCODE makes the first piece: an answer
+ * that fits goes out whole (DONE), a larger one is STREAMed, PAUSED while the connection's queue
+ * is full. A client that leaves ends FETCH and PAUSED at once; while the gateway itself is on the
+ * stack (ENCODE, STREAM) it moves to ABORTED and the code on the stack ends the request.
+ * gp_set_step is the only writer of the step and checks every move.
+ */
+typedef enum {
+    GP_AUTH,
+    GP_VALIDATE,
+    GP_PLAN,
+    GP_FETCH,
+    GP_ENCODE,
+    GP_STREAM,
+    GP_PAUSED,
+    GP_ABORTED,
+    GP_DONE,
+    GP_STEP_COUNT
+} gp_step;
+
+/* The context of one awaited bucket: which request, which slot. */
+typedef struct gpslot {
+    gpreq *g;
+    size_t i;
+    bool coalesced; /* joined a lookup already under way */
+} gpslot;
+
+/* A run: consecutive complete buckets of one period, merged once and kept (gw->runs), so later
+ * requests covering the same run fold one profile instead of each bucket. Being built: acc. */
+typedef struct gprun {
+    size_t first, count, pending;
+    pg_profile *acc;
+} gprun;
+
+#define GP_NO_RUN UINT8_MAX
+
+#define GP_MAGIC 0x67707271u /* "gprq" */
+
+struct gpreq {
+    gw_note note; /* first: what the on_done hook reads */
+    uint32_t magic;
+    gp_step step;
+    pg_gateway *gw;
+    pg_http_req *req;
+    pg_getprofile_req r;
+    bool gzip;
+    pg_plan plan;
+    pg_up_origin origin; /* for the upstream calls this request starts */
+    pg_tenant *tenant;   /* who signed it (auth.mode = sigv4), else NULL */
+    pg_profile acc;      /* the answer, buckets folded in as they arrive */
+    size_t pending;      /* buckets not yet in */
+    size_t hits, fetched, coalesced;
+    /* Output: the writer, the piece being made, gzip state, the copy kept for the answer cache. */
+    pg_pwriter *writer;
+    pg_buf piece, zpiece;
+    pg_gzip_stream *gz;
+    pg_buf keep;
+    bool keeping;
+    pg_fetch_waiter *waiters[PG_PLAN_MAX];
+    gpslot slots[PG_PLAN_MAX];
+    gprun runs[PG_PLAN_MAX / 2];
+    size_t nruns;
+    uint8_t run_of[PG_PLAN_MAX]; /* the run a bucket is folded into, or GP_NO_RUN */
+    bool skip[PG_PLAN_MAX];      /* covered by a stored run */
+};
+
+/** The request behind a callback's data pointer (checked). */
+gpreq *gp_of(void *data);
+
+/** Moves g to its next step; aborts on a move the diagram does not have. */
+void gp_set_step(gpreq *g, gp_step next);
+/** The step's name, for logs. */
+const char *gp_step_name(gp_step s);
+
+/* profgate's response headers for a profile; the strings live in the caller's storage. */
+typedef struct gp_headers {
+    char buckets[128], range[96];
+    pg_http_out_header h[5];
+    size_t n;
+} gp_headers;
+void gp_headers_make(const gpreq *g, gp_headers *ph);
+
+/* answers.c */
+/** Can this request's answer be stored for repeats (all buckets complete, cache on)? */
+bool gp_answer_cacheable(const gpreq *g);
+/** Answers a repeat of an all-complete request from the stored answer; false when there is none. */
+bool gp_answer_from_cache(gpreq *g);
+/** Keeps an all-complete answer for repeats; the cache takes body's buffer. */
+void gp_store_answer(gpreq *g, pg_buf *body);
+
+/* runs.c */
+/** Splits the plan into runs, folds the ones already stored (their buckets are skipped), and
+ *  gives the others an accumulator. */
+int gp_plan_runs(gpreq *g);
+/** Folds bucket i's profile into its run, or into the answer; a run whose last bucket is in is
+ *  folded into the answer and stored. */
+int gp_fold_bucket(gpreq *g, size_t i, const pg_profile *prof);
+/** Frees the runs still being built. */
+void gp_runs_free(gpreq *g);
+
+/* auth.c */
+/** Quota and group access for a signed request; answers and returns false when refused. */
+bool gp_admit(gpreq *g);
+
+#endif

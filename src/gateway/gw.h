@@ -1,0 +1,56 @@
+/*
+ * gw.h: the gateway's internals, shared only by the files in src/gateway that make up the
+ * gateway (gateway.c, routes.c, getprofile.c, answers.c, runs.c, auth.c, access_log.c, ops.c).
+ * Everything outside sees the opaque pg_gateway of gateway.h.
+ */
+#ifndef PG_GW_H
+#define PG_GW_H
+
+#include "profgate/gateway.h"
+#include "profgate/lru.h"
+#include "profgate/metrics.h"
+
+#define GW_MAGIC 0x67617465u /* "gate" */
+
+struct pg_gateway {
+    uint32_t magic;
+    pg_gateway_deps d;
+    pg_planner_cfg planner;
+    pg_profile_limits limits;
+    pg_lru *answers;        /* encoded answers of all-complete plans (answers.c) */
+    uint64_t answer_hits;
+    pg_lru *runs;           /* merged runs of complete buckets (runs.c) */
+    uint64_t run_hits, run_stores;
+    size_t active;          /* GetProfile requests in progress */
+    pg_metrics m;           /* the counters /metrics shows besides the modules' own stats */
+    pg_http_server *server; /* set once listening; NULL before and after */
+    bool stopping;          /* shutting down: /readyz says not ready */
+    double start_time;      /* seconds since the epoch */
+};
+
+/** The gateway behind a callback's data pointer (checked). */
+pg_gateway *gw_of(void *data);
+
+typedef struct gpreq gpreq;
+
+/* The note a request carries for the on_done hook: its route and, for a GetProfile, its state. */
+typedef struct gw_note {
+    pg_m_route route;
+    const gpreq *gp; /* NULL unless route is PG_MR_GETPROFILE and the request got that far */
+} gw_note;
+
+/** The note of a route with no per-request state. */
+const gw_note *gw_route_note(pg_m_route route);
+
+/** GET /profilingGroups/{group}/profile (getprofile.c). */
+void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice query);
+
+/** The answer cache (answers.c) and the merged-run cache (runs.c), sized in bytes. */
+pg_lru *gw_answers_new(size_t bytes);
+pg_lru *gw_runs_new(size_t bytes);
+
+/** auth.mode = sigv4: checks the request's signature against the tenants' keys. Answers the
+ *  failure in the AWS format and returns NULL, or returns the tenant (auth.c). */
+pg_tenant *gw_authenticate(pg_gateway *gw, pg_http_req *req);
+
+#endif

@@ -1,0 +1,448 @@
+/*
+ * main.c: profgate's entry point. It only wires: parse the command line, load the config,
+ * build the modules (settings.c translates the config for each), start the server with the
+ * gateway as its handler, run the loop, shut down on a signal, and check that every handle
+ * closed. No request logic lives here. Start-up failures and normal exits leave through one
+ * teardown path (app_teardown), which closes whatever was opened, in order.
+ */
+#include "profgate/clock.h"
+#include "profgate/config.h"
+#include "profgate/creds.h"
+#include "profgate/fetcher.h"
+#include "profgate/upstream.h"
+#include "profgate/gateway.h"
+#include "profgate/http_server.h"
+#include "profgate/iso8601.h"
+#include "profgate/log.h"
+#include "profgate/metrics.h"
+#include "profgate/signals.h"
+#include "profgate/redis.h"
+#include "profgate/service.h"
+#include "profgate/settings.h"
+#include "profgate/tenants.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <uv.h>
+
+typedef struct app {
+    uv_loop_t loop;
+    bool loop_ready, curl_ready, signals_on, hup_on, pid_written;
+    pg_stop_signals signals;
+    uv_signal_t hup;
+    pg_http_server *server;
+    pg_upstream *upstream;
+    pg_fetcher *fetcher;
+    pg_redis *redis;
+    pg_gateway *gw;
+    pg_tenants *tenants; /* auth.mode = sigv4 */
+    pg_clock clock;
+    pg_config cfg;
+    /* For reloads: the file, and the command-line overrides applied over it each time. */
+    const char *config_path, *listen_arg, *upstream_arg, *level_arg, *clock_arg;
+    const char *pid_file;
+    bool test_only;
+    bool stopping;
+} app;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: profgate [-c FILE] [--listen ADDR:PORT] [--upstream URL] [--log-level LEVEL] [--pid-file FILE]\n"
+            "                [--clock ISO8601]\n"
+            "       profgate -t [-c FILE]      check the configuration and exit\n"
+            "       profgate --dump-config     print the fully commented default configuration\n"
+            "\n"
+            "A caching gateway for the Amazon CodeGuru Profiler GetProfile API.\n"
+            "\n"
+            "  -c, --config FILE     INI configuration file (see conf/profgate.conf)\n"
+            "      --listen ADDRS    override server.listen (e.g. 127.0.0.1:8080,[::1]:8080)\n"
+            "      --upstream URL    override upstream.endpoint (e.g. http://127.0.0.1:9000 for profgate-sim)\n"
+            "      --log-level L     override log.level (debug, info, warn, error)\n"
+            "      --pid-file FILE   write the process id to FILE once listening; removed at exit\n"
+            "      --clock TS        test clock: \"now\" starts at TS and advances in real time (TS! stays at TS)\n"
+            "  -t, --test-config     validate the configuration and exit\n"
+            "      --dump-config     print the example configuration\n"
+            "      --list-metrics    print the metrics GET /metrics exports (a Markdown table)\n"
+            "  -h, --help            this help\n"
+            "  -V, --version         print the version\n"
+            "\n"
+            "Signals: SIGTERM/SIGINT stop gracefully (in-flight requests finish, up to server.shutdown_timeout);\n"
+            "SIGHUP reloads the configuration file (see conf/profgate.conf for what applies live).\n"
+            "Exit status: 0 after a graceful stop; 64 bad command line; 78 bad configuration or credentials;\n"
+            "71 cannot listen; 73 cannot write the pid file; 70 internal error at exit. With $NOTIFY_SOCKET set (systemd Type=notify) it\n"
+            "reports READY=1 once listening, RELOADING=1 during a reload and STOPPING=1 at shutdown.\n"
+            "\n"
+            "Configuration directives (section.name, default, meaning):\n");
+    pg_config_write_usage(out);
+}
+
+static void close_next(app *a);
+
+static void on_server_closed(void *data)
+{
+    app *a = data;
+    a->server = NULL;
+    pg_gateway_set_server(a->gw, NULL);
+    close_next(a);
+}
+
+static void on_redis_closed(void *data)
+{
+    app *a = data;
+    a->redis = NULL;
+    close_next(a);
+}
+
+static void on_upstream_closed(void *data)
+{
+    app *a = data;
+    a->upstream = NULL;
+    close_next(a);
+}
+
+/* Closes the next module still open; each close's callback calls it again. Order matters:
+ * requests finish (or are cut at the deadline) first; Redis goes before the upstream, because a
+ * lookup it fails while closing turns into an upstream call, which the upstream's own close then
+ * fails cleanly; the upstream then fails the calls nobody waits for any more. Last the fetcher
+ * (every waiter was answered or left with its request) and the signal handles. */
+static void close_next(app *a)
+{
+    if (a->server != NULL) {
+        pg_http_server_shutdown(a->server, (uint64_t)a->cfg.shutdown_timeout_ms, on_server_closed, a);
+        return;
+    }
+    if (a->redis != NULL) {
+        pg_redis_close(a->redis, on_redis_closed, a);
+        return;
+    }
+    if (a->upstream != NULL) {
+        pg_upstream_close(a->upstream, on_upstream_closed, a);
+        return;
+    }
+    pg_fetcher_free(a->fetcher);
+    a->fetcher = NULL;
+    if (a->signals_on)
+        pg_stop_signals_close(&a->signals);
+    if (a->hup_on)
+        uv_close((uv_handle_t *)&a->hup, NULL);
+    a->signals_on = a->hup_on = false;
+    pg_log(PG_LOG_INFO, "server closed; exiting");
+}
+
+static void on_signal(void *data, int signum)
+{
+    app *a = data;
+    if (a->stopping) {
+        pg_log(PG_LOG_WARN, "second signal %d: the shutdown deadline still applies", signum);
+        return;
+    }
+    a->stopping = true;
+    pg_gateway_set_stopping(a->gw);
+    pg_service_notify("STOPPING=1");
+    pg_log(PG_LOG_INFO, "signal %d: graceful shutdown (up to %lld ms)", signum,
+           (long long)a->cfg.shutdown_timeout_ms);
+    close_next(a);
+}
+
+/* Each tenant's weight in the upstream's queue (its flow is its slot + 1). */
+static void apply_weights(app *a)
+{
+    for (size_t i = 0; a->tenants != NULL && i < a->tenants->n; i++)
+        pg_upstream_set_weight(a->upstream, (unsigned)i + 1, a->tenants->t[i].weight);
+}
+
+static void on_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    pg_log(PG_LOG_ERROR, "handle still open at exit: %s", uv_handle_type_name(uv_handle_get_type(h)));
+}
+
+/* The configuration as the process would start with it now: defaults, the file, the flags. */
+static int load_config(const app *a, pg_config *out, char *err, size_t errlen)
+{
+    pg_config_defaults(out);
+    if (a->config_path != NULL && pg_config_load_file(out, a->config_path, err, errlen) != PG_OK)
+        return EX_CONFIG;
+    char why[PG_CONFIG_ERR_MAX - 32];
+    if ((a->listen_arg != NULL && pg_config_set(out, "server.listen", a->listen_arg, why, sizeof why) != PG_OK) ||
+        (a->upstream_arg != NULL && pg_config_set(out, "upstream.endpoint", a->upstream_arg, why, sizeof why) != PG_OK) ||
+        (a->level_arg != NULL && pg_config_set(out, "log.level", a->level_arg, why, sizeof why) != PG_OK)) {
+        snprintf(err, errlen, "command line: %.*s", (int)PG_MIN(strlen(why), errlen > 16 ? errlen - 16 : 0), why);
+        return EX_USAGE;
+    }
+    return 0;
+}
+
+typedef struct reload_count {
+    size_t live, restart;
+} reload_count;
+
+static void on_change(const char *key, bool live, void *data)
+{
+    reload_count *n = data;
+    if (live) {
+        n->live++;
+        pg_log(PG_LOG_INFO, "reload: %s changed", key);
+    } else {
+        n->restart++;
+        pg_log(PG_LOG_WARN, "reload: %s changed but needs a restart; the running value stays", key);
+    }
+}
+
+static void reload_failed(app *a, const char *what, const char *err)
+{
+    pg_gateway_count_reload(a->gw, false);
+    pg_log(PG_LOG_ERROR, "reload failed, %s: %s", what, err);
+    pg_service_notify("READY=1\nSTATUS=reload failed; running the previous configuration");
+}
+
+/* SIGHUP: read the file again; apply what can change live, report the rest; a file that does not
+ * load or validate changes nothing. Runs on the loop between events, so no request is cut. */
+static void on_hup(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    app *a = h->data;
+    if (a->stopping)
+        return;
+    pg_service_notify("RELOADING=1");
+    pg_config next;
+    char err[PG_CONFIG_ERR_MAX];
+    pg_http_server_cfg scfg;
+    pg_upstream_cfg ucfg;
+    if (load_config(a, &next, err, sizeof err) != 0 || pg_settings_http_server(&scfg, &next, err, sizeof err) != PG_OK ||
+        pg_settings_upstream(&ucfg, &next, err, sizeof err) != PG_OK) {
+        reload_failed(a, "the running configuration stays", err);
+        return;
+    }
+    /* The tenants file is re-read whatever changed in the config; all or nothing, like the config. */
+    if (a->tenants != NULL &&
+        pg_tenants_load_file(a->tenants, a->cfg.auth_tenants_file, pg_monotonic_ns(), err, sizeof err) != PG_OK) {
+        reload_failed(a, "the running configuration and tenants stay", err);
+        return;
+    }
+    apply_weights(a);
+    reload_count n = {0};
+    pg_config_reload(&a->cfg, &next, on_change, &n);
+    /* a->cfg now holds the running values; every module takes its part from it. */
+    pg_log_set_level((int)a->cfg.log_level);
+    pg_log_set_format((int)a->cfg.log_format);
+    PG_ASSERT(pg_settings_http_server(&scfg, &a->cfg, err, sizeof err) == PG_OK);
+    scfg.on_done = pg_gateway_done;
+    pg_http_server_reconfigure(a->server, &scfg);
+    PG_ASSERT(pg_settings_upstream(&ucfg, &a->cfg, err, sizeof err) == PG_OK);
+    pg_upstream_reconfigure(a->upstream, &ucfg);
+    pg_fetcher_reconfigure(a->fetcher, (size_t)a->cfg.cache_memory_bytes, (uint64_t)a->cfg.live_ttl_ms,
+                           (uint64_t)a->cfg.refresh_ahead_ms);
+    pg_gateway_reconfigure(a->gw);
+    pg_gateway_count_reload(a->gw, true);
+    pg_log(PG_LOG_INFO, "configuration reloaded from %s: %zu change(s) applied, %zu need a restart",
+           a->config_path ? a->config_path : "(defaults)", n.live, n.restart);
+    pg_service_notify("READY=1\nSTATUS=configuration reloaded");
+}
+
+/* Reads the configuration, the tenants and the credentials; nothing runs yet. 0 or an exit status. */
+static int app_configure(app *a, pg_creds *creds)
+{
+    char err[PG_CONFIG_ERR_MAX];
+    int lrc = load_config(a, &a->cfg, err, sizeof err);
+    if (lrc != 0) {
+        fprintf(stderr, "profgate: %s\n", err);
+        return lrc;
+    }
+    char why[128];
+    if (pg_clock_init_from_arg(&a->clock, a->clock_arg, why, sizeof why) != PG_OK) {
+        fprintf(stderr, "profgate: --clock '%s': %s\n", a->clock_arg, why);
+        return EX_USAGE;
+    }
+    pg_http_server_cfg scfg;
+    pg_upstream_cfg ucfg;
+    if (pg_settings_http_server(&scfg, &a->cfg, err, sizeof err) != PG_OK ||
+        pg_settings_upstream(&ucfg, &a->cfg, err, sizeof err) != PG_OK) {
+        fprintf(stderr, "profgate: %s\n", err);
+        return EX_CONFIG;
+    }
+    if (a->cfg.auth_mode == PG_AUTH_SIGV4) {
+        if (!a->cfg.auth_tenants_file[0]) {
+            fprintf(stderr, "profgate: auth.mode = sigv4 needs auth.tenants_file\n");
+            return EX_CONFIG;
+        }
+        a->tenants = pg_xcalloc(1, sizeof *a->tenants);
+        if (pg_tenants_load_file(a->tenants, a->cfg.auth_tenants_file, pg_monotonic_ns(), err, sizeof err) != PG_OK) {
+            fprintf(stderr, "profgate: tenants: %s\n", err);
+            return EX_CONFIG;
+        }
+    }
+    if (pg_creds_load(creds, NULL, err, sizeof err) != PG_OK) {
+        fprintf(stderr, "profgate: AWS credentials: %s\n", err);
+        return EX_CONFIG;
+    }
+    return 0;
+}
+
+/* Builds the modules on the loop and starts listening. 0, or an exit status (app_teardown then
+ * closes whatever this opened). Takes creds: they are cleared from memory here either way. */
+static int app_start(app *a, pg_creds *creds)
+{
+    char err[PG_CONFIG_ERR_MAX];
+    pg_http_server_cfg scfg;
+    pg_upstream_cfg ucfg;
+    PG_ASSERT(pg_settings_http_server(&scfg, &a->cfg, err, sizeof err) == PG_OK); /* checked by app_configure */
+    PG_ASSERT(pg_settings_upstream(&ucfg, &a->cfg, err, sizeof err) == PG_OK);
+    pg_log_set_level((int)a->cfg.log_level);
+    pg_log_set_format((int)a->cfg.log_format);
+    signal(SIGPIPE, SIG_IGN);
+    pg_upstream_global_init();
+    a->curl_ready = true;
+    PG_CHECK_UV(uv_loop_init(&a->loop));
+    a->loop_ready = true;
+    a->upstream = pg_upstream_new(&a->loop, &ucfg, creds, err, sizeof err);
+    char who[300];
+    pg_creds_describe(creds, who, sizeof who);
+    pg_creds_clear(creds);
+    if (a->upstream == NULL) {
+        pg_log(PG_LOG_ERROR, "%s", err);
+        return EX_CONFIG;
+    }
+    pg_fetcher_cfg fcfg;
+    pg_settings_fetcher(&fcfg, &a->cfg, &ucfg);
+    if (a->cfg.redis_url[0]) {
+        pg_redis_cfg rcfg;
+        pg_settings_redis(&rcfg, &a->cfg);
+        if ((a->redis = pg_redis_new(&a->loop, &rcfg, err, sizeof err)) == NULL) {
+            pg_log(PG_LOG_ERROR, "%s", err);
+            return EX_CONFIG;
+        }
+    }
+    pg_log(PG_LOG_INFO, "cache: in-process %lld bytes, redis %s, namespace %s", (long long)a->cfg.cache_memory_bytes,
+           a->cfg.redis_url[0] ? "on" : "off", fcfg.ns);
+    pg_profile_limits lim;
+    pg_profile_limits_default(&lim);
+    pg_fetch_tiers tiers;
+    pg_fetch_tiers_wire(&tiers, a->upstream, a->redis);
+    a->fetcher = pg_fetcher_new(&tiers, &lim, &fcfg);
+    PG_ASSERT(a->fetcher != NULL);
+    pg_log(PG_LOG_INFO, "upstream %s (region %s, %.0f req/s, burst %.0f, credentials: %s)", ucfg.endpoint, ucfg.region,
+           ucfg.rate, ucfg.burst, who);
+    a->gw = pg_gateway_new(&(pg_gateway_deps){.cfg = &a->cfg, .clock = &a->clock, .fetcher = a->fetcher,
+                                              .upstream = a->upstream, .redis = a->redis, .tenants = a->tenants});
+    apply_weights(a);
+    if (a->tenants != NULL)
+        pg_log(PG_LOG_INFO, "auth: sigv4, %zu tenant(s) from %s", a->tenants->n, a->cfg.auth_tenants_file);
+    scfg.on_done = pg_gateway_done;
+    if (pg_http_server_start(&a->loop, &scfg, pg_gateway_handle, a->gw, &a->server, err, sizeof err) != PG_OK) {
+        pg_log(PG_LOG_ERROR, "%s", err);
+        return EX_OSERR;
+    }
+    pg_gateway_set_server(a->gw, a->server);
+    pg_stop_signals_start(&a->signals, &a->loop, on_signal, a);
+    a->signals_on = true;
+    PG_CHECK_UV(uv_signal_init(&a->loop, &a->hup));
+    a->hup.data = a;
+    a->hup_on = true;
+    PG_CHECK_UV(uv_signal_start(&a->hup, on_hup, SIGHUP));
+    if (a->pid_file != NULL) {
+        /* A supervisor relying on the file cannot manage us: stop cleanly. */
+        if (pg_pidfile_write(a->pid_file, err, sizeof err) != PG_OK) {
+            pg_log(PG_LOG_ERROR, "--pid-file: %s", err);
+            return EX_CANTCREAT;
+        }
+        a->pid_written = true;
+    }
+    pg_http_server_log_listeners(a->server);
+    if (a->clock_arg != NULL) {
+        char ts[PG_TS_FMT_MAX];
+        pg_ts_format(pg_clock_now(&a->clock), ts, sizeof ts);
+        pg_log(PG_LOG_INFO, "test clock: now is %s", ts);
+    }
+    pg_log(PG_LOG_INFO, "profgate %s ready", PG_VERSION);
+    pg_service_notify("READY=1\nSTATUS=listening");
+    return 0;
+}
+
+/* The one way out, after a normal run or a failed start: closes what is still open (in
+ * close_next's order), lets the loop finish every close, frees the rest, and checks that no
+ * handle was left open. Returns the exit status. */
+static int app_teardown(app *a, int status)
+{
+    if (a->loop_ready) {
+        if (!a->stopping) {
+            a->stopping = true;
+            if (a->gw != NULL)
+                pg_gateway_set_stopping(a->gw);
+            close_next(a);
+        }
+        uv_run(&a->loop, UV_RUN_DEFAULT);
+        PG_ASSERT(a->server == NULL && a->redis == NULL && a->upstream == NULL && a->fetcher == NULL);
+    }
+    if (a->pid_written)
+        pg_pidfile_remove(a->pid_file);
+    pg_gateway_free(a->gw); /* after the loop: no write still holds a stored answer */
+    if (a->tenants != NULL) {
+        pg_tenants_clear(a->tenants);
+        free(a->tenants);
+    }
+    if (a->curl_ready)
+        pg_upstream_global_cleanup();
+    if (a->loop_ready) {
+        int rc = uv_loop_close(&a->loop);
+        if (rc != 0) {
+            uv_walk(&a->loop, on_walk, NULL);
+            pg_log(PG_LOG_ERROR, "event loop did not close cleanly: %s", uv_strerror(rc));
+            return status != 0 ? status : EX_SOFTWARE;
+        }
+    }
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
+        {"upstream", required_argument, NULL, 'u'}, {"pid-file", required_argument, NULL, 'p'},
+        {"log-level", required_argument, NULL, 'L'}, {"clock", required_argument, NULL, 'k'},
+        {"test-config", no_argument, NULL, 't'}, {"dump-config", no_argument, NULL, 'D'},
+        {"list-metrics", no_argument, NULL, 'M'},
+        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+    };
+    static app a; /* static: signal handles and the server point into it for the loop's lifetime */
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:thV", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': a.config_path = optarg; break;
+        case 'l': a.listen_arg = optarg; break;
+        case 'u': a.upstream_arg = optarg; break;
+        case 'p': a.pid_file = optarg; break;
+        case 'L': a.level_arg = optarg; break;
+        case 'k': a.clock_arg = optarg; break;
+        case 't': a.test_only = true; break;
+        case 'D': pg_config_write_example(stdout); return 0;
+        case 'M': pg_metrics_write_doc(stdout); return 0;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("profgate %s\n", PG_VERSION); return 0;
+        default: usage(stderr); return EX_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "profgate: unexpected argument '%s'\n", argv[optind]);
+        return EX_USAGE;
+    }
+    pg_creds creds;
+    memset(&creds, 0, sizeof creds);
+    int status = app_configure(&a, &creds);
+    if (status == 0 && a.test_only) {
+        printf("profgate: configuration %s is valid\n", a.config_path ? a.config_path : "(defaults)");
+        pg_creds_clear(&creds);
+        return app_teardown(&a, 0);
+    }
+    if (status == 0)
+        status = app_start(&a, &creds);
+    pg_creds_clear(&creds);
+    if (status == 0)
+        uv_run(&a.loop, UV_RUN_DEFAULT);
+    return app_teardown(&a, status);
+}

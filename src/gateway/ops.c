@@ -1,0 +1,196 @@
+/*
+ * ops.c: the operator's routes: /healthz (liveness, with the numbers worth a glance), /readyz
+ * (listening, not shutting down, upstream circuit not open; degraded without Redis) and /metrics
+ * (a snapshot of the gateway's counters and every module's stats, rendered by metrics.c).
+ */
+#include "gw.h"
+#include "profgate/ops.h"
+#include "profgate/lru.h"
+#include "profgate/metrics.h"
+#include "profgate/redis.h"
+#include "profgate/tenants.h"
+#include "profgate/upstream.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define METRICS_MAX ((size_t)1 << 20)
+
+/* Liveness, plus what an operator needs at a glance: the upstream's circuit breaker and caches. */
+void pg_ops_healthz(pg_gateway *gw, pg_http_req *req)
+{
+    pg_upstream_stats us = {.breaker = "closed"};
+    pg_fetcher_stats fs = {0};
+    if (gw->d.upstream)
+        pg_upstream_get_stats(gw->d.upstream, &us);
+    if (gw->d.fetcher)
+        pg_fetcher_get_stats(gw->d.fetcher, &fs);
+    pg_lru_stats runs;
+    pg_lru_get_stats(gw->runs, &runs);
+    pg_redis_stats rs = {0};
+    if (gw->d.redis)
+        pg_redis_get_stats(gw->d.redis, &rs);
+    char body[1024];
+    int n = snprintf(body, sizeof body,
+                     "{\"status\":\"ok\",\"upstream\":{\"breaker\":\"%s\",\"rate\":%.2f,\"queued\":%zu,"
+                     "\"inflight\":%zu,\"calls\":%llu,\"coalesced\":%llu},\"cache\":{\"entries\":%zu,"
+                     "\"bytes\":%zu,\"hits\":%llu,\"misses\":%llu,\"evictions\":%llu},"
+                     "\"redis\":{\"state\":\"%s\",\"hits\":%llu,\"misses\":%llu,\"errors\":%llu,"
+                     "\"corrupt\":%llu,\"stores\":%llu,\"timeouts\":%llu},\"answerHits\":%llu,"
+                     "\"mergedRuns\":{\"hits\":%llu,\"stores\":%llu,\"entries\":%zu,\"bytes\":%zu},"
+                     "\"requestsInProgress\":%zu}\n",
+                     us.breaker, us.rate, us.queued, us.inflight, (unsigned long long)us.attempts,
+                     (unsigned long long)fs.coalesced, fs.l1_entries, fs.l1_bytes, (unsigned long long)fs.l1_hits,
+                     (unsigned long long)fs.l1_misses, (unsigned long long)fs.l1_evictions,
+                     gw->d.redis == NULL ? "off" : rs.connected ? "connected" : "down",
+                     (unsigned long long)fs.l2_hits, (unsigned long long)fs.l2_misses,
+                     (unsigned long long)fs.l2_errors, (unsigned long long)fs.l2_corrupt,
+                     (unsigned long long)fs.l2_stores, (unsigned long long)rs.timeouts,
+                     (unsigned long long)gw->answer_hits, (unsigned long long)gw->run_hits,
+                     (unsigned long long)gw->run_stores, runs.entries, runs.bytes, gw->active);
+    PG_FMT_FITS(n, sizeof body); /* numbers and fixed words only */
+    const pg_http_out_header hj[] = {{"Content-Type", "application/json"}};
+    pg_http_respond(req, 200, hj, 1, body, (size_t)n);
+}
+
+typedef struct readiness {
+    bool ready, degraded;
+    const char *breaker, *redis;
+    bool listening;
+} readiness;
+
+/* Ready: listening, not shutting down, and the upstream circuit not open. Redis being down only
+ * degrades: requests are still answered (from the L1 and the upstream). */
+static void readiness_of(const pg_gateway *gw, readiness *r)
+{
+    pg_upstream_stats us = {.breaker = "closed"};
+    if (gw->d.upstream)
+        pg_upstream_get_stats(gw->d.upstream, &us);
+    pg_redis_stats rs = {0};
+    if (gw->d.redis)
+        pg_redis_get_stats(gw->d.redis, &rs);
+    r->breaker = us.breaker;
+    r->redis = gw->d.redis == NULL ? "off" : rs.connected ? "connected" : "down";
+    r->listening = gw->server != NULL && !gw->stopping;
+    r->ready = r->listening && strcmp(us.breaker, "open") != 0;
+    r->degraded = gw->d.redis != NULL && !rs.connected;
+}
+
+void pg_ops_readyz(pg_gateway *gw, pg_http_req *req)
+{
+    readiness r;
+    readiness_of(gw, &r);
+    char body[512];
+    int n = snprintf(body, sizeof body,
+                     "{\"status\":\"%s\",\"listening\":%s,\"config\":{\"loaded\":true,\"reloads\":%llu,"
+                     "\"failedReloads\":%llu},\"upstream\":{\"breaker\":\"%s\"},\"redis\":{\"state\":\"%s\"}}\n",
+                     !r.ready ? "not ready" : r.degraded ? "degraded" : "ready", r.listening ? "true" : "false",
+                     (unsigned long long)gw->m.reloads[PG_MRL_OK], (unsigned long long)gw->m.reloads[PG_MRL_FAILED],
+                     r.breaker, r.redis);
+    PG_FMT_FITS(n, sizeof body);
+    const pg_http_out_header hj[] = {{"Content-Type", "application/json"}};
+    pg_http_respond(req, r.ready ? 200 : 503, hj, 1, body, (size_t)n);
+}
+
+static void lru_snap(const pg_lru *l, pg_metrics_snap *s, pg_m_tier t)
+{
+    pg_lru_stats ls;
+    pg_lru_get_stats(l, &ls);
+    s->cache_bytes[t] = ls.bytes;
+    s->cache_entries[t] = ls.entries;
+    s->cache_evictions[t] = ls.evictions;
+    s->cache_capacity[t] = pg_lru_capacity(l);
+}
+
+/* Every module's stats and the gateway's counters, at one moment. */
+static void metrics_snapshot(const pg_gateway *gw, pg_metrics_snap *s)
+{
+    memset(s, 0, sizeof *s);
+    s->g = gw->m;
+    if (gw->d.upstream != NULL) {
+        pg_upstream_stats us;
+        pg_upstream_get_stats(gw->d.upstream, &us);
+        s->up_attempts[PG_MU_OK] = us.ok;
+        s->up_attempts[PG_MU_THROTTLED] = us.throttled;
+        s->up_attempts[PG_MU_SERVER_ERROR] = us.server_errors;
+        s->up_attempts[PG_MU_TIMEOUT] = us.timeouts;
+        s->up_attempts[PG_MU_CONNECTION_ERROR] = us.conn_errors;
+        s->up_attempts[PG_MU_CLIENT_ERROR] = us.client_errors;
+        s->up_retries = us.retries;
+        s->up_refused = us.refused;
+        s->up_rate = us.rate;
+        s->up_rate_max = us.rate_max;
+        s->up_queued = us.queued;
+        s->up_inflight = us.inflight;
+        s->up_breaker_open = strcmp(us.breaker, "open") == 0;
+        s->up_breaker_half_open = strcmp(us.breaker, "half-open") == 0;
+        s->up_seconds = us.attempt_seconds;
+    }
+    if (gw->d.fetcher != NULL) {
+        pg_fetcher_stats fs;
+        pg_fetcher_get_stats(gw->d.fetcher, &fs);
+        s->cache_bytes[PG_MT_L1] = fs.l1_bytes;
+        s->cache_entries[PG_MT_L1] = fs.l1_entries;
+        s->cache_evictions[PG_MT_L1] = fs.l1_evictions;
+        s->cache_capacity[PG_MT_L1] = fs.l1_capacity;
+        s->cache_refreshes = fs.refreshes;
+    }
+    lru_snap(gw->answers, s, PG_MT_ANSWERS);
+    lru_snap(gw->runs, s, PG_MT_MERGED_RUNS);
+    if (gw->d.redis != NULL) {
+        pg_redis_stats rs;
+        pg_redis_get_stats(gw->d.redis, &rs);
+        s->redis_enabled = 1;
+        s->redis_connected = rs.connected;
+        s->redis_commands = rs.commands;
+        s->redis_errors = rs.errors;
+        s->redis_timeouts = rs.timeouts;
+        s->redis_reconnects = rs.reconnects;
+        s->redis_seconds = rs.latency;
+    }
+    _Static_assert(PG_METRICS_TENANTS == PG_TENANTS_MAX, "one metrics slot per tenant slot");
+    for (size_t i = 0; gw->d.tenants != NULL && i < gw->d.tenants->n; i++) {
+        const pg_tenant *t = &gw->d.tenants->t[i];
+        if (!t->active)
+            continue;
+        pg_tenant_snap *ts = &s->tenants[s->ntenants++];
+        int n = snprintf(ts->name, sizeof ts->name, "%s", t->name);
+        PG_FMT_FITS(n, sizeof ts->name); /* both sized by the tenants file's name limit */
+        ts->requests = t->requests;
+        ts->throttled = t->throttled;
+        ts->denied = t->denied;
+        ts->upstream_calls = t->upstream_calls;
+        ts->queued = gw->d.upstream ? pg_upstream_flow_queued(gw->d.upstream, (unsigned)i + 1) : 0;
+        ts->weight = t->weight;
+        ts->rate = t->rate;
+    }
+    s->connections = gw->server != NULL ? pg_http_server_connections(gw->server) : 0;
+    s->in_progress = gw->active;
+    s->start_time = gw->start_time;
+    readiness r;
+    readiness_of(gw, &r);
+    s->ready = r.ready;
+}
+
+void pg_ops_metrics(pg_gateway *gw, pg_http_req *req)
+{
+    pg_metrics_snap *snap = malloc(sizeof *snap);
+    pg_buf b;
+    pg_buf_init(&b, METRICS_MAX);
+    int rc = snap == NULL ? PG_ENOMEM : PG_OK;
+    if (rc == PG_OK) {
+        metrics_snapshot(gw, snap);
+        rc = pg_metrics_render(&b, snap);
+    }
+    free(snap);
+    if (rc != PG_OK) {
+        pg_apierr e;
+        pg_apierr_set(&e, PG_AE_INTERNAL, "profgate could not render its metrics: %s", pg_strerror(rc));
+        pg_http_respond_error(req, &e);
+    } else {
+        const pg_http_out_header h[] = {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}};
+        pg_http_respond(req, 200, h, 1, b.data, b.len);
+    }
+    pg_buf_free(&b);
+}

@@ -1,0 +1,92 @@
+/* Unit tests for jsonw.c: what is escaped and how, UTF-8 passing through, embedded NULs, and the
+ * buffer's limit being respected by both the fast path and the escaping path. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "profgate/jsonw.h"
+
+static void check(const char *in, size_t len, const char *want)
+{
+    pg_buf b;
+    pg_buf_init(&b, 4096);
+    assert_int_equal(pg_json_str(&b, in, len), PG_OK);
+    assert_int_equal(b.len, strlen(want));
+    assert_memory_equal(b.data, want, b.len);
+    pg_buf_free(&b);
+}
+
+static void test_plain_strings_are_quoted(void **state)
+{
+    (void)state;
+    check("", 0, "\"\"");
+    check("com.example.Main.run", 20, "\"com.example.Main.run\"");
+}
+
+static void test_quote_backslash_and_controls_are_escaped(void **state)
+{
+    (void)state;
+    check("a\"b", 3, "\"a\\\"b\"");
+    check("a\\b", 3, "\"a\\\\b\"");
+    check("\n\r\t\b\f", 5, "\"\\n\\r\\t\\b\\f\"");
+    check("\x01\x1f", 2, "\"\\u0001\\u001f\"");
+    check("x\0y", 3, "\"x\\u0000y\"");
+    /* Escapes between runs of plain bytes keep the runs in order. */
+    check("ab\ncd\"ef", 8, "\"ab\\ncd\\\"ef\"");
+    /* DEL and '/' need no escape. */
+    check("/\x7f", 2, "\"/\x7f\"");
+}
+
+static void test_utf8_passes_through(void **state)
+{
+    (void)state;
+    check("caf\xc3\xa9 \xe2\x82\xac", 9, "\"caf\xc3\xa9 \xe2\x82\xac\"");
+}
+
+static void test_cstr_is_the_same(void **state)
+{
+    (void)state;
+    pg_buf b;
+    pg_buf_init(&b, 64);
+    assert_int_equal(pg_json_cstr(&b, "a\tb"), PG_OK);
+    assert_int_equal(b.len, 6);
+    assert_memory_equal(b.data, "\"a\\tb\"", 6);
+    pg_buf_free(&b);
+}
+
+static void test_the_buffer_limit_holds(void **state)
+{
+    (void)state;
+    pg_buf b;
+    /* Fast path: "abcdef" needs 8 bytes with quotes. */
+    pg_buf_init(&b, 7);
+    assert_int_equal(pg_json_str(&b, "abcdef", 6), PG_ELIMIT);
+    assert_true(b.len <= 7);
+    pg_buf_free(&b);
+    pg_buf_init(&b, 8);
+    assert_int_equal(pg_json_str(&b, "abcdef", 6), PG_OK);
+    pg_buf_free(&b);
+    /* Escaping path: "\n" x 4 needs 2 + 8 bytes. */
+    pg_buf_init(&b, 9);
+    assert_int_equal(pg_json_str(&b, "\n\n\n\n", 4), PG_ELIMIT);
+    assert_true(b.len <= 9);
+    pg_buf_free(&b);
+    pg_buf_init(&b, 10);
+    assert_int_equal(pg_json_str(&b, "\n\n\n\n", 4), PG_OK);
+    pg_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_strings_are_quoted),
+        cmocka_unit_test(test_quote_backslash_and_controls_are_escaped),
+        cmocka_unit_test(test_utf8_passes_through),
+        cmocka_unit_test(test_cstr_is_the_same),
+        cmocka_unit_test(test_the_buffer_limit_holds),
+    };
+    return cmocka_run_group_tests_name("jsonw", tests, NULL, NULL);
+}

@@ -1,0 +1,135 @@
+/* Unit tests for strtab.c: dense ids, lookups without adding, the byte and count limits, growth
+ * past the initial tables, independent copies, and ordering. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "profgate/strtab.h"
+
+static void test_equal_strings_get_one_dense_id(void **state)
+{
+    (void)state;
+    pg_strtab t;
+    pg_strtab_init(&t, 1 << 20, 1000);
+    uint32_t a = pg_strtab_intern(&t, "main", 4);
+    uint32_t b = pg_strtab_intern(&t, "run", 3);
+    assert_int_equal(a, 0);
+    assert_int_equal(b, 1);
+    assert_int_equal(pg_strtab_intern(&t, "main", 4), a);
+    /* Same prefix, different length: a different string. */
+    assert_int_equal(pg_strtab_intern(&t, "mai", 3), 2);
+    /* Embedded NUL bytes are part of the string. */
+    assert_int_equal(pg_strtab_intern(&t, "a\0b", 3), 3);
+    assert_int_equal(pg_strtab_intern(&t, "a\0c", 3), 4);
+    size_t len;
+    const char *s = pg_strtab_get(&t, 3, &len);
+    assert_int_equal(len, 3);
+    assert_memory_equal(s, "a\0b", 3);
+    assert_int_equal(t.n, 5);
+    pg_strtab_free(&t);
+}
+
+static void test_find_does_not_add(void **state)
+{
+    (void)state;
+    pg_strtab t;
+    pg_strtab_init(&t, 1 << 20, 1000);
+    assert_int_equal(pg_strtab_find(&t, "x", 1), PG_STR_NONE);
+    assert_int_equal(t.n, 0);
+    uint32_t x = pg_strtab_intern(&t, "x", 1);
+    assert_int_equal(pg_strtab_find(&t, "x", 1), x);
+    assert_int_equal(pg_strtab_find(&t, "y", 1), PG_STR_NONE);
+    assert_int_equal(t.n, 1);
+    pg_strtab_free(&t);
+}
+
+static void test_limits_refuse_without_losing_what_is_there(void **state)
+{
+    (void)state;
+    pg_strtab t;
+    pg_strtab_init(&t, 10, 3);
+    assert_int_equal(pg_strtab_intern(&t, "abcd", 4), 0);
+    assert_int_equal(pg_strtab_intern(&t, "efgh", 4), 1);
+    /* 8 of 10 bytes used: a 3-byte string does not fit, a 2-byte one does. */
+    assert_int_equal(pg_strtab_intern(&t, "ijk", 3), PG_STR_NONE);
+    assert_int_equal(pg_strtab_intern(&t, "ij", 2), 2);
+    /* The count limit: a fourth string is refused even though it is empty. */
+    assert_int_equal(pg_strtab_intern(&t, "", 0), PG_STR_NONE);
+    /* Strings already there are still found, and re-interning them costs nothing. */
+    assert_int_equal(pg_strtab_intern(&t, "abcd", 4), 0);
+    size_t len;
+    assert_memory_equal(pg_strtab_get(&t, 1, &len), "efgh", 4);
+    pg_strtab_free(&t);
+}
+
+static void test_many_strings_grow_the_tables(void **state)
+{
+    (void)state;
+    pg_strtab t;
+    pg_strtab_init(&t, 1 << 24, 100000);
+    char name[32];
+    for (uint32_t i = 0; i < 20000; i++) {
+        int n = snprintf(name, sizeof name, "frame_%u", i);
+        assert_int_equal(pg_strtab_intern(&t, name, (size_t)n), i);
+    }
+    for (uint32_t i = 0; i < 20000; i += 997) {
+        int n = snprintf(name, sizeof name, "frame_%u", i);
+        assert_int_equal(pg_strtab_find(&t, name, (size_t)n), i);
+        size_t len;
+        const char *s = pg_strtab_get(&t, i, &len);
+        assert_int_equal(len, (size_t)n);
+        assert_memory_equal(s, name, len);
+    }
+    pg_strtab_free(&t);
+}
+
+static void test_copy_is_independent(void **state)
+{
+    (void)state;
+    pg_strtab a, b;
+    pg_strtab_init(&a, 1 << 20, 1000);
+    pg_strtab_intern(&a, "one", 3);
+    pg_strtab_intern(&a, "two", 3);
+    assert_int_equal(pg_strtab_copy(&b, &a), PG_OK);
+    assert_int_equal(pg_strtab_intern(&b, "three", 5), 2);
+    assert_int_equal(pg_strtab_find(&a, "three", 5), PG_STR_NONE);
+    assert_int_equal(pg_strtab_find(&b, "two", 3), 1);
+    pg_strtab_free(&a);
+    /* b survives a's end. */
+    size_t len;
+    assert_memory_equal(pg_strtab_get(&b, 0, &len), "one", 3);
+    assert_int_equal(b.bytes_limit, (size_t)1 << 20);
+    pg_strtab_free(&b);
+}
+
+static void test_cmp_is_bytewise_with_shorter_prefix_first(void **state)
+{
+    (void)state;
+    pg_strtab t;
+    pg_strtab_init(&t, 1 << 20, 1000);
+    uint32_t ab = pg_strtab_intern(&t, "ab", 2), abc = pg_strtab_intern(&t, "abc", 3);
+    uint32_t b = pg_strtab_intern(&t, "b", 1), hi = pg_strtab_intern(&t, "\xc3\xa9", 2);
+    assert_true(pg_strtab_cmp(&t, ab, abc) < 0);
+    assert_true(pg_strtab_cmp(&t, abc, ab) > 0);
+    assert_true(pg_strtab_cmp(&t, abc, b) < 0);
+    assert_true(pg_strtab_cmp(&t, b, hi) < 0); /* unsigned bytes: 0xc3 sorts after 'b' */
+    assert_int_equal(pg_strtab_cmp(&t, b, b), 0);
+    pg_strtab_free(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_equal_strings_get_one_dense_id),
+        cmocka_unit_test(test_find_does_not_add),
+        cmocka_unit_test(test_limits_refuse_without_losing_what_is_there),
+        cmocka_unit_test(test_many_strings_grow_the_tables),
+        cmocka_unit_test(test_copy_is_independent),
+        cmocka_unit_test(test_cmp_is_bytewise_with_shorter_prefix_first),
+    };
+    return cmocka_run_group_tests_name("strtab", tests, NULL, NULL);
+}

@@ -1,0 +1,145 @@
+/* Unit tests for emit.c on its own (test_profile covers it through whole profiles): JSON
+ * separators in nested containers, number formatting at the integer boundary and for values JSON
+ * cannot hold, the two Ion passes producing the hand-computed bytes of every scalar type, and the
+ * output limit. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "profgate/emit.h"
+
+/* One walk over a fixed document, as a producer would make it. */
+static int walk(pg_emit *e)
+{
+    const pg_emit_ops *o = e->ops;
+    int rc = o->begin_struct(e);
+    rc = rc ?: o->field(e, "a", 1);
+    rc = rc ?: o->begin_list(e);
+    rc = rc ?: o->boolean(e, true);
+    rc = rc ?: o->boolean(e, false);
+    rc = rc ?: o->null(e);
+    rc = rc ?: o->i64(e, 0);
+    rc = rc ?: o->i64(e, -1);
+    rc = rc ?: o->num(e, 300.0);
+    rc = rc ?: o->num(e, 1.5);
+    rc = rc ?: o->str(e, "hi", 2);
+    rc = rc ?: o->end_list(e);
+    rc = rc ?: o->field(e, "b", 1);
+    rc = rc ?: o->begin_struct(e);
+    rc = rc ?: o->end_struct(e);
+    rc = rc ?: o->end_struct(e);
+    return rc;
+}
+
+static void test_json_document(void **state)
+{
+    (void)state;
+    static pg_emit e;
+    memset(&e, 0, sizeof e);
+    pg_buf b;
+    pg_buf_init(&b, 4096);
+    pg_emit_json(&e, &b);
+    assert_int_equal(walk(&e), PG_OK);
+    assert_true(pg_emit_done(&e));
+    const char *want = "{\"a\":[true,false,null,0,-1,300,1.5,\"hi\"],\"b\":{}}";
+    assert_int_equal(b.len, strlen(want));
+    assert_memory_equal(b.data, want, b.len);
+    pg_buf_free(&b);
+}
+
+static void json_num(double v, const char *want)
+{
+    static pg_emit e;
+    memset(&e, 0, sizeof e);
+    pg_buf b;
+    pg_buf_init(&b, 64);
+    pg_emit_json(&e, &b);
+    assert_int_equal(e.ops->num(&e, v), PG_OK);
+    if (b.len != strlen(want) || memcmp(b.data, want, b.len) != 0)
+        fail_msg("%.17g written as '%.*s', want '%s'", v, (int)b.len, b.data, want);
+    pg_buf_free(&b);
+}
+
+static void test_json_numbers(void **state)
+{
+    (void)state;
+    json_num(9007199254740992.0, "9007199254740992"); /* 2^53: still an integer */
+    json_num(-9007199254740992.0, "-9007199254740992");
+    json_num(9007199254740994.0, "9007199254740994"); /* past 2^53: written as a double */
+    json_num(0.1, "0.10000000000000001");
+    json_num(-0.0, "0");
+    json_num(NAN, "null"); /* JSON has no NaN or infinity */
+    json_num(INFINITY, "null");
+    assert_true(pg_num_is_int(9007199254740992.0));
+    assert_false(pg_num_is_int(9007199254740994.0));
+    assert_false(pg_num_is_int(0.5));
+    assert_false(pg_num_is_int(NAN));
+}
+
+static void test_ion_document(void **state)
+{
+    (void)state;
+    static pg_emit e;
+    memset(&e, 0, sizeof e);
+    pg_strtab syms;
+    pg_strtab_init(&syms, 1 << 16, 1000);
+    pg_emit_ion_measure(&e, &syms);
+    assert_int_equal(walk(&e), PG_OK);
+    pg_buf b;
+    pg_buf_init(&b, 4096);
+    assert_int_equal(pg_emit_ion_begin(&e, &b), PG_OK);
+    assert_int_equal(walk(&e), PG_OK);
+    assert_true(pg_emit_done(&e));
+    /* Symbols "a" and "b" are $10 and $11. The list: true 11, false 10, null 0F, 0 20, -1 31 01,
+     * 300 22 01 2C, 1.5 48 3FF8000000000000, "hi" 82 68 69: 21 bytes, so BE 95. The struct:
+     * 8A + list (2 + 21) + 8B + D0 = 26 bytes: DE 9A. */
+    static const unsigned char want[] = {
+        0xE0, 0x01, 0x00, 0xEA,                         /* version marker */
+        0xE9, 0x81, 0x83,                               /* $ion_symbol_table:: annotation, len 9 */
+        0xD6, 0x87, 0xB4, 0x81, 'a', 0x81, 'b',         /* {symbols:["a","b"]}: 6 bytes */
+        0xDE, 0x9A,                                     /* the struct, 26 bytes */
+        0x8A, 0xBE, 0x95,                               /* a: a list of 21 bytes */
+        0x11, 0x10, 0x0F, 0x20, 0x31, 0x01, 0x22, 0x01, 0x2C,
+        0x48, 0x3F, 0xF8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x82, 'h', 'i',
+        0x8B, 0xD0,                                     /* b: {} */
+    };
+    if (b.len != sizeof want || memcmp(b.data, want, b.len) != 0) {
+        char hex[400] = "";
+        for (size_t i = 0; i < b.len && i < 120; i++)
+            snprintf(hex + strlen(hex), sizeof hex - strlen(hex), "%02X ", (unsigned char)b.data[i]);
+        fail_msg("Ion bytes differ (%zu vs %zu): %s", b.len, sizeof want, hex);
+    }
+    pg_emit_free(&e);
+    pg_strtab_free(&syms);
+    pg_buf_free(&b);
+}
+
+static void test_output_limit_is_an_error_not_a_cut(void **state)
+{
+    (void)state;
+    static pg_emit e;
+    memset(&e, 0, sizeof e);
+    pg_buf b;
+    pg_buf_init(&b, 10);
+    pg_emit_json(&e, &b);
+    assert_int_equal(walk(&e), PG_ELIMIT);
+    assert_true(b.len <= 10);
+    pg_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_document),
+        cmocka_unit_test(test_json_numbers),
+        cmocka_unit_test(test_ion_document),
+        cmocka_unit_test(test_output_limit_is_an_error_not_a_cut),
+    };
+    return cmocka_run_group_tests_name("emit", tests, NULL, NULL);
+}
