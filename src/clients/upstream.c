@@ -10,6 +10,7 @@
 #include "curl_uv.h"
 #include "profgate/buf.h"
 #include "profgate/clock.h"
+#include "profgate/fsm.h"
 #include "profgate/iso8601.h"
 #include "profgate/log.h"
 #include "profgate/ratelimit.h"
@@ -162,12 +163,8 @@ static void call_set_state(call *c, cstate next)
         [S_INFLIGHT] = {[S_BACKOFF] = true, [S_DONE] = true},
         [S_BACKOFF] = {[S_QUEUED] = true, [S_DONE] = true},
     };
-    PG_ASSERT(c->state < S_COUNT && next < S_COUNT);
-    if (!legal[c->state][next])
-        pg_log(PG_LOG_ERROR, "upstream %s: illegal move %s -> %s", c->desc, cstate_names[c->state], cstate_names[next]);
-    PG_ASSERT(legal[c->state][next]);
-    if (pg_log_enabled(PG_LOG_DEBUG))
-        pg_log(PG_LOG_DEBUG, "upstream %s: %s -> %s", c->desc, cstate_names[c->state], cstate_names[next]);
+    static const pg_fsm fsm = {"upstream call", cstate_names, S_COUNT, &legal[0][0]};
+    pg_fsm_move(&fsm, c->desc, c->state, next);
     c->state = next;
 }
 
@@ -178,10 +175,10 @@ static void breaker_set_state(pg_upstream *u, bstate next)
         [B_OPEN] = {[B_HALF_OPEN] = true, [B_CLOSED] = true},
         [B_HALF_OPEN] = {[B_OPEN] = true, [B_CLOSED] = true},
     };
+    static const pg_fsm fsm = {"upstream breaker", bstate_names, B_COUNT, &legal[0][0]};
     if (next == u->breaker)
         return;
-    PG_ASSERT(legal[u->breaker][next]);
-    pg_log(PG_LOG_DEBUG, "upstream breaker: %s -> %s", bstate_names[u->breaker], bstate_names[next]);
+    pg_fsm_move(&fsm, u->host, u->breaker, next);
     u->breaker = next;
 }
 

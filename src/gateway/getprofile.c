@@ -9,6 +9,7 @@
  * them). Abort and completion switch on the step; gp_end is the one place a request is freed.
  */
 #include "gp.h"
+#include "profgate/fsm.h"
 #include "profgate/iso8601.h"
 #include "profgate/log.h"
 #include "profgate/merge.h"
@@ -56,14 +57,8 @@ void gp_set_step(gpreq *g, gp_step next)
         [GP_PAUSED] = {[GP_STREAM] = true, [GP_DONE] = true},
         [GP_ABORTED] = {[GP_DONE] = true},
     };
-    PG_ASSERT(g->step < GP_STEP_COUNT && next < GP_STEP_COUNT);
-    if (!legal[g->step][next])
-        pg_log(PG_LOG_ERROR, "rid=%s GetProfile: illegal move %s -> %s", pg_http_req_id(g->req),
-               step_names[g->step], step_names[next]);
-    PG_ASSERT(legal[g->step][next]);
-    if (pg_log_enabled(PG_LOG_DEBUG))
-        pg_log(PG_LOG_DEBUG, "rid=%s GetProfile: %s -> %s", pg_http_req_id(g->req), step_names[g->step],
-               step_names[next]);
+    static const pg_fsm fsm = {"GetProfile", step_names, GP_STEP_COUNT, &legal[0][0]};
+    pg_fsm_move(&fsm, pg_http_req_id(g->req), g->step, next);
     g->step = next;
 }
 

@@ -14,6 +14,7 @@
 #include "profgate/http_server.h"
 #include "profgate/buf.h"
 #include "profgate/clock.h"
+#include "profgate/fsm.h"
 #include "profgate/log.h"
 
 #include <arpa/inet.h>
@@ -332,12 +333,8 @@ static void conn_set_state(conn *c, cstate next)
         [C_HANDLER] = {[C_WRITING] = true, [C_LINGER] = true},
         [C_WRITING] = {[C_HEAD] = true, [C_LINGER] = true},
     };
-    PG_ASSERT(c->state < C_COUNT && next < C_COUNT);
-    if (!legal[c->state][next])
-        pg_log(PG_LOG_ERROR, "connection: illegal move %s -> %s", cstate_names[c->state], cstate_names[next]);
-    PG_ASSERT(legal[c->state][next]);
-    if (pg_log_enabled(PG_LOG_DEBUG))
-        pg_log(PG_LOG_DEBUG, "connection %p: %s -> %s", (void *)c, cstate_names[c->state], cstate_names[next]);
+    static const pg_fsm fsm = {"connection", cstate_names, C_COUNT, &legal[0][0]};
+    pg_fsm_move(&fsm, c->req.id[0] ? c->req.id : NULL, c->state, next);
     c->state = next;
 }
 
