@@ -456,10 +456,10 @@ void pg_fetcher_get_stats(const pg_fetcher *f, pg_fetcher_stats *out)
     out->l1_capacity = pg_lru_capacity(f->l1);
 }
 
-void pg_fetcher_reconfigure(pg_fetcher *f, size_t l1_bytes, uint64_t live_ttl_ms, uint64_t refresh_ahead_ms)
+void pg_fetcher_reconfigure(pg_fetcher *f, const pg_fetcher_cfg *cfg)
 {
-    f->cfg.l1_bytes = l1_bytes;
-    f->cfg.live_ttl_ms = live_ttl_ms;
-    f->cfg.refresh_ahead_ms = refresh_ahead_ms;
-    pg_lru_set_capacity(f->l1, l1_bytes);
+    f->cfg.l1_bytes = cfg->l1_bytes;
+    f->cfg.live_ttl_ms = cfg->live_ttl_ms;
+    f->cfg.refresh_ahead_ms = cfg->refresh_ahead_ms;
+    pg_lru_set_capacity(f->l1, cfg->l1_bytes);
 }

@@ -236,8 +236,9 @@ static void on_hup(uv_signal_t *h, int signum)
     pg_http_server_reconfigure(a->server, &scfg);
     PG_ASSERT(pg_settings_upstream(&ucfg, &a->cfg, err, sizeof err) == PG_OK);
     pg_upstream_reconfigure(a->upstream, &ucfg);
-    pg_fetcher_reconfigure(a->fetcher, (size_t)a->cfg.cache_memory_bytes, (uint64_t)a->cfg.live_ttl_ms,
-                           (uint64_t)a->cfg.refresh_ahead_ms);
+    pg_fetcher_cfg fcfg;
+    pg_settings_fetcher(&fcfg, &a->cfg, &ucfg);
+    pg_fetcher_reconfigure(a->fetcher, &fcfg);
     pg_gateway_reconfigure(a->gw);
     pg_gateway_count_reload(a->gw, true);
     pg_log(PG_LOG_INFO, "configuration reloaded from %s: %zu change(s) applied, %zu need a restart",

@@ -110,7 +110,7 @@ typedef struct pg_fetcher_stats {
 void pg_fetcher_get_stats(const pg_fetcher *f, pg_fetcher_stats *out);
 
 /** Reload: the L1's size (evicting down to it), how long live buckets stay fresh, and how early
- *  they are refreshed. */
-void pg_fetcher_reconfigure(pg_fetcher *f, size_t l1_bytes, uint64_t live_ttl_ms, uint64_t refresh_ahead_ms);
+ *  they are refreshed, from cfg (its key namespace is fixed for the process and ignored here). */
+void pg_fetcher_reconfigure(pg_fetcher *f, const pg_fetcher_cfg *cfg);
 
 #endif
