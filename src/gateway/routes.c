@@ -41,7 +41,8 @@ static int ts_field(pg_buf *b, const char *name, int64_t ns)
                          (long long)pg_floor_div(ns, PG_NS_PER_MS));
 }
 
-int pg_plan_json(pg_buf *b, const pg_plan *plan, int64_t now_ns)
+/* The plan as JSON (the /_profgate/plan body). */
+static int plan_json(pg_buf *b, const pg_plan *plan, int64_t now_ns)
 {
     size_t counts[PG_PERIOD_COUNT] = {0};
     size_t live = 0;
@@ -90,7 +91,7 @@ static void handle_plan(pg_gateway *gw, pg_http_req *req, pg_slice query)
     pg_plan_build(&gw->planner, s, e, now, &plan);
     pg_buf b;
     pg_buf_init(&b, PLAN_JSON_MAX);
-    int rc = pg_plan_json(&b, &plan, now);
+    int rc = plan_json(&b, &plan, now);
     PG_ASSERT(rc == PG_OK); /* a plan has at most PG_PLAN_MAX buckets: far below the limit */
     respond_json(req, 200, &b);
     pg_buf_free(&b);

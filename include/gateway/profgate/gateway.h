@@ -46,7 +46,4 @@ void pg_gateway_handle(pg_http_req *req, void *data);
 /** The server's on_done hook: per-request metrics and the access log line. data is the gateway. */
 void pg_gateway_done(pg_http_req *req, const pg_http_done_info *info, void *data);
 
-/** Appends the plan as JSON (the /_profgate/plan body). */
-int pg_plan_json(pg_buf *b, const pg_plan *plan, int64_t now_ns);
-
 #endif
