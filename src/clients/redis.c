@@ -38,7 +38,8 @@ typedef struct cmd {
     uint32_t magic;
     pg_redis *r;
     uv_timer_t timer;
-    pg_redis_get_cb cb; /* NULL for fire-and-forget commands */
+    pg_redis_get_cb cb;      /* a GET: value and TTL; or NULL */
+    pg_redis_ints_cb ints_cb; /* a script answering integers; or NULL (both NULL: fire and forget) */
     void *ctx;
     int64_t t0;
     bool answered;
@@ -298,6 +299,34 @@ static void on_cmd_timeout(uv_timer_t *t)
     c->r->st.timeouts++;
     if (c->cb)
         c->cb(c->ctx, PG_EIO, NULL, 0, -1);
+    if (c->ints_cb)
+        c->ints_cb(c->ctx, PG_EIO, NULL, 0);
+}
+
+/* A script's reply as integers: an integer, an array of integers (at most PG_REDIS_INTS_MAX),
+ * or nil (no values). Anything else is an error: the scripts are ours, so a different shape
+ * means a different server or a broken script. */
+static void answer_ints(cmd *c, const redisReply *rep)
+{
+    int64_t v[PG_REDIS_INTS_MAX];
+    size_t n = 0;
+    if (rep->type == REDIS_REPLY_INTEGER) {
+        v[n++] = (int64_t)rep->integer;
+    } else if (rep->type == REDIS_REPLY_ARRAY && rep->elements <= PG_REDIS_INTS_MAX) {
+        for (size_t i = 0; i < rep->elements; i++) {
+            if (rep->element[i]->type != REDIS_REPLY_INTEGER) {
+                c->r->st.errors++;
+                c->ints_cb(c->ctx, PG_EINVAL, NULL, 0);
+                return;
+            }
+            v[n++] = (int64_t)rep->element[i]->integer;
+        }
+    } else if (rep->type != REDIS_REPLY_NIL) {
+        c->r->st.errors++;
+        c->ints_cb(c->ctx, PG_EINVAL, NULL, 0);
+        return;
+    }
+    c->ints_cb(c->ctx, PG_OK, v, n);
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
@@ -316,6 +345,10 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
                 pg_log(PG_LOG_WARN, "redis: command failed: %.200s", rep->str);
             if (c->cb)
                 c->cb(c->ctx, PG_EIO, NULL, 0, -1);
+            if (c->ints_cb)
+                c->ints_cb(c->ctx, PG_EIO, NULL, 0);
+        } else if (c->ints_cb) {
+            answer_ints(c, rep);
         } else if (c->cb) {
             /* The GET script answers nil or {value, pttl}. */
             if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
@@ -330,7 +363,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
     uv_close((uv_handle_t *)&c->timer, on_cmd_timer_closed);
 }
 
-static cmd *send_cmd(pg_redis *r, int argc, const char **argv, const size_t *lens, pg_redis_get_cb cb, void *ctx)
+static cmd *send_cmd(pg_redis *r, int argc, const char **argv, const size_t *lens, pg_redis_get_cb cb,
+                     pg_redis_ints_cb ints_cb, void *ctx)
 {
     if (!pg_redis_ready(r))
         return NULL;
@@ -341,6 +375,7 @@ static cmd *send_cmd(pg_redis *r, int argc, const char **argv, const size_t *len
         return NULL;
     c->r = r;
     c->cb = cb;
+    c->ints_cb = ints_cb;
     c->ctx = ctx;
     c->t0 = pg_monotonic_ns();
     if (redisAsyncCommandArgv(r->ac, on_reply, c, argc, argv, lens) != REDIS_OK) {
@@ -365,7 +400,7 @@ int pg_redis_get(pg_redis *r, const char *key, size_t klen, pg_redis_get_cb cb, 
 {
     const char *argv[4] = {"EVAL", GET_TTL_SCRIPT, "1", key};
     size_t lens[4] = {4, sizeof GET_TTL_SCRIPT - 1, 1, klen};
-    return send_cmd(r, 4, argv, lens, cb, ctx) ? PG_OK : PG_EIO;
+    return send_cmd(r, 4, argv, lens, cb, NULL, ctx) ? PG_OK : PG_EIO;
 }
 
 void pg_redis_set(pg_redis *r, const char *key, size_t klen, const void *val, size_t len, int64_t ttl_ms)
@@ -374,7 +409,26 @@ void pg_redis_set(pg_redis *r, const char *key, size_t klen, const void *val, si
     int tl = snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
     const char *argv[5] = {"SET", key, val, "PX", ttl};
     size_t lens[5] = {3, klen, len, 2, (size_t)tl};
-    send_cmd(r, ttl_ms > 0 ? 5 : 3, argv, lens, NULL, NULL);
+    send_cmd(r, ttl_ms > 0 ? 5 : 3, argv, lens, NULL, NULL, NULL);
+}
+
+int pg_redis_script(pg_redis *r, const char *script, const char *const *keys, size_t nkeys,
+                    const char *const *args, size_t nargs, pg_redis_ints_cb cb, void *ctx)
+{
+    enum { MAXARGV = 3 + PG_REDIS_SCRIPT_ARGS_MAX };
+    PG_ASSERT(nkeys + nargs <= PG_REDIS_SCRIPT_ARGS_MAX && nkeys < 10);
+    const char *argv[MAXARGV];
+    size_t lens[MAXARGV];
+    char nk[4] = {(char)('0' + nkeys), 0};
+    size_t argc = 0;
+    argv[argc] = "EVAL", lens[argc++] = 4;
+    argv[argc] = script, lens[argc++] = strlen(script);
+    argv[argc] = nk, lens[argc++] = 1;
+    for (size_t i = 0; i < nkeys; i++)
+        argv[argc] = keys[i], lens[argc++] = strlen(keys[i]);
+    for (size_t i = 0; i < nargs; i++)
+        argv[argc] = args[i], lens[argc++] = strlen(args[i]);
+    return send_cmd(r, (int)argc, argv, lens, NULL, cb, ctx) ? PG_OK : PG_EIO;
 }
 
 void pg_redis_get_stats(const pg_redis *r, pg_redis_stats *out)

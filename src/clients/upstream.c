@@ -7,6 +7,7 @@
  */
 #include "profgate/upstream.h"
 #include "profgate/up_outcome.h"
+#include "profgate/fleet.h"
 #include "curl_uv.h"
 #include "profgate/buf.h"
 #include "profgate/clock.h"
@@ -65,7 +66,16 @@ typedef struct clist {
     size_t n;
 } clist;
 
+#define UPSTREAM_MAGIC 0x75707374u /* "upst" */
+/* Slots booked ahead in the fleet's budget: one per queued call, at most this many (as many as
+ * transfers may run at once by default), so members share the budget by demand. */
+#define FLEET_BOOKINGS 16
+/* A booked slot not used within this long after it fell due is dropped: used later, it would
+ * add to the burst the budget allows. */
+#define BOOKING_GRACE_NS PG_NS_PER_S
+
 struct pg_upstream {
+    uint32_t magic;
     uv_loop_t *loop;
     pg_upstream_cfg cfg;
     pg_creds creds;
@@ -75,9 +85,17 @@ struct pg_upstream {
     int open_handles;    /* the pace timer, call timers, and curl_uv until it has closed */
     pg_fairq queue;      /* waiting for a token and a slot, fair across tenants */
     clist active;        /* in flight or backing off */
-    pg_tbucket tb;
+    pg_tbucket tb;       /* the local pacer: the whole budget alone, this member's share of the fleet's */
     double max_rate, min_rate;
     int64_t last_decrease;
+    pg_fleet *fleet;     /* the fleet's shared budget, or NULL */
+    double share;        /* the fraction of the budget the local pacer holds (1 without a fleet) */
+    unsigned fleet_asks; /* bookings asked for, not answered yet */
+    int64_t booked[FLEET_BOOKINGS]; /* slots booked in the fleet's budget: when each may start */
+    unsigned nbooked;
+    int64_t fleet_retry_at; /* after a failed take: local pacing until then */
+    int64_t fleet_full_until; /* the budget is booked beyond its horizon: no new booking until then */
+    int64_t local_at;    /* the last call the local pacer allowed while a fleet was attached */
     bstate breaker;
     uint32_t consecutive_failures;
     int64_t breaker_until;
@@ -603,8 +621,15 @@ static void finish_attempt(call *c, CURLcode res)
     char msg[256], why[300];
     pg_upstream_error_message(c->body.data, c->body.len, msg, sizeof msg);
     attempt_error(c, &o, res, msg, why, sizeof why);
-    if (o.throttled)
+    if (o.throttled) {
         on_throttled(u);
+        if (u->fleet != NULL) {
+            /* Slots booked at the old rate are given up: the fleet's budget keeps them taken, so
+             * the whole fleet pauses for them, then books again at the lowered rate. */
+            u->nbooked = 0;
+            pg_fleet_throttled(u->fleet, "GetProfile");
+        }
+    }
     if (o.breaker_failure)
         breaker_failure(u, why);
     bool time_left = now_ns() + (int64_t)u->cfg.backoff_base_ms * PG_NS_PER_MS < c->deadline;
@@ -625,6 +650,117 @@ static void finish_attempt(call *c, CURLcode res)
 static void on_pace_timer(uv_timer_t *t)
 {
     pump(t->data);
+}
+
+/* The local pacer's limits for the share of the budget it holds: all of it alone, 1 / fleet size
+ * while the fleet's budget cannot be reached. A change starts the local AIMD afresh. */
+static void set_share(pg_upstream *u, double share)
+{
+    if (share == u->share)
+        return;
+    /* Falling back from the fleet's budget: the upstream's bucket is likely spent by the fleet, so
+     * this member's share starts empty rather than adding a burst of its own. */
+    bool falling_back = share < u->share && u->fleet != NULL;
+    u->share = share;
+    u->max_rate = u->cfg.rate * share;
+    u->min_rate = PG_MAX(u->max_rate / 64, 0.05);
+    u->tb.rate = u->max_rate;
+    u->tb.burst = PG_MAX(u->cfg.burst * share, 1.0);
+    if (u->tb.tokens > u->tb.burst)
+        u->tb.tokens = u->tb.burst;
+    if (falling_back) {
+        u->tb.tokens = 0;
+        u->tb.last_ns = now_ns();
+    }
+}
+
+static void wait_then_pump(pg_upstream *u, int64_t wait_ns)
+{
+    PG_CHECK_UV(uv_timer_start(&u->pace_timer, on_pace_timer, (uint64_t)(wait_ns + PG_NS_PER_MS - 1) / PG_NS_PER_MS, 0));
+}
+
+static void on_fleet_take(void *ctx, int status, bool booked, int64_t wait_ms)
+{
+    pg_upstream *u = ctx;
+    PG_ASSERT(u->magic == UPSTREAM_MAGIC);
+    PG_ASSERT(u->fleet_asks > 0);
+    u->fleet_asks--;
+    int64_t now = now_ns();
+    if (status != PG_OK) {
+        /* Redis is slow or away: this member's share, locally, for a second before asking again. */
+        u->st.fleet_fallbacks++;
+        u->fleet_retry_at = now + PG_NS_PER_S;
+    } else if (!booked) {
+        u->fleet_full_until = now + PG_MIN(wait_ms, 1000) * PG_NS_PER_MS;
+        wait_then_pump(u, PG_MIN(wait_ms, 1000) * PG_NS_PER_MS);
+        return;
+    } else {
+        PG_ASSERT(u->nbooked < FLEET_BOOKINGS);
+        u->booked[u->nbooked++] = now + wait_ms * PG_NS_PER_MS;
+    }
+    pump(u);
+}
+
+/* The earliest booked slot still worth using (stale ones are dropped), or -1. */
+static int next_booking(pg_upstream *u, int64_t now)
+{
+    int best = -1;
+    for (unsigned i = 0; i < u->nbooked;) {
+        if (u->booked[i] + BOOKING_GRACE_NS < now) {
+            u->booked[i] = u->booked[--u->nbooked];
+            continue;
+        }
+        if (best < 0 || u->booked[i] < u->booked[best])
+            best = (int)i;
+        i++;
+    }
+    return best;
+}
+
+/* From the fleet's budget: a booked slot that is due, or more bookings asked for (one per queued
+ * call) and a wake-up at the earliest. -1: the fleet cannot be asked (use the local pacer). */
+static int pace_fleet(pg_upstream *u, int64_t now)
+{
+    int b = next_booking(u, now);
+    if (b >= 0 && u->booked[b] <= now) {
+        u->booked[b] = u->booked[--u->nbooked];
+        return 1;
+    }
+    size_t want = PG_MIN(u->queue.n, (size_t)FLEET_BOOKINGS);
+    while (now >= u->fleet_full_until && u->fleet_asks + u->nbooked < want) {
+        bool drained = u->local_at != 0 && now - u->local_at < 10 * PG_NS_PER_S;
+        if (pg_fleet_take(u->fleet, "GetProfile", drained, on_fleet_take, u) != PG_OK)
+            break;
+        u->fleet_asks++;
+    }
+    if (b >= 0)
+        wait_then_pump(u, u->booked[b] - now);
+    return b >= 0 || u->fleet_asks > 0 || now < u->fleet_full_until ? 0 : -1;
+}
+
+/* One call's worth of budget, now? From the fleet while it can be reached (bookings come back
+ * through on_fleet_take, which pumps again), else from the local pacer. */
+static bool pace(pg_upstream *u, int64_t now)
+{
+    if (u->fleet != NULL && pg_fleet_ready(u->fleet) && now >= u->fleet_retry_at) {
+        set_share(u, 1.0);
+        int r = pace_fleet(u, now);
+        if (r >= 0)
+            return r == 1;
+    }
+    if (u->fleet != NULL)
+        set_share(u, pg_fleet_local_share(u->fleet));
+    int64_t wait = pg_tbucket_wait_ns(&u->tb, now, 1);
+    if (wait > 0) {
+        wait_then_pump(u, wait);
+        return false;
+    }
+    PG_ASSERT(pg_tbucket_take(&u->tb, now, 1));
+    if (u->fleet != NULL) {
+        u->st.fleet_local++;
+        u->local_at = now;
+    }
+    return true;
 }
 
 /* Starts as many queued calls as the pacer, the in-flight cap and the breaker allow. */
@@ -655,20 +791,22 @@ static void pump(pg_upstream *u)
             }
             return; /* half-open with a probe in flight */
         }
-        if (u->active.n >= u->cfg.max_inflight)
+        if (u->active.n >= u->cfg.max_inflight || !pace(u, now))
             return;
-        int64_t wait = pg_tbucket_wait_ns(&u->tb, now, 1);
-        if (wait > 0) {
-            PG_CHECK_UV(uv_timer_start(&u->pace_timer, on_pace_timer, (uint64_t)(wait + PG_NS_PER_MS - 1) / PG_NS_PER_MS, 0));
-            return;
-        }
-        PG_ASSERT(pg_tbucket_take(&u->tb, now, 1));
         pg_fairq_pop(&u->queue, &c->qi);
         if (!start_attempt(c)) {
             fail_now(c, PG_AE_INTERNAL, "profgate could not start an upstream request");
             continue;
         }
     }
+}
+
+void pg_upstream_set_fleet(pg_upstream *u, pg_fleet *fleet)
+{
+    u->fleet = fleet;
+    u->nbooked = 0;
+    if (fleet == NULL)
+        set_share(u, 1.0);
 }
 
 /* ------------------------------------------------------------------ public */
@@ -689,6 +827,7 @@ pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, const 
     pg_upstream *u = calloc(1, sizeof *u);
     if (u == NULL)
         return NULL;
+    u->magic = UPSTREAM_MAGIC;
     u->loop = loop;
     u->cfg = *cfg;
     u->creds = *creds;
@@ -727,6 +866,7 @@ pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, const 
     u->open_handles = 2; /* the pace timer and curl_uv */
     u->max_rate = cfg->rate;
     u->min_rate = cfg->rate / 64 < 0.05 ? 0.05 : cfg->rate / 64;
+    u->share = 1.0;
     pg_tbucket_init(&u->tb, cfg->rate, cfg->burst, now_ns());
     pg_fairq_init(&u->queue);
     if (getrandom(&u->rng, sizeof u->rng, 0) != sizeof u->rng || u->rng == 0)
@@ -867,13 +1007,13 @@ void pg_upstream_reconfigure(pg_upstream *u, const pg_upstream_cfg *cfg)
     memcpy(next.ca_bundle, u->cfg.ca_bundle, sizeof next.ca_bundle);
     next.insecure = u->cfg.insecure;
     u->cfg = next;
-    /* A new rate starts fresh (any throttling decrease is forgotten); the tokens held carry over. */
-    u->max_rate = cfg->rate;
-    u->min_rate = cfg->rate / 64 < 0.05 ? 0.05 : cfg->rate / 64;
-    u->tb.rate = cfg->rate;
-    u->tb.burst = cfg->burst;
-    if (u->tb.tokens > cfg->burst)
-        u->tb.tokens = cfg->burst;
+    /* A new rate starts fresh (any throttling decrease is forgotten); the tokens held carry over,
+     * up to the new burst of the share this member holds. */
+    double share = u->share;
+    u->share = 0;
+    set_share(u, share);
+    if (u->fleet != NULL)
+        pg_fleet_reconfigure(u->fleet, cfg->rate, cfg->burst);
     pump(u); /* more room may let queued calls start now */
 }
 

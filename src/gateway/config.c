@@ -77,8 +77,11 @@ static const directive table[] = {
     {"upstream", "region", T_STRING, F(up_region), "", 0, 0,
      "Region for the default endpoint and for SigV4. Empty: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1.", false},
     {"upstream", "rate", T_INT, F(up_rate), "10", 1, 100000,
-     "Most upstream requests per second (token bucket); throttling halves the pace, which recovers gradually.", true},
-    {"upstream", "burst", T_INT, F(up_burst), "20", 1, 100000, "Token bucket capacity: requests allowed back to back.", true},
+     "Most upstream requests per second (token bucket); throttling halves the pace, which recovers gradually. With "
+     "redis.url and fleet.enabled this is the whole fleet's budget, shared by every replica and worker: set the "
+     "account's real limit, not a share of it.", true},
+    {"upstream", "burst", T_INT, F(up_burst), "20", 1, 100000,
+     "Token bucket capacity: requests allowed back to back (the fleet's, like rate).", true},
     {"upstream", "max_inflight", T_INT, F(up_max_inflight), "16", 1, 1024, "Most concurrent upstream transfers.", true},
     {"upstream", "queue_max", T_INT, F(up_queue_max), "10000", 1, 1000000,
      "Most upstream calls waiting for a token or a transfer slot; past it requests get 503 at once.", true},
@@ -125,6 +128,17 @@ static const directive table[] = {
      "How long a connection attempt may take; then profgate retries with backoff (up to 5 s apart).", false},
     {"redis", "command_timeout", T_DURATION, F(redis_command_timeout_ms), "250ms", 1, 60 * SEC,
      "How long a lookup may take before it counts as a miss (a slow Redis never slows clients more).", false},
+    {"fleet", "enabled", T_BOOL, F(fleet_enabled), "on", 0, 0,
+     "With redis.url: every replica and worker draws from one upstream budget in Redis, fetches each bucket once "
+     "fleet-wide (leases), and announces itself (docs/FLEET.md). off: each process paces and fetches on its own.",
+     false},
+    {"fleet", "heartbeat", T_DURATION, F(fleet_heartbeat_ms), "1s", 100, 60 * SEC,
+     "How often a member refreshes its entry in Redis; one not seen for three beats no longer counts.", false},
+    {"fleet", "lease_ttl", T_DURATION, F(fleet_lease_ttl_ms), "10s", 100, 10 * 60 * SEC,
+     "How long the member fetching a bucket holds its lease; if it dies mid-call another takes over after this.",
+     false},
+    {"fleet", "lease_poll", T_DURATION, F(fleet_lease_poll_ms), "100ms", 10, 10 * SEC,
+     "How often a member waiting for another's fetch of a bucket looks for the result in Redis.", false},
     {"auth", "mode", T_AUTHMODE, F(auth_mode), "off", 0, 0,
      "off: anyone who reaches the port may read every group (a trusted network). sigv4: clients sign requests with "
      "SigV4 as they do for AWS, using a tenant's access key and secret from auth.tenants_file; profgate checks the "

@@ -4,6 +4,9 @@
  */
 #include "profgate/clock.h"
 #include "profgate/fetcher.h"
+#include "profgate/fleet.h"
+
+#include <stdlib.h>
 
 static bool l2_ready(void *l2)
 {
@@ -37,13 +40,83 @@ static int64_t monotonic(void *clock)
     return pg_monotonic_ns();
 }
 
-void pg_fetch_tiers_wire(pg_fetch_tiers *t, pg_upstream *u, pg_redis *redis)
+#define ONESHOT_MAGIC 0x6f6e6573u /* "ones" */
+
+/* A one-shot timer: its own handle, freed in its close callback after it fired. */
+typedef struct oneshot {
+    uint32_t magic;
+    uv_timer_t timer;
+    void (*cb)(void *ctx);
+    void *ctx;
+} oneshot;
+
+static void on_oneshot_closed(uv_handle_t *h)
 {
-    *t = (pg_fetch_tiers){.up = u, .up_get = up_get, .up_raise = up_raise, .now_ns = monotonic};
+    oneshot *o = h->data;
+    PG_ASSERT(o->magic == ONESHOT_MAGIC);
+    o->magic = 0;
+    free(o);
+}
+
+static void on_oneshot(uv_timer_t *t)
+{
+    oneshot *o = t->data;
+    PG_ASSERT(o->magic == ONESHOT_MAGIC);
+    uv_close((uv_handle_t *)&o->timer, on_oneshot_closed);
+    o->cb(o->ctx);
+}
+
+static void *after(void *loop, uint64_t ms, void (*cb)(void *ctx), void *ctx)
+{
+    /* Small and fixed: losing one would strand a lookup, so allocation failure aborts. */
+    oneshot *o = pg_xcalloc(1, sizeof *o);
+    *o = (oneshot){.magic = ONESHOT_MAGIC, .cb = cb, .ctx = ctx};
+    PG_CHECK_UV(uv_timer_init(loop, &o->timer));
+    o->timer.data = o;
+    PG_CHECK_UV(uv_timer_start(&o->timer, on_oneshot, ms, 0));
+    return o;
+}
+
+/* Fires a pending one-shot now (its callback still runs exactly once). */
+static void cancel(void *loop, void *timer)
+{
+    (void)loop;
+    oneshot *o = timer;
+    PG_ASSERT(o->magic == ONESHOT_MAGIC);
+    PG_CHECK_UV(uv_timer_stop(&o->timer));
+    on_oneshot(&o->timer);
+}
+
+static int lease_take(void *lease, const char *key, uint64_t ttl_ms, void (*cb)(void *ctx, int status, bool granted),
+                      void *ctx)
+{
+    return pg_fleet_lease_take(lease, key, ttl_ms, cb, ctx);
+}
+
+static void lease_drop(void *lease, const char *key)
+{
+    pg_fleet_lease_drop(lease, key);
+}
+
+static void lease_renew(void *lease, const char *key, uint64_t ttl_ms)
+{
+    pg_fleet_lease_renew(lease, key, ttl_ms);
+}
+
+void pg_fetch_tiers_wire(pg_fetch_tiers *t, uv_loop_t *loop, pg_upstream *u, pg_redis *redis, struct pg_fleet *fleet)
+{
+    *t = (pg_fetch_tiers){.up = u, .up_get = up_get, .up_raise = up_raise, .clock = loop, .now_ns = monotonic,
+                          .after = after, .cancel = cancel};
     if (redis != NULL) {
         t->l2 = redis;
         t->l2_ready = l2_ready;
         t->l2_get = l2_get;
         t->l2_set = l2_set;
+    }
+    if (redis != NULL && fleet != NULL) {
+        t->lease = fleet;
+        t->lease_take = lease_take;
+        t->lease_drop = lease_drop;
+        t->lease_renew = lease_renew;
     }
 }

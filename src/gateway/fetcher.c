@@ -52,12 +52,24 @@ struct inflight {
                           * its class is raised when a more urgent waiter joins */
     pg_up_call *upcall;  /* while the upstream has it */
     pg_fetch_waiter *waiters;
+    bool lease_held;     /* this member fetches it for the fleet: dropped once the result is stored */
+    int64_t lease_wait_until; /* waiting for another member's fetch until then (0: not waiting) */
+    void *poll_timer;    /* pending while waiting to look in Redis again */
 };
 
 #define L2_MAX_RAW ((size_t)256 << 20) /* largest decompressed cache value accepted */
 
+#define FETCHER_MAGIC 0x66657463u /* "fetc" */
+
 struct pg_fetcher {
+    uint32_t magic;
     pg_fetch_tiers t;
+    bool closing;
+    unsigned timers;        /* lease polls and the renewal tick pending */
+    unsigned held;          /* leases this member holds (its calls for the fleet) */
+    void *renew_timer;      /* the renewal tick, while leases are held */
+    void (*closed)(void *);
+    void *closed_data;
     pg_profile_limits lim;
     pg_fetcher_cfg cfg;
     pg_lru *l1;
@@ -132,6 +144,8 @@ static void l1_put(pg_fetcher *f, const char *key, pg_bucket_data *d, bool compl
     pg_lru_put(f->l1, key, strlen(key), e, pg_profile_memory(&d->prof)); /* frees e when it cannot fit */
 }
 
+static void maybe_closed(pg_fetcher *f);
+
 static uint32_t hash(const char *s)
 {
     return (uint32_t)(pg_hash64(s, strlen(s)) % NBUCKETS);
@@ -152,9 +166,14 @@ pg_fetcher *pg_fetcher_new(const pg_fetch_tiers *tiers, const pg_profile_limits 
 {
     PG_ASSERT(tiers->up_get != NULL && tiers->up_raise != NULL && tiers->now_ns != NULL);
     PG_ASSERT(tiers->l2 == NULL || (tiers->l2_ready != NULL && tiers->l2_get != NULL && tiers->l2_set != NULL));
+    PG_ASSERT(tiers->lease == NULL ||
+              (tiers->l2 != NULL && tiers->lease_take != NULL && tiers->lease_drop != NULL &&
+               tiers->lease_renew != NULL && tiers->after != NULL && tiers->cancel != NULL && cfg->lease_ttl_ms > 0 &&
+               cfg->lease_poll_ms > 0 && cfg->lease_wait_ms > 0));
     pg_fetcher *f = calloc(1, sizeof *f);
     if (f == NULL)
         return NULL;
+    f->magic = FETCHER_MAGIC;
     f->t = *tiers;
     f->lim = *lim;
     f->cfg = *cfg;
@@ -166,6 +185,31 @@ pg_fetcher *pg_fetcher_new(const pg_fetch_tiers *tiers, const pg_profile_limits 
     return f;
 }
 
+/* A call waiting to look in Redis again, or NULL. */
+static inflight *find_polling(const pg_fetcher *f)
+{
+    for (size_t i = 0; i < NBUCKETS; i++)
+        for (inflight *c = f->table[i]; c != NULL; c = c->chain)
+            if (c->poll_timer != NULL)
+                return c;
+    return NULL;
+}
+
+void pg_fetcher_close(pg_fetcher *f, void (*done)(void *data), void *data)
+{
+    PG_ASSERT(!f->closing);
+    f->closing = true;
+    f->closed = done;
+    f->closed_data = data;
+    /* Cancelling fires each timer now: the tick stops renewing, each poll ends its lookup. */
+    if (f->renew_timer != NULL)
+        f->t.cancel(f->t.clock, f->renew_timer);
+    for (inflight *c; (c = find_polling(f)) != NULL;)
+        f->t.cancel(f->t.clock, c->poll_timer);
+    PG_ASSERT(f->timers == 0);
+    maybe_closed(f);
+}
+
 void pg_fetcher_free(pg_fetcher *f)
 {
     if (f == NULL)
@@ -173,6 +217,7 @@ void pg_fetcher_free(pg_fetcher *f)
     for (size_t i = 0; i < NBUCKETS; i++)
         PG_ASSERT(f->table[i] == NULL || f->table[i]->waiters == NULL);
     pg_lru_free(f->l1);
+    f->magic = 0;
     free(f);
 }
 
@@ -189,6 +234,12 @@ static void unlink_call(pg_fetcher *f, inflight *c)
 static void finish(inflight *c, pg_bucket_data *data, const pg_apierr *err)
 {
     pg_fetcher *f = c->f;
+    /* After the result was stored (same connection, so Redis sees the SET first): the others
+     * waiting for this fetch find it. After a failure: they may try themselves. */
+    if (c->lease_held) {
+        f->t.lease_drop(f->t.lease, c->key);
+        f->held--;
+    }
     unlink_call(f, c);
     /* Detach every waiter first: callbacks may leave or join other calls. */
     pg_fetch_waiter *w = c->waiters;
@@ -266,6 +317,105 @@ static void to_upstream(inflight *c)
         finish(c, NULL, &err);
 }
 
+static void on_l2(void *ctx, int status, const char *val, size_t len, int64_t ttl_ms);
+
+static void maybe_closed(pg_fetcher *f)
+{
+    if (f->closing && f->timers == 0 && f->closed != NULL) {
+        void (*cb)(void *) = f->closed;
+        f->closed = NULL;
+        cb(f->closed_data);
+    }
+}
+
+/* Every lease_ttl/3 while this member holds leases: its calls may wait in the upstream's queue
+ * longer than a lease lasts (a cold start needs more calls than the budget allows at once), and
+ * a lease that expired under a live holder would let another member fetch the bucket again. */
+static void on_renew_tick(void *ctx);
+
+static void schedule_renew(pg_fetcher *f)
+{
+    if (f->renew_timer != NULL || f->closing || f->held == 0)
+        return;
+    f->timers++;
+    f->renew_timer = f->t.after(f->t.clock, PG_MAX(f->cfg.lease_ttl_ms / 3, 1), on_renew_tick, f);
+}
+
+static void on_renew_tick(void *ctx)
+{
+    pg_fetcher *f = ctx;
+    PG_ASSERT(f->magic == FETCHER_MAGIC);
+    f->renew_timer = NULL;
+    f->timers--;
+    if (!f->closing) {
+        for (size_t i = 0; i < NBUCKETS; i++)
+            for (inflight *c = f->table[i]; c != NULL; c = c->chain)
+                if (c->lease_held)
+                    f->t.lease_renew(f->t.lease, c->key, f->cfg.lease_ttl_ms);
+        schedule_renew(f);
+    }
+    maybe_closed(f);
+}
+
+/* Another member holds the bucket's lease: look in Redis again after a while. */
+static void on_lease_poll(void *ctx)
+{
+    inflight *c = ctx;
+    PG_ASSERT(c->magic == INFLIGHT_MAGIC);
+    pg_fetcher *f = c->f;
+    c->poll_timer = NULL;
+    f->timers--;
+    if (f->closing) {
+        pg_apierr err;
+        pg_apierr_set(&err, PG_AE_UNAVAILABLE, "profgate is shutting down");
+        finish(c, NULL, &err);
+    } else if (!f->t.l2_ready(f->t.l2) || f->t.l2_get(f->t.l2, c->key, strlen(c->key), on_l2, c) != PG_OK) {
+        to_upstream(c); /* Redis went away meanwhile: on our own */
+    }
+    maybe_closed(f);
+}
+
+static void on_lease(void *ctx, int status, bool granted)
+{
+    inflight *c = ctx;
+    PG_ASSERT(c->magic == INFLIGHT_MAGIC);
+    pg_fetcher *f = c->f;
+    if (status != PG_OK || f->closing) {
+        f->st.lease_errors += status != PG_OK;
+        to_upstream(c);
+        return;
+    }
+    if (granted) {
+        c->lease_held = true;
+        f->held++;
+        schedule_renew(f);
+        to_upstream(c);
+        return;
+    }
+    int64_t now = f->t.now_ns(f->t.clock);
+    if (c->lease_wait_until == 0) {
+        f->st.lease_waits++;
+        /* A live holder renews its lease until its call ends, within that call's deadline; a dead
+         * one's lease expires sooner. A little more covers the last poll. */
+        c->lease_wait_until = now + (int64_t)(f->cfg.lease_wait_ms + 2 * f->cfg.lease_poll_ms) * PG_NS_PER_MS;
+    }
+    if (now >= c->lease_wait_until) {
+        to_upstream(c); /* waited as long as the holder's call could last: fetch it anyway */
+        return;
+    }
+    f->timers++;
+    c->poll_timer = f->t.after(f->t.clock, f->cfg.lease_poll_ms, on_lease_poll, c);
+}
+
+/* Not in Redis: with leases, the member that takes the bucket's lease fetches it and the others
+ * wait for its result in Redis; without (or when the lease cannot be asked for), fetch now. */
+static void lease_or_fetch(inflight *c)
+{
+    pg_fetcher *f = c->f;
+    if (f->t.lease == NULL || f->closing || f->t.lease_take(f->t.lease, c->key, f->cfg.lease_ttl_ms, on_lease, c) != PG_OK)
+        to_upstream(c);
+}
+
 static void on_l2(void *ctx, int status, const char *val, size_t len, int64_t ttl_ms)
 {
     inflight *c = ctx;
@@ -285,7 +435,10 @@ static void on_l2(void *ctx, int status, const char *val, size_t len, int64_t tt
             f->st.l2_misses++;
         else
             f->st.l2_errors++;
-        to_upstream(c);
+        if (status == PG_ENOTFOUND)
+            lease_or_fetch(c);
+        else
+            to_upstream(c);
         return;
     }
     pg_bucket_data *data = calloc(1, sizeof *data);
@@ -303,6 +456,7 @@ static void on_l2(void *ctx, int status, const char *val, size_t len, int64_t tt
         return;
     }
     f->st.l2_hits++;
+    f->st.lease_hits += c->lease_wait_until != 0;
     data->refs = 1;
     data->source = PG_SRC_REDIS;
     l1_put(f, c->key, data, c->complete, fresh_ms);

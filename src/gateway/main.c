@@ -37,7 +37,9 @@ typedef struct app {
     pg_http_server *server;
     pg_upstream *upstream;
     pg_fetcher *fetcher;
+    bool fetcher_closing;
     pg_redis *redis;
+    pg_fleet *fleet;     /* redis.url with fleet.enabled */
     pg_gateway *gw;
     pg_tenants *tenants; /* auth.mode = sigv4 */
     pg_clock clock;
@@ -98,6 +100,11 @@ static void on_redis_closed(void *data)
     close_next(a);
 }
 
+static void on_fetcher_closed(void *data)
+{
+    close_next(data);
+}
+
 static void on_upstream_closed(void *data)
 {
     app *a = data;
@@ -105,19 +112,35 @@ static void on_upstream_closed(void *data)
     close_next(a);
 }
 
+static void on_fleet_closed(void *data)
+{
+    app *a = data;
+    a->fleet = NULL;
+    close_next(a);
+}
+
 /* Closes the next module still open; each close's callback calls it again. Order matters:
- * requests finish (or are cut at the deadline) first; Redis goes before the upstream, because a
- * lookup it fails while closing turns into an upstream call, which the upstream's own close then
- * fails cleanly; the upstream then fails the calls nobody waits for any more. Last the fetcher
- * (every waiter was answered or left with its request) and the signal handles. */
+ * requests finish (or are cut at the deadline) first; the fleet leaves (its member entry goes
+ * and it lets go of Redis); Redis goes before the upstream, because a lookup it fails while
+ * closing turns into an upstream call; the fetcher ends lookups waiting for another member's
+ * fetch; the upstream then fails the calls nobody waits for any more; last the fetcher (every
+ * waiter was answered or left with its request), the fleet (nothing calls it any more) and the
+ * signal handles. */
 static void close_next(app *a)
 {
     if (a->server != NULL) {
         pg_http_server_shutdown(a->server, (uint64_t)a->cfg.shutdown_timeout_ms, on_server_closed, a);
         return;
     }
+    if (a->fleet != NULL)
+        pg_fleet_leave(a->fleet);
     if (a->redis != NULL) {
         pg_redis_close(a->redis, on_redis_closed, a);
+        return;
+    }
+    if (a->fetcher != NULL && !a->fetcher_closing) {
+        a->fetcher_closing = true;
+        pg_fetcher_close(a->fetcher, on_fetcher_closed, a);
         return;
     }
     if (a->upstream != NULL) {
@@ -126,6 +149,10 @@ static void close_next(app *a)
     }
     pg_fetcher_free(a->fetcher);
     a->fetcher = NULL;
+    if (a->fleet != NULL) {
+        pg_fleet_close(a->fleet, on_fleet_closed, a);
+        return;
+    }
     if (a->signals_on)
         pg_stop_signals_close(&a->signals);
     if (a->hup_on)
@@ -323,14 +350,23 @@ static int app_start(app *a, pg_creds *creds)
            a->cfg.redis_url[0] ? "on" : "off", fcfg.ns);
     pg_profile_limits lim;
     pg_profile_limits_default(&lim);
+    if (a->redis != NULL && a->cfg.fleet_enabled) {
+        pg_fleet_cfg flcfg;
+        pg_settings_fleet(&flcfg, &a->cfg, &ucfg);
+        a->fleet = pg_fleet_new(&a->loop, a->redis, &flcfg);
+        pg_upstream_set_fleet(a->upstream, a->fleet);
+        pg_log(PG_LOG_INFO, "fleet: member %s; one budget of %.0f req/s (burst %.0f) shared through Redis",
+               pg_fleet_member(a->fleet), ucfg.rate, ucfg.burst);
+    }
     pg_fetch_tiers tiers;
-    pg_fetch_tiers_wire(&tiers, a->upstream, a->redis);
+    pg_fetch_tiers_wire(&tiers, &a->loop, a->upstream, a->redis, a->fleet);
     a->fetcher = pg_fetcher_new(&tiers, &lim, &fcfg);
     PG_ASSERT(a->fetcher != NULL);
     pg_log(PG_LOG_INFO, "upstream %s (region %s, %.0f req/s, burst %.0f, credentials: %s)", ucfg.endpoint, ucfg.region,
            ucfg.rate, ucfg.burst, who);
     a->gw = pg_gateway_new(&(pg_gateway_deps){.cfg = &a->cfg, .clock = &a->clock, .fetcher = a->fetcher,
-                                              .upstream = a->upstream, .redis = a->redis, .tenants = a->tenants});
+                                              .upstream = a->upstream, .redis = a->redis, .tenants = a->tenants,
+                                              .fleet = a->fleet});
     apply_weights(a);
     if (a->tenants != NULL)
         pg_log(PG_LOG_INFO, "auth: sigv4, %zu tenant(s) from %s", a->tenants->n, a->cfg.auth_tenants_file);
@@ -378,7 +414,8 @@ static int app_teardown(app *a, int status)
             close_next(a);
         }
         uv_run(&a->loop, UV_RUN_DEFAULT);
-        PG_ASSERT(a->server == NULL && a->redis == NULL && a->upstream == NULL && a->fetcher == NULL);
+        PG_ASSERT(a->server == NULL && a->redis == NULL && a->upstream == NULL && a->fetcher == NULL &&
+                  a->fleet == NULL);
     }
     if (a->pid_written)
         pg_pidfile_remove(a->pid_file);

@@ -35,6 +35,8 @@ static const label L_OUTCOME = {"outcome", VALUES("ok", "throttled", "server_err
                                                   "client_error")};
 static const label L_TIER = {"tier", VALUES("l1", "answers", "merged_runs")};
 static const label L_RESULT = {"result", VALUES("ok", "failed")};
+static const label L_BUDGET = {"result", VALUES("granted", "wait", "error")};
+static const label L_LEASE = {"result", VALUES("taken", "held_elsewhere")};
 static const label L_AUTH = {"reason", VALUES("missing", "unknown_key", "malformed", "bad_scope", "bad_headers",
                                               "expired", "bad_signature", "access_denied")};
 
@@ -108,6 +110,24 @@ static const metric table[] = {
      "Redis reconnection attempts."},
     {"profgate_redis_command_duration_seconds", M_HISTOGRAM, V_HISTO, S(redis_seconds), NULL, NULL, NULL, false,
      "Redis command latency, from send to reply (commands that got one)."},
+    {"profgate_fleet_enabled", M_GAUGE, V_U64, S(fleet_enabled), NULL, NULL, NULL, false,
+     "1 when this process shares the fleet's budget and leases through Redis (redis.url, fleet.enabled)."},
+    {"profgate_fleet_members", M_GAUGE, V_U64, S(fleet_members), NULL, NULL, NULL, false,
+     "Replicas and workers that announced themselves within the last three heartbeats (this one included)."},
+    {"profgate_fleet_rate", M_GAUGE, V_F64, S(fleet_rate), NULL, NULL, NULL, false,
+     "The fleet's current upstream GetProfile rate as last read from Redis (halved on throttling, recovering)."},
+    {"profgate_fleet_budget_requests_total", M_COUNTER, V_U64, S(fleet_budget), &L_BUDGET, NULL, NULL, false,
+     "Requests for a call from the fleet's budget: granted, told to wait, or failed (Redis slow or away)."},
+    {"profgate_fleet_rate_decreases_total", M_COUNTER, V_U64, S(fleet_decreases), NULL, NULL, NULL, false,
+     "Times a 429 seen here halved the fleet's rate (at most once a second fleet-wide)."},
+    {"profgate_fleet_local_calls_total", M_COUNTER, V_U64, S(fleet_local_calls), NULL, NULL, NULL, false,
+     "Upstream calls paced by this member's local share (rate / fleet size) because Redis could not be reached."},
+    {"profgate_fleet_leases_total", M_COUNTER, V_U64, S(fleet_leases), &L_LEASE, NULL, NULL, false,
+     "Bucket leases asked for: taken (this member fetches the bucket) or held by another member."},
+    {"profgate_fleet_lease_waits_total", M_COUNTER, V_U64, S(fleet_lease_waits), NULL, NULL, NULL, false,
+     "Lookups that waited for another member's fetch of the same bucket."},
+    {"profgate_fleet_lease_hits_total", M_COUNTER, V_U64, S(fleet_lease_hits), NULL, NULL, NULL, false,
+     "Lookups that waited for another member's fetch and got its result from Redis (an upstream call saved)."},
     {"profgate_open_connections", M_GAUGE, V_U64, S(connections), NULL, NULL, NULL, false,
      "Client connections open now."},
     {"profgate_requests_in_progress", M_GAUGE, V_U64, S(in_progress), NULL, NULL, NULL, false,

@@ -5,6 +5,7 @@
  */
 #include "gw.h"
 #include "profgate/ops.h"
+#include "profgate/jsonw.h"
 #include "profgate/lru.h"
 #include "profgate/metrics.h"
 #include "profgate/redis.h"
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #define METRICS_MAX ((size_t)1 << 20)
+#define HEALTHZ_MAX ((size_t)8 << 10)
 
 /* Liveness, plus what an operator needs at a glance: the upstream's circuit breaker and caches. */
 void pg_ops_healthz(pg_gateway *gw, pg_http_req *req)
@@ -31,15 +33,16 @@ void pg_ops_healthz(pg_gateway *gw, pg_http_req *req)
     pg_redis_stats rs = {0};
     if (gw->d.redis)
         pg_redis_get_stats(gw->d.redis, &rs);
-    char body[1024];
-    int n = snprintf(body, sizeof body,
+    pg_buf b;
+    pg_buf_init(&b, HEALTHZ_MAX);
+    int rc = pg_buf_printf(&b,
                      "{\"status\":\"ok\",\"upstream\":{\"breaker\":\"%s\",\"rate\":%.2f,\"queued\":%zu,"
                      "\"inflight\":%zu,\"calls\":%llu,\"coalesced\":%llu},\"cache\":{\"entries\":%zu,"
                      "\"bytes\":%zu,\"hits\":%llu,\"misses\":%llu,\"evictions\":%llu},"
                      "\"redis\":{\"state\":\"%s\",\"hits\":%llu,\"misses\":%llu,\"errors\":%llu,"
                      "\"corrupt\":%llu,\"stores\":%llu,\"timeouts\":%llu},\"answerHits\":%llu,"
                      "\"mergedRuns\":{\"hits\":%llu,\"stores\":%llu,\"entries\":%zu,\"bytes\":%zu},"
-                     "\"requestsInProgress\":%zu}\n",
+                     "\"requestsInProgress\":%zu",
                      us.breaker, us.rate, us.queued, us.inflight, (unsigned long long)us.attempts,
                      (unsigned long long)fs.coalesced, fs.l1_entries, fs.l1_bytes, (unsigned long long)fs.l1_hits,
                      (unsigned long long)fs.l1_misses, (unsigned long long)fs.l1_evictions,
@@ -49,9 +52,24 @@ void pg_ops_healthz(pg_gateway *gw, pg_http_req *req)
                      (unsigned long long)fs.l2_stores, (unsigned long long)rs.timeouts,
                      (unsigned long long)gw->answer_hits, (unsigned long long)gw->run_hits,
                      (unsigned long long)gw->run_stores, runs.entries, runs.bytes, gw->active);
-    PG_FMT_FITS(n, sizeof body); /* numbers and fixed words only */
+    /* The fleet: shared (its budget and leases in Redis), local (Redis away: this member's share
+     * of the budget, rate / members), or off. */
+    if (gw->d.fleet == NULL) {
+        rc = rc ?: pg_buf_puts(&b, ",\"fleet\":{\"state\":\"off\"}");
+    } else {
+        pg_fleet_stats fl;
+        pg_fleet_get_stats(gw->d.fleet, &fl);
+        rc = rc ?: pg_buf_printf(&b, ",\"fleet\":{\"state\":\"%s\",\"members\":%u,\"rate\":%.2f,\"member\":",
+                                 pg_fleet_ready(gw->d.fleet) ? "shared" : "local", fl.members, fl.rate);
+        rc = rc ?: pg_json_cstr(&b, pg_fleet_member(gw->d.fleet));
+        rc = rc ?: pg_buf_printf(&b, ",\"leaseWaits\":%llu,\"leaseHits\":%llu}", (unsigned long long)fs.lease_waits,
+                                 (unsigned long long)fs.lease_hits);
+    }
+    rc = rc ?: pg_buf_puts(&b, "}\n");
+    PG_ASSERT(rc == PG_OK); /* numbers, fixed words and a short member id: far below the limit */
     const pg_http_out_header hj[] = {{"Content-Type", "application/json"}};
-    pg_http_respond(req, 200, hj, 1, body, (size_t)n);
+    pg_http_respond(req, 200, hj, 1, b.data, b.len);
+    pg_buf_free(&b);
 }
 
 typedef struct readiness {
@@ -148,6 +166,30 @@ static void metrics_snapshot(const pg_gateway *gw, pg_metrics_snap *s)
         s->redis_timeouts = rs.timeouts;
         s->redis_reconnects = rs.reconnects;
         s->redis_seconds = rs.latency;
+    }
+    if (gw->d.fleet != NULL) {
+        pg_fleet_stats fl;
+        pg_fleet_get_stats(gw->d.fleet, &fl);
+        s->fleet_enabled = 1;
+        s->fleet_members = fl.members;
+        s->fleet_rate = fl.rate;
+        s->fleet_budget[PG_MFB_GRANTED] = fl.granted;
+        s->fleet_budget[PG_MFB_WAIT] = fl.waits;
+        s->fleet_budget[PG_MFB_ERROR] = fl.errors;
+        s->fleet_decreases = fl.decreases;
+        s->fleet_leases[PG_MFL_TAKEN] = fl.leases_taken;
+        s->fleet_leases[PG_MFL_HELD_ELSEWHERE] = fl.leases_held_elsewhere;
+    }
+    if (gw->d.fetcher != NULL) {
+        pg_fetcher_stats fs;
+        pg_fetcher_get_stats(gw->d.fetcher, &fs);
+        s->fleet_lease_waits = fs.lease_waits;
+        s->fleet_lease_hits = fs.lease_hits;
+    }
+    if (gw->d.upstream != NULL) {
+        pg_upstream_stats us;
+        pg_upstream_get_stats(gw->d.upstream, &us);
+        s->fleet_local_calls = us.fleet_local;
     }
     _Static_assert(PG_METRICS_TENANTS == PG_TENANTS_MAX, "one metrics slot per tenant slot");
     for (size_t i = 0; gw->d.tenants != NULL && i < gw->d.tenants->n; i++) {

@@ -90,6 +90,18 @@ void pg_settings_fetcher(pg_fetcher_cfg *out, const pg_config *c, const pg_upstr
     out->live_ttl_ms = (uint64_t)c->live_ttl_ms;
     out->refresh_ahead_ms = (uint64_t)c->refresh_ahead_ms;
     pg_settings_cache_namespace(c, u, out->ns, sizeof out->ns);
+    out->lease_ttl_ms = (uint64_t)c->fleet_lease_ttl_ms;
+    out->lease_poll_ms = (uint64_t)c->fleet_lease_poll_ms;
+    out->lease_wait_ms = (uint64_t)c->up_deadline_ms;
+}
+
+void pg_settings_fleet(pg_fleet_cfg *out, const pg_config *c, const pg_upstream_cfg *u)
+{
+    memset(out, 0, sizeof *out);
+    pg_settings_cache_namespace(c, u, out->ns, sizeof out->ns);
+    out->rate = u->rate;
+    out->burst = u->burst;
+    out->heartbeat_ms = (uint64_t)c->fleet_heartbeat_ms;
 }
 
 void pg_settings_redis(pg_redis_cfg *out, const pg_config *c)

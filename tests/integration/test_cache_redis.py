@@ -3,7 +3,9 @@ from Redis ever after, across gateway restarts; TTLs follow the upstream's reten
 archive mode) and freshness.live_ttl for live buckets, and no reader keeps a live value longer than
 its Redis TTL or takes one for a complete bucket; corrupted values are detected, counted and
 replaced, never served; Redis going away never fails a request, and caching resumes when it is
-back. The in-process caches are off in these tests so that every lookup goes to Redis."""
+back. The in-process caches are off in these tests so that every lookup goes to Redis, and so is
+the fleet (its leases and budget add keys under the same namespace and commands on the same
+connection; test_fleet covers them), so that keys and commands here are the cache's alone."""
 import json
 import socket
 import unittest
@@ -33,7 +35,7 @@ class RedisCache(unittest.TestCase):
 
     def gateway(self, extra="", clock=NOW):
         gw = start_profgate("--upstream", f"http://127.0.0.1:{self.sim.port}", "--clock", clock.isoformat(),
-                            config=f"[redis]\nurl = redis://127.0.0.1:{self.redis.port}\n[cache]\nmemory_bytes = 0\n"
+                            config=f"[redis]\nurl = redis://127.0.0.1:{self.redis.port}\n[fleet]\nenabled = off\n[cache]\nmemory_bytes = 0\n"
                                    f"response_bytes = 0\n{extra}")
         self.gws.append(gw)
         wait_for(lambda: get(gw.port, "/healthz").json()["redis"]["state"] == "connected", 10, "redis connection")
@@ -174,7 +176,7 @@ class RedisCache(unittest.TestCase):
         self.redis.stop()
         self.redis = Redis(extra=("--unixsocket", sock, "--unixsocketperm", "700"))
         gw = start_profgate("--upstream", f"http://127.0.0.1:{self.sim.port}", "--clock", NOW.isoformat(),
-                            config=f"[redis]\nurl = unix:{sock}\nconnect_timeout = 200ms\n[cache]\n"
+                            config=f"[redis]\nurl = unix:{sock}\nconnect_timeout = 200ms\n[fleet]\nenabled = off\n[cache]\n"
                                    "memory_bytes = 0\nresponse_bytes = 0\n")
         self.gws.append(gw)
         state = lambda: get(gw.port, "/healthz").json()["redis"]["state"]
@@ -205,7 +207,7 @@ class RedisConnections(unittest.TestCase):
         try:
             for url in [f"redis://:s3cret@127.0.0.1:{tcp.port}/3", f"unix:{sock}?db=5"]:
                 gw = start_profgate("--upstream", f"http://127.0.0.1:{sim.port}", "--clock", NOW.isoformat(),
-                                    config=f"[redis]\nurl = {url}\n[cache]\nmemory_bytes = 0\nresponse_bytes = 0\n")
+                                    config=f"[redis]\nurl = {url}\n[fleet]\nenabled = off\n[cache]\nmemory_bytes = 0\nresponse_bytes = 0\n")
                 gws.append(gw)
                 wait_for(lambda: get(gw.port, "/healthz").json()["redis"]["state"] == "connected", 10, url)
             s = NOW - timedelta(days=1)
@@ -236,7 +238,7 @@ class RedisConnections(unittest.TestCase):
         try:
             for user in ("profgate", "noscript"):
                 gw = start_profgate("--upstream", f"http://127.0.0.1:{sim.port}", "--clock", NOW.isoformat(),
-                                    config=f"[redis]\nurl = redis://{user}:pw@127.0.0.1:{redis.port}/0\n"
+                                    config=f"[redis]\nurl = redis://{user}:pw@127.0.0.1:{redis.port}/0\n[fleet]\nenabled = off\n"
                                            f"[cache]\nmemory_bytes = 0\nresponse_bytes = 0\nnamespace = {user}\n")
                 gws.append(gw)
                 wait_for(lambda: get(gw.port, "/healthz").json()["redis"]["state"] == "connected", 10, user)
@@ -261,7 +263,7 @@ class RedisConnections(unittest.TestCase):
         redis = Redis(extra=("--requirepass", "right"))
         sim = start_sim("--clock", NOW.isoformat(), "--nodes", "100")
         gw = start_profgate("--upstream", f"http://127.0.0.1:{sim.port}", "--clock", NOW.isoformat(),
-                            config=f"[redis]\nurl = redis://:wrong@127.0.0.1:{redis.port}\n[cache]\nmemory_bytes = 0\n"
+                            config=f"[redis]\nurl = redis://:wrong@127.0.0.1:{redis.port}\n[fleet]\nenabled = off\n[cache]\nmemory_bytes = 0\n"
                                    "response_bytes = 0\n")
         try:
             s = NOW - timedelta(days=1)
@@ -279,7 +281,7 @@ class RedisConnections(unittest.TestCase):
         redis = Redis(extra=("--enable-debug-command", "local"))  # Redis 7 disables DEBUG by default
         sim = start_sim("--clock", NOW.isoformat(), "--nodes", "100")
         gw = start_profgate("--upstream", f"http://127.0.0.1:{sim.port}", "--clock", NOW.isoformat(),
-                            config=f"[redis]\nurl = redis://127.0.0.1:{redis.port}\ncommand_timeout = 200ms\n"
+                            config=f"[redis]\nurl = redis://127.0.0.1:{redis.port}\ncommand_timeout = 200ms\n[fleet]\nenabled = off\n"
                                    "[cache]\nmemory_bytes = 0\nresponse_bytes = 0\n")
         try:
             wait_for(lambda: get(gw.port, "/healthz").json()["redis"]["state"] == "connected", 10, "redis")

@@ -215,7 +215,8 @@ class RedisMetricsAndReadiness(unittest.TestCase):
         sim = start_sim("--clock", CLOCK, "--nodes", "50")
         redis = Redis()
         gw = start_profgate("--upstream", f"http://127.0.0.1:{sim.port}", "--clock", CLOCK,
-                            config=f"[redis]\nurl = redis://127.0.0.1:{redis.port}\n")
+                            # Without the fleet's heartbeat, budget and leases: exact command counts.
+                            config=f"[redis]\nurl = redis://127.0.0.1:{redis.port}\n[fleet]\nenabled = off\n")
         try:
             wait_for(lambda: metrics(gw.port)["profgate_redis_connected"] == 1, 10, "redis connection")
             m0 = metrics(gw.port)

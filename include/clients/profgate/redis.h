@@ -43,6 +43,20 @@ int pg_redis_get(pg_redis *r, const char *key, size_t klen, pg_redis_get_cb cb, 
 /** Best-effort SET key value [PX ttl_ms] (ttl_ms 0: no expiry). */
 void pg_redis_set(pg_redis *r, const char *key, size_t klen, const void *val, size_t len, int64_t ttl_ms);
 
+/** A script's answer: status PG_OK with its integers (an integer reply is one value, nil is
+ *  none), or an error (not connected when it was due, timeout, a reply of another shape). */
+#define PG_REDIS_INTS_MAX 8
+typedef void (*pg_redis_ints_cb)(void *ctx, int status, const int64_t *vals, size_t n);
+
+/**
+ * EVAL of one of profgate's own scripts with its keys and arguments (strings), answering
+ * integers. Atomic on the server, and so the way shared state (fleet budget, leases, members) is
+ * changed. PG_OK: cb runs exactly once, later; otherwise (not connected) nothing was sent.
+ */
+#define PG_REDIS_SCRIPT_ARGS_MAX 8
+int pg_redis_script(pg_redis *r, const char *script, const char *const *keys, size_t nkeys,
+                    const char *const *args, size_t nargs, pg_redis_ints_cb cb, void *ctx);
+
 typedef struct pg_redis_stats {
     uint64_t commands, errors, timeouts, reconnects;
     pg_histo latency; /* commands that got a reply */

@@ -74,6 +74,11 @@ int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period p, int6
 void pg_upstream_raise(pg_upstream *u, pg_up_call *c, unsigned cls);
 
 /** A flow's (tenant's) weight in the wait queue (>= 1). */
+/** Draws the budget from the fleet (NULL: the local pacer alone, at the whole rate). While the
+ *  fleet cannot be reached, the local pacer holds this member's share, rate / fleet size. */
+struct pg_fleet;
+void pg_upstream_set_fleet(pg_upstream *u, struct pg_fleet *fleet);
+
 void pg_upstream_set_weight(pg_upstream *u, unsigned flow, uint32_t weight);
 /** Calls of a flow waiting in the queue. */
 size_t pg_upstream_flow_queued(const pg_upstream *u, unsigned flow);
@@ -86,6 +91,8 @@ void pg_upstream_close(pg_upstream *u, void (*done)(void *data), void *data);
 
 typedef struct pg_upstream_stats {
     uint64_t attempts, ok, throttled, server_errors, timeouts, conn_errors, client_errors, retries, refused;
+    uint64_t fleet_local;     /* calls paced by this member's local share while the fleet was unreachable */
+    uint64_t fleet_fallbacks; /* fleet budget requests that failed (Redis slow or away) */
     pg_histo attempt_seconds;
     double rate, rate_max;
     size_t queued, inflight;

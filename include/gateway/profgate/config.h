@@ -66,6 +66,11 @@ typedef struct pg_config {
     char redis_url[512];
     int64_t redis_connect_timeout_ms;
     int64_t redis_command_timeout_ms;
+    /* [fleet] */
+    bool fleet_enabled;
+    int64_t fleet_heartbeat_ms;
+    int64_t fleet_lease_ttl_ms;
+    int64_t fleet_lease_poll_ms;
     /* [auth] */
     int64_t auth_mode;
     char auth_tenants_file[512];

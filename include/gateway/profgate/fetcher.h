@@ -38,6 +38,9 @@ typedef struct pg_fetcher_cfg {
     uint64_t live_ttl_ms;  /* how long a live bucket is served from cache; 0: never cached */
     uint64_t refresh_ahead_ms; /* refresh a live entry hit this close to expiry (at most live_ttl/2); 0: off */
     char ns[80];           /* key namespace: the upstream's identity (see docs/CACHE.md) */
+    uint64_t lease_ttl_ms; /* how long a bucket's lease holds: longer than a call (fleet.lease_ttl) */
+    uint64_t lease_poll_ms; /* how often a member waiting for another's fetch looks in Redis */
+    uint64_t lease_wait_ms; /* the longest a lookup waits for another member's fetch (its call's deadline) */
 } pg_fetcher_cfg;
 
 /** The cache key of a bucket: "pg:v1:NS:GROUP:PERIOD:START" (START in epoch seconds). */
@@ -59,13 +62,30 @@ typedef struct pg_fetch_tiers {
     void (*up_raise)(void *up, pg_up_call *c, unsigned cls);
     void *clock;
     int64_t (*now_ns)(void *clock); /* monotonic: when live entries expire */
+    /* A one-shot timer: cb(ctx) runs exactly once, ms from now, or at once when cancelled. */
+    void *(*after)(void *clock, uint64_t ms, void (*cb)(void *ctx), void *ctx);
+    void (*cancel)(void *clock, void *timer);
+    /* Leases (lease NULL: none, each member fetches on its own): one fetch per bucket fleet-wide. */
+    void *lease;
+    int (*lease_take)(void *lease, const char *key, uint64_t ttl_ms, void (*cb)(void *ctx, int status, bool granted),
+                      void *ctx);
+    void (*lease_drop)(void *lease, const char *key);
+    void (*lease_renew)(void *lease, const char *key, uint64_t ttl_ms);
 } pg_fetch_tiers;
 
-/** The real tiers: the upstream client, Redis (NULL: none) and the monotonic clock. */
-void pg_fetch_tiers_wire(pg_fetch_tiers *t, pg_upstream *u, pg_redis *redis);
+/** The real tiers: the upstream client, Redis and the fleet's leases (NULL: none), and timers
+ *  and the monotonic clock on loop. */
+struct pg_fleet;
+void pg_fetch_tiers_wire(pg_fetch_tiers *t, uv_loop_t *loop, pg_upstream *u, pg_redis *redis, struct pg_fleet *fleet);
 
 pg_fetcher *pg_fetcher_new(const pg_fetch_tiers *tiers, const pg_profile_limits *lim, const pg_fetcher_cfg *cfg);
-/** Frees the fetcher; every waiter must have been answered or have left. */
+/**
+ * Shutdown, before the upstream closes: lookups waiting for another member's fetch end now (with
+ * an error; their requests are gone by then) and no new lease is asked for. done(data) runs once no
+ * timer of the fetcher's is pending (at once when none is).
+ */
+void pg_fetcher_close(pg_fetcher *f, void (*done)(void *data), void *data);
+/** Frees the fetcher; every waiter must have been answered or have left, and every call ended. */
 void pg_fetcher_free(pg_fetcher *f);
 
 typedef enum { PG_FETCH_HIT, PG_FETCH_WAIT, PG_FETCH_FAILED } pg_fetch_outcome;
@@ -105,6 +125,9 @@ typedef struct pg_fetcher_stats {
     uint64_t refreshes; /* background refreshes of live entries started (also counted in calls) */
     uint64_t l1_hits, l1_misses, l1_expired, l1_evictions;
     uint64_t l2_hits, l2_misses, l2_errors, l2_corrupt, l2_stores;
+    uint64_t lease_waits;   /* lookups that waited for another member's fetch of the same bucket */
+    uint64_t lease_hits;    /* ... and got its result from Redis instead of calling */
+    uint64_t lease_errors;  /* lease requests that failed (Redis away): fetched on their own */
     size_t inflight, l1_entries, l1_bytes, l1_capacity;
 } pg_fetcher_stats;
 void pg_fetcher_get_stats(const pg_fetcher *f, pg_fetcher_stats *out);

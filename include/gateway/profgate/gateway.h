@@ -9,6 +9,7 @@
 
 #include "profgate/clock.h"
 #include "profgate/config.h"
+#include "profgate/fleet.h"
 #include "profgate/fetcher.h"
 #include "profgate/http_server.h"
 #include "profgate/planner.h"
@@ -26,6 +27,7 @@ typedef struct pg_gateway_deps {
     pg_upstream *upstream; /* for health and stats */
     pg_redis *redis;       /* for health and stats; NULL when off */
     pg_tenants *tenants;   /* auth.mode = sigv4: who may call; NULL when off */
+    pg_fleet *fleet;       /* for health and stats; NULL when off */
 } pg_gateway_deps;
 
 /** A gateway over deps (copied); aborts when out of memory at start-up. */

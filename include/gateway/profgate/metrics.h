@@ -32,6 +32,8 @@ typedef enum {
 /* The gateway's caches. */
 typedef enum { PG_MT_L1, PG_MT_ANSWERS, PG_MT_MERGED_RUNS, PG_MT_COUNT } pg_m_tier;
 typedef enum { PG_MRL_OK, PG_MRL_FAILED, PG_MRL_COUNT } pg_m_reload;
+typedef enum { PG_MFB_GRANTED, PG_MFB_WAIT, PG_MFB_ERROR, PG_MFB_COUNT } pg_m_fleet_budget;
+typedef enum { PG_MFL_TAKEN, PG_MFL_HELD_ELSEWHERE, PG_MFL_COUNT } pg_m_fleet_lease;
 /* Why a request was refused before it was served (auth.mode = sigv4). */
 typedef enum {
     PG_MA_MISSING, PG_MA_UNKNOWN_KEY, PG_MA_MALFORMED, PG_MA_BAD_SCOPE, PG_MA_BAD_HEADERS, PG_MA_EXPIRED,
@@ -75,6 +77,11 @@ typedef struct pg_metrics_snap {
     uint64_t redis_enabled, redis_connected;
     uint64_t redis_commands, redis_errors, redis_timeouts, redis_reconnects;
     pg_histo redis_seconds;
+    /* fleet */
+    uint64_t fleet_enabled, fleet_members;
+    double fleet_rate;
+    uint64_t fleet_budget[PG_MFB_COUNT], fleet_leases[PG_MFL_COUNT];
+    uint64_t fleet_decreases, fleet_local_calls, fleet_lease_waits, fleet_lease_hits;
     /* server and process */
     uint64_t connections, in_progress;
     double start_time;

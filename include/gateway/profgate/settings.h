@@ -7,6 +7,7 @@
 
 #include "profgate/config.h"
 #include "profgate/fetcher.h"
+#include "profgate/fleet.h"
 #include "profgate/http_server.h"
 #include "profgate/planner.h"
 #include "profgate/redis.h"
@@ -20,6 +21,8 @@ int pg_settings_upstream(pg_upstream_cfg *u, const pg_config *c, char *err, size
 void pg_settings_cache_namespace(const pg_config *c, const pg_upstream_cfg *u, char *out, size_t outlen);
 /** The fetcher's (L1 size, freshness, key namespace); l2 is left NULL for the caller to wire. */
 void pg_settings_fetcher(pg_fetcher_cfg *out, const pg_config *c, const pg_upstream_cfg *u);
+/** The fleet's (the same key namespace as the cache; the budget is upstream.rate and burst). */
+void pg_settings_fleet(pg_fleet_cfg *out, const pg_config *c, const pg_upstream_cfg *u);
 /** The Redis client's. */
 void pg_settings_redis(pg_redis_cfg *out, const pg_config *c);
 /** The planner's (settle time, archive mode). */

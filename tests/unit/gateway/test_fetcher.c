@@ -39,8 +39,28 @@ typedef struct l2_req {
     bool answered;
 } l2_req;
 
+typedef struct lease_req {
+    char key[400];
+    void (*cb)(void *ctx, int status, bool granted);
+    void *ctx;
+    bool answered;
+} lease_req;
+
+typedef struct timer_req {
+    uint64_t ms;
+    void (*cb)(void *ctx);
+    void *ctx;
+    bool fired;
+} timer_req;
+
 typedef struct world {
     int64_t now;
+    lease_req lease[MAXREQ];
+    size_t nlease;
+    size_t drops, renews;
+    char dropped[400], renewed[400];
+    timer_req timers[MAXREQ];
+    size_t ntimers;
     up_req up[MAXREQ];
     size_t nup;
     int up_refuse; /* >0: refuse that many calls at once */
@@ -118,11 +138,56 @@ static int64_t fake_now(void *clock)
     return ((world *)clock)->now;
 }
 
-static void world_init(world *w, bool with_l2)
+static void *fake_after(void *clock, uint64_t ms, void (*cb)(void *ctx), void *ctx)
+{
+    world *w = clock;
+    assert_true(w->ntimers < MAXREQ);
+    w->timers[w->ntimers] = (timer_req){.ms = ms, .cb = cb, .ctx = ctx};
+    return &w->timers[w->ntimers++];
+}
+
+static void fake_cancel(void *clock, void *timer)
+{
+    (void)clock;
+    timer_req *t = timer;
+    assert_false(t->fired);
+    t->fired = true;
+    t->cb(t->ctx);
+}
+
+static int fake_lease_take(void *lease, const char *key, uint64_t ttl_ms, void (*cb)(void *, int, bool), void *ctx)
+{
+    world *w = lease;
+    assert_int_equal(ttl_ms, 10000);
+    assert_true(w->nlease < MAXREQ);
+    lease_req *l = &w->lease[w->nlease++];
+    snprintf(l->key, sizeof l->key, "%s", key);
+    l->cb = cb;
+    l->ctx = ctx;
+    return PG_OK;
+}
+
+static void fake_lease_drop(void *lease, const char *key)
+{
+    world *w = lease;
+    w->drops++;
+    snprintf(w->dropped, sizeof w->dropped, "%s", key);
+}
+
+static void fake_lease_renew(void *lease, const char *key, uint64_t ttl_ms)
+{
+    world *w = lease;
+    assert_int_equal(ttl_ms, 10000);
+    w->renews++;
+    snprintf(w->renewed, sizeof w->renewed, "%s", key);
+}
+
+static void world_init_with(world *w, bool with_l2, bool with_leases)
 {
     memset(w, 0, sizeof *w);
     w->now = 1000 * PG_NS_PER_S;
-    pg_fetch_tiers t = {.up = w, .up_get = fake_up_get, .up_raise = fake_up_raise, .clock = w, .now_ns = fake_now};
+    pg_fetch_tiers t = {.up = w, .up_get = fake_up_get, .up_raise = fake_up_raise, .clock = w, .now_ns = fake_now,
+                        .after = fake_after, .cancel = fake_cancel};
     if (with_l2) {
         t.l2 = w;
         t.l2_ready = fake_l2_ready;
@@ -130,12 +195,40 @@ static void world_init(world *w, bool with_l2)
         t.l2_set = fake_l2_set;
         w->l2_up = true;
     }
-    pg_fetcher_cfg cfg = {.l1_bytes = 64 << 20, .live_ttl_ms = LIVE_TTL_MS, .refresh_ahead_ms = AHEAD_MS};
+    if (with_leases) {
+        t.lease = w;
+        t.lease_take = fake_lease_take;
+        t.lease_drop = fake_lease_drop;
+        t.lease_renew = fake_lease_renew;
+    }
+    pg_fetcher_cfg cfg = {.l1_bytes = 64 << 20, .live_ttl_ms = LIVE_TTL_MS, .refresh_ahead_ms = AHEAD_MS,
+                          .lease_ttl_ms = 10000, .lease_poll_ms = 100, .lease_wait_ms = 30000};
     snprintf(cfg.ns, sizeof cfg.ns, "test");
     pg_profile_limits lim;
     pg_profile_limits_default(&lim);
     w->f = pg_fetcher_new(&t, &lim, &cfg);
     assert_non_null(w->f);
+}
+
+static void world_init(world *w, bool with_l2)
+{
+    world_init_with(w, with_l2, false);
+}
+
+static void lease_answer(world *w, size_t i, bool granted)
+{
+    lease_req *l = &w->lease[i];
+    assert_false(l->answered);
+    l->answered = true;
+    l->cb(l->ctx, PG_OK, granted);
+}
+
+static void fire(world *w, size_t i)
+{
+    timer_req *t = &w->timers[i];
+    assert_false(t->fired);
+    t->fired = true;
+    t->cb(t->ctx);
 }
 
 /* A profile whose start identifies which answer it was. */
@@ -238,6 +331,16 @@ static void world_free(world *w)
 {
     for (bool more = true; more;) {
         more = false;
+        for (size_t i = 0; i < w->nlease; i++)
+            if (!w->lease[i].answered) {
+                lease_answer(w, i, true);
+                more = true;
+            }
+        for (size_t i = 0; i < w->ntimers; i++)
+            if (!w->timers[i].fired) {
+                fire(w, i);
+                more = true;
+            }
         for (size_t i = 0; i < w->nl2; i++)
             if (!w->l2[i].answered) {
                 l2_miss(w, i);
@@ -570,6 +673,139 @@ static void test_redis_down_goes_straight_to_the_upstream(void **state)
     world_free(&w);
 }
 
+static void test_the_lease_holder_fetches_and_drops_it_after_storing(void **state)
+{
+    (void)state;
+    world w;
+    world_init_with(&w, true, true);
+    got a = {0};
+    pg_fetch_result r;
+    ask(&w, 600, true, PG_FQ_INTERACTIVE, &a, &r);
+    l2_miss(&w, 0);
+    assert_int_equal(w.nlease, 1);
+    assert_string_equal(w.lease[0].key, "pg:v1:test:app:PT5M:600");
+    assert_int_equal(w.nup, 0); /* not before the lease is ours */
+    lease_answer(&w, 0, true);
+    assert_int_equal(w.nup, 1);
+    /* While its call waits, the holder renews the lease every third of its lifetime. */
+    assert_int_equal(w.ntimers, 1);
+    assert_int_equal(w.timers[0].ms, 3333);
+    fire(&w, 0);
+    assert_int_equal(w.renews, 1);
+    assert_string_equal(w.renewed, "pg:v1:test:app:PT5M:600");
+    assert_int_equal(w.ntimers, 2); /* and again later */
+    up_answer(&w, 0, 31);
+    assert_int_equal(a.start_ms, 31);
+    /* Stored first, then dropped (the order the others rely on). */
+    assert_int_equal(w.l2_sets, 1);
+    assert_int_equal(w.drops, 1);
+    assert_string_equal(w.dropped, "pg:v1:test:app:PT5M:600");
+    /* No lease held any more: the next tick renews nothing and stops. */
+    fire(&w, 1);
+    assert_int_equal(w.renews, 1);
+    assert_int_equal(w.ntimers, 2);
+    world_free(&w);
+}
+
+static void test_another_members_fetch_is_waited_for_in_redis(void **state)
+{
+    (void)state;
+    world w;
+    world_init_with(&w, true, true);
+    got a = {0};
+    pg_fetch_result r;
+    ask(&w, 600, true, PG_FQ_INTERACTIVE, &a, &r);
+    l2_miss(&w, 0);
+    lease_answer(&w, 0, false); /* another member holds it */
+    assert_int_equal(w.ntimers, 1);
+    assert_int_equal(w.timers[0].ms, 100);
+    w.now += 100 * MS;
+    fire(&w, 0);
+    assert_int_equal(w.nl2, 2); /* looks again */
+    l2_miss(&w, 1);             /* not there yet: the lease is still held */
+    lease_answer(&w, 1, false);
+    w.now += 100 * MS;
+    fire(&w, 1);
+    l2_answer(&w, 2, 55, -1); /* the other member's result */
+    assert_int_equal(a.start_ms, 55);
+    assert_int_equal(a.source, PG_SRC_REDIS);
+    assert_int_equal(w.nup, 0); /* no call of our own */
+    assert_int_equal(w.drops, 0);
+    pg_fetcher_stats st;
+    pg_fetcher_get_stats(w.f, &st);
+    assert_int_equal(st.lease_waits, 1);
+    assert_int_equal(st.lease_hits, 1);
+    world_free(&w);
+}
+
+static void test_an_expired_lease_is_taken_over(void **state)
+{
+    (void)state;
+    world w;
+    world_init_with(&w, true, true);
+    got a = {0};
+    pg_fetch_result r;
+    ask(&w, 600, true, PG_FQ_INTERACTIVE, &a, &r);
+    l2_miss(&w, 0);
+    lease_answer(&w, 0, false);
+    w.now += 100 * MS;
+    fire(&w, 0);
+    l2_miss(&w, 1);
+    lease_answer(&w, 1, true); /* the holder died and its lease expired: ours now */
+    assert_int_equal(w.nup, 1);
+    up_answer(&w, 0, 66);
+    assert_int_equal(a.start_ms, 66);
+    assert_int_equal(w.drops, 1);
+    world_free(&w);
+}
+
+static void test_a_lease_held_too_long_is_not_waited_for_forever(void **state)
+{
+    (void)state;
+    world w;
+    world_init_with(&w, true, true);
+    got a = {0};
+    pg_fetch_result r;
+    ask(&w, 600, true, PG_FQ_INTERACTIVE, &a, &r);
+    l2_miss(&w, 0);
+    lease_answer(&w, 0, false);
+    /* Past the longest the holder's call could last (its deadline, and two polls): fetch anyway. */
+    w.now += (30000 + 200) * MS;
+    fire(&w, 0);
+    l2_miss(&w, 1);
+    lease_answer(&w, 1, false);
+    assert_int_equal(w.nup, 1);
+    assert_int_equal(w.ntimers, 1);
+    up_answer(&w, 0, 77);
+    assert_int_equal(a.start_ms, 77);
+    world_free(&w);
+}
+
+static void count_close(void *data)
+{
+    (*(int *)data)++;
+}
+
+static void test_closing_ends_lookups_waiting_for_another_member(void **state)
+{
+    (void)state;
+    world w;
+    world_init_with(&w, true, true);
+    got a = {0};
+    pg_fetch_result r;
+    ask(&w, 600, true, PG_FQ_INTERACTIVE, &a, &r);
+    l2_miss(&w, 0);
+    lease_answer(&w, 0, false);
+    int closed = 0;
+    pg_fetcher_close(w.f, count_close, &closed); /* fires the pending poll at once */
+    assert_true(w.timers[0].fired);
+    assert_int_equal(closed, 1);
+    assert_int_equal(a.start_ms, -1);
+    assert_int_equal(a.kind, PG_AE_UNAVAILABLE);
+    assert_int_equal(w.nup, 0);
+    world_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -586,6 +822,11 @@ int main(void)
         cmocka_unit_test(test_complete_bucket_does_not_take_a_value_stored_live),
         cmocka_unit_test(test_a_refresh_ignores_a_redis_value_about_to_go_stale),
         cmocka_unit_test(test_redis_down_goes_straight_to_the_upstream),
+        cmocka_unit_test(test_the_lease_holder_fetches_and_drops_it_after_storing),
+        cmocka_unit_test(test_another_members_fetch_is_waited_for_in_redis),
+        cmocka_unit_test(test_an_expired_lease_is_taken_over),
+        cmocka_unit_test(test_a_lease_held_too_long_is_not_waited_for_forever),
+        cmocka_unit_test(test_closing_ends_lookups_waiting_for_another_member),
     };
     return cmocka_run_group_tests_name("fetcher", tests, NULL, NULL);
 }
