@@ -293,6 +293,13 @@ static bool breaker_allows(pg_upstream *u)
     return true;
 }
 
+/* What is left of an open breaker's cool-down, in ms (at least 1). */
+static int64_t breaker_left_ms(const pg_upstream *u)
+{
+    int64_t left = (u->breaker_until - now_ns()) / PG_NS_PER_MS;
+    return left > 0 ? left : 1;
+}
+
 static void breaker_message(pg_upstream *u, char *out, size_t outlen)
 {
     int64_t left = (u->breaker_until - now_ns()) / PG_NS_PER_MS;
@@ -786,7 +793,9 @@ static void pump(pg_upstream *u)
                 breaker_message(u, m, sizeof m);
                 pg_fairq_remove(&u->queue, &c->qi);
                 u->st.refused++;
-                fail_now(c, PG_AE_UNAVAILABLE, m);
+                pg_apierr_set(&c->err, PG_AE_UNAVAILABLE, "%s", m);
+                c->err.retry_after_ms = breaker_left_ms(u);
+                complete(c, false);
                 continue;
             }
             return; /* half-open with a probe in flight */
@@ -886,11 +895,14 @@ int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period per, in
         char m[PG_APIERR_MSG_MAX];
         breaker_message(u, m, sizeof m);
         pg_apierr_set(err, PG_AE_UNAVAILABLE, "%s", m);
+        err->retry_after_ms = breaker_left_ms(u);
         u->st.refused++;
         return PG_EIO;
     }
     if (u->queue.n >= u->cfg.queue_max) {
         pg_apierr_set(err, PG_AE_UNAVAILABLE, "profgate's upstream queue is full (%u calls waiting)", u->cfg.queue_max);
+        /* Roughly when the queue has drained enough at the current pace (at most a minute). */
+        err->retry_after_ms = (int64_t)PG_MIN((double)u->queue.n / PG_MAX(u->tb.rate, 0.05) * 1000, 60000.0);
         u->st.refused++;
         return PG_ELIMIT;
     }

@@ -49,9 +49,12 @@ bool gp_admit(gpreq *g)
     pg_gateway *gw = g->gw;
     pg_tenant *t = g->tenant;
     pg_apierr e;
-    if (!pg_tenant_take(t, pg_monotonic_ns())) {
+    int64_t now = pg_monotonic_ns();
+    if (!pg_tenant_take(t, now)) {
         t->throttled++;
         pg_apierr_set(&e, PG_AE_THROTTLING, "Rate exceeded");
+        /* The tenant's next token: exactly when a retry will pass its quota. */
+        e.retry_after_ms = (pg_tbucket_wait_ns(&t->quota, now, 1) + PG_NS_PER_MS - 1) / PG_NS_PER_MS;
         pg_http_respond_error(g->req, &e);
         return false;
     }

@@ -33,10 +33,18 @@ int pg_apierr_status(pg_apierr_kind kind)
 void pg_apierr_set(pg_apierr *e, pg_apierr_kind kind, const char *fmt, ...)
 {
     e->kind = kind;
+    e->retry_after_ms = 0;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
+}
+
+int64_t pg_apierr_retry_after(const pg_apierr *e)
+{
+    if (e->kind != PG_AE_THROTTLING && e->kind != PG_AE_UNAVAILABLE)
+        return 0;
+    return e->retry_after_ms > 0 ? e->retry_after_ms : 1000;
 }
 
 int pg_apierr_body(pg_buf *b, const pg_apierr *e)

@@ -749,17 +749,30 @@ void pg_http_respond_error_with(pg_http_req *r, const pg_apierr *e, const pg_htt
     pg_buf_init(&body, 2048);
     int rc = pg_apierr_body(&body, e);
     PG_ASSERT(rc == PG_OK); /* messages are bounded well below the limit */
-    pg_http_out_header h[6] = {
+    pg_http_out_header h[8] = {
         {"Content-Type", "application/json"},
         {"x-amzn-ErrorType", pg_apierr_name(e->kind)},
     };
-    PG_ASSERT(nhdrs <= PG_ARRAY_LEN(h) - 2);
+    size_t n = 2;
+    /* Throttled or unavailable: when to come back, in both spellings clients read (HTTP's
+     * Retry-After in seconds; the AWS SDKs' x-amz-retry-after in milliseconds). */
+    char secs[24], ms[24];
+    int64_t after = pg_apierr_retry_after(e);
+    if (after > 0) {
+        int k = snprintf(secs, sizeof secs, "%lld", (long long)((after + 999) / 1000));
+        PG_FMT_FITS(k, sizeof secs);
+        k = snprintf(ms, sizeof ms, "%lld", (long long)after);
+        PG_FMT_FITS(k, sizeof ms);
+        h[n++] = (pg_http_out_header){"Retry-After", secs};
+        h[n++] = (pg_http_out_header){"x-amz-retry-after", ms};
+    }
+    PG_ASSERT(nhdrs <= PG_ARRAY_LEN(h) - n);
     for (size_t i = 0; i < nhdrs; i++)
-        h[2 + i] = hdrs[i];
+        h[n++] = hdrs[i];
     int status = pg_apierr_status(e->kind);
     if (status >= 500 || status == 429)
         pg_log(PG_LOG_WARN, "rid=%s %s: %s", r->id, pg_apierr_name(e->kind), e->message);
-    pg_http_respond(r, status, h, 2 + nhdrs, body.data, body.len);
+    pg_http_respond(r, status, h, n, body.data, body.len);
     pg_buf_free(&body);
 }
 

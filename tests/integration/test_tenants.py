@@ -192,12 +192,20 @@ class Auth(unittest.TestCase):
         m0 = metrics(self.gw.port)
         t = datetime(2026, 11, 19, 1, tzinfo=timezone.utc)
         codes = []
+        waits = []
         for _ in range(4):
             try:
                 c.get_profile(profilingGroupName="team-c-1", startTime=t, period="PT1H", accept="application/json")
                 codes.append(200)
             except c.exceptions.ThrottlingException as e:
                 codes.append(e.response["ResponseMetadata"]["HTTPStatusCode"])
+                waits.append(e.response["ResponseMetadata"]["HTTPHeaders"])
+        # Each 429 says when the tenant's next token comes: within the second its quota refills
+        # one, in milliseconds and in whole seconds.
+        for h in waits:
+            ms = int(h["x-amz-retry-after"])
+            self.assertTrue(1 <= ms <= 1000, h)
+            self.assertEqual(int(h["retry-after"]), (ms + 999) // 1000, h)
         # Burst 2 at 1 request/s: the first two pass; of the next two at most one (a token may refill).
         self.assertEqual(codes[:2], [200, 200])
         self.assertIn(429, codes[2:])

@@ -261,6 +261,10 @@ class Failures(unittest.TestCase):
             assert_aws_error(self, first, 500, "InternalServerException", "The upstream failed: 500")
             second = get(gw.port, path, {"Accept": "application/json"})
             assert_aws_error(self, second, 503, "ServiceUnavailableException")
+            # Come back when the cool-down ends (60 s, just started), in both spellings.
+            ms = int(second.header("x-amz-retry-after"))
+            self.assertTrue(50000 < ms <= 60000, ms)
+            self.assertEqual(int(second.header("retry-after")), (ms + 999) // 1000)
             calls = sim_stats(sim)["operations"]["GetProfile"]
             for _ in range(5):
                 r = get(gw.port, path, {"Accept": "application/json"})

@@ -41,6 +41,7 @@ typedef enum {
 typedef struct pg_apierr {
     pg_apierr_kind kind;
     char message[PG_APIERR_MSG_MAX];
+    int64_t retry_after_ms; /* when retrying may succeed, if known (0: unknown); see pg_apierr_retry_after */
 } pg_apierr;
 
 const char *pg_apierr_name(pg_apierr_kind kind);
@@ -48,6 +49,13 @@ int pg_apierr_status(pg_apierr_kind kind);
 /** Fills e; the message is truncated (never overflowed) at PG_APIERR_MSG_MAX - 1 bytes. */
 void pg_apierr_set(pg_apierr *e, pg_apierr_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/**
+ * For answers a client should retry (429 throttling, 503 unavailable): how long to wait, in
+ * milliseconds: the producer's estimate when it set one, else one second. 0: not retryable.
+ * Sent as Retry-After (whole seconds, rounded up) and x-amz-retry-after (milliseconds).
+ */
+int64_t pg_apierr_retry_after(const pg_apierr *e);
+
 /** Appends the rest-json error body {"message":"...","__type":"Name"}. */
 int pg_apierr_body(pg_buf *b, const pg_apierr *e);
 
