@@ -17,6 +17,21 @@ void pg_fairq_set_weight(pg_fairq *q, unsigned flow, uint32_t weight)
 {
     PG_ASSERT(flow < PG_FAIRQ_FLOWS && weight >= 1);
     q->flow[flow].weight = weight;
+    q->flow[flow].tenant = true;
+}
+
+size_t pg_fairq_share(const pg_fairq *q, unsigned flow, size_t total)
+{
+    PG_ASSERT(flow < PG_FAIRQ_FLOWS);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < PG_FAIRQ_FLOWS; i++)
+        if (q->flow[i].tenant)
+            sum += q->flow[i].weight;
+    if (sum == 0)
+        return total;
+    uint64_t w = q->flow[flow].tenant ? q->flow[flow].weight : 1;
+    size_t share = (size_t)((double)total * (double)w / (double)sum);
+    return share > 0 ? share : 1;
 }
 
 static void append(pg_fq_flow *f, pg_fq_item *it)

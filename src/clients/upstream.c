@@ -899,6 +899,18 @@ int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period per, in
         u->st.refused++;
         return PG_EIO;
     }
+    unsigned flow = origin != NULL ? origin->flow : 0;
+    size_t held = pg_fairq_flow_len(&u->queue, flow), share = pg_fairq_share(&u->queue, flow, u->cfg.queue_max);
+    if (held >= share) {
+        /* Admission is per tenant, not only its order: one tenant's flood of cold ranges would
+         * otherwise take every place and the others' misses would be refused. It is this
+         * tenant's own rate that is exceeded, so it gets what a throttled client retries. */
+        pg_apierr_set(err, PG_AE_THROTTLING,
+                      "Rate exceeded: this tenant's share of profgate's upstream queue is full (%zu calls waiting)", held);
+        err->retry_after_ms = (int64_t)PG_MIN((double)held / PG_MAX(u->tb.rate, 0.05) * 1000, 60000.0);
+        u->st.refused++;
+        return PG_ELIMIT;
+    }
     if (u->queue.n >= u->cfg.queue_max) {
         pg_apierr_set(err, PG_AE_UNAVAILABLE, "profgate's upstream queue is full (%u calls waiting)", u->cfg.queue_max);
         /* Roughly when the queue has drained enough at the current pace (at most a minute). */
@@ -1027,6 +1039,26 @@ void pg_upstream_reconfigure(pg_upstream *u, const pg_upstream_cfg *cfg)
     if (u->fleet != NULL)
         pg_fleet_reconfigure(u->fleet, cfg->rate, cfg->burst);
     pump(u); /* more room may let queued calls start now */
+}
+
+bool pg_upstream_cancel(pg_upstream *u, pg_up_call *c)
+{
+    PG_ASSERT(c->magic == CALL_MAGIC && c->up == u);
+    if (c->state != S_QUEUED)
+        return false; /* in flight or backing off: it ends as usual, its result is kept */
+    pg_fairq_remove(&u->queue, &c->qi);
+    call_set_state(c, S_DONE);
+    u->st.cancelled++;
+    release_transfer(c); /* a call queued again after a failed attempt keeps its handle */
+    if (c->timer_init) {
+        uv_close((uv_handle_t *)&c->timer, on_call_timer_closed); /* frees it */
+        return true;
+    }
+    pg_buf_free(&c->body);
+    c->magic = 0;
+    free(c);
+    maybe_closed(u);
+    return true;
 }
 
 void pg_upstream_set_weight(pg_upstream *u, unsigned flow, uint32_t weight)

@@ -34,6 +34,11 @@ static void up_raise(void *up, pg_up_call *c, unsigned cls)
     pg_upstream_raise(up, c, cls);
 }
 
+static bool up_cancel(void *up, pg_up_call *c)
+{
+    return pg_upstream_cancel(up, c);
+}
+
 static int64_t monotonic(void *clock)
 {
     (void)clock;
@@ -105,7 +110,7 @@ static void lease_renew(void *lease, const char *key, uint64_t ttl_ms)
 
 void pg_fetch_tiers_wire(pg_fetch_tiers *t, uv_loop_t *loop, pg_upstream *u, pg_redis *redis, struct pg_fleet *fleet)
 {
-    *t = (pg_fetch_tiers){.up = u, .up_get = up_get, .up_raise = up_raise, .clock = loop, .now_ns = monotonic,
+    *t = (pg_fetch_tiers){.up = u, .up_get = up_get, .up_raise = up_raise, .up_cancel = up_cancel, .clock = loop, .now_ns = monotonic,
                           .after = after, .cancel = cancel};
     if (redis != NULL) {
         t->l2 = redis;

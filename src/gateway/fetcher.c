@@ -52,6 +52,7 @@ struct inflight {
                           * its class is raised when a more urgent waiter joins */
     pg_up_call *upcall;  /* while the upstream has it */
     pg_fetch_waiter *waiters;
+    bool background;     /* a refresh nobody asked for: it goes on without waiters */
     bool lease_held;     /* this member fetches it for the fleet: dropped once the result is stored */
     int64_t lease_wait_until; /* waiting for another member's fetch until then (0: not waiting) */
     void *poll_timer;    /* pending while waiting to look in Redis again */
@@ -164,7 +165,7 @@ void pg_bucket_data_release(pg_bucket_data *d)
 
 pg_fetcher *pg_fetcher_new(const pg_fetch_tiers *tiers, const pg_profile_limits *lim, const pg_fetcher_cfg *cfg)
 {
-    PG_ASSERT(tiers->up_get != NULL && tiers->up_raise != NULL && tiers->now_ns != NULL);
+    PG_ASSERT(tiers->up_get != NULL && tiers->up_raise != NULL && tiers->up_cancel != NULL && tiers->now_ns != NULL);
     PG_ASSERT(tiers->l2 == NULL || (tiers->l2_ready != NULL && tiers->l2_get != NULL && tiers->l2_set != NULL));
     PG_ASSERT(tiers->lease == NULL ||
               (tiers->l2 != NULL && tiers->lease_take != NULL && tiers->lease_drop != NULL &&
@@ -308,9 +309,27 @@ static void on_upstream(void *ctx, const pg_up_result *r)
     finish(c, data, err);
 }
 
-/* A Redis miss, error or unusable value: on to the upstream. */
+/* Every waiter left a lookup started for requests: nobody needs the bucket now. */
+static bool abandoned(const inflight *c)
+{
+    return c->waiters == NULL && !c->background;
+}
+
+static void drop_abandoned(inflight *c)
+{
+    c->f->st.abandoned++;
+    pg_apierr err;
+    pg_apierr_set(&err, PG_AE_INTERNAL, "every request waiting for it left");
+    finish(c, NULL, &err); /* no waiter to tell; drops a lease it holds */
+}
+
+/* A Redis miss, error or unusable value: on to the upstream, unless nobody needs it any more. */
 static void to_upstream(inflight *c)
 {
+    if (abandoned(c)) {
+        drop_abandoned(c);
+        return;
+    }
     pg_apierr err;
     pg_fetcher *f = c->f;
     if (f->t.up_get(f->t.up, c->group, c->period, c->start_s, &c->origin, on_upstream, c, &c->upcall, &err) != PG_OK)
@@ -412,6 +431,10 @@ static void on_lease(void *ctx, int status, bool granted)
 static void lease_or_fetch(inflight *c)
 {
     pg_fetcher *f = c->f;
+    if (abandoned(c)) {
+        drop_abandoned(c);
+        return;
+    }
     if (f->t.lease == NULL || f->closing || f->t.lease_take(f->t.lease, c->key, f->cfg.lease_ttl_ms, on_lease, c) != PG_OK)
         to_upstream(c);
 }
@@ -525,10 +548,13 @@ static void start_refresh(pg_fetcher *f, const char *key, const pg_fetch_req *rq
     pg_apierr rerr;
     pg_up_origin ro = rq->origin != NULL ? *rq->origin : (pg_up_origin){0};
     ro.cls = PG_FQ_REFRESH; /* behind the tenant's waiting requests, ahead of its bulk ones */
-    if (start_call(f, key, rq, refresh_window_ms(f), &ro, &rerr))
+    inflight *c = start_call(f, key, rq, refresh_window_ms(f), &ro, &rerr);
+    if (c != NULL) {
+        c->background = true;
         f->st.refreshes++;
-    else
+    } else {
         pg_log(PG_LOG_DEBUG, "refresh of %s not started: %s", key, rerr.message);
+    }
 }
 
 /* A request now waits for call c: a refresh (or a bulk call) it joins becomes as urgent as the
@@ -586,7 +612,6 @@ pg_fetch_outcome pg_fetcher_get(pg_fetcher *f, const pg_fetch_req *rq, pg_fetch_
 
 void pg_fetcher_leave(pg_fetcher *f, pg_fetch_waiter *w)
 {
-    (void)f;
     inflight *c = w->call;
     PG_ASSERT(c != NULL); /* answered waiters are freed before their callback; they cannot leave */
     if (w->prev)
@@ -596,7 +621,13 @@ void pg_fetcher_leave(pg_fetcher *f, pg_fetch_waiter *w)
     if (w->next)
         w->next->prev = w->prev;
     free(w);
-    /* The call goes on without waiters: its result is parsed and dropped (kept by the caches). */
+    /* The last one gone: a call still queued upstream is withdrawn (a tenant's client that left
+     * should not spend the budget); one in flight finishes and its result is cached. A lookup
+     * still in Redis or waiting for a lease is dropped when it gets that far (to_upstream). */
+    if (abandoned(c) && c->upcall != NULL && f->t.up_cancel(f->t.up, c->upcall)) {
+        c->upcall = NULL;
+        drop_abandoned(c);
+    }
 }
 
 void pg_fetcher_get_stats(const pg_fetcher *f, pg_fetcher_stats *out)

@@ -71,6 +71,9 @@ static const metric table[] = {
      "Upstream attempts scheduled as retries after a throttle, a 5xx or a connection error."},
     {"profgate_upstream_refused_total", M_COUNTER, V_U64, S(up_refused), NULL, NULL, NULL, false,
      "Upstream calls refused without an attempt: queue full or circuit open."},
+    {"profgate_upstream_withdrawn_total", M_COUNTER, V_U64, S(up_withdrawn), NULL, NULL, NULL, false,
+     "Bucket lookups dropped before their upstream call because every request waiting for them left (a "
+     "client that went away spends no budget); calls already in flight finish and are cached."},
     {"profgate_upstream_request_duration_seconds", M_HISTOGRAM, V_HISTO, S(up_seconds), NULL, NULL, NULL, false,
      "Duration of each upstream attempt, from start to its last byte or failure."},
     {"profgate_upstream_rate", M_GAUGE, V_F64, S(up_rate), NULL, NULL, NULL, false,

@@ -153,6 +153,7 @@ static void metrics_snapshot(const pg_gateway *gw, pg_metrics_snap *s)
         s->cache_evictions[PG_MT_L1] = fs.l1_evictions;
         s->cache_capacity[PG_MT_L1] = fs.l1_capacity;
         s->cache_refreshes = fs.refreshes;
+        s->up_withdrawn = fs.abandoned;
     }
     lru_snap(gw->answers, s, PG_MT_ANSWERS);
     lru_snap(gw->runs, s, PG_MT_MERGED_RUNS);

@@ -276,6 +276,39 @@ class Fairness(unittest.TestCase):
                          m0["profgate_buckets_total{source=\"coalesced\"}"], 1)
 
 
+class QueueShares(unittest.TestCase):
+    """A small upstream queue (30 places, three tenants of weight 1: ten each) in front of a slow
+    upstream: one tenant's flood takes its own places, not everyone's."""
+
+    def test_a_tenant_cannot_fill_the_queue_for_everyone(self):
+        sim = start_sim("--clock", NOW, "--nodes", "20", "--latency-ms", "20")
+        tenants = write_tenants(TENANTS)
+        gw = start_profgate("--clock", NOW, "--upstream", f"http://127.0.0.1:{sim.port}",
+                            config=f"[auth]\nmode = sigv4\ntenants_file = {tenants}\n"
+                                   "[upstream]\nrate = 2\nburst = 1\nmax_inflight = 1\nqueue_max = 30\n")
+        try:
+            port = gw.port
+            m0 = metrics(port)
+            # Team A's cold 7 days need about 40 calls: past its ten places it is throttled at once,
+            # told when to come back, and the calls it had queued leave with it.
+            big = "/profilingGroups/team-a-batch/profile?startTime=2026-11-10T09:07:00Z&endTime=2026-11-17T09:07:00Z"
+            r = get(port, big, signed_headers(port, big, A_KEY, A_SECRET), timeout=30)
+            self.assertEqual(r.status, 429, r)
+            self.assertEqual(r.header("x-amzn-ErrorType"), "ThrottlingException")
+            self.assertIn("share of profgate's upstream queue is full", r.json()["message"])
+            self.assertGreaterEqual(int(r.header("x-amz-retry-after")), 1)
+            wait_for(lambda: metrics(port)["profgate_upstream_queue_depth"] == 0, 10, "team-a's calls to leave")
+            self.assertGreaterEqual(metrics(port)["profgate_upstream_withdrawn_total"] -
+                                    m0["profgate_upstream_withdrawn_total"], 8)
+            # Team B's small request still finds its places.
+            small = hour("team-b-dash", 21, 5)
+            self.assertEqual(get(port, small, signed_headers(port, small, B_KEY, B_SECRET), timeout=30).status, 200)
+        finally:
+            self.assertEqual(gw.stop(), 0)
+            self.assertEqual(sim.stop(), 0)
+            os.unlink(tenants)
+
+
 class TenantsFile(unittest.TestCase):
     def test_refused_when_others_can_read_it(self):
         path = write_tenants(TENANTS, mode=0o644)

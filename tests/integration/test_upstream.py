@@ -275,6 +275,26 @@ class Failures(unittest.TestCase):
             self.assertEqual(gw.stop(), 0)
             self.assertEqual(sim.stop(), 0)
 
+    def test_a_client_that_leaves_takes_its_queued_calls_with_it(self):
+        # A slow upstream (1 call/s, one at a time): a cold 7-day request queues about 30 calls.
+        sim = start_sim("--clock", NOW.isoformat(), "--nodes", "20")
+        gw = gateway(sim.port, "[upstream]\nrate = 1\nburst = 1\nmax_inflight = 1\n")
+        try:
+            path = gp_path("gone", NOW - timedelta(days=9), NOW - timedelta(days=2))
+            c = Conn(gw.port)
+            c.send(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n")
+            wait_for(lambda: get(gw.port, "/healthz").json()["upstream"]["queued"] >= 20, 10, "the calls to queue")
+            c.close()  # the client leaves: nobody needs those buckets any more
+            wait_for(lambda: get(gw.port, "/healthz").json()["upstream"]["queued"] == 0, 10, "the calls to go")
+            calls = sim_stats(sim)["operations"]["GetProfile"]
+            self.assertLessEqual(calls, 5)  # what had started before it left, not the ~30 it asked for
+            m = get(gw.port, "/metrics").body.decode()
+            withdrawn = [l for l in m.splitlines() if l.startswith("profgate_upstream_withdrawn_total ")]
+            self.assertGreaterEqual(float(withdrawn[0].split()[1]), 20)
+        finally:
+            self.assertEqual(gw.stop(), 0)
+            self.assertEqual(sim.stop(), 0)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -29,6 +29,7 @@ typedef struct pg_fq_flow {
     size_t n;
     double start, finish; /* virtual times */
     uint32_t weight;
+    bool tenant;          /* given a weight (a tenant's slot): counts in the queue's shares */
 } pg_fq_flow;
 
 typedef struct pg_fairq {
@@ -51,5 +52,11 @@ void pg_fairq_raise(pg_fairq *q, pg_fq_item *it, unsigned cls);
 /** Removes any queued item without charging (deadline passed, shutdown). */
 void pg_fairq_remove(pg_fairq *q, pg_fq_item *it);
 size_t pg_fairq_flow_len(const pg_fairq *q, unsigned flow);
+/**
+ * How many of total places a flow may hold: its weight's share of the tenants' weights
+ * (total x weight / sum of the weights given), at least one; all of them when no flow was given a
+ * weight (no tenants: one flow). So one tenant's flood cannot take the places of the others.
+ */
+size_t pg_fairq_share(const pg_fairq *q, unsigned flow, size_t total);
 
 #endif

@@ -72,6 +72,9 @@ int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period p, int6
 /** The call has become more urgent (a client now waits for it): it moves up to class cls in its
  *  flow if still waiting, and keeps that class for any retry. A less urgent cls changes nothing. */
 void pg_upstream_raise(pg_upstream *u, pg_up_call *c, unsigned cls);
+/** Withdraws a call nobody waits for any more: true when it was still queued (it is gone and its
+ *  callback will not run); false when it is in flight or backing off (it ends as usual). */
+bool pg_upstream_cancel(pg_upstream *u, pg_up_call *c);
 
 /** A flow's (tenant's) weight in the wait queue (>= 1). */
 /** Draws the budget from the fleet (NULL: the local pacer alone, at the whole rate). While the
@@ -91,6 +94,7 @@ void pg_upstream_close(pg_upstream *u, void (*done)(void *data), void *data);
 
 typedef struct pg_upstream_stats {
     uint64_t attempts, ok, throttled, server_errors, timeouts, conn_errors, client_errors, retries, refused;
+    uint64_t cancelled;       /* queued calls withdrawn because nobody waited for them any more */
     uint64_t fleet_local;     /* calls paced by this member's local share while the fleet was unreachable */
     uint64_t fleet_fallbacks; /* fleet budget requests that failed (Redis slow or away) */
     pg_histo attempt_seconds;

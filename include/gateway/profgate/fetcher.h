@@ -60,6 +60,7 @@ typedef struct pg_fetch_tiers {
     int (*up_get)(void *up, const char *group, pg_period p, int64_t start_s, const pg_up_origin *origin,
                   pg_up_done done, void *ctx, pg_up_call **handle, pg_apierr *err);
     void (*up_raise)(void *up, pg_up_call *c, unsigned cls);
+    bool (*up_cancel)(void *up, pg_up_call *c); /* true: it was queued and is gone, no callback */
     void *clock;
     int64_t (*now_ns)(void *clock); /* monotonic: when live entries expire */
     /* A one-shot timer: cb(ctx) runs exactly once, ms from now, or at once when cancelled. */
@@ -117,7 +118,8 @@ typedef struct pg_fetch_result {
  */
 pg_fetch_outcome pg_fetcher_get(pg_fetcher *f, const pg_fetch_req *rq, pg_fetch_result *out, pg_apierr *err);
 
-/** The waiter leaves: its callback will not run. */
+/** The waiter leaves: its callback will not run. When it was the last, a lookup started for
+ *  requests (not a background refresh) is dropped if its upstream call has not started yet. */
 void pg_fetcher_leave(pg_fetcher *f, pg_fetch_waiter *w);
 
 typedef struct pg_fetcher_stats {
@@ -128,6 +130,7 @@ typedef struct pg_fetcher_stats {
     uint64_t lease_waits;   /* lookups that waited for another member's fetch of the same bucket */
     uint64_t lease_hits;    /* ... and got its result from Redis instead of calling */
     uint64_t lease_errors;  /* lease requests that failed (Redis away): fetched on their own */
+    uint64_t abandoned;     /* lookups dropped before their upstream call because every waiter left */
     size_t inflight, l1_entries, l1_bytes, l1_capacity;
 } pg_fetcher_stats;
 void pg_fetcher_get_stats(const pg_fetcher *f, pg_fetcher_stats *out);

@@ -64,7 +64,7 @@ typedef struct pg_metrics_snap {
     pg_metrics g;
     /* upstream */
     uint64_t up_attempts[PG_MU_COUNT];
-    uint64_t up_retries, up_refused;
+    uint64_t up_retries, up_refused, up_withdrawn;
     double up_rate, up_rate_max;
     uint64_t up_queued, up_inflight;
     uint64_t up_breaker_open, up_breaker_half_open; /* 0/1 each; both 0: closed */

@@ -1,6 +1,6 @@
 /* Unit tests for fairq.c: weighted shares among backlogged flows, no credit banked while idle,
  * interactive before refresh before bulk within a flow, FIFO within a class, raising an item's
- * class without changing its flow's turn, and removal. */
+ * class without changing its flow's turn, removal, and each flow's share of the queue's places. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -140,11 +140,35 @@ static void test_remove(void **state)
     assert_int_equal(q.n, 0);
 }
 
+static void test_shares_of_the_queue(void **state)
+{
+    (void)state;
+    pg_fairq q;
+    pg_fairq_init(&q);
+    /* No tenants: the one flow may hold the whole queue. */
+    assert_int_equal(pg_fairq_share(&q, 0, 10000), 10000);
+    /* Tenants of weight 1, 1 and 2: a quarter, a quarter and half. */
+    pg_fairq_set_weight(&q, 1, 1);
+    pg_fairq_set_weight(&q, 2, 1);
+    pg_fairq_set_weight(&q, 3, 2);
+    assert_int_equal(pg_fairq_share(&q, 1, 10000), 2500);
+    assert_int_equal(pg_fairq_share(&q, 2, 10000), 2500);
+    assert_int_equal(pg_fairq_share(&q, 3, 10000), 5000);
+    /* A flow that is no tenant's counts as weight 1 of the tenants' sum; never less than one place. */
+    assert_int_equal(pg_fairq_share(&q, 0, 10000), 2500);
+    assert_int_equal(pg_fairq_share(&q, 1, 3), 1);
+    /* The shares never add up to more than the queue. */
+    size_t sum = 0;
+    for (unsigned f = 1; f <= 3; f++)
+        sum += pg_fairq_share(&q, f, 999);
+    assert_true(sum <= 999);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_weighted_shares), cmocka_unit_test(test_no_credit_while_idle),
                                        cmocka_unit_test(test_interactive_first_and_fifo),
                                        cmocka_unit_test(test_three_classes_in_order), cmocka_unit_test(test_raise),
-                                       cmocka_unit_test(test_remove)};
+                                       cmocka_unit_test(test_remove), cmocka_unit_test(test_shares_of_the_queue)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,8 @@ typedef struct up_req {
     pg_up_done done;
     void *ctx;
     bool answered;
+    bool started;   /* the upstream has started it: it can no longer be withdrawn */
+    bool cancelled;
 } up_req;
 
 typedef struct l2_req {
@@ -103,6 +105,18 @@ static void fake_up_raise(void *up, pg_up_call *c, unsigned cls)
     assert_true(cls < r->cls);
     r->cls = cls;
     w->raises++;
+}
+
+static bool fake_up_cancel(void *up, pg_up_call *c)
+{
+    world *w = up;
+    up_req *r = (up_req *)c;
+    assert_true(r >= w->up && r < w->up + w->nup);
+    assert_false(r->answered);
+    if (r->started)
+        return false;
+    r->answered = r->cancelled = true;
+    return true;
 }
 
 static bool fake_l2_ready(void *l2)
@@ -186,7 +200,8 @@ static void world_init_with(world *w, bool with_l2, bool with_leases)
 {
     memset(w, 0, sizeof *w);
     w->now = 1000 * PG_NS_PER_S;
-    pg_fetch_tiers t = {.up = w, .up_get = fake_up_get, .up_raise = fake_up_raise, .clock = w, .now_ns = fake_now,
+    pg_fetch_tiers t = {.up = w, .up_get = fake_up_get, .up_raise = fake_up_raise, .up_cancel = fake_up_cancel,
+                        .clock = w, .now_ns = fake_now,
                         .after = fake_after, .cancel = fake_cancel};
     if (with_l2) {
         t.l2 = w;
@@ -404,6 +419,7 @@ static void test_leaving_does_not_cancel_the_shared_call(void **state)
     ask(&w, 900, true, PG_FQ_INTERACTIVE, &a, &ra);
     ask(&w, 900, true, PG_FQ_INTERACTIVE, &b, &rb);
     pg_fetcher_leave(w.f, ra.waiter);
+    assert_false(w.up[0].cancelled); /* b still waits */
     up_answer(&w, 0, 900000);
     assert_int_equal(a.calls, 0); /* left: never called */
     assert_int_equal(b.calls, 1);
@@ -411,7 +427,9 @@ static void test_leaving_does_not_cancel_the_shared_call(void **state)
     got c = {0};
     pg_fetch_result rc;
     assert_int_equal(ask(&w, 1200, true, PG_FQ_INTERACTIVE, &c, &rc), PG_FETCH_WAIT);
+    w.up[1].started = true; /* in flight: it can no longer be withdrawn */
     pg_fetcher_leave(w.f, rc.waiter);
+    assert_false(w.up[1].cancelled);
     up_answer(&w, 1, 1200000);
     assert_int_equal(c.calls, 0);
     got d = {0};
@@ -781,6 +799,70 @@ static void test_a_lease_held_too_long_is_not_waited_for_forever(void **state)
     world_free(&w);
 }
 
+static void test_a_queued_call_nobody_waits_for_is_withdrawn(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, false);
+    got a = {0}, b = {0};
+    pg_fetch_result ra, rb;
+    ask(&w, 600, true, PG_FQ_INTERACTIVE, &a, &ra);
+    ask(&w, 600, true, PG_FQ_INTERACTIVE, &b, &rb);
+    pg_fetcher_leave(w.f, ra.waiter);
+    assert_false(w.up[0].cancelled);
+    pg_fetcher_leave(w.f, rb.waiter); /* the last one: the queued call goes */
+    assert_true(w.up[0].cancelled);
+    pg_fetcher_stats st;
+    pg_fetcher_get_stats(w.f, &st);
+    assert_int_equal(st.abandoned, 1);
+    assert_int_equal(st.inflight, 0);
+    /* A later request starts afresh. */
+    got c = {0};
+    pg_fetch_result rc;
+    assert_int_equal(ask(&w, 600, true, PG_FQ_INTERACTIVE, &c, &rc), PG_FETCH_WAIT);
+    assert_false(rc.coalesced);
+    assert_int_equal(w.nup, 2);
+    world_free(&w);
+}
+
+static void test_a_lookup_abandoned_in_redis_never_reaches_the_upstream(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, true);
+    got a = {0};
+    pg_fetch_result r;
+    ask(&w, 600, true, PG_FQ_INTERACTIVE, &a, &r);
+    pg_fetcher_leave(w.f, r.waiter);
+    l2_miss(&w, 0);
+    assert_int_equal(w.nup, 0);
+    pg_fetcher_stats st;
+    pg_fetcher_get_stats(w.f, &st);
+    assert_int_equal(st.abandoned, 1);
+    world_free(&w);
+}
+
+static void test_a_refresh_is_never_withdrawn(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, false);
+    got a = {0};
+    pg_fetch_result r;
+    ask(&w, 3000, false, PG_FQ_INTERACTIVE, &a, &r);
+    up_answer(&w, 0, 1);
+    w.now += (LIVE_TTL_MS - AHEAD_MS + 1) * MS;
+    assert_int_equal(ask(&w, 3000, false, PG_FQ_INTERACTIVE, &a, &r), PG_FETCH_HIT); /* starts the refresh */
+    assert_int_equal(w.nup, 2);
+    w.now += AHEAD_MS * MS; /* the entry expires: a request joins the refresh, then leaves */
+    got b = {0};
+    assert_int_equal(ask(&w, 3000, false, PG_FQ_INTERACTIVE, &b, &r), PG_FETCH_WAIT);
+    assert_true(r.coalesced);
+    pg_fetcher_leave(w.f, r.waiter);
+    assert_false(w.up[1].cancelled);
+    world_free(&w);
+}
+
 static void count_close(void *data)
 {
     (*(int *)data)++;
@@ -827,6 +909,9 @@ int main(void)
         cmocka_unit_test(test_an_expired_lease_is_taken_over),
         cmocka_unit_test(test_a_lease_held_too_long_is_not_waited_for_forever),
         cmocka_unit_test(test_closing_ends_lookups_waiting_for_another_member),
+        cmocka_unit_test(test_a_queued_call_nobody_waits_for_is_withdrawn),
+        cmocka_unit_test(test_a_lookup_abandoned_in_redis_never_reaches_the_upstream),
+        cmocka_unit_test(test_a_refresh_is_never_withdrawn),
     };
     return cmocka_run_group_tests_name("fetcher", tests, NULL, NULL);
 }
