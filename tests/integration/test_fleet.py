@@ -108,7 +108,9 @@ class Fleet(unittest.TestCase):
         self.assertEqual(st["throttled"], 0, "the simulator throttled the fleet")
         self.assertLessEqual(st["maxRequestsInASecond"], RATE + BURST, st["requestsPerSecond"])
         complete = {k: n for k, n in st["requestsPerBucket"].items() if complete_before(k, start)}
-        self.assertGreater(len(complete), 6 * 12)  # every group's complete buckets were asked for
+        # Every group's complete buckets were asked for: "the last hour" alone (the longest window
+        # the sanitized run's 12 clients poll) has at least 8 complete 5-minute ones per group.
+        self.assertGreaterEqual(len(complete), 6 * 8)
         twice = {k: n for k, n in complete.items() if n != 1}
         self.assertEqual(twice, {}, "complete buckets fetched more than once fleet-wide")
         # The budget and the leases were really shared: every member drew from Redis, and some
@@ -164,8 +166,12 @@ class Fleet(unittest.TestCase):
         load.start()
         time.sleep(SECONDS / 8)  # some load with Redis up first
         self.redis.stop()
+        fleet = lambda g: get(g.port, "/healthz").json()["fleet"]
         for gw in gws:
-            wait_for(lambda: get(gw.port, "/healthz").json()["fleet"]["state"] == "local", 10, "local budgets")
+            try:
+                wait_for(lambda: fleet(gw)["state"] == "local", 20, "local budgets")
+            except AssertionError:  # say what each member reports
+                raise AssertionError(f"not all local: {[(fleet(g), get(g.port, '/healthz').json()['redis']) for g in gws]}")
         time.sleep(SECONDS / 8)  # load without Redis
         self.redis = Redis(extra=("--unixsocket", sock, "--unixsocketperm", "700"))
         for gw in gws:
