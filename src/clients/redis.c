@@ -25,6 +25,7 @@ struct pg_redis {
     rstate state;
     uv_timer_t timer; /* connect deadline or reconnect delay */
     uint64_t backoff_ms;
+    unsigned silent; /* commands in a row that timed out with no reply in between */
     int open; /* our timer plus command timers */
     bool closing;
     void (*closed)(void *);
@@ -208,6 +209,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
     r->state = R_READY;
     r->st.connected = true;
     r->backoff_ms = 0;
+    r->silent = 0;
     pg_log(PG_LOG_INFO, "redis: connected to %s", r->url.unix_socket ? r->url.path : r->url.host);
 }
 
@@ -289,6 +291,24 @@ static void on_cmd_timer_closed(uv_handle_t *h)
     maybe_closed(r);
 }
 
+/* Commands in a row that may time out before the connection counts as dead. */
+#define DEAD_AFTER_TIMEOUTS 3
+
+/* A connection that stopped answering: hiredis's libuv adapter ignores poll errors, so a socket
+ * reset by a server that went away (while commands were unread) is never read or written again,
+ * and nothing else would ever notice. Dropping it answers its commands and reconnects. */
+static void drop_silent_connection(pg_redis *r)
+{
+    pg_log(PG_LOG_WARN, "redis: no reply to %u commands in a row; dropping the connection", r->silent);
+    redisAsyncContext *ac = r->ac;
+    r->silent = 0;
+    redisAsyncFree(ac); /* pending commands get NULL replies; on_disconnect runs and reconnects */
+    if (r->ac == ac) {  /* it did not run (the context was not marked connected) */
+        r->ac = NULL;
+        schedule_reconnect(r);
+    }
+}
+
 static void on_cmd_timeout(uv_timer_t *t)
 {
     cmd *c = t->data;
@@ -296,11 +316,15 @@ static void on_cmd_timeout(uv_timer_t *t)
     if (c->answered)
         return;
     c->answered = true;
-    c->r->st.timeouts++;
+    pg_redis *r = c->r;
+    r->st.timeouts++;
     if (c->cb)
         c->cb(c->ctx, PG_EIO, NULL, 0, -1);
     if (c->ints_cb)
         c->ints_cb(c->ctx, PG_EIO, NULL, 0);
+    /* Last: dropping the connection answers the other commands and may close this one's timer. */
+    if (++r->silent >= DEAD_AFTER_TIMEOUTS && r->ac != NULL && !r->closing)
+        drop_silent_connection(r);
 }
 
 /* A script's reply as integers: an integer, an array of integers (at most PG_REDIS_INTS_MAX),
@@ -336,6 +360,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
     pg_redis *r = c->r;
     redisReply *rep = reply;
     c->replied = true;
+    if (rep != NULL)
+        r->silent = 0;
     if (!c->answered) {
         c->answered = true;
         pg_histo_observe(&r->st.latency, (uint64_t)(pg_monotonic_ns() - c->t0));

@@ -7,7 +7,9 @@ back. The in-process caches are off in these tests so that every lookup goes to 
 the fleet (its leases and budget add keys under the same namespace and commands on the same
 connection; test_fleet covers them), so that keys and commands here are the cache's alone."""
 import json
+import signal
 import socket
+import time
 import unittest
 from datetime import datetime, timedelta, timezone
 
@@ -297,6 +299,43 @@ class RedisConnections(unittest.TestCase):
             self.assertLess(took, 2.0)  # Redis was blocked for 3 s; the lookup gave up at 200 ms
             self.assertGreaterEqual(get(gw.port, "/healthz").json()["redis"]["timeouts"], 1)
         finally:
+            self.assertEqual(gw.stop(), 0)
+            self.assertEqual(sim.stop(), 0)
+            redis.stop()
+
+    def test_a_redis_that_stops_answering_is_dropped_and_used_again(self):
+        # A server that stops answering without closing the connection (here SIGSTOP; in the wild,
+        # a reset socket that hiredis's libuv adapter never reports): after three lookups in a row
+        # time out, the connection is dropped and remade, and requests never wait on it.
+        redis = Redis()
+        sim = start_sim("--clock", NOW.isoformat(), "--nodes", "100")
+        gw = start_profgate("--upstream", f"http://127.0.0.1:{sim.port}", "--clock", NOW.isoformat(),
+                            config=f"[redis]\nurl = redis://127.0.0.1:{redis.port}\ncommand_timeout = 200ms\n"
+                                   "connect_timeout = 200ms\n[fleet]\nenabled = off\n"
+                                   "[cache]\nmemory_bytes = 0\nresponse_bytes = 0\n")
+        try:
+            wait_for(lambda: get(gw.port, "/healthz").json()["redis"]["state"] == "connected", 10, "redis")
+            redis.proc.send_signal(signal.SIGSTOP)
+            for i in range(4):  # four one-bucket lookups, each timing out at 200 ms
+                s = NOW - timedelta(days=2, hours=i)
+                t0 = time.monotonic()
+                r = get(gw.port, path("stopped", s, s + timedelta(hours=1)), {"Accept": "application/json"}, timeout=30)
+                self.assertEqual(r.status, 200)
+                self.assertLess(time.monotonic() - t0, 2.0)
+            wait_for(lambda: "no reply to 3 commands in a row; dropping the connection" in gw.text(), 10,
+                     "the silent connection to be dropped")
+            redis.proc.send_signal(signal.SIGCONT)
+            wait_for(lambda: get(gw.port, "/healthz").json()["redis"]["state"] == "connected", 15, "reconnection")
+            # Used again: a bucket fetched now is stored, and found by the next request.
+            s = NOW - timedelta(days=3)
+            back = path("back", s, s + timedelta(hours=1))
+            self.assertEqual(get(gw.port, back, {"Accept": "application/json"}, timeout=30).status, 200)
+            wait_for(lambda: resp(redis.port, "KEYS", "pg:v1:*:back:*"), 10, "the store")
+            hits = get(gw.port, "/healthz").json()["redis"]["hits"]
+            self.assertEqual(get(gw.port, back, {"Accept": "application/json"}, timeout=30).status, 200)
+            self.assertEqual(get(gw.port, "/healthz").json()["redis"]["hits"], hits + 1)
+        finally:
+            redis.proc.send_signal(signal.SIGCONT)
             self.assertEqual(gw.stop(), 0)
             self.assertEqual(sim.stop(), 0)
             redis.stop()
