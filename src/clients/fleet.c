@@ -101,14 +101,14 @@ static const char LEAVE_SCRIPT[] = "return redis.call('ZREM', KEYS[1], ARGV[1])"
 struct pg_fleet {
     uint32_t magic;
     uv_loop_t *loop;
-    pg_redis *redis;
+    pg_redis *redis;     /* NULL once the member has left (pg_fleet_leave) */
     pg_fleet_cfg cfg;
     char member[96];
     char members_key[160];
     uv_timer_t beat;
     unsigned size;       /* last known; 1 before the first answer */
     unsigned pending;    /* scripts sent, not yet answered (their context is this object) */
-    bool closing, timer_closed, left;   /* left: redis is NULL from then on */
+    bool closing, timer_closed;
     void (*closed)(void *);
     void *closed_data;
     pg_fleet_stats st;
@@ -142,6 +142,19 @@ static void budget_key(const pg_fleet *f, const char *op, char *out, size_t outl
     PG_FMT_FITS(n, outlen); /* ns < 80 and operation names are short constants */
 }
 
+/* Sends one of the scripts, on key, when Redis can be used; the fleet counts it pending until its
+ * reply (whose context is the fleet or a request that points to it). PG_EIO: nothing was sent. */
+static int send_script(pg_fleet *f, const char *script, const char *key, const char *const *args, size_t nargs,
+                       pg_redis_ints_cb cb, void *ctx)
+{
+    const char *keys[] = {key};
+    if (f->redis == NULL || !pg_redis_ready(f->redis) ||
+        pg_redis_script(f->redis, script, keys, 1, args, nargs, cb, ctx) != PG_OK)
+        return PG_EIO;
+    f->pending++;
+    return PG_OK;
+}
+
 static void fmt_num(char *out, size_t outlen, double v)
 {
     int n = snprintf(out, outlen, "%.6f", v);
@@ -163,15 +176,11 @@ static void on_beat_reply(void *ctx, int status, const int64_t *v, size_t n)
 
 static void beat(pg_fleet *f)
 {
-    if (f->redis == NULL || !pg_redis_ready(f->redis))
-        return;
     char stale[24];
     int n = snprintf(stale, sizeof stale, "%llu", (unsigned long long)(3 * f->cfg.heartbeat_ms));
     PG_FMT_FITS(n, sizeof stale);
-    const char *keys[] = {f->members_key};
     const char *args[] = {f->member, stale};
-    if (pg_redis_script(f->redis, BEAT_SCRIPT, keys, 1, args, 2, on_beat_reply, f) == PG_OK)
-        f->pending++;
+    send_script(f, BEAT_SCRIPT, f->members_key, args, 2, on_beat_reply, f);
 }
 
 static void on_beat_timer(uv_timer_t *t)
@@ -236,8 +245,6 @@ static double granted_burst(double burst)
 
 int pg_fleet_take(pg_fleet *f, const char *op, bool drained, pg_fleet_take_cb cb, void *ctx)
 {
-    if (f->redis == NULL || !pg_redis_ready(f->redis))
-        return PG_EIO;
     take *t = malloc(sizeof *t);
     if (t == NULL)
         return PG_ENOMEM;
@@ -246,14 +253,11 @@ int pg_fleet_take(pg_fleet *f, const char *op, bool drained, pg_fleet_take_cb cb
     budget_key(f, op, key, sizeof key);
     fmt_num(rate, sizeof rate, f->cfg.rate);
     fmt_num(burst, sizeof burst, granted_burst(f->cfg.burst));
-    const char *keys[] = {key};
     const char *args[] = {rate, burst, BUDGET_IDLE_MS, drained ? "1" : "0", BOOKING_HORIZON_MS};
-    if (pg_redis_script(f->redis, TAKE_SCRIPT, keys, 1, args, 5, on_take_reply, t) != PG_OK) {
+    int rc = send_script(f, TAKE_SCRIPT, key, args, 5, on_take_reply, t);
+    if (rc != PG_OK)
         free(t);
-        return PG_EIO;
-    }
-    f->pending++;
-    return PG_OK;
+    return rc;
 }
 
 static void on_decrease_reply(void *ctx, int status, const int64_t *v, size_t n)
@@ -269,16 +273,12 @@ static void on_decrease_reply(void *ctx, int status, const int64_t *v, size_t n)
 
 void pg_fleet_throttled(pg_fleet *f, const char *op)
 {
-    if (f->redis == NULL || !pg_redis_ready(f->redis))
-        return;
     char key[160], max[32], min[32];
     budget_key(f, op, key, sizeof key);
     fmt_num(max, sizeof max, f->cfg.rate);
     fmt_num(min, sizeof min, PG_MAX(f->cfg.rate / 64, 0.05));
-    const char *keys[] = {key};
     const char *args[] = {max, min, BUDGET_IDLE_MS};
-    if (pg_redis_script(f->redis, DECREASE_SCRIPT, keys, 1, args, 3, on_decrease_reply, f) == PG_OK)
-        f->pending++;
+    send_script(f, DECREASE_SCRIPT, key, args, 3, on_decrease_reply, f);
 }
 
 void pg_fleet_reconfigure(pg_fleet *f, double rate, double burst)
@@ -321,8 +321,6 @@ static void on_lease_reply(void *ctx, int status, const int64_t *v, size_t n)
 
 int pg_fleet_lease_take(pg_fleet *f, const char *key, uint64_t ttl_ms, pg_fleet_lease_cb cb, void *ctx)
 {
-    if (f->redis == NULL || !pg_redis_ready(f->redis))
-        return PG_EIO;
     lease_req *l = malloc(sizeof *l);
     if (l == NULL)
         return PG_ENOMEM;
@@ -331,14 +329,11 @@ int pg_fleet_lease_take(pg_fleet *f, const char *key, uint64_t ttl_ms, pg_fleet_
     lease_key(key, lk, sizeof lk);
     int n = snprintf(ttl, sizeof ttl, "%llu", (unsigned long long)ttl_ms);
     PG_FMT_FITS(n, sizeof ttl);
-    const char *keys[] = {lk};
     const char *args[] = {f->member, ttl};
-    if (pg_redis_script(f->redis, LEASE_TAKE_SCRIPT, keys, 1, args, 2, on_lease_reply, l) != PG_OK) {
+    int rc = send_script(f, LEASE_TAKE_SCRIPT, lk, args, 2, on_lease_reply, l);
+    if (rc != PG_OK)
         free(l);
-        return PG_EIO;
-    }
-    f->pending++;
-    return PG_OK;
+    return rc;
 }
 
 static void on_drop_reply(void *ctx, int status, const int64_t *v, size_t n)
@@ -351,28 +346,20 @@ static void on_drop_reply(void *ctx, int status, const int64_t *v, size_t n)
 
 void pg_fleet_lease_drop(pg_fleet *f, const char *key)
 {
-    if (f->redis == NULL || !pg_redis_ready(f->redis))
-        return; /* it expires by itself */
     char lk[420];
     lease_key(key, lk, sizeof lk);
-    const char *keys[] = {lk};
     const char *args[] = {f->member};
-    if (pg_redis_script(f->redis, LEASE_DROP_SCRIPT, keys, 1, args, 1, on_drop_reply, f) == PG_OK)
-        f->pending++;
+    send_script(f, LEASE_DROP_SCRIPT, lk, args, 1, on_drop_reply, f); /* else it expires by itself */
 }
 
 void pg_fleet_lease_renew(pg_fleet *f, const char *key, uint64_t ttl_ms)
 {
-    if (f->redis == NULL || !pg_redis_ready(f->redis))
-        return;
     char lk[420], ttl[24];
     lease_key(key, lk, sizeof lk);
     int n = snprintf(ttl, sizeof ttl, "%llu", (unsigned long long)ttl_ms);
     PG_FMT_FITS(n, sizeof ttl);
-    const char *keys[] = {lk};
     const char *args[] = {f->member, ttl};
-    if (pg_redis_script(f->redis, LEASE_RENEW_SCRIPT, keys, 1, args, 2, on_drop_reply, f) == PG_OK)
-        f->pending++;
+    send_script(f, LEASE_RENEW_SCRIPT, lk, args, 2, on_drop_reply, f);
 }
 
 unsigned pg_fleet_size(const pg_fleet *f)
@@ -425,13 +412,8 @@ void pg_fleet_leave(pg_fleet *f)
     if (f->redis == NULL)
         return;
     /* Leaving now lets the others count one member less at once, instead of after three beats. */
-    if (pg_redis_ready(f->redis)) {
-        const char *keys[] = {f->members_key};
-        const char *args[] = {f->member};
-        if (pg_redis_script(f->redis, LEAVE_SCRIPT, keys, 1, args, 1, on_leave_reply, f) == PG_OK)
-            f->pending++;
-    }
-    f->left = true;
+    const char *args[] = {f->member};
+    send_script(f, LEAVE_SCRIPT, f->members_key, args, 1, on_leave_reply, f);
     f->redis = NULL; /* from now on every call fails at once and callers use their local share */
 }
 

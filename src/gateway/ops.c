@@ -144,6 +144,7 @@ static void metrics_snapshot(const pg_gateway *gw, pg_metrics_snap *s)
         s->up_breaker_open = strcmp(us.breaker, "open") == 0;
         s->up_breaker_half_open = strcmp(us.breaker, "half-open") == 0;
         s->up_seconds = us.attempt_seconds;
+        s->fleet_local_calls = us.fleet_local;
     }
     if (gw->d.fetcher != NULL) {
         pg_fetcher_stats fs;
@@ -154,6 +155,8 @@ static void metrics_snapshot(const pg_gateway *gw, pg_metrics_snap *s)
         s->cache_capacity[PG_MT_L1] = fs.l1_capacity;
         s->cache_refreshes = fs.refreshes;
         s->up_withdrawn = fs.abandoned;
+        s->fleet_lease_waits = fs.lease_waits;
+        s->fleet_lease_hits = fs.lease_hits;
     }
     lru_snap(gw->answers, s, PG_MT_ANSWERS);
     lru_snap(gw->runs, s, PG_MT_MERGED_RUNS);
@@ -180,17 +183,6 @@ static void metrics_snapshot(const pg_gateway *gw, pg_metrics_snap *s)
         s->fleet_decreases = fl.decreases;
         s->fleet_leases[PG_MFL_TAKEN] = fl.leases_taken;
         s->fleet_leases[PG_MFL_HELD_ELSEWHERE] = fl.leases_held_elsewhere;
-    }
-    if (gw->d.fetcher != NULL) {
-        pg_fetcher_stats fs;
-        pg_fetcher_get_stats(gw->d.fetcher, &fs);
-        s->fleet_lease_waits = fs.lease_waits;
-        s->fleet_lease_hits = fs.lease_hits;
-    }
-    if (gw->d.upstream != NULL) {
-        pg_upstream_stats us;
-        pg_upstream_get_stats(gw->d.upstream, &us);
-        s->fleet_local_calls = us.fleet_local;
     }
     _Static_assert(PG_METRICS_TENANTS == PG_TENANTS_MAX, "one metrics slot per tenant slot");
     for (size_t i = 0; gw->d.tenants != NULL && i < gw->d.tenants->n; i++) {
