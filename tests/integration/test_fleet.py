@@ -6,6 +6,7 @@ second, and how often it was asked for each bucket; and from the clients': every
 Also: a replica killed while it holds a bucket's lease (another takes over when the lease expires),
 and Redis stopped mid-run (each replica falls back to its share, rate / fleet size, and rejoins)."""
 import os
+import signal
 import tempfile
 import threading
 import time
@@ -70,7 +71,10 @@ class Fleet(unittest.TestCase):
     def tearDown(self):
         for p in self.procs:
             if p.proc.poll() is None:
-                self.assertEqual(p.stop(), 0, p.name)
+                p.signal(signal.SIGTERM)
+                rc = p.wait_exit()
+                self.assertEqual(rc, 0, f"{p.name} exited with {rc}: ...{p.text()[-2000:]}")
+                os.unlink(p.log.name)
         if self.redis is not None:
             self.redis.stop()
 
