@@ -26,6 +26,7 @@ struct pg_redis {
     uv_timer_t timer; /* connect deadline or reconnect delay */
     uint64_t backoff_ms;
     unsigned silent; /* commands in a row that timed out with no reply in between */
+    bool probing;    /* a PING was sent to tell a dead connection from a busy loop */
     int open; /* our timer plus command timers */
     bool closing;
     void (*closed)(void *);
@@ -45,6 +46,7 @@ typedef struct cmd {
     int64_t t0;
     bool answered;
     bool replied;
+    bool probe; /* the PING that decides whether a silent connection is dead */
 } cmd;
 
 static void connect_now(pg_redis *r);
@@ -210,6 +212,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
     r->st.connected = true;
     r->backoff_ms = 0;
     r->silent = 0;
+    r->probing = false;
     pg_log(PG_LOG_INFO, "redis: connected to %s", r->url.unix_socket ? r->url.path : r->url.host);
 }
 
@@ -291,15 +294,18 @@ static void on_cmd_timer_closed(uv_handle_t *h)
     maybe_closed(r);
 }
 
-/* Commands in a row that may time out before the connection counts as dead. */
-#define DEAD_AFTER_TIMEOUTS 3
+/* Commands in a row that may time out before the connection is suspected dead. */
+#define SUSPECT_AFTER_TIMEOUTS 3
+
+static cmd *send_cmd(pg_redis *r, int argc, const char **argv, const size_t *lens, pg_redis_get_cb cb,
+                     pg_redis_ints_cb ints_cb, void *ctx);
 
 /* A connection that stopped answering: hiredis's libuv adapter ignores poll errors, so a socket
  * reset by a server that went away (while commands were unread) is never read or written again,
  * and nothing else would ever notice. Dropping it answers its commands and reconnects. */
 static void drop_silent_connection(pg_redis *r)
 {
-    pg_log(PG_LOG_WARN, "redis: no reply to %u commands in a row; dropping the connection", r->silent);
+    pg_log(PG_LOG_WARN, "redis: no reply to %u commands in a row nor to a PING; dropping the connection", r->silent);
     redisAsyncContext *ac = r->ac;
     r->silent = 0;
     redisAsyncFree(ac); /* pending commands get NULL replies; on_disconnect runs and reconnects */
@@ -322,9 +328,27 @@ static void on_cmd_timeout(uv_timer_t *t)
         c->cb(c->ctx, PG_EIO, NULL, 0, -1);
     if (c->ints_cb)
         c->ints_cb(c->ctx, PG_EIO, NULL, 0);
-    /* Last: dropping the connection answers the other commands and may close this one's timer. */
-    if (++r->silent >= DEAD_AFTER_TIMEOUTS && r->ac != NULL && !r->closing)
+    if (r->ac == NULL || r->closing)
+        return;
+    if (c->probe) {
+        /* Even the PING, sent after the others timed out, got no answer: the connection is dead.
+         * Last: dropping it answers the other commands and may close this one's timer. */
+        r->probing = false;
         drop_silent_connection(r);
+        return;
+    }
+    /* Several timeouts in a row may also be our own loop having been busy (replies unread in the
+     * socket): a PING with a fresh deadline tells the two apart, since its reply comes after
+     * every earlier one. */
+    if (++r->silent >= SUSPECT_AFTER_TIMEOUTS && !r->probing) {
+        const char *argv[1] = {"PING"};
+        size_t lens[1] = {4};
+        cmd *p = send_cmd(r, 1, argv, lens, NULL, NULL, NULL);
+        if (p != NULL) {
+            p->probe = true;
+            r->probing = true;
+        }
+    }
 }
 
 /* A script's reply as integers: an integer, an array of integers (at most PG_REDIS_INTS_MAX),
@@ -362,6 +386,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
     c->replied = true;
     if (rep != NULL)
         r->silent = 0;
+    if (c->probe)
+        r->probing = false;
     if (!c->answered) {
         c->answered = true;
         pg_histo_observe(&r->st.latency, (uint64_t)(pg_monotonic_ns() - c->t0));
