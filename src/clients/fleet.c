@@ -362,11 +362,6 @@ void pg_fleet_lease_renew(pg_fleet *f, const char *key, uint64_t ttl_ms)
     send_script(f, LEASE_RENEW_SCRIPT, lk, args, 2, on_drop_reply, f);
 }
 
-unsigned pg_fleet_size(const pg_fleet *f)
-{
-    return f->size;
-}
-
 double pg_fleet_local_share(const pg_fleet *f)
 {
     return 1.0 / (double)PG_MAX(f->size, 1u);

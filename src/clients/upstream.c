@@ -695,7 +695,6 @@ static void on_fleet_take(void *ctx, int status, bool booked, int64_t wait_ms)
     int64_t now = now_ns();
     if (status != PG_OK) {
         /* Redis is slow or away: this member's share, locally, for a second before asking again. */
-        u->st.fleet_fallbacks++;
         u->fleet_retry_at = now + PG_NS_PER_S;
     } else if (!booked) {
         u->fleet_full_until = now + PG_MIN(wait_ms, 1000) * PG_NS_PER_MS;
@@ -1048,7 +1047,6 @@ bool pg_upstream_cancel(pg_upstream *u, pg_up_call *c)
         return false; /* in flight or backing off: it ends as usual, its result is kept */
     pg_fairq_remove(&u->queue, &c->qi);
     call_set_state(c, S_DONE);
-    u->st.cancelled++;
     release_transfer(c); /* a call queued again after a failed attempt keeps its handle */
     if (c->timer_init) {
         uv_close((uv_handle_t *)&c->timer, on_call_timer_closed); /* frees it */

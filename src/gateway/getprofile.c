@@ -32,12 +32,6 @@ static const char *const step_names[GP_STEP_COUNT] = {
     "auth", "validate", "plan", "fetch", "encode", "stream", "paused", "aborted", "done",
 };
 
-const char *gp_step_name(gp_step s)
-{
-    PG_ASSERT(s < GP_STEP_COUNT);
-    return step_names[s];
-}
-
 gpreq *gp_of(void *data)
 {
     gpreq *g = data;

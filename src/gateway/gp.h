@@ -85,8 +85,6 @@ gpreq *gp_of(void *data);
 
 /** Moves g to its next step; aborts on a move the diagram does not have. */
 void gp_set_step(gpreq *g, gp_step next);
-/** The step's name, for logs. */
-const char *gp_step_name(gp_step s);
 
 /* profgate's response headers for a profile; the strings live in the caller's storage. */
 typedef struct gp_headers {

@@ -55,8 +55,6 @@ void pg_fleet_lease_renew(pg_fleet *f, const char *key, uint64_t ttl_ms);
 /** Reload: the fleet's budget (every member should be given the same; the last to ask sets it). */
 void pg_fleet_reconfigure(pg_fleet *f, double rate, double burst);
 
-/** Members seen within the last three heartbeats (this one included; 1 before the first). */
-unsigned pg_fleet_size(const pg_fleet *f);
 /** The fraction of the budget a member uses on its own while Redis is away: 1 / last known size. */
 double pg_fleet_local_share(const pg_fleet *f);
 /** Whether shared state can be used now (Redis connected). */
@@ -65,7 +63,7 @@ bool pg_fleet_ready(const pg_fleet *f);
 const char *pg_fleet_member(const pg_fleet *f);
 
 typedef struct pg_fleet_stats {
-    unsigned members;
+    unsigned members; /* seen within the last three heartbeats, this one included (1 before the first) */
     uint64_t granted, waits, errors, decreases, heartbeats; /* granted: slots booked; waits: refused, full */
     uint64_t leases_taken, leases_held_elsewhere;
     double rate; /* the fleet's current GetProfile rate, as last read from Redis (0: unknown) */

@@ -94,9 +94,7 @@ void pg_upstream_close(pg_upstream *u, void (*done)(void *data), void *data);
 
 typedef struct pg_upstream_stats {
     uint64_t attempts, ok, throttled, server_errors, timeouts, conn_errors, client_errors, retries, refused;
-    uint64_t cancelled;       /* queued calls withdrawn because nobody waited for them any more */
     uint64_t fleet_local;     /* calls paced by this member's local share while the fleet was unreachable */
-    uint64_t fleet_fallbacks; /* fleet budget requests that failed (Redis slow or away) */
     pg_histo attempt_seconds;
     double rate, rate_max;
     size_t queued, inflight;
