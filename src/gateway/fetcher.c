@@ -408,7 +408,10 @@ static void on_lease(void *ctx, int status, bool granted)
         c->lease_held = true;
         f->held++;
         schedule_renew(f);
-        to_upstream(c);
+        /* Another member may have stored the bucket and dropped its lease between our Redis miss
+         * and our lease: it stores before it drops, so one more look now sees its result. */
+        if (!f->t.l2_ready(f->t.l2) || f->t.l2_get(f->t.l2, c->key, strlen(c->key), on_l2, c) != PG_OK)
+            to_upstream(c);
         return;
     }
     int64_t now = f->t.now_ns(f->t.clock);
@@ -454,6 +457,10 @@ static void on_l2(void *ctx, int status, const char *val, size_t len, int64_t tt
     if (status == PG_OK && (c->complete ? ttl_ms >= 0 && ttl_ms <= live_ms : fresh_ms <= c->l2_min_left_ms))
         status = PG_ENOTFOUND; /* counted as a miss; the fetch overwrites it */
     if (status != PG_OK) {
+        if (status == PG_ENOTFOUND && c->lease_held) {
+            to_upstream(c); /* the look after taking the lease: the bucket is ours to fetch */
+            return;
+        }
         if (status == PG_ENOTFOUND)
             f->st.l2_misses++;
         else
@@ -479,7 +486,7 @@ static void on_l2(void *ctx, int status, const char *val, size_t len, int64_t tt
         return;
     }
     f->st.l2_hits++;
-    f->st.lease_hits += c->lease_wait_until != 0;
+    f->st.lease_hits += c->lease_wait_until != 0 || c->lease_held;
     data->refs = 1;
     data->source = PG_SRC_REDIS;
     l1_put(f, c->key, data, c->complete, fresh_ms);

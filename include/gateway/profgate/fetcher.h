@@ -128,7 +128,8 @@ typedef struct pg_fetcher_stats {
     uint64_t l1_hits, l1_misses, l1_expired, l1_evictions;
     uint64_t l2_hits, l2_misses, l2_errors, l2_corrupt, l2_stores;
     uint64_t lease_waits;   /* lookups that waited for another member's fetch of the same bucket */
-    uint64_t lease_hits;    /* ... and got its result from Redis instead of calling */
+    uint64_t lease_hits;    /* lookups that got another member's result from Redis instead of calling (after
+                             * waiting for its lease, or on the look right after taking the lease) */
     uint64_t lease_errors;  /* lease requests that failed (Redis away): fetched on their own */
     uint64_t abandoned;     /* lookups dropped before their upstream call because every waiter left */
     size_t inflight, l1_entries, l1_bytes, l1_capacity;

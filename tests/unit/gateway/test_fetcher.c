@@ -704,6 +704,8 @@ static void test_the_lease_holder_fetches_and_drops_it_after_storing(void **stat
     assert_string_equal(w.lease[0].key, "pg:v1:test:app:PT5M:600");
     assert_int_equal(w.nup, 0); /* not before the lease is ours */
     lease_answer(&w, 0, true);
+    assert_int_equal(w.nup, 0); /* one more look in Redis first */
+    l2_miss(&w, 1);
     assert_int_equal(w.nup, 1);
     /* While its call waits, the holder renews the lease every third of its lifetime. */
     assert_int_equal(w.ntimers, 1);
@@ -756,6 +758,40 @@ static void test_another_members_fetch_is_waited_for_in_redis(void **state)
     world_free(&w);
 }
 
+/* The race the look after the lease closes: another member stored the bucket and dropped its
+ * lease between our miss and our lease request. Its result is taken from Redis, not fetched again. */
+static void test_a_lease_taken_just_after_another_members_store_reads_its_result(void **state)
+{
+    (void)state;
+    world w;
+    world_init_with(&w, true, true);
+    got a = {0};
+    pg_fetch_result r;
+    ask(&w, 600, true, PG_FQ_INTERACTIVE, &a, &r);
+    l2_miss(&w, 0);
+    lease_answer(&w, 0, true);
+    assert_int_equal(w.nl2, 2);
+    l2_answer(&w, 1, 88, -1);
+    assert_int_equal(a.start_ms, 88);
+    assert_int_equal(a.source, PG_SRC_REDIS);
+    assert_int_equal(w.nup, 0);
+    assert_int_equal(w.drops, 1); /* the lease goes back at once */
+    pg_fetcher_stats st;
+    pg_fetcher_get_stats(w.f, &st);
+    assert_int_equal(st.lease_hits, 1);
+    assert_int_equal(st.l2_misses, 1); /* the first look only */
+    /* A value stored while the bucket was live does not count: ours to fetch. */
+    got b = {0};
+    ask(&w, 1200, true, PG_FQ_INTERACTIVE, &b, &r);
+    l2_miss(&w, 2);
+    lease_answer(&w, 1, true);
+    l2_answer(&w, 3, 99, LIVE_TTL_MS / 2);
+    assert_int_equal(w.nup, 1);
+    up_answer(&w, 0, 120);
+    assert_int_equal(b.start_ms, 120);
+    world_free(&w);
+}
+
 static void test_an_expired_lease_is_taken_over(void **state)
 {
     (void)state;
@@ -770,6 +806,7 @@ static void test_an_expired_lease_is_taken_over(void **state)
     fire(&w, 0);
     l2_miss(&w, 1);
     lease_answer(&w, 1, true); /* the holder died and its lease expired: ours now */
+    l2_miss(&w, 2);
     assert_int_equal(w.nup, 1);
     up_answer(&w, 0, 66);
     assert_int_equal(a.start_ms, 66);
@@ -906,6 +943,7 @@ int main(void)
         cmocka_unit_test(test_redis_down_goes_straight_to_the_upstream),
         cmocka_unit_test(test_the_lease_holder_fetches_and_drops_it_after_storing),
         cmocka_unit_test(test_another_members_fetch_is_waited_for_in_redis),
+        cmocka_unit_test(test_a_lease_taken_just_after_another_members_store_reads_its_result),
         cmocka_unit_test(test_an_expired_lease_is_taken_over),
         cmocka_unit_test(test_a_lease_held_too_long_is_not_waited_for_forever),
         cmocka_unit_test(test_closing_ends_lookups_waiting_for_another_member),
