@@ -17,6 +17,7 @@
 
 static int min_level = PG_LOG_INFO;
 static int format = PG_LOG_PLAIN;
+static int worker; /* 0: not one of several workers */
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void pg_log_set_level(int level)
@@ -27,6 +28,11 @@ void pg_log_set_level(int level)
 void pg_log_set_format(int f)
 {
     format = f;
+}
+
+void pg_log_set_worker(int n)
+{
+    worker = n;
 }
 
 bool pg_log_enabled(int level)
@@ -59,6 +65,9 @@ static void start_line(pg_buf *b, int level)
         pg_buf_printf(b, "{\"time\":\"%s\",\"level\":\"%s\",", t, level_names[level]);
     else
         pg_buf_printf(b, "%s %-5s ", t, level_names[level]);
+    /* Workers share stderr: each line says whose it is. */
+    if (worker > 0)
+        pg_buf_printf(b, format == PG_LOG_JSON ? "\"worker\":%d," : "[worker %d] ", worker);
 }
 
 void pg_log(int level, const char *fmt, ...)

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { T_STRING, T_INT, T_SIZE, T_DURATION, T_BOOL, T_LOGLEVEL, T_LOGFORMAT, T_AUTHMODE, T_LISTEN } ctype;
+typedef enum { T_STRING, T_INT, T_SIZE, T_DURATION, T_BOOL, T_LOGLEVEL, T_LOGFORMAT, T_AUTHMODE, T_LISTEN, T_WORKERS } ctype;
 
 typedef struct directive {
     const char *section;
@@ -37,6 +37,11 @@ typedef struct directive {
 static const directive table[] = {
     {"server", "listen", T_LISTEN, F(listen), "127.0.0.1:8080", 0, 0,
      "Addresses to listen on, comma-separated: 0.0.0.0:8080, [::]:8080, 127.0.0.1:0 (port 0 picks a free port).", false},
+    {"server", "workers", T_WORKERS, F(workers), "1", 1, PG_WORKERS_MAX,
+     "Worker processes sharing the listening port (SO_REUSEPORT), under a supervisor that restarts a worker "
+     "that dies and passes SIGHUP and SIGTERM on. auto: one per CPU this process may use (its CPU affinity and "
+     "cgroup CPU limit). More than one needs redis.url with fleet.enabled = on: workers share the upstream "
+     "budget and each bucket's fetch exactly like replicas do.", false},
     {"server", "max_connections", T_INT, F(max_connections), "16384", 1, 1000000,
      "Concurrent client connections; past it new connections get 503 and are closed.", true},
     {"server", "max_head_bytes", T_SIZE, F(max_head_bytes), "16k", 1 * KiB, 1 * MiB,
@@ -253,6 +258,15 @@ static int set_value(pg_config *cfg, const directive *d, const char *value, char
         memcpy(field, &v, sizeof v);
         return PG_OK;
     }
+    case T_WORKERS:
+        if (strcmp(value, "auto") == 0) {
+            v = PG_WORKERS_AUTO;
+            memcpy(field, &v, sizeof v);
+            return PG_OK;
+        }
+        if (parse_scaled(value, NULL, 0, false, &v) != PG_OK)
+            return errf(err, errlen, "%s.%s: '%.64s' is not a number or auto", d->section, d->name, value);
+        break;
     case T_INT:
         if (parse_scaled(value, NULL, 0, false, &v) != PG_OK)
             return errf(err, errlen, "%s.%s: '%.64s' is not a whole number", d->section, d->name, value);
@@ -400,6 +414,7 @@ static const char *type_hint(ctype t)
     case T_LOGFORMAT: return "plain | json";
     case T_AUTHMODE: return "off | sigv4";
     case T_LISTEN: return "ADDR:PORT[,ADDR:PORT...]";
+    case T_WORKERS: return "number or auto";
     }
     return "";
 }
@@ -420,7 +435,7 @@ void pg_config_write_example(FILE *out)
         }
         fprintf(out, "\n");
         wrap_comment(out, d->help);
-        if (d->type == T_INT || d->type == T_SIZE || d->type == T_DURATION)
+        if (d->type == T_INT || d->type == T_SIZE || d->type == T_DURATION || d->type == T_WORKERS)
             fprintf(out, "# (%s; %lld..%lld%s)\n", type_hint(d->type), (long long)d->min, (long long)d->max,
                     d->type == T_DURATION ? " ms" : d->type == T_SIZE ? " bytes" : "");
         else

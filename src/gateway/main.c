@@ -7,6 +7,7 @@
  */
 #include "profgate/clock.h"
 #include "profgate/config.h"
+#include "profgate/cpus.h"
 #include "profgate/creds.h"
 #include "profgate/fetcher.h"
 #include "profgate/upstream.h"
@@ -19,6 +20,7 @@
 #include "profgate/redis.h"
 #include "profgate/service.h"
 #include "profgate/settings.h"
+#include "profgate/supervisor.h"
 #include "profgate/tenants.h"
 
 #include <getopt.h>
@@ -27,13 +29,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 #include <uv.h>
 
 typedef struct app {
     uv_loop_t loop;
-    bool loop_ready, curl_ready, signals_on, hup_on, pid_written;
+    bool loop_ready, curl_ready, signals_on, hup_on, stats_on, pid_written;
     pg_stop_signals signals;
     uv_signal_t hup;
+    uv_timer_t stats_timer; /* server.workers: publishes this worker's metrics to the others */
     pg_http_server *server;
     pg_upstream *upstream;
     pg_fetcher *fetcher;
@@ -49,6 +53,8 @@ typedef struct app {
     const char *pid_file;
     bool test_only;
     bool stopping;
+    unsigned nworkers;  /* server.workers resolved ("auto": the CPUs this process may use) */
+    pg_worker_ctx wctx; /* when this process is one of several workers (wctx.index > 0) */
 } app;
 
 static void usage(FILE *out)
@@ -157,7 +163,9 @@ static void close_next(app *a)
         pg_stop_signals_close(&a->signals);
     if (a->hup_on)
         uv_close((uv_handle_t *)&a->hup, NULL);
-    a->signals_on = a->hup_on = false;
+    if (a->stats_on)
+        uv_close((uv_handle_t *)&a->stats_timer, NULL);
+    a->signals_on = a->hup_on = a->stats_on = false;
     pg_log(PG_LOG_INFO, "server closed; exiting");
 }
 
@@ -273,6 +281,23 @@ static void on_hup(uv_signal_t *h, int signum)
     pg_service_notify("READY=1\nSTATUS=configuration reloaded");
 }
 
+/* server.workers as a count; more than one only with the fleet (shared budget and leases). */
+static int resolve_workers(app *a)
+{
+    a->nworkers = a->cfg.workers == PG_WORKERS_AUTO ? PG_MIN(pg_cpus_available(), PG_WORKERS_MAX)
+                                                     : (unsigned)a->cfg.workers;
+    if (a->nworkers > 1 && (!a->cfg.redis_url[0] || !a->cfg.fleet_enabled)) {
+        char n[48];
+        snprintf(n, sizeof n, a->cfg.workers == PG_WORKERS_AUTO ? "auto (%u CPUs)" : "%u", a->nworkers);
+        fprintf(stderr,
+                "profgate: server.workers = %s needs redis.url with fleet.enabled = on: workers share the "
+                "upstream budget and each bucket's fetch through Redis, as replicas do; without it each "
+                "would spend the whole budget. Set redis.url, or server.workers = 1.\n", n);
+        return EX_CONFIG;
+    }
+    return 0;
+}
+
 /* Reads the configuration, the tenants and the credentials; nothing runs yet. 0 or an exit status. */
 static int app_configure(app *a, pg_creds *creds)
 {
@@ -282,6 +307,8 @@ static int app_configure(app *a, pg_creds *creds)
         fprintf(stderr, "profgate: %s\n", err);
         return lrc;
     }
+    if ((lrc = resolve_workers(a)) != 0)
+        return lrc;
     char why[128];
     if (pg_clock_init_from_arg(&a->clock, a->clock_arg, why, sizeof why) != PG_OK) {
         fprintf(stderr, "profgate: --clock '%s': %s\n", a->clock_arg, why);
@@ -310,6 +337,15 @@ static int app_configure(app *a, pg_creds *creds)
         return EX_CONFIG;
     }
     return 0;
+}
+
+/* How often a worker refreshes its figures in the shared metrics region. */
+#define STATS_PUBLISH_MS 1000
+
+static void on_stats_timer(uv_timer_t *t)
+{
+    app *a = t->data;
+    pg_gateway_publish_stats(a->gw);
 }
 
 /* Builds the modules on the loop and starts listening. 0, or an exit status (app_teardown then
@@ -366,11 +402,13 @@ static int app_start(app *a, pg_creds *creds)
            ucfg.rate, ucfg.burst, who);
     a->gw = pg_gateway_new(&(pg_gateway_deps){.cfg = &a->cfg, .clock = &a->clock, .fetcher = a->fetcher,
                                               .upstream = a->upstream, .redis = a->redis, .tenants = a->tenants,
-                                              .fleet = a->fleet});
+                                              .fleet = a->fleet, .worker = a->wctx.index,
+                                              .workers = a->wctx.count, .worker_stats = a->wctx.stats});
     apply_weights(a);
     if (a->tenants != NULL)
         pg_log(PG_LOG_INFO, "auth: sigv4, %zu tenant(s) from %s", a->tenants->n, a->cfg.auth_tenants_file);
     scfg.on_done = pg_gateway_done;
+    scfg.reuseport = a->wctx.index > 0;
     if (pg_http_server_start(&a->loop, &scfg, pg_gateway_handle, a->gw, &a->server, err, sizeof err) != PG_OK) {
         pg_log(PG_LOG_ERROR, "%s", err);
         return EX_OSERR;
@@ -390,12 +428,28 @@ static int app_start(app *a, pg_creds *creds)
         }
         a->pid_written = true;
     }
-    pg_http_server_log_listeners(a->server);
     if (a->clock_arg != NULL) {
         char ts[PG_TS_FMT_MAX];
         pg_ts_format(pg_clock_now(&a->clock), ts, sizeof ts);
         pg_log(PG_LOG_INFO, "test clock: now is %s", ts);
     }
+    if (a->wctx.index > 0) {
+        if (a->wctx.stats != NULL) {
+            pg_gateway_publish_stats(a->gw);
+            PG_CHECK_UV(uv_timer_init(&a->loop, &a->stats_timer));
+            a->stats_timer.data = a;
+            a->stats_on = true;
+            PG_CHECK_UV(uv_timer_start(&a->stats_timer, on_stats_timer, STATS_PUBLISH_MS, STATS_PUBLISH_MS));
+        }
+        /* The supervisor says "listening" and "ready" once every worker is. */
+        pg_log(PG_LOG_INFO, "worker %u of %u (pid %d) serving", a->wctx.index, a->wctx.count, (int)getpid());
+        char one = 'R';
+        ssize_t w = write(a->wctx.ready_fd, &one, 1);
+        (void)w; /* a supervisor that is gone takes this worker with it (PR_SET_PDEATHSIG) */
+        close(a->wctx.ready_fd);
+        return 0;
+    }
+    pg_http_server_log_listeners(a->server);
     pg_log(PG_LOG_INFO, "profgate %s ready", PG_VERSION);
     pg_service_notify("READY=1\nSTATUS=listening");
     return 0;
@@ -437,6 +491,49 @@ static int app_teardown(app *a, int status)
     return status;
 }
 
+/* One of server.workers, in the process the supervisor forked: everything is read again from the
+ * files (a restarted worker starts with the configuration as it is now) and the process runs
+ * exactly like a single one, on the ports the supervisor holds. */
+static int run_worker(const pg_worker_ctx *ctx, void *data)
+{
+    app *a = data;
+    a->wctx = *ctx;
+    a->listen_arg = ctx->listen;
+    a->pid_file = NULL;
+    pg_log_set_worker((int)ctx->index);
+    pg_creds creds;
+    memset(&creds, 0, sizeof creds);
+    int status = app_configure(a, &creds);
+    if (status == 0)
+        status = app_start(a, &creds);
+    pg_creds_clear(&creds);
+    if (status == 0)
+        uv_run(&a->loop, UV_RUN_DEFAULT);
+    return app_teardown(a, status);
+}
+
+/* server.workers > 1: this process becomes the supervisor. It keeps nothing the workers read
+ * again (tenants, credentials) and opened nothing a fork would share (no loop, no curl). */
+static int supervise(app *a)
+{
+    pg_log_set_level((int)a->cfg.log_level);
+    pg_log_set_format((int)a->cfg.log_format);
+    if (a->tenants != NULL) {
+        pg_tenants_clear(a->tenants);
+        free(a->tenants);
+        a->tenants = NULL;
+    }
+    pg_supervisor_cfg scfg = {.workers = a->nworkers, .stop_grace_ms = a->cfg.shutdown_timeout_ms,
+                              .pid_file = a->pid_file, .stats = pg_worker_stats_new(a->nworkers)};
+    if (scfg.stats == NULL)
+        pg_log(PG_LOG_WARN, "no shared memory for the workers' metrics: each /metrics shows one worker");
+    char err[PG_CONFIG_ERR_MAX];
+    PG_ASSERT(pg_listen_parse(a->cfg.listen, &scfg.listen, err, sizeof err) == PG_OK); /* validated */
+    int status = pg_supervise(&scfg, run_worker, a);
+    pg_worker_stats_free(scfg.stats);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -474,8 +571,14 @@ int main(int argc, char **argv)
     int status = app_configure(&a, &creds);
     if (status == 0 && a.test_only) {
         printf("profgate: configuration %s is valid\n", a.config_path ? a.config_path : "(defaults)");
+        if (a.nworkers > 1)
+            printf("profgate: %u workers under a supervisor\n", a.nworkers);
         pg_creds_clear(&creds);
         return app_teardown(&a, 0);
+    }
+    if (status == 0 && a.nworkers > 1) {
+        pg_creds_clear(&creds); /* each worker loads its own */
+        return supervise(&a);
     }
     if (status == 0)
         status = app_start(&a, &creds);

@@ -188,12 +188,17 @@ static int put_f64(pg_buf *out, double v)
     return pg_buf_printf(out, "%.15g", v);
 }
 
-/* name{labels[,extra]} */
-static int series(pg_buf *out, const metric *m, const char *suffix, const size_t *idx, const char *extra)
+/* name{[worker,]labels[,extra]} */
+static int series(pg_buf *out, const metric *m, const char *suffix, const size_t *idx, const char *extra,
+                  unsigned worker)
 {
     const label *ls[3] = {m->l1, m->l2, m->l3};
     int rc = pg_buf_printf(out, "%s%s", m->name, suffix);
     bool any = false;
+    if (worker > 0) {
+        rc = rc ?: pg_buf_printf(out, "{worker=\"%u\"", worker);
+        any = true;
+    }
     for (size_t d = 0; d < 3 && rc == PG_OK; d++) {
         if (ls[d] == NULL)
             continue;
@@ -209,7 +214,7 @@ static int series(pg_buf *out, const metric *m, const char *suffix, const size_t
     return rc ?: pg_buf_puts(out, " ");
 }
 
-static int render_histo(pg_buf *out, const metric *m, const size_t *idx, const pg_histo *h)
+static int render_histo(pg_buf *out, const metric *m, const size_t *idx, const pg_histo *h, unsigned w)
 {
     uint64_t cum = 0;
     int rc = PG_OK;
@@ -218,66 +223,94 @@ static int render_histo(pg_buf *out, const metric *m, const size_t *idx, const p
         char le[40] = "le=\"+Inf\"";
         if (i < PG_HISTO_BOUNDS)
             snprintf(le, sizeof le, "le=\"%g\"", pg_histo_bounds[i]);
-        rc = series(out, m, "_bucket", idx, le);
+        rc = series(out, m, "_bucket", idx, le, w);
         rc = rc ?: pg_buf_printf(out, "%llu\n", (unsigned long long)cum);
     }
-    rc = rc ?: series(out, m, "_sum", idx, NULL);
+    rc = rc ?: series(out, m, "_sum", idx, NULL, w);
     rc = rc ?: put_f64(out, h->sum);
     rc = rc ?: pg_buf_puts(out, "\n");
-    rc = rc ?: series(out, m, "_count", idx, NULL);
+    rc = rc ?: series(out, m, "_count", idx, NULL, w);
     return rc ?: pg_buf_printf(out, "%llu\n", (unsigned long long)h->n);
 }
 
-int pg_metrics_render(pg_buf *out, const pg_metrics_snap *s)
+/* One snapshot's series of metric m (its HELP and TYPE are already written). */
+static int render_metric(pg_buf *out, const metric *m, const pg_metrics_snap *s, unsigned w)
+{
+    size_t n[3] = {m->l1 ? m->l1->n : 1, m->l2 ? m->l2->n : 1, m->l3 ? m->l3->n : 1};
+    size_t elem = m->kind == V_HISTO ? sizeof(pg_histo) : m->kind == V_U64 ? sizeof(uint64_t) : sizeof(double);
+    PG_ASSERT(n[0] * n[1] * n[2] * elem == m->size); /* the labels describe the field's shape */
+    int rc = PG_OK;
+    size_t k = 0; /* flat index into the field's array */
+    for (size_t a = 0; a < n[0]; a++)
+        for (size_t b = 0; b < n[1]; b++)
+            for (size_t c = 0; c < n[2] && rc == PG_OK; c++, k++) {
+                const size_t idx[3] = {a, b, c};
+                const char *base = (const char *)s + m->off;
+                if (m->kind == V_HISTO) {
+                    const pg_histo *h = (const pg_histo *)base + k;
+                    if (!(m->sparse && h->n == 0))
+                        rc = render_histo(out, m, idx, h, w);
+                } else if (m->kind == V_U64) {
+                    uint64_t v = ((const uint64_t *)base)[k];
+                    if (!(m->sparse && v == 0)) {
+                        rc = series(out, m, "", idx, NULL, w);
+                        rc = rc ?: pg_buf_printf(out, "%llu\n", (unsigned long long)v);
+                    }
+                } else {
+                    rc = series(out, m, "", idx, NULL, w);
+                    rc = rc ?: put_f64(out, ((const double *)base)[k]);
+                    rc = rc ?: pg_buf_puts(out, "\n");
+                }
+            }
+    return rc;
+}
+
+static int render_tenant_metric(pg_buf *out, const tmetric *m, const pg_metrics_snap *s, unsigned w)
+{
+    PG_ASSERT(s->ntenants <= PG_METRICS_TENANTS);
+    int rc = PG_OK;
+    char wl[32] = "";
+    if (w > 0)
+        snprintf(wl, sizeof wl, ",worker=\"%u\"", w);
+    for (size_t k = 0; k < s->ntenants && rc == PG_OK; k++) {
+        const char *base = (const char *)&s->tenants[k] + m->off;
+        rc = pg_buf_printf(out, "%s{tenant=\"%s\"%s} ", m->name, s->tenants[k].name, wl);
+        if (m->kind == V_U64)
+            rc = rc ?: pg_buf_printf(out, "%llu\n", (unsigned long long)*(const uint64_t *)base);
+        else
+            rc = rc ?: put_f64(out, *(const double *)base);
+        if (m->kind != V_U64)
+            rc = rc ?: pg_buf_puts(out, "\n");
+    }
+    return rc;
+}
+
+int pg_metrics_render_parts(pg_buf *out, const pg_metrics_part *parts, size_t nparts)
 {
     int rc = pg_buf_printf(out, "# HELP profgate_build_info profgate's version.\n# TYPE profgate_build_info gauge\n"
                                 "profgate_build_info{version=\"%s\"} 1\n",
                            PG_VERSION);
+    /* A family's series stay together (the text format requires it): metric by metric, and
+     * within each, worker by worker. */
     for (size_t i = 0; i < PG_ARRAY_LEN(table) && rc == PG_OK; i++) {
         const metric *m = &table[i];
         rc = pg_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name, type_name(m->type));
-        size_t n[3] = {m->l1 ? m->l1->n : 1, m->l2 ? m->l2->n : 1, m->l3 ? m->l3->n : 1};
-        size_t elem = m->kind == V_HISTO ? sizeof(pg_histo) : m->kind == V_U64 ? sizeof(uint64_t) : sizeof(double);
-        PG_ASSERT(n[0] * n[1] * n[2] * elem == m->size); /* the labels describe the field's shape */
-        size_t k = 0; /* flat index into the field's array */
-        for (size_t a = 0; a < n[0]; a++)
-            for (size_t b = 0; b < n[1]; b++)
-                for (size_t c = 0; c < n[2] && rc == PG_OK; c++, k++) {
-                    const size_t idx[3] = {a, b, c};
-                    const char *base = (const char *)s + m->off;
-                    if (m->kind == V_HISTO) {
-                        const pg_histo *h = (const pg_histo *)base + k;
-                        if (!(m->sparse && h->n == 0))
-                            rc = render_histo(out, m, idx, h);
-                    } else if (m->kind == V_U64) {
-                        uint64_t v = ((const uint64_t *)base)[k];
-                        if (!(m->sparse && v == 0)) {
-                            rc = series(out, m, "", idx, NULL);
-                            rc = rc ?: pg_buf_printf(out, "%llu\n", (unsigned long long)v);
-                        }
-                    } else {
-                        rc = series(out, m, "", idx, NULL);
-                        rc = rc ?: put_f64(out, ((const double *)base)[k]);
-                        rc = rc ?: pg_buf_puts(out, "\n");
-                    }
-                }
+        for (size_t p = 0; p < nparts && rc == PG_OK; p++)
+            rc = render_metric(out, m, parts[p].snap, parts[p].worker);
     }
-    PG_ASSERT(s->ntenants <= PG_METRICS_TENANTS);
     for (size_t i = 0; i < PG_ARRAY_LEN(tenant_table) && rc == PG_OK; i++) {
         const tmetric *m = &tenant_table[i];
         rc = pg_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name, type_name(m->type));
-        for (size_t k = 0; k < s->ntenants && rc == PG_OK; k++) {
-            const char *base = (const char *)&s->tenants[k] + m->off;
-            rc = pg_buf_printf(out, "%s{tenant=\"%s\"} ", m->name, s->tenants[k].name);
-            if (m->kind == V_U64)
-                rc = rc ?: pg_buf_printf(out, "%llu\n", (unsigned long long)*(const uint64_t *)base);
-            else
-                rc = rc ?: put_f64(out, *(const double *)base);
-            if (m->kind != V_U64)
-                rc = rc ?: pg_buf_puts(out, "\n");
-        }
+        for (size_t p = 0; p < nparts && rc == PG_OK; p++)
+            rc = render_tenant_metric(out, m, parts[p].snap, parts[p].worker);
     }
     return rc;
+}
+
+int pg_metrics_render(pg_buf *out, const pg_metrics_snap *s)
+{
+    const pg_metrics_part one = {s, 0};
+    return pg_metrics_render_parts(out, &one, 1);
 }
 
 void pg_metrics_write_doc(FILE *out)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define METRICS_MAX ((size_t)1 << 20)
 #define HEALTHZ_MAX ((size_t)8 << 10)
@@ -65,6 +66,9 @@ void pg_ops_healthz(pg_gateway *gw, pg_http_req *req)
         rc = rc ?: pg_buf_printf(&b, ",\"leaseWaits\":%llu,\"leaseHits\":%llu}", (unsigned long long)fs.lease_waits,
                                  (unsigned long long)fs.lease_hits);
     }
+    if (gw->d.worker > 0)
+        rc = rc ?: pg_buf_printf(&b, ",\"worker\":{\"index\":%u,\"of\":%u,\"pid\":%d}", gw->d.worker,
+                                 gw->d.workers, (int)getpid());
     rc = rc ?: pg_buf_puts(&b, "}\n");
     PG_ASSERT(rc == PG_OK); /* numbers, fixed words and a short member id: far below the limit */
     const pg_http_out_header hj[] = {{"Content-Type", "application/json"}};
@@ -208,17 +212,55 @@ static void metrics_snapshot(const pg_gateway *gw, pg_metrics_snap *s)
     s->ready = r.ready;
 }
 
+void pg_gateway_publish_stats(pg_gateway *gw)
+{
+    if (gw->d.worker_stats == NULL)
+        return;
+    pg_metrics_snap *snap = malloc(sizeof *snap);
+    if (snap == NULL)
+        return; /* the others show the previous figures a second longer */
+    metrics_snapshot(gw, snap);
+    pg_worker_stats_publish(gw->d.worker_stats, gw->d.worker, snap);
+    free(snap);
+}
+
+/* This process's figures, and with server.workers every other worker's from the shared region
+ * (at most a second old; this worker's own are taken now and published too). */
+static int render_metrics(pg_gateway *gw, pg_buf *b)
+{
+    size_t n = gw->d.worker_stats != NULL ? pg_worker_stats_count(gw->d.worker_stats) : 1;
+    pg_metrics_snap *snaps = calloc(n, sizeof *snaps);
+    pg_metrics_part *parts = calloc(n, sizeof *parts);
+    int rc = snaps == NULL || parts == NULL ? PG_ENOMEM : PG_OK;
+    if (rc == PG_OK && gw->d.worker_stats == NULL) {
+        metrics_snapshot(gw, &snaps[0]);
+        parts[0] = (pg_metrics_part){&snaps[0], 0};
+        rc = pg_metrics_render(b, &snaps[0]);
+    } else if (rc == PG_OK) {
+        size_t k = 0;
+        for (unsigned w = 1; w <= n; w++) {
+            if (w == gw->d.worker) {
+                metrics_snapshot(gw, &snaps[k]);
+                pg_worker_stats_publish(gw->d.worker_stats, w, &snaps[k]);
+            } else if (!pg_worker_stats_read(gw->d.worker_stats, w, &snaps[k])) {
+                continue; /* restarting, or not started yet */
+            }
+            parts[k] = (pg_metrics_part){&snaps[k], w};
+            k++;
+        }
+        rc = pg_metrics_render_parts(b, parts, k);
+    }
+    free(parts);
+    free(snaps);
+    return rc;
+}
+
 void pg_ops_metrics(pg_gateway *gw, pg_http_req *req)
 {
-    pg_metrics_snap *snap = malloc(sizeof *snap);
     pg_buf b;
-    pg_buf_init(&b, METRICS_MAX);
-    int rc = snap == NULL ? PG_ENOMEM : PG_OK;
-    if (rc == PG_OK) {
-        metrics_snapshot(gw, snap);
-        rc = pg_metrics_render(&b, snap);
-    }
-    free(snap);
+    size_t n = gw->d.worker_stats != NULL ? pg_worker_stats_count(gw->d.worker_stats) : 1;
+    pg_buf_init(&b, METRICS_MAX * n);
+    int rc = render_metrics(gw, &b);
     if (rc != PG_OK) {
         pg_apierr e;
         pg_apierr_set(&e, PG_AE_INTERNAL, "profgate could not render its metrics: %s", pg_strerror(rc));

@@ -33,6 +33,7 @@
 #define READ_CHUNK 65536
 #define LINGER_MS 2000
 #define REJECTING_MAX 64
+#define LISTEN_BACKLOG 1024 /* capped by net.core.somaxconn */
 
 /* A connection's life: NEW -> HEAD (reading a request) -> HANDLER (the handler has it) -> WRITING
  * (its answer is going out) -> HEAD again (keep-alive) or LINGER (our side shut, draining what
@@ -1123,9 +1124,18 @@ int pg_http_server_start(uv_loop_t *loop, const pg_http_server_cfg *cfg, pg_http
         s->nls++;
         s->open_handles++;
         const struct sockaddr *sa = (const struct sockaddr *)&cfg->listen.addr[i];
-        int rc = uv_tcp_bind(&l->tcp, sa, sa->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+        int rc;
+        if (cfg->reuseport) {
+            /* libuv 1.44 has no UV_TCP_REUSEPORT: the socket is made by hand and handed over. */
+            int fd = -1;
+            rc = pg_listen_socket(&cfg->listen.addr[i], true, false, 0, &fd);
+            if (rc == 0 && (rc = uv_tcp_open(&l->tcp, fd)) != 0)
+                close(fd);
+        } else {
+            rc = uv_tcp_bind(&l->tcp, sa, sa->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+        }
         if (rc == 0)
-            rc = uv_listen((uv_stream_t *)&l->tcp, 1024, on_connection);
+            rc = uv_listen((uv_stream_t *)&l->tcp, LISTEN_BACKLOG, on_connection);
         if (rc != 0) {
             char addr[80] = "?";
             if (sa->sa_family == AF_INET6)

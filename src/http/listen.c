@@ -1,15 +1,19 @@
 /*
- * listen.c: parsing of listen address lists. Pure: it resolves nothing (numeric addresses only),
- * so a configuration can be checked without touching the network.
+ * listen.c: listen address lists: parsing and formatting (pure: nothing is resolved, so a
+ * configuration can be checked without touching the network), and opening one listening socket
+ * with the options several processes need to share a port (SO_REUSEPORT).
  */
 #include "profgate/listen.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int listen_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int listen_err(char *err, size_t errlen, const char *fmt, ...)
@@ -99,3 +103,56 @@ int pg_listen_parse(const char *spec, pg_listen_addrs *out, char *err, size_t er
     return PG_OK;
 }
 
+
+int pg_listen_format(const pg_listen_addrs *a, char *buf, size_t buflen)
+{
+    size_t off = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        char host[INET6_ADDRSTRLEN];
+        const struct sockaddr *sa = (const struct sockaddr *)&a->addr[i];
+        int port, n;
+        if (sa->sa_family == AF_INET6) {
+            const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)sa;
+            inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof host);
+            port = ntohs(v6->sin6_port);
+            n = snprintf(buf + off, buflen - off, "%s[%s]:%d", i ? "," : "", host, port);
+        } else {
+            const struct sockaddr_in *v4 = (const struct sockaddr_in *)sa;
+            inet_ntop(AF_INET, &v4->sin_addr, host, sizeof host);
+            port = ntohs(v4->sin_port);
+            n = snprintf(buf + off, buflen - off, "%s%s:%d", i ? "," : "", host, port);
+        }
+        if (n < 0 || (size_t)n >= buflen - off)
+            return PG_ERANGE;
+        off += (size_t)n;
+    }
+    return PG_OK;
+}
+
+int pg_listen_socket(const struct sockaddr_storage *addr, bool reuseport, bool listen_now, int backlog, int *fd_out)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)addr;
+    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int on = 1;
+    /* SO_REUSEADDR as libuv sets it (a restart does not wait for TIME_WAIT); SO_REUSEPORT lets
+     * every worker bind the same port, and the kernel spreads new connections over them. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) ||
+        (sa->sa_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0) ||
+        bind(fd, sa, len) != 0 || (listen_now && listen(fd, backlog) != 0)) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+int pg_listen_bound(int fd, struct sockaddr_storage *out)
+{
+    socklen_t len = sizeof *out;
+    return getsockname(fd, (struct sockaddr *)out, &len) == 0 ? 0 : -errno;
+}

@@ -3,6 +3,7 @@ profgate-sim throttled like the real account (10 requests per second, burst 20).
 the same default configuration (upstream.rate 10, burst 20): the fleet, not each replica, must stay
 within that budget. Checked from the simulator's side: 429s it answered, most calls it saw in one
 second, and how often it was asked for each bucket; and from the clients': every answer a 200.
+The same load against one profgate with server.workers = 3 must give the same results.
 Also: a replica killed while it holds a bucket's lease (another takes over when the lease expires),
 and Redis stopped mid-run (each replica falls back to its share, rate / fleet size, and rejoins)."""
 import os
@@ -14,7 +15,7 @@ import unittest
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 
-from harness import Redis, get, start_profgate, start_sim, wait_for
+from harness import Redis, get, metrics, start_profgate, start_sim, wait_for
 
 RATE, BURST = 10, 20
 SETTLE = 600  # freshness.settle's default, in seconds
@@ -97,10 +98,9 @@ class Fleet(unittest.TestCase):
             wait_for(lambda: get(gw.port, "/healthz").json()["fleet"]["members"] == n, 10, "the fleet to form")
         return gws
 
-    def test_three_replicas_share_one_budget_and_fetch_each_bucket_once(self):
-        self.redis = Redis()
-        sim = self.sim("--latency-ms", "50")
-        gws = self.fleet_of(3, sim, f"redis://127.0.0.1:{self.redis.port}")
+    def storm(self, sim, gws):
+        """24 dashboards (12 sanitized) over 6 groups and 4 windows for SECONDS against gws; checks
+        what the issue asks of the fleet from the simulator's side and the clients'."""
         start = datetime.now(timezone.utc)
         statuses = dashboards(gws, clients=CLIENTS, groups=6, windows=["PT30M", "PT1H", "PT2H", "PT3H"],
                               seconds=SECONDS, prefix="fleet")
@@ -117,11 +117,32 @@ class Fleet(unittest.TestCase):
         self.assertGreaterEqual(len(complete), 6 * 8)
         twice = {k: n for k, n in complete.items() if n != 1}
         self.assertEqual(twice, {}, "complete buckets fetched more than once fleet-wide")
+
+    def test_three_replicas_share_one_budget_and_fetch_each_bucket_once(self):
+        self.redis = Redis()
+        sim = self.sim("--latency-ms", "50")
+        gws = self.fleet_of(3, sim, f"redis://127.0.0.1:{self.redis.port}")
+        self.storm(sim, gws)
         # The budget and the leases were really shared: every member drew from Redis, and some
         # waited for another member's fetch instead of calling.
         hz = [get(gw.port, "/healthz").json()["fleet"] for gw in gws]
         self.assertTrue(all(h["state"] == "shared" and h["members"] == 3 for h in hz), hz)
         self.assertGreater(sum(h["leaseHits"] for h in hz), 0, hz)
+
+    def test_three_workers_on_one_host_behave_like_three_replicas(self):
+        self.redis = Redis()
+        sim = self.sim("--latency-ms", "50")
+        gw = self.replica(sim, f"redis://127.0.0.1:{self.redis.port}", "[server]\nworkers = 3\n")
+        wait_for(lambda: get(gw.port, "/healthz").json()["fleet"]["members"] == 3, 10, "the workers' fleet")
+        # Every client connects to the one port; the kernel spreads the connections over the workers.
+        self.storm(sim, [gw])
+        m = metrics(gw.port)
+        for w in (1, 2, 3):
+            self.assertEqual(m[f'profgate_fleet_members{{worker="{w}"}}'], 3, m)
+            served = sum(v for k, v in m.items()
+                         if k.startswith(f'profgate_requests_total{{worker="{w}",route="GetProfile",code="200"'))
+            self.assertGreater(served, 0, f"worker {w} served nothing")
+        self.assertGreater(sum(v for k, v in m.items() if k.startswith("profgate_fleet_lease_hits_total")), 0)
 
     def test_a_replica_killed_holding_a_lease_is_taken_over(self):
         self.redis = Redis()

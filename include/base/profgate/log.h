@@ -21,6 +21,8 @@ void pg_log_set_level(int level);
 bool pg_log_enabled(int level);
 /** PG_LOG_PLAIN or PG_LOG_JSON. */
 void pg_log_set_format(int format);
+/** Tags every line with the worker number n (server.workers); 0, the default, tags nothing. */
+void pg_log_set_worker(int n);
 
 /**
  * Writes one line: plain "TIMESTAMP LEVEL message", or JSON {"time":..,"level":..,"msg":..}.

@@ -17,10 +17,14 @@
 #define PG_CONFIG_ERR_MAX 512
 
 enum { PG_AUTH_OFF = 0, PG_AUTH_SIGV4 = 1 };
+/* server.workers: at most this many; "auto" is stored as PG_WORKERS_AUTO. */
+#define PG_WORKERS_MAX 64
+#define PG_WORKERS_AUTO 0
 
 typedef struct pg_config {
     /* [server] */
     char listen[512];
+    int64_t workers; /* PG_WORKERS_AUTO or 1..PG_WORKERS_MAX */
     int64_t max_connections;
     int64_t max_head_bytes;
     int64_t max_url_bytes;

@@ -16,6 +16,7 @@
 #include "profgate/redis.h"
 #include "profgate/tenants.h"
 #include "profgate/upstream.h"
+#include "profgate/worker_stats.h"
 
 typedef struct pg_gateway pg_gateway;
 
@@ -28,6 +29,9 @@ typedef struct pg_gateway_deps {
     pg_redis *redis;       /* for health and stats; NULL when off */
     pg_tenants *tenants;   /* auth.mode = sigv4: who may call; NULL when off */
     pg_fleet *fleet;       /* for health and stats; NULL when off */
+    unsigned worker;       /* server.workers: this process is worker 1..workers; 0 when single */
+    unsigned workers;
+    pg_worker_stats *worker_stats; /* with workers: every worker's metrics, shared */
 } pg_gateway_deps;
 
 /** A gateway over deps (copied); aborts when out of memory at start-up. */
@@ -38,6 +42,8 @@ void pg_gateway_reconfigure(pg_gateway *gw);
 void pg_gateway_set_server(pg_gateway *gw, pg_http_server *server);
 /** Shutting down: /readyz says not ready from now on. */
 void pg_gateway_set_stopping(pg_gateway *gw);
+/** With server.workers: publishes this worker's metrics for the others' /metrics (every second). */
+void pg_gateway_publish_stats(pg_gateway *gw);
 /** Counts a configuration reload, applied (ok) or refused. */
 void pg_gateway_count_reload(pg_gateway *gw, bool ok);
 /** Frees the gateway (after the server closed: no write still holds a stored answer). */

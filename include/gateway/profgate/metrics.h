@@ -94,6 +94,15 @@ typedef struct pg_metrics_snap {
 /** Appends the Prometheus text exposition (format 0.0.4) of s to out. */
 int pg_metrics_render(pg_buf *out, const pg_metrics_snap *s);
 
+/* One worker's snapshot (server.workers); worker 0 means a single process: no worker label. */
+typedef struct pg_metrics_part {
+    const pg_metrics_snap *snap;
+    unsigned worker;
+} pg_metrics_part;
+
+/** The same for several workers' snapshots at once: every series labelled worker="N". */
+int pg_metrics_render_parts(pg_buf *out, const pg_metrics_part *parts, size_t nparts);
+
 /** Writes the metrics reference (name, type, labels, help) as a Markdown table (docs/METRICS.md). */
 void pg_metrics_write_doc(FILE *out);
 

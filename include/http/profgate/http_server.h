@@ -47,6 +47,7 @@ typedef struct pg_http_server_cfg {
     bool access_log;         /* without on_done: a plain access line per request */
     pg_http_done_cb on_done; /* or NULL */
     const char *server_name; /* Server: header value */
+    bool reuseport;          /* share the port with other processes (server.workers) */
 } pg_http_server_cfg;
 
 /** Default limits and timeouts, no listen address, no hooks. */

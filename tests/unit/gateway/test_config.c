@@ -101,6 +101,31 @@ static void test_set_and_listen(void **state)
     assert_int_equal(pg_listen_parse("1.1.1.1:1,1.1.1.1:2,1.1.1.1:3,1.1.1.1:4,1.1.1.1:5,1.1.1.1:6,1.1.1.1:7,"
                                      "1.1.1.1:8,1.1.1.1:9", &a, err, sizeof err), PG_EINVAL);
     assert_int_equal(pg_listen_parse("", &a, err, sizeof err), PG_EINVAL);
+    /* Formatting gives back what parsing reads. */
+    char spec[128];
+    assert_int_equal(pg_listen_parse("127.0.0.1:80, [::1]:0", &a, err, sizeof err), PG_OK);
+    assert_int_equal(pg_listen_format(&a, spec, sizeof spec), PG_OK);
+    assert_string_equal(spec, "127.0.0.1:80,[::1]:0");
+    assert_int_equal(pg_listen_format(&a, spec, 10), PG_ERANGE);
+}
+
+static void test_workers(void **state)
+{
+    (void)state;
+    pg_config c;
+    char err[PG_CONFIG_ERR_MAX];
+    pg_config_defaults(&c);
+    assert_int_equal(c.workers, 1);
+    assert_int_equal(pg_config_set(&c, "server.workers", "auto", err, sizeof err), PG_OK);
+    assert_int_equal(c.workers, PG_WORKERS_AUTO);
+    assert_int_equal(pg_config_set(&c, "server.workers", "3", err, sizeof err), PG_OK);
+    assert_int_equal(c.workers, 3);
+    assert_int_equal(pg_config_set(&c, "server.workers", "0", err, sizeof err), PG_EINVAL);
+    assert_string_equal(err, "server.workers: 0 is out of range [1, 64]");
+    assert_int_equal(pg_config_set(&c, "server.workers", "65", err, sizeof err), PG_EINVAL);
+    assert_int_equal(pg_config_set(&c, "server.workers", "many", err, sizeof err), PG_EINVAL);
+    assert_string_equal(err, "server.workers: 'many' is not a number or auto");
+    assert_int_equal(c.workers, 3); /* a refused value changes nothing */
 }
 
 static void test_example_file_matches_table(void **state)
@@ -229,6 +254,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),        cmocka_unit_test(test_load_string),
         cmocka_unit_test(test_errors),          cmocka_unit_test(test_set_and_listen),
+        cmocka_unit_test(test_workers),
         cmocka_unit_test(test_example_file_matches_table), cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_reload), cmocka_unit_test(test_http_server_defaults_match_the_table),
     };

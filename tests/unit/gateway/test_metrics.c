@@ -10,6 +10,10 @@
 #include <string.h>
 
 #include "profgate/metrics.h"
+#include "profgate/worker_stats.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void test_histo(void **state)
 {
@@ -98,6 +102,83 @@ static void test_render(void **state)
     free(s);
 }
 
+/* Several workers: each family's HELP and TYPE once, then every worker's series, labelled. */
+static void test_render_workers(void **state)
+{
+    (void)state;
+    pg_metrics_snap *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
+    a->g.buckets[PG_MB_L1] = 5;
+    b->g.buckets[PG_MB_L1] = 9;
+    pg_histo_observe(&b->up_seconds, 2000000);
+    b->ntenants = 1;
+    strcpy(b->tenants[0].name, "team-a");
+    b->tenants[0].requests = 4;
+    const pg_metrics_part parts[] = {{a, 1}, {b, 2}};
+    pg_buf out;
+    pg_buf_init(&out, 1 << 21);
+    assert_int_equal(pg_metrics_render_parts(&out, parts, 2), PG_OK);
+    assert_int_equal(pg_buf_append(&out, "", 1), PG_OK);
+    const char *t = out.data;
+    const char *w1 = strstr(t, "profgate_buckets_total{worker=\"1\",source=\"l1\"} 5\n");
+    const char *w2 = strstr(t, "profgate_buckets_total{worker=\"2\",source=\"l1\"} 9\n");
+    assert_non_null(w1);
+    assert_non_null(w2);
+    assert_true(w1 < w2);
+    assert_non_null(strstr(t, "profgate_upstream_rate{worker=\"1\"} 0\n"));
+    assert_non_null(strstr(t, "profgate_upstream_request_duration_seconds_bucket{worker=\"2\",le=\"0.0025\"} 1\n"));
+    assert_non_null(strstr(t, "profgate_upstream_request_duration_seconds_count{worker=\"2\"} 1\n"));
+    assert_non_null(strstr(t, "profgate_tenant_requests_total{tenant=\"team-a\",worker=\"2\"} 4\n"));
+    /* One HELP per family, however many workers. */
+    const char *help = "# HELP profgate_buckets_total ";
+    const char *first = strstr(t, help);
+    assert_non_null(first);
+    assert_null(strstr(first + 1, help));
+    pg_buf_free(&out);
+    free(a);
+    free(b);
+}
+
+/* The shared slots: absent until published, a copy of what the writer (another process) put
+ * there, absent again once cleared. */
+static void test_worker_stats(void **state)
+{
+    (void)state;
+    pg_worker_stats *ws = pg_worker_stats_new(2);
+    assert_non_null(ws);
+    assert_int_equal(pg_worker_stats_count(ws), 2);
+    pg_metrics_snap *s = calloc(1, sizeof *s);
+    assert_false(pg_worker_stats_read(ws, 1, s));
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        pg_metrics_snap *mine = calloc(1, sizeof *mine);
+        for (uint64_t i = 1; i <= 1000; i++) {
+            mine->g.buckets[PG_MB_L1] = i;
+            mine->g.buckets[PG_MB_REDIS] = i; /* a torn copy would show two different values */
+            pg_worker_stats_publish(ws, 2, mine);
+        }
+        free(mine);
+        _exit(0);
+    }
+    uint64_t last = 0;
+    int st;
+    do {
+        if (pg_worker_stats_read(ws, 2, s)) {
+            assert_int_equal(s->g.buckets[PG_MB_L1], s->g.buckets[PG_MB_REDIS]);
+            assert_true(s->g.buckets[PG_MB_L1] >= last); /* never older than what was seen */
+            last = s->g.buckets[PG_MB_L1];
+        }
+    } while (waitpid(pid, &st, WNOHANG) == 0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(pg_worker_stats_read(ws, 2, s));
+    assert_int_equal(s->g.buckets[PG_MB_L1], 1000);
+    assert_false(pg_worker_stats_read(ws, 1, s));
+    pg_worker_stats_clear(ws, 2);
+    assert_false(pg_worker_stats_read(ws, 2, s));
+    free(s);
+    pg_worker_stats_free(ws);
+}
+
 static void test_doc(void **state)
 {
     (void)state;
@@ -123,6 +204,7 @@ static void test_doc(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_histo), cmocka_unit_test(test_status),
-                                       cmocka_unit_test(test_render), cmocka_unit_test(test_doc)};
+                                       cmocka_unit_test(test_render), cmocka_unit_test(test_render_workers),
+                                       cmocka_unit_test(test_worker_stats), cmocka_unit_test(test_doc)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
