@@ -882,10 +882,25 @@ pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, const 
     return u;
 }
 
-int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period per, int64_t start_s,
-                            const pg_up_origin *origin, pg_up_done done, void *ctx, pg_up_call **handle,
-                            pg_apierr *err)
+void pg_ts_query_encode(const char *ts, char *out, size_t outlen)
 {
+    /* "2026-11-24T10:00:00Z" with ':' percent-encoded, as the SDKs send it. */
+    size_t o = 0;
+    for (const char *q = ts; *q && o + 4 < outlen; q++) {
+        if (*q == ':') {
+            memcpy(out + o, "%3A", 3);
+            o += 3;
+        } else {
+            out[o++] = *q;
+        }
+    }
+    out[o] = '\0';
+}
+
+int pg_upstream_get(pg_upstream *u, const char *target, const char *desc, const pg_up_origin *origin, pg_up_done done,
+                    void *ctx, pg_up_call **handle, pg_apierr *err)
+{
+    PG_ASSERT(strlen(target) < sizeof(((call *)0)->target) && target[0] == '/');
     if (u->closing) {
         pg_apierr_set(err, PG_AE_UNAVAILABLE, "profgate is shutting down");
         return PG_EIO;
@@ -930,30 +945,28 @@ int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period per, in
         c->origin = *origin;
     c->deadline = now_ns() + (int64_t)u->cfg.deadline_ms * PG_NS_PER_MS;
     pg_buf_init(&c->body, u->cfg.max_response);
-    char ts[PG_TS_FMT_MAX];
-    pg_ts_format(start_s * PG_NS_PER_S, ts, sizeof ts);
-    /* "2026-11-24T10:00:00Z" with ':' percent-encoded, as the SDKs send it. */
-    char enc[64];
-    size_t o = 0;
-    for (const char *q = ts; *q && o + 4 < sizeof enc; q++) {
-        if (*q == ':') {
-            memcpy(enc + o, "%3A", 3);
-            o += 3;
-        } else {
-            enc[o++] = *q;
-        }
-    }
-    enc[o] = '\0';
-    /* Group names are [A-Za-z0-9_-]: nothing to encode in the path. */
-    snprintf(c->target, sizeof c->target, "/profilingGroups/%s/profile?startTime=%s&period=%s", group, enc,
-             pg_period_name(per));
-    snprintf(c->desc, sizeof c->desc, "%s/%s/%s", group, pg_period_name(per), ts);
+    snprintf(c->target, sizeof c->target, "%s", target);
+    snprintf(c->desc, sizeof c->desc, "%s", desc);
     call_set_state(c, S_QUEUED);
     enqueue(u, c);
     if (handle != NULL)
         *handle = c;
     pump(u);
     return PG_OK;
+}
+
+int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period per, int64_t start_s,
+                            const pg_up_origin *origin, pg_up_done done, void *ctx, pg_up_call **handle,
+                            pg_apierr *err)
+{
+    char ts[PG_TS_FMT_MAX], enc[64], target[640], desc[320];
+    pg_ts_format(start_s * PG_NS_PER_S, ts, sizeof ts);
+    pg_ts_query_encode(ts, enc, sizeof enc);
+    /* Group names are [A-Za-z0-9_-]: nothing to encode in the path. */
+    snprintf(target, sizeof target, "/profilingGroups/%s/profile?startTime=%s&period=%s", group, enc,
+             pg_period_name(per));
+    snprintf(desc, sizeof desc, "%s/%s/%s", group, pg_period_name(per), ts);
+    return pg_upstream_get(u, target, desc, origin, done, ctx, handle, err);
 }
 
 static void on_upstream_timer_closed(uv_handle_t *h)

@@ -7,6 +7,7 @@
 #include "profgate/log.h"
 #include "profgate/sigv4.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char *tenant_secret(void *ctx, const char *akid, size_t len)
@@ -43,11 +44,28 @@ pg_tenant *gw_authenticate(pg_gateway *gw, pg_http_req *req)
     return NULL;
 }
 
-/* Quota and group access for a signed request; answers and returns false when refused. */
-bool gp_admit(gpreq *g)
+/* The request id, and the client's X-Amzn-Trace-Id when it is a plausible one (printable ASCII,
+ * no spaces, short): it is forwarded upstream, so nothing else is. */
+void gw_origin_of(const pg_http_req *req, pg_up_origin *o)
 {
-    pg_gateway *gw = g->gw;
-    pg_tenant *t = g->tenant;
+    int n = snprintf(o->rid, sizeof o->rid, "%s", pg_http_req_id(req));
+    PG_FMT_FITS(n, sizeof o->rid);
+    o->trace[0] = '\0';
+    size_t len = 0;
+    const char *v = pg_http_req_header(req, "x-amzn-trace-id", &len);
+    if (v == NULL || len == 0 || len >= sizeof o->trace)
+        return;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f)
+            return;
+    memcpy(o->trace, v, len);
+    o->trace[len] = '\0';
+}
+
+/* Quota and group access of a signed request for operation op on group; answers and returns false
+ * when refused; on success sets the origin's flow (the tenant's share of the upstream queue). */
+bool gw_admit(pg_gateway *gw, pg_http_req *req, pg_tenant *t, const char *op, const char *group, pg_up_origin *o)
+{
     pg_apierr e;
     int64_t now = pg_monotonic_ns();
     if (!pg_tenant_take(t, now)) {
@@ -55,20 +73,24 @@ bool gp_admit(gpreq *g)
         pg_apierr_set(&e, PG_AE_THROTTLING, "Rate exceeded");
         /* The tenant's next token: exactly when a retry will pass its quota. */
         e.retry_after_ms = (pg_tbucket_wait_ns(&t->quota, now, 1) + PG_NS_PER_MS - 1) / PG_NS_PER_MS;
-        pg_http_respond_error(g->req, &e);
+        pg_http_respond_error(req, &e);
         return false;
     }
-    if (!pg_tenant_may_read(t, g->r.group)) {
+    if (!pg_tenant_may_read(t, group)) {
         t->denied++;
         gw->m.auth_failures[PG_MA_ACCESS_DENIED]++;
         pg_apierr_set(&e, PG_AE_ACCESS_DENIED,
-                      "Tenant %s (%s) is not authorized to perform: codeguru-profiler:GetProfile on resource: "
+                      "Tenant %s (%s) is not authorized to perform: codeguru-profiler:%s on resource: "
                       "profilingGroup/%s",
-                      t->name, t->access_key, g->r.group);
-        pg_http_respond_error(g->req, &e);
+                      t->name, t->access_key, op, group);
+        pg_http_respond_error(req, &e);
         return false;
     }
-    g->origin.flow = (uint8_t)(pg_tenant_slot(gw->d.tenants, t) + 1);
+    o->flow = (uint8_t)(pg_tenant_slot(gw->d.tenants, t) + 1);
     return true;
 }
 
+bool gp_admit(gpreq *g)
+{
+    return gw_admit(g->gw, g->req, g->tenant, "GetProfile", g->r.group, &g->origin);
+}

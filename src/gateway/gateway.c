@@ -5,6 +5,8 @@
 #include "gw.h"
 #include "profgate/settings.h"
 
+#include <openssl/sha.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +16,9 @@ pg_gateway *gw_of(void *data)
     PG_ASSERT(gw != NULL && gw->magic == GW_MAGIC);
     return gw;
 }
+
+/* Lists of profile times are small (a day of PT5M: 288 starts). */
+#define TIMES_CACHE_BYTES ((size_t)16 << 20)
 
 pg_gateway *pg_gateway_new(const pg_gateway_deps *deps)
 {
@@ -25,7 +30,18 @@ pg_gateway *pg_gateway_new(const pg_gateway_deps *deps)
     /* Always there, so a reload can resize them (from or to 0: holding nothing). */
     gw->answers = gw_answers_new((size_t)deps->cfg->cache_response_bytes);
     gw->runs = gw_runs_new((size_t)deps->cfg->cache_merged_bytes);
-    PG_ASSERT(gw->answers != NULL && gw->runs != NULL);
+    gw->times = gw_times_new(TIMES_CACHE_BYTES);
+    PG_ASSERT(gw->answers != NULL && gw->runs != NULL && gw->times != NULL);
+    /* The cache namespace names the upstream (endpoint, region): every replica in front of it
+     * shares it, so a nextToken one replica wrote is accepted by the others. */
+    pg_upstream_cfg ucfg;
+    char err[PG_CONFIG_ERR_MAX];
+    PG_ASSERT(pg_settings_upstream(&ucfg, deps->cfg, err, sizeof err) == PG_OK); /* validated at start */
+    pg_settings_cache_namespace(deps->cfg, &ucfg, gw->ns, sizeof gw->ns);
+    char seed[128];
+    int n = snprintf(seed, sizeof seed, "profgate ListProfileTimes nextToken|%s", gw->ns);
+    PG_FMT_FITS(n, sizeof seed);
+    SHA256((const unsigned char *)seed, (size_t)n, gw->token_key);
     gw->start_time = (double)pg_realtime_ns() / 1e9;
     return gw;
 }
@@ -57,6 +73,7 @@ void pg_gateway_free(pg_gateway *gw)
     if (gw == NULL)
         return;
     PG_ASSERT(gw->active == 0);
+    gw_listtimes_free(gw);
     pg_lru_free(gw->answers);
     pg_lru_free(gw->runs);
     gw->magic = 0;

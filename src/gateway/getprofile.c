@@ -385,24 +385,6 @@ static void gp_fetch(gpreq *g, int64_t now)
 
 /* ---------------------------------------------------------------- AUTH, VALIDATE, PLAN */
 
-/* The request id, and the client's X-Amzn-Trace-Id when it is a plausible one (printable ASCII,
- * no spaces, short): it is forwarded upstream, so nothing else is. */
-static void origin_of(const pg_http_req *req, pg_up_origin *o)
-{
-    int n = snprintf(o->rid, sizeof o->rid, "%s", pg_http_req_id(req));
-    PG_FMT_FITS(n, sizeof o->rid);
-    o->trace[0] = '\0';
-    size_t len = 0;
-    const char *v = pg_http_req_header(req, "x-amzn-trace-id", &len);
-    if (v == NULL || len == 0 || len >= sizeof o->trace)
-        return;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f)
-            return;
-    memcpy(o->trace, v, len);
-    o->trace[len] = '\0';
-}
-
 void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice query)
 {
     gpreq *g = calloc(1, sizeof *g);
@@ -420,7 +402,7 @@ void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice qu
     g->req = req;
     g->note = (gw_note){.route = PG_MR_GETPROFILE, .gp = g};
     pg_http_req_set_note(req, &g->note);
-    origin_of(req, &g->origin);
+    gw_origin_of(req, &g->origin);
     if (gw->d.tenants != NULL && (g->tenant = gw_authenticate(gw, req)) == NULL) {
         gp_set_step(g, GP_DONE); /* answered by gw_authenticate */
         gp_end(g);

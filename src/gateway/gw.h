@@ -26,6 +26,12 @@ struct pg_gateway {
     pg_http_server *server; /* set once listening; NULL before and after */
     bool stopping;          /* shutting down: /readyz says not ready */
     double start_time;      /* seconds since the epoch */
+    /* ListProfileTimes (profile_times.c): windows of start times, and lookups in flight. */
+    pg_lru *times;
+    struct ltfetch *lt_inflight;
+    char ns[80];                 /* the cache key namespace (docs/CACHE.md) */
+    unsigned char token_key[32]; /* its nextTokens' MAC key */
+    uint64_t lt_l1_hits, lt_redis_hits, lt_upstream_calls;
 };
 
 /** The gateway behind a callback's data pointer (checked). */
@@ -48,6 +54,17 @@ void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice qu
 /** The answer cache (answers.c) and the merged-run cache (runs.c), sized in bytes. */
 pg_lru *gw_answers_new(size_t bytes);
 pg_lru *gw_runs_new(size_t bytes);
+
+/** The request id and the client's trace id, for the upstream calls a request starts (auth.c). */
+void gw_origin_of(const pg_http_req *req, pg_up_origin *o);
+/** Quota and group access of tenant t for operation op on group; answers the refusal and returns
+ *  false, or sets o's flow and returns true (auth.c). */
+bool gw_admit(pg_gateway *gw, pg_http_req *req, pg_tenant *t, const char *op, const char *group, pg_up_origin *o);
+
+/** GET /profilingGroups/{group}/profileTimes (profile_times.c). */
+void gw_listtimes(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice query);
+void gw_listtimes_free(pg_gateway *gw);
+pg_lru *gw_times_new(size_t bytes);
 
 /** auth.mode = sigv4: checks the request's signature against the tenants' keys. Answers the
  *  failure in the AWS format and returns NULL, or returns the tenant (auth.c). */

@@ -13,6 +13,7 @@
 /* Route ids are the metrics' route label values. */
 const pg_route pg_gateway_routes[] = {
     {PG_MR_GETPROFILE, "GET", "/profilingGroups/{}/profile"},
+    {PG_MR_LISTTIMES, "GET", "/profilingGroups/{}/profileTimes"},
     {PG_MR_HEALTHZ, "GET", "/healthz"},
     {PG_MR_READYZ, "GET", "/readyz"},
     {PG_MR_METRICS, "GET", "/metrics"},
@@ -28,6 +29,7 @@ const gw_note *gw_route_note(pg_m_route route)
         [PG_MR_GETPROFILE] = {PG_MR_GETPROFILE, NULL}, [PG_MR_HEALTHZ] = {PG_MR_HEALTHZ, NULL},
         [PG_MR_READYZ] = {PG_MR_READYZ, NULL},         [PG_MR_METRICS] = {PG_MR_METRICS, NULL},
         [PG_MR_PLAN] = {PG_MR_PLAN, NULL},             [PG_MR_OTHER] = {PG_MR_OTHER, NULL},
+        [PG_MR_LISTTIMES] = {PG_MR_LISTTIMES, NULL},
     };
     PG_ASSERT(route < PG_MR_COUNT);
     return &notes[route];
@@ -114,6 +116,9 @@ void pg_gateway_handle(pg_http_req *req, void *data)
     switch ((pg_m_route)m.id) {
     case PG_MR_GETPROFILE:
         gw_getprofile(gw, req, m.params[0], query);
+        return;
+    case PG_MR_LISTTIMES:
+        gw_listtimes(gw, req, m.params[0], query);
         return;
     case PG_MR_HEALTHZ:
         pg_ops_healthz(gw, req);

@@ -13,6 +13,7 @@
 #include "profgate/lru.h"
 #include "profgate/planner.h"
 #include "profgate/ratelimit.h"
+#include "profgate/listtimes.h"
 #include "profgate/router.h"
 #include "profgate/sigv4.h"
 
@@ -526,124 +527,66 @@ static void handle_getprofile(pg_sim *s, pg_http_req *req, pg_slice raw_group, p
 
 /* ------------------------------------------------------------------ ListProfileTimes */
 
-static bool param(pg_slice query, const char *name, char *out, size_t outlen, bool *too_long)
-{
-    pg_qparam qp[PG_QUERY_PARAMS_MAX];
-    int n = pg_query_split(query, qp, PG_QUERY_PARAMS_MAX);
-    *too_long = false;
-    for (int i = 0; i < n; i++) {
-        if (qp[i].key.len != strlen(name) || memcmp(qp[i].key.p, name, qp[i].key.len) != 0)
-            continue;
-        char buf[512];
-        size_t len;
-        if (qp[i].val.len >= sizeof buf || pg_pct_decode(qp[i].val, buf, &len) != PG_OK || len >= outlen) {
-            *too_long = true;
-            return true;
-        }
-        memcpy(out, buf, len);
-        out[len] = '\0';
-        return true;
-    }
-    return false;
-}
-
-/* The simulator's ListProfileTimes: the same checks as GetProfile, then the paged list. One
- * sequence, like handle_getprofile, so the order of checks is visible. */
+/* The simulator's ListProfileTimes: the same checks as GetProfile (the request's rules are
+ * listtimes.c's, shared with the gateway), then the paged list. Its nextToken is "n" and the
+ * offset of the next item: simple, and not what profgate makes (a client cannot mix them). */
 static void handle_listtimes(pg_sim *s, pg_http_req *req, pg_slice raw_group, pg_slice query)
 {
     pg_apierr err;
-    char group[3 * (PG_GROUP_MAX + 1)];
-    size_t glen;
-    if (raw_group.len >= sizeof group || pg_pct_decode(raw_group, group, &glen) != PG_OK ||
-        pg_group_validate(group, glen, &err) != PG_OK) {
-        if (raw_group.len >= sizeof group)
-            pg_apierr_set(&err, PG_AE_VALIDATION, "profilingGroupName is too long");
+    pg_listtimes_req r;
+    long offset = 0;
+    int rc = pg_listtimes_parse(raw_group, query, &r, &err);
+    if (rc == PG_OK && r.has_token) {
+        char *e;
+        offset = r.token[0] != 'n' ? -1 : strtol(r.token + 1, &e, 10);
+        if (offset < 0 || *e != '\0') {
+            pg_apierr_set(&err, PG_AE_VALIDATION, "The nextToken is not valid");
+            rc = PG_EINVAL;
+        }
+    }
+    if (rc != PG_OK) {
         s->st.invalid++;
         answer(s, req, 0, &err, NULL, NULL, NULL, false);
         return;
     }
-    group[glen] = '\0';
-    char period[80], st[80], et[80], mr[80], tok[80], ob[80];
-    char msg[PG_GROUP_MAX + 64];
-    bool tl[6];
-    bool has_p = param(query, "period", period, sizeof period, &tl[0]);
-    bool has_s = param(query, "startTime", st, sizeof st, &tl[1]);
-    bool has_e = param(query, "endTime", et, sizeof et, &tl[2]);
-    bool has_m = param(query, "maxResults", mr, sizeof mr, &tl[3]);
-    bool has_t = param(query, "nextToken", tok, sizeof tok, &tl[4]);
-    bool has_o = param(query, "orderBy", ob, sizeof ob, &tl[5]);
-    pg_period per = PG_PERIOD_COUNT;
-    for (int k = 0; has_p && !tl[0] && k < PG_PERIOD_COUNT; k++)
-        if (strcmp(period, pg_period_name((pg_period)k)) == 0)
-            per = (pg_period)k;
-    int64_t start = 0, end = 0;
-    long max_results = 100;
-    long offset = 0;
-    bool descending = true;
-    const char *bad = NULL;
-    if (!has_p || !has_s || !has_e)
-        bad = "period, startTime and endTime are required";
-    else if (per == PG_PERIOD_COUNT)
-        bad = "1 validation error detected: Value at 'period' failed to satisfy constraint: Member must satisfy enum "
-              "value set: [PT5M, PT1H, P1D]";
-    else if (tl[1] || pg_ts_parse(st, strlen(st), &start, NULL, 0) != PG_OK)
-        bad = "startTime must be an ISO 8601 timestamp";
-    else if (tl[2] || pg_ts_parse(et, strlen(et), &end, NULL, 0) != PG_OK)
-        bad = "endTime must be an ISO 8601 timestamp";
-    else if (end <= start)
-        bad = "endTime must be after startTime";
-    if (bad == NULL && has_m) {
-        char *e;
-        max_results = tl[3] ? -1 : strtol(mr, &e, 10);
-        if (tl[3] || *e != '\0' || e == mr || max_results < 1 || max_results > 1000)
-            bad = "1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have "
-                  "value between 1 and 1000";
-    }
-    if (bad == NULL && has_t) {
-        char *e;
-        offset = tl[4] || tok[0] != 'n' ? -1 : strtol(tok + 1, &e, 10);
-        if (offset < 0 || *e != '\0')
-            bad = "The nextToken is not valid";
-    }
-    if (bad == NULL && has_o) {
-        if (!tl[5] && strcmp(ob, "TimestampAscending") == 0)
-            descending = false;
-        else if (tl[5] || strcmp(ob, "TimestampDescending") != 0)
-            bad = "1 validation error detected: Value at 'orderBy' failed to satisfy constraint: Member must satisfy "
-                  "enum value set: [TimestampDescending, TimestampAscending]";
-    }
-    if (bad != NULL) {
-        s->st.invalid++;
-        answer_error(s, req, PG_AE_VALIDATION, bad);
-        return;
-    }
-    if (!group_exists(s, group)) {
+    if (!group_exists(s, r.group)) {
         s->st.not_found++;
-        snprintf(msg, sizeof msg, "Profiling group: %.255s does not exist", group);
+        char msg[PG_GROUP_MAX + 64];
+        snprintf(msg, sizeof msg, "Profiling group: %.255s does not exist", r.group);
         answer_error(s, req, PG_AE_NOT_FOUND, msg);
         return;
     }
-    /* Aggregates that exist: aligned, inside the range, retained, with data before now. */
-    int64_t now = pg_clock_now(s->clock);
-    int64_t len = pg_period_seconds(per);
-    int64_t now_s = pg_floor_div(now, PG_NS_PER_S);
-    int64_t first = pg_ceil_div(pg_ceil_div(start, PG_NS_PER_S), len) * len;
-    int64_t last_excl = pg_ceil_div(end, PG_NS_PER_S);
-    int64_t lo = PG_MAX(first, pg_ceil_div(PG_MAX(now_s - s->planner.retention_s[per], s->data_since_s - len + 1), len) * len);
-    int64_t hi = PG_MIN(last_excl, now_s + 1); /* starts strictly before now have data */
-    int64_t count = hi > lo ? (hi - lo + len - 1) / len : 0;
+    /* Aggregates that exist: aligned, inside the range, retained, begun, and since the group's data. */
+    int64_t len = pg_period_seconds(r.period), lo, hi;
+    pg_listtimes_bounds(&r, pg_clock_now(s->clock), s->planner.retention_s[r.period], &lo, &hi);
+    lo = PG_MAX(lo, pg_ceil_div(s->data_since_s - len + 1, len) * len);
+    /* The aggregates that exist, ascending; --gaps leaves some out, by a hash of what they are. */
+    size_t cap = hi > lo ? (size_t)((hi - lo) / len) : 0, count = 0;
+    int64_t *times = malloc((cap ? cap : 1) * sizeof *times);
+    if (times == NULL) {
+        answer_error(s, req, PG_AE_INTERNAL, "out of memory");
+        return;
+    }
+    for (int64_t t = lo; t < hi; t += len) {
+        char k[PG_GROUP_MAX + 64];
+        int kl = snprintf(k, sizeof k, "%llu|%s|%d|%lld", (unsigned long long)s->cfg.seed, r.group, (int)r.period,
+                          (long long)t);
+        if (s->cfg.gaps <= 0 || (double)(pg_hash64(k, (size_t)kl) % 1000000) / 1e6 >= s->cfg.gaps)
+            times[count++] = t;
+    }
     pg_buf b;
     pg_buf_init(&b, 1 << 20);
-    int rc = pg_buf_puts(&b, "{\"profileTimes\":[");
+    rc = pg_buf_puts(&b, "{\"profileTimes\":[");
     long emitted = 0;
-    for (int64_t i = offset; rc == PG_OK && i < count && emitted < max_results; i++, emitted++) {
-        int64_t t = descending ? lo + (count - 1 - i) * len : lo + i * len;
+    for (int64_t i = offset; rc == PG_OK && i < (int64_t)count && emitted < r.max_results; i++, emitted++) {
+        int64_t t = r.descending ? times[count - 1 - (size_t)i] : times[i];
         char ts[PG_TS_FMT_MAX];
         pg_ts_format(t * PG_NS_PER_S, ts, sizeof ts);
         rc = pg_buf_printf(&b, "%s{\"start\":\"%s\"}", emitted ? "," : "", ts);
     }
+    free(times);
     rc = rc ?: pg_buf_puts(&b, "]");
-    if (rc == PG_OK && offset + emitted < count)
+    if (rc == PG_OK && offset + emitted < (int64_t)count)
         rc = pg_buf_printf(&b, ",\"nextToken\":\"n%lld\"", (long long)(offset + emitted));
     rc = rc ?: pg_buf_puts(&b, "}");
     PG_ASSERT(rc == PG_OK);

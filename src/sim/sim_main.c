@@ -32,6 +32,8 @@ static void usage(FILE *out)
             "  --latency-ms L[:J]      added service time L ms plus up to J ms jitter\n"
             "  --fail-rate F           answer a fraction F with 500 InternalServerException\n"
             "  --hang-rate F           never answer a fraction F\n"
+            "  --gaps F                ListProfileTimes leaves out a fraction F of aggregates (agents that were\n"
+            "                          down), the same ones every time for a seed and group\n"
             "  --fail-after N          after N requests, reset every connection that asks for data\n"
             "  --access-key ID --secret-key S [--region R]   require SigV4 with these credentials\n"
             "  --cache-mb N            memory for memoized aggregates and responses, each (default 256)\n"
@@ -89,7 +91,7 @@ typedef struct sim_args {
 } sim_args;
 
 enum { O_LISTEN = 256, O_SEED, O_NODES, O_GROUPS, O_SINCE, O_CLOCK, O_RATE, O_BURST, O_SCOPE, O_LAT, O_FAIL,
-       O_HANG, O_AFTER, O_AK, O_SK, O_REGION, O_CACHE, O_LEVEL, O_ACCESS };
+       O_HANG, O_AFTER, O_AK, O_SK, O_REGION, O_CACHE, O_LEVEL, O_ACCESS, O_GAPS, O_LAST = O_GAPS };
 
 /* Applies one option; returns what is wrong with its value, or NULL. One case per option of the
  * table in parse_args. */
@@ -129,6 +131,7 @@ static const char *apply_option(int ch, const char *arg, sim_args *a)
     }
     case O_FAIL: return parse_double(arg, &cfg->fail_rate) && cfg->fail_rate <= 1 ? NULL : "--fail-rate (0..1)";
     case O_HANG: return parse_double(arg, &cfg->hang_rate) && cfg->hang_rate <= 1 ? NULL : "--hang-rate (0..1)";
+    case O_GAPS: return parse_double(arg, &cfg->gaps) && cfg->gaps < 1 ? NULL : "--gaps (0..1)";
     case O_AFTER:
         if (!parse_u64(arg, &u) || u > INT64_MAX)
             return "--fail-after";
@@ -162,7 +165,8 @@ static int parse_args(int argc, char **argv, sim_args *a)
         {"fail-after", required_argument, NULL, O_AFTER}, {"access-key", required_argument, NULL, O_AK},
         {"secret-key", required_argument, NULL, O_SK}, {"region", required_argument, NULL, O_REGION},
         {"cache-mb", required_argument, NULL, O_CACHE}, {"log-level", required_argument, NULL, O_LEVEL},
-        {"access-log", no_argument, NULL, O_ACCESS}, {"help", no_argument, NULL, 'h'},
+        {"access-log", no_argument, NULL, O_ACCESS}, {"gaps", required_argument, NULL, O_GAPS},
+        {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
     };
     *a = (sim_args){.cfg = {.seed = 1, .nodes = 3000, .data_since_ns = INT64_MIN, .fail_after = -1,
@@ -178,7 +182,7 @@ static int parse_args(int argc, char **argv, sim_args *a)
             printf("profgate-sim %s\n", PG_VERSION);
             return 0;
         }
-        if (ch < O_LISTEN || ch > O_ACCESS) {
+        if (ch < O_LISTEN || ch > O_LAST) {
             usage(stderr);
             return EX_USAGE;
         }

@@ -162,6 +162,17 @@ class Auth(unittest.TestCase):
         for s in (A_SECRET, B_SECRET, "a-wrong-secret-000000000000000", UPSTREAM_SECRET):
             self.assertNotIn(s, log)
 
+    def test_list_profile_times_follows_the_tenants_groups(self):
+        start, end = datetime(2026, 11, 19, tzinfo=timezone.utc), datetime(2026, 11, 20, tzinfo=timezone.utc)
+        r = self.a.list_profile_times(profilingGroupName="team-a-web", period="PT1H", startTime=start, endTime=end)
+        self.assertEqual(len(r["profileTimes"]), 24)  # re-signed with profgate's key: the simulator accepted it
+        msg = self.expect("AccessDeniedException", lambda: self.a.list_profile_times(
+            profilingGroupName="team-b-api", period="PT1H", startTime=start, endTime=end))
+        self.assertIn("codeguru-profiler:ListProfileTimes on resource: profilingGroup/team-b-api", msg)
+        unsigned = client(self.gw.port, A_KEY, "a-wrong-secret-000000000000000")
+        self.expect("InvalidSignatureException", lambda: unsigned.list_profile_times(
+            profilingGroupName="team-a-web", period="PT1H", startTime=start, endTime=end))
+
     def test_dates_outside_the_window_and_replays(self):
         port = self.gw.port
         target = hour("team-a-web", 20, 3)

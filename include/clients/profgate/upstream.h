@@ -69,6 +69,16 @@ int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period p, int6
                             const pg_up_origin *origin, pg_up_done done, void *ctx, pg_up_call **handle,
                             pg_apierr *err);
 
+/**
+ * Queues a GET of target (path and query, already percent-encoded) under the same budget, queue
+ * and retries as GetProfile; desc names it in logs. Contract as pg_upstream_get_profile.
+ */
+int pg_upstream_get(pg_upstream *u, const char *target, const char *desc, const pg_up_origin *origin, pg_up_done done,
+                    void *ctx, pg_up_call **handle, pg_apierr *err);
+
+/** A timestamp ("2026-11-24T10:00:00Z") for a query string, ':' percent-encoded as the SDKs do. */
+void pg_ts_query_encode(const char *ts, char *out, size_t outlen);
+
 /** The call has become more urgent (a client now waits for it): it moves up to class cls in its
  *  flow if still waiting, and keeps that class for any retry. A less urgent cls changes nothing. */
 void pg_upstream_raise(pg_upstream *u, pg_up_call *c, unsigned cls);
