@@ -5,6 +5,7 @@ same load, against a simulator throttled like the account (10 calls/s, burst 20,
   fleet3   three replicas, identical defaults (rate 10, burst 20), sharing Redis: one budget
   split3   three replicas with the old advice: each upstream.rate 3, burst 6 (10/3 rounded down,
            the directive takes whole numbers), fleet.enabled = off
+  workers3 one profgate with server.workers = 3 on one port: three fleet members on one host
 Each repetition runs every contender once, in an order that rotates from one repetition to the
 next, each on fresh processes and an empty Redis:
   1. cold fan-out: three unaligned 7-day requests for three groups at once (one per replica),
@@ -31,10 +32,12 @@ SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 30.0
 REPS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 JSON = {"Accept": "application/json"}
 F = "%Y-%m-%dT%H:%M:%SZ"
+# name: (processes, fleet members to wait for (0: none), configuration)
 CONTENDERS = {
-    "one": (1, ""),
-    "fleet3": (3, ""),
-    "split3": (3, "[upstream]\nrate = 3\nburst = 6\n[fleet]\nenabled = off\n"),
+    "one": (1, 0, ""),
+    "fleet3": (3, 3, ""),
+    "split3": (3, 0, "[upstream]\nrate = 3\nburst = 6\n[fleet]\nenabled = off\n"),
+    "workers3": (1, 3, "[server]\nworkers = 3\n"),
 }
 
 
@@ -88,7 +91,7 @@ def dashboards(gws, seconds):
 
 
 def one_run(name):
-    n, extra = CONTENDERS[name]
+    n, members, extra = CONTENDERS[name]
     redis = Redis()
     sim = start_sim("--rate", "10", "--burst", "20", "--nodes", "300", "--latency-ms", "50")
     gws = [start_profgate("--upstream", f"http://127.0.0.1:{sim.port}",
@@ -96,8 +99,8 @@ def one_run(name):
            for _ in range(n)]
     try:
         deadline = time.monotonic() + 10
-        while name == "fleet3" and time.monotonic() < deadline:  # every member sees the fleet first
-            if all(get(g.port, "/healthz").json()["fleet"]["members"] == n for g in gws):
+        while members and time.monotonic() < deadline:  # every member sees the fleet first
+            if all(get(g.port, "/healthz").json()["fleet"]["members"] == members for g in gws):
                 break
             time.sleep(0.05)  # polling for readiness, not synchronizing a result
         wall, buckets, fan_errors = fanout(gws)

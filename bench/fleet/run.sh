@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Workload "fleet" (see run.py): one replica, three sharing one budget through Redis, and three
-# with the old per-replica split, on the same load, interleaved. Usage: bench/fleet/run.sh
+# Workload "fleet" (see run.py): one replica, three sharing one budget through Redis, three
+# with the old per-replica split, and one process with three workers, on the same load, interleaved. Usage: bench/fleet/run.sh
 # [SECONDS (30)] [REPS (3)]. Writes bench/results/<date>-<host>-fleet.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
