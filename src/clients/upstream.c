@@ -43,6 +43,9 @@ struct pg_up_call {
     pg_fq_item qi;     /* in the wait queue */
     cstate state;
     char target[640];  /* path and query, as sent and signed */
+    char method[8];    /* GET unless a passed-through operation says otherwise */
+    char *req_body;    /* owned; NULL without a body */
+    size_t req_len;
     char desc[320];    /* for logs: group/period/start */
     pg_up_origin origin;
     char aws_rid[80];  /* the upstream's x-amzn-RequestId for the last attempt, for logs */
@@ -205,6 +208,7 @@ static void on_call_timer_closed(uv_handle_t *h)
     call *c = h->data;
     pg_upstream *u = c->up;
     pg_buf_free(&c->body);
+    free(c->req_body);
     free(c);
     u->open_handles--;
     maybe_closed(u);
@@ -215,9 +219,13 @@ static void complete(call *c, bool ok)
 {
     pg_upstream *u = c->up;
     call_set_state(c, S_DONE);
+    /* A failure the upstream itself answered (a 4xx, or the last 429 or 5xx) also carries its
+     * error type and body, for answers passed through as they came. */
+    bool answered = !ok && c->status >= 400 && c->errtype[0];
     pg_up_result r = {.ok = ok, .status = (int)c->status, .err = ok ? NULL : &c->err,
-                      .body = ok ? c->body.data : NULL, .len = ok ? c->body.len : 0, .attempts = c->attempts};
-    if (ok && r.body == NULL)
+                      .body = ok || answered ? c->body.data : NULL, .len = ok || answered ? c->body.len : 0,
+                      .attempts = c->attempts, .errtype = answered ? c->errtype : NULL, .aws_rid = c->aws_rid};
+    if (r.body == NULL && (ok || answered))
         r.body = "";
     c->done(c->ctx, &r);
     if (c->timer_init) {
@@ -225,6 +233,7 @@ static void complete(call *c, bool ok)
         return;
     }
     pg_buf_free(&c->body);
+    free(c->req_body);
     free(c);
     maybe_closed(u);
 }
@@ -402,16 +411,21 @@ static bool sign_headers(call *c)
     pg_amz_date(pg_realtime_ns(), amz_date);
     bool ok = add_header(c, "Host: %s", u->host) && add_header(c, "Accept: application/json") &&
               add_header(c, "X-Amz-Date: %s", amz_date) && add_header(c, "User-Agent: profgate/%s", PG_VERSION);
+    /* A body is always JSON here (the passed-through operations' rest-json payloads). */
+    if (ok && c->req_body != NULL)
+        ok = add_header(c, "Content-Type: application/json");
     /* Not signed: tracing headers are not part of the request's meaning (the SDKs do the same). */
     if (ok && c->origin.trace[0])
         ok = add_header(c, "X-Amzn-Trace-Id: %s", c->origin.trace);
     if (ok && u->creds.present) {
-        pg_http_header signed_hdrs[4] = {
+        pg_http_header signed_hdrs[5] = {
             {"host", 4, u->host, strlen(u->host)},
             {"accept", 6, "application/json", 16},
             {"x-amz-date", 10, amz_date, 16},
         };
         size_t ns = 3;
+        if (c->req_body != NULL)
+            signed_hdrs[ns++] = (pg_http_header){"content-type", 12, "application/json", 16};
         if (u->creds.session_token[0]) {
             signed_hdrs[ns++] = (pg_http_header){"x-amz-security-token", 20, u->creds.session_token,
                                                  strlen(u->creds.session_token)};
@@ -419,8 +433,11 @@ static bool sign_headers(call *c)
         }
         pg_slice path, query;
         pg_target_split(c->target, strlen(c->target), &path, &query);
-        pg_sigv4_input in = {.method = "GET", .path = path, .query = query, .headers = signed_hdrs, .nheaders = ns,
-                             .payload_hash = PG_SHA256_HEX_EMPTY, .amz_date = amz_date, .region = u->cfg.region,
+        char body_hash[65] = PG_SHA256_HEX_EMPTY;
+        if (c->req_body != NULL)
+            pg_sha256_hex(c->req_body, c->req_len, body_hash);
+        pg_sigv4_input in = {.method = c->method, .path = path, .query = query, .headers = signed_hdrs, .nheaders = ns,
+                             .payload_hash = body_hash, .amz_date = amz_date, .region = u->cfg.region,
                              .service = "codeguru-profiler"};
         pg_buf auth;
         pg_buf_init(&auth, 2048);
@@ -455,6 +472,12 @@ static bool start_attempt(call *c)
     long timeout = (long)PG_MIN((int64_t)u->cfg.attempt_timeout_ms, PG_MAX(left_ms, 1));
     CURL *e = c->easy;
     curl_easy_setopt(e, CURLOPT_URL, url);
+    if (strcmp(c->method, "GET") != 0)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, c->method);
+    if (c->req_body != NULL) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->req_body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->req_len);
+    }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->hdrs);
     curl_easy_setopt(e, CURLOPT_PRIVATE, c);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
@@ -900,7 +923,15 @@ void pg_ts_query_encode(const char *ts, char *out, size_t outlen)
 int pg_upstream_get(pg_upstream *u, const char *target, const char *desc, const pg_up_origin *origin, pg_up_done done,
                     void *ctx, pg_up_call **handle, pg_apierr *err)
 {
-    PG_ASSERT(strlen(target) < sizeof(((call *)0)->target) && target[0] == '/');
+    const pg_up_request rq = {.method = "GET", .target = target, .desc = desc};
+    return pg_upstream_request(u, &rq, origin, done, ctx, handle, err);
+}
+
+int pg_upstream_request(pg_upstream *u, const pg_up_request *rq, const pg_up_origin *origin, pg_up_done done, void *ctx,
+                        pg_up_call **handle, pg_apierr *err)
+{
+    const char *target = rq->target, *desc = rq->desc;
+    PG_ASSERT(strlen(target) < sizeof(((call *)0)->target) && target[0] == '/' && strlen(rq->method) < 8);
     if (u->closing) {
         pg_apierr_set(err, PG_AE_UNAVAILABLE, "profgate is shutting down");
         return PG_EIO;
@@ -947,6 +978,17 @@ int pg_upstream_get(pg_upstream *u, const char *target, const char *desc, const 
     pg_buf_init(&c->body, u->cfg.max_response);
     snprintf(c->target, sizeof c->target, "%s", target);
     snprintf(c->desc, sizeof c->desc, "%s", desc);
+    snprintf(c->method, sizeof c->method, "%s", rq->method);
+    if (rq->body != NULL) {
+        if ((c->req_body = malloc(rq->body_len ? rq->body_len : 1)) == NULL) {
+            pg_buf_free(&c->body);
+            free(c);
+            pg_apierr_set(err, PG_AE_INTERNAL, "out of memory");
+            return PG_ENOMEM;
+        }
+        memcpy(c->req_body, rq->body, rq->body_len);
+        c->req_len = rq->body_len;
+    }
     call_set_state(c, S_QUEUED);
     enqueue(u, c);
     if (handle != NULL)

@@ -62,8 +62,9 @@ void gw_origin_of(const pg_http_req *req, pg_up_origin *o)
     o->trace[len] = '\0';
 }
 
-/* Quota and group access of a signed request for operation op on group; answers and returns false
- * when refused; on success sets the origin's flow (the tenant's share of the upstream queue). */
+/* Quota and group access of a signed request for operation op on group (NULL: an operation that
+ * names none); answers and returns false when refused; on success sets the origin's flow (the
+ * tenant's share of the upstream queue). */
 bool gw_admit(pg_gateway *gw, pg_http_req *req, pg_tenant *t, const char *op, const char *group, pg_up_origin *o)
 {
     pg_apierr e;
@@ -76,7 +77,7 @@ bool gw_admit(pg_gateway *gw, pg_http_req *req, pg_tenant *t, const char *op, co
         pg_http_respond_error(req, &e);
         return false;
     }
-    if (!pg_tenant_may_read(t, group)) {
+    if (group != NULL && !pg_tenant_may_read(t, group)) {
         t->denied++;
         gw->m.auth_failures[PG_MA_ACCESS_DENIED]++;
         pg_apierr_set(&e, PG_AE_ACCESS_DENIED,

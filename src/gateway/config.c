@@ -51,7 +51,8 @@ static const directive table[] = {
     {"server", "max_headers", T_INT, F(max_headers), "64", 8, 1024,
      "Number of request headers; more get 431.", false},
     {"server", "max_body_bytes", T_SIZE, F(max_body_bytes), "64k", 0, 64 * MiB,
-     "A GET body is read and discarded up to this size; larger bodies get 413.", false},
+     "Request bodies are read up to this size (a passed-through operation forwards its body); larger bodies get 413.",
+     false},
     {"server", "head_timeout", T_DURATION, F(head_timeout_ms), "10s", 100, 10 * 60 * SEC,
      "Deadline to receive a whole request (head and body) once its first byte arrived; then 408.", true},
     {"server", "idle_timeout", T_DURATION, F(idle_timeout_ms), "60s", 100, HOUR,
@@ -144,6 +145,10 @@ static const directive table[] = {
      false},
     {"fleet", "lease_poll", T_DURATION, F(fleet_lease_poll_ms), "100ms", 10, 10 * SEC,
      "How often a member waiting for another's fetch of a bucket looks for the result in Redis.", false},
+    {"api", "read_ttl", T_DURATION, F(api_read_ttl_ms), "5s", 0, HOUR,
+     "How long the answer of a passed-through read (ListProfilingGroups, DescribeProfilingGroup, GetPolicy, ...) is "
+     "reused for the same request: a dashboard wall listing groups costs one upstream call per read_ttl. 0: every "
+     "read goes upstream (concurrent identical ones still share one call).", true},
     {"auth", "mode", T_AUTHMODE, F(auth_mode), "off", 0, 0,
      "off: anyone who reaches the port may read every group (a trusted network). sigv4: clients sign requests with "
      "SigV4 as they do for AWS, using a tenant's access key and secret from auth.tenants_file; profgate checks the "

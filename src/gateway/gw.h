@@ -9,6 +9,7 @@
 #include "profgate/gateway.h"
 #include "profgate/lru.h"
 #include "profgate/metrics.h"
+#include "profgate/operations.h"
 
 #define GW_MAGIC 0x67617465u /* "gate" */
 
@@ -32,6 +33,10 @@ struct pg_gateway {
     char ns[80];                 /* the cache key namespace (docs/CACHE.md) */
     unsigned char token_key[32]; /* its nextTokens' MAC key */
     uint64_t lt_l1_hits, lt_redis_hits, lt_upstream_calls;
+    /* The other operations (passthrough.c): reusable read answers, calls in flight. */
+    pg_lru *api_cache;
+    struct apifetch *api_inflight;
+    uint64_t api_hits, api_coalesced, api_calls;
 };
 
 /** The gateway behind a callback's data pointer (checked). */
@@ -57,7 +62,7 @@ pg_lru *gw_runs_new(size_t bytes);
 
 /** The request id and the client's trace id, for the upstream calls a request starts (auth.c). */
 void gw_origin_of(const pg_http_req *req, pg_up_origin *o);
-/** Quota and group access of tenant t for operation op on group; answers the refusal and returns
+/** Quota and group access of tenant t for operation op on group (NULL: it names none); answers the refusal and returns
  *  false, or sets o's flow and returns true (auth.c). */
 bool gw_admit(pg_gateway *gw, pg_http_req *req, pg_tenant *t, const char *op, const char *group, pg_up_origin *o);
 
@@ -65,6 +70,11 @@ bool gw_admit(pg_gateway *gw, pg_http_req *req, pg_tenant *t, const char *op, co
 void gw_listtimes(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice query);
 void gw_listtimes_free(pg_gateway *gw);
 pg_lru *gw_times_new(size_t bytes);
+
+/** One of the service's other operations, matched by m (passthrough.c). */
+void gw_passthrough(pg_gateway *gw, pg_http_req *req, pg_op op, const pg_route_result *m);
+pg_lru *gw_api_cache_new(size_t bytes);
+void gw_api_free(pg_gateway *gw);
 
 /** auth.mode = sigv4: checks the request's signature against the tenants' keys. Answers the
  *  failure in the AWS format and returns NULL, or returns the tenant (auth.c). */

@@ -29,7 +29,7 @@ const gw_note *gw_route_note(pg_m_route route)
         [PG_MR_GETPROFILE] = {PG_MR_GETPROFILE, NULL}, [PG_MR_HEALTHZ] = {PG_MR_HEALTHZ, NULL},
         [PG_MR_READYZ] = {PG_MR_READYZ, NULL},         [PG_MR_METRICS] = {PG_MR_METRICS, NULL},
         [PG_MR_PLAN] = {PG_MR_PLAN, NULL},             [PG_MR_OTHER] = {PG_MR_OTHER, NULL},
-        [PG_MR_LISTTIMES] = {PG_MR_LISTTIMES, NULL},
+        [PG_MR_LISTTIMES] = {PG_MR_LISTTIMES, NULL},   [PG_MR_API] = {PG_MR_API, NULL},
     };
     PG_ASSERT(route < PG_MR_COUNT);
     return &notes[route];
@@ -105,6 +105,18 @@ void pg_gateway_handle(pg_http_req *req, void *data)
     pg_slice query;
     pg_route_result m;
     pg_route_head(pg_gateway_routes, pg_gateway_route_count, pg_http_req_head(req), &m, &query);
+    if (m.status == 404) {
+        /* Not profgate's own: one of the service's other operations? */
+        pg_route_result om;
+        pg_route_head(pg_operation_routes, PG_OP_COUNT, pg_http_req_head(req), &om, &query);
+        if (om.status == 200) {
+            pg_http_req_set_note(req, gw_route_note(PG_MR_API));
+            gw_passthrough(gw, req, (pg_op)om.id, &om);
+            return;
+        }
+        if (om.status == 405)
+            m = om;
+    }
     if (m.status != 200) {
         pg_apierr err;
         pg_route_error(&m, pg_http_req_head(req), &err);
@@ -132,6 +144,7 @@ void pg_gateway_handle(pg_http_req *req, void *data)
     case PG_MR_PLAN:
         handle_plan(gw, req, query);
         return;
+    case PG_MR_API:
     case PG_MR_OTHER:
     case PG_MR_COUNT:
         break;

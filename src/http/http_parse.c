@@ -156,11 +156,15 @@ static int on_headers_complete(llhttp_t *ll)
 
 static int on_body(llhttp_t *ll, const char *at, size_t len)
 {
-    (void)at;
     pg_http_parser *p = self(ll);
-    p->body_bytes += len;
-    if (p->body_bytes > p->lim.max_body)
+    if (p->body_bytes + len > p->lim.max_body)
         return fail(p, 413, "request body too large");
+    /* Kept for the handler (a passed-through POST's payload), within max_body; allocated only
+     * for a request that has a body, and freed with the message. */
+    if (p->body == NULL && (p->body = malloc(p->lim.max_body)) == NULL)
+        return fail(p, 500, "out of memory");
+    memcpy(p->body + p->body_bytes, at, len);
+    p->body_bytes += len;
     return 0;
 }
 
@@ -181,6 +185,7 @@ static int on_message_complete(llhttp_t *ll)
     /* An upgrade is not something we speak: answer, then close. */
     h->keep_alive = llhttp_should_keep_alive(ll) && !ll->upgrade;
     h->body_bytes = p->body_bytes;
+    h->body = p->body;
     return HPE_PAUSED;
 }
 
@@ -201,8 +206,10 @@ static void reset_message(pg_http_parser *p)
 {
     free(p->store);
     free(p->hdrs);
+    free(p->body);
     p->store = NULL;
     p->hdrs = NULL;
+    p->body = NULL;
     p->store_len = 0;
     p->nhdrs = 0;
     p->method_off = p->method_len = p->target_off = p->target_len = 0;

@@ -48,6 +48,7 @@ struct pg_http_req {
     conn *c;
     const pg_http_head *head; /* NULL for errors answered before a head was complete */
     char id[40];
+    char upstream_id[80]; /* the upstream's request id, for an answer passed through ("" otherwise) */
     int64_t t0;
     pg_http_abort_cb on_abort;
     void *abort_data;
@@ -516,7 +517,16 @@ static size_t format_head(conn *c, int status, const pg_http_out_header *hdrs, s
                           char *out, size_t cap)
 {
     pg_http_server *s = c->srv;
-    int n = snprintf(out, cap,
+    int n;
+    if (c->req.upstream_id[0])
+        /* An answer passed through from the upstream keeps its request id; ours goes alongside. */
+        n = snprintf(out, cap,
+                     "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: %s\r\nx-amzn-RequestId: %s\r\nX-Profgate-Request-Id: "
+                     "%s\r\n%sConnection: %s\r\n",
+                     status, pg_http_reason(status), http_date(s), s->cfg.server_name, c->req.upstream_id, c->req.id,
+                     framing, c->close_after ? "close" : "keep-alive");
+    else
+        n = snprintf(out, cap,
                      "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: %s\r\nx-amzn-RequestId: %s\r\n%sConnection: %s\r\n",
                      status, pg_http_reason(status), http_date(s), s->cfg.server_name, c->req.id, framing,
                      c->close_after ? "close" : "keep-alive");
@@ -1234,6 +1244,11 @@ const pg_http_head *pg_http_req_head(const pg_http_req *r)
 const char *pg_http_req_id(const pg_http_req *r)
 {
     return r->id;
+}
+
+void pg_http_req_set_upstream_id(pg_http_req *r, const char *id)
+{
+    pg_printable(id, strlen(id), r->upstream_id, sizeof r->upstream_id);
 }
 
 const char *pg_http_req_header(const pg_http_req *r, const char *name, size_t *len)

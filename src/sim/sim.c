@@ -16,6 +16,7 @@
 #include "profgate/listtimes.h"
 #include "profgate/router.h"
 #include "profgate/sigv4.h"
+#include "profgate/simapi.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@ static const pg_route routes[] = {
 
 typedef struct stats {
     uint64_t requests, getprofile, listtimes, other;
+    uint64_t ops[PG_OP_COUNT]; /* the other operations, each */
     uint64_t by_period[PG_PERIOD_COUNT + 1]; /* last: multi-bucket or empty plans */
     uint64_t throttled, failed, hung, reset, auth_failed, invalid, not_found, ok;
     uint64_t bytes_sent;
@@ -595,6 +597,48 @@ static void handle_listtimes(pg_sim *s, pg_http_req *req, pg_slice raw_group, pg
     pg_buf_free(&b);
 }
 
+/* ------------------------------------------------------------------ the other operations */
+
+/* A read operation over the simulator's world (simapi.c); writes are not simulated. The same
+ * checks as the data operations ran before this (auth, throttling, faults). */
+static void handle_api(pg_sim *s, pg_http_req *req, pg_op op, const pg_route_result *m, pg_slice query)
+{
+    pg_apierr err;
+    char group[PG_GROUP_MAX + 1] = "";
+    if (pg_operations[op].write) {
+        answer_error(s, req, PG_AE_VALIDATION, "profgate-sim does not simulate write operations");
+        return;
+    }
+    if (pg_operations[op].group != PG_OPG_NONE && pg_op_group_of(op, m->params[0], group, sizeof group, &err) != PG_OK) {
+        s->st.invalid++;
+        answer(s, req, 0, &err, NULL, NULL, NULL, false);
+        return;
+    }
+    if (group[0] && !group_exists(s, group)) {
+        s->st.not_found++;
+        char msg[PG_GROUP_MAX + 64];
+        snprintf(msg, sizeof msg, "Profiling group: %s does not exist", group);
+        answer_error(s, req, PG_AE_NOT_FOUND, msg);
+        return;
+    }
+    const pg_http_head *h = pg_http_req_head(req);
+    pg_simapi_world w = {.groups = s->cfg.groups, .seed = s->cfg.seed, .data_since_s = s->data_since_s,
+                         .now_ns = pg_clock_now(s->clock), .region = s->cfg.region ? s->cfg.region : "us-east-1"};
+    pg_buf b;
+    pg_buf_init(&b, (size_t)4 << 20);
+    int st = pg_simapi_answer(&w, op, group, query, h->body, (size_t)h->body_bytes, &b, &err);
+    if (st == 200) {
+        s->st.ok++;
+        answer(s, req, 200, NULL, "application/json", NULL, &b, false);
+    } else if (st == 400) {
+        s->st.invalid++;
+        answer(s, req, 0, &err, NULL, NULL, NULL, false);
+    } else {
+        answer_error(s, req, PG_AE_INTERNAL, "The simulator could not build this answer");
+    }
+    pg_buf_free(&b);
+}
+
 /* ------------------------------------------------------------------ stats */
 
 typedef struct {
@@ -634,6 +678,11 @@ static void handle_stats(pg_sim *s, pg_http_req *req)
                            (unsigned long long)st->hung, (unsigned long long)st->reset,
                            (unsigned long long)st->auth_failed, (unsigned long long)st->invalid,
                            (unsigned long long)st->not_found, (unsigned long long)st->bytes_sent);
+    /* Each other operation's count, by name. */
+    rc = rc ?: pg_buf_puts(&b, ",\"apiOperations\":{");
+    for (size_t i = 0; i < PG_OP_COUNT && rc == PG_OK; i++)
+        rc = pg_buf_printf(&b, "%s\"%s\":%llu", i ? "," : "", pg_operations[i].name, (unsigned long long)st->ops[i]);
+    rc = rc ?: pg_buf_puts(&b, "}");
     /* Requests per bucket: walk the LRU's keys through a fresh lookup-free dump. */
     pg_lru_stats ls;
     pg_lru_get_stats(st->buckets, &ls);
@@ -676,6 +725,27 @@ void pg_sim_handle(pg_http_req *req, void *data)
     pg_slice query;
     pg_route_result m;
     pg_route_head(routes, PG_ARRAY_LEN(routes), pg_http_req_head(req), &m, &query);
+    if (m.status == 404) {
+        /* Not one of the data operations: one of the service's others? */
+        pg_route_result om;
+        pg_route_head(pg_operation_routes, PG_OP_COUNT, pg_http_req_head(req), &om, &query);
+        if (om.status == 200) {
+            s->st.requests++;
+            s->st.ops[om.id]++;
+            count_second(s);
+            if (!check_auth(s, req))
+                return;
+            char group[PG_GROUP_MAX + 1] = "";
+            if (pg_operations[om.id].group == PG_OPG_PATH)
+                group_of(om.params[0], group);
+            if (throttled(s, req, group) || faulted(s, req))
+                return;
+            handle_api(s, req, (pg_op)om.id, &om, query);
+            return;
+        }
+        if (om.status == 405)
+            m = om;
+    }
     if (m.status != 200 || (m.id != R_GETPROFILE && m.id != R_LISTTIMES)) {
         if (m.status == 200 && m.id == R_STATS) {
             handle_stats(s, req);

@@ -247,6 +247,33 @@ def get(port, target, headers=None, timeout=5.0):
         c.close()
 
 
+def get_many(port, target, n, headers=None, timeout=30.0):
+    """n identical GETs at once, each on its own connection; their responses (in finishing order)."""
+    import threading
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(get(port, target, headers, timeout))) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+# Example credentials (the AWS documentation's): tests sign with them, nothing checks them unless
+# a test starts the simulator with --access-key.
+CREDS = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+         "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def boto3_client(port, key=CREDS["AWS_ACCESS_KEY_ID"], secret=CREDS["AWS_SECRET_ACCESS_KEY"]):
+    """A CodeGuru Profiler client for the endpoint on port, without retries (a test sees every error)."""
+    import boto3
+    import botocore.config
+    return boto3.client("codeguruprofiler", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                        aws_access_key_id=key, aws_secret_access_key=secret,
+                        config=botocore.config.Config(retries={"max_attempts": 1}))
+
+
 def start_sim(*args, env=None):
     return Process("profgate-sim", ["--listen", "127.0.0.1:0"] + list(args), env).wait_ready()
 

@@ -9,30 +9,15 @@ import json
 import os
 import random
 import subprocess
-import threading
 import unittest
 from datetime import datetime, timedelta, timezone
 
-import boto3
-import botocore.config
-
-from harness import Redis, get, start_profgate, start_sim
+from harness import CREDS, Redis, boto3_client as client, get, get_many, start_profgate, start_sim
 
 NOW = datetime(2026, 11, 20, 10, 7, 30, tzinfo=timezone.utc)
 CLOCK = NOW.strftime("%Y-%m-%dT%H:%M:%SZ") + "!"
 RETENTION = {"PT5M": timedelta(days=15), "PT1H": timedelta(days=60), "P1D": timedelta(days=3 * 365)}
-# Windows profgate caches lists in (listtimes.h), to count the fetches a cold range needs.
-WINDOW = {"PT5M": timedelta(days=1), "PT1H": timedelta(days=30), "P1D": timedelta(days=1000)}
-CREDS = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-         "AWS_DEFAULT_REGION": "us-east-1"}
 CONF = "[freshness]\nlive_ttl = 10m\n"  # the warm passes below must not outlast a live window
-
-
-def client(port):
-    return boto3.client("codeguruprofiler", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                        aws_access_key_id=CREDS["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=CREDS["AWS_SECRET_ACCESS_KEY"],
-                        config=botocore.config.Config(retries={"max_attempts": 1}))
 
 
 def listing(port, case):
@@ -149,12 +134,7 @@ class ListProfileTimes(unittest.TestCase):
         q = ("/profilingGroups/delta/profileTimes?period=PT5M&startTime=2026-11-18T12%3A00%3A00Z"
              "&endTime=2026-11-20T00%3A00%3A00Z&maxResults=1000")
         before = calls(self.sim)
-        out = []
-        threads = [threading.Thread(target=lambda: out.append(get(gw.port, q, timeout=30))) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        out = get_many(gw.port, q, 8)
         self.assertEqual([r.status for r in out], [200] * 8)
         self.assertEqual(len({r.body for r in out}), 1)
         self.assertEqual(calls(self.sim) - before, 2)

@@ -92,7 +92,7 @@ class Auth(unittest.TestCase):
     def setUpClass(cls):
         # The simulator accepts only profgate's own key: every success proves profgate re-signed.
         cls.sim = start_sim("--clock", NOW, "--nodes", "50", "--access-key", UPSTREAM_KEY, "--secret-key",
-                            UPSTREAM_SECRET)
+                            UPSTREAM_SECRET, "--groups", "team-a-web,team-a-db,team-b-api,team-c-1,shared,other")
         cls.tenants = write_tenants(TENANTS)
         cls.gw = start_profgate("--clock", NOW, "--upstream", f"http://127.0.0.1:{cls.sim.port}", env=UPSTREAM_ENV,
                                 config=f"[auth]\nmode = sigv4\ntenants_file = {cls.tenants}\n"
@@ -172,6 +172,21 @@ class Auth(unittest.TestCase):
         unsigned = client(self.gw.port, A_KEY, "a-wrong-secret-000000000000000")
         self.expect("InvalidSignatureException", lambda: unsigned.list_profile_times(
             profilingGroupName="team-a-web", period="PT1H", startTime=start, endTime=end))
+
+    def test_lists_show_only_the_tenants_groups(self):
+        r = self.a.list_profiling_groups(includeDescription=True)
+        mine = ["shared", "team-a-db", "team-a-web"]
+        self.assertEqual(r["profilingGroupNames"], mine)
+        self.assertEqual([g["name"] for g in r["profilingGroups"]], mine)
+        r = self.a.get_findings_report_account_summary()
+        self.assertEqual(sorted(s["profilingGroupName"] for s in r["reportSummaries"]), mine)
+        self.assertEqual(self.a.describe_profiling_group(profilingGroupName="team-a-db")["profilingGroup"]["name"],
+                         "team-a-db")
+        arn = "arn:aws:codeguru-profiler:us-east-1:123456789012:profilingGroup/team-b-api"
+        for fn in (lambda: self.a.describe_profiling_group(profilingGroupName="team-b-api"),
+                   lambda: self.a.list_tags_for_resource(resourceArn=arn),
+                   lambda: self.a.get_policy(profilingGroupName="other")):
+            self.expect("AccessDeniedException", fn)
 
     def test_dates_outside_the_window_and_replays(self):
         port = self.gw.port

@@ -38,6 +38,10 @@ typedef struct pg_up_result {
     const char *body;    /* when ok: the (decoded) body, valid during the callback */
     size_t len;
     int attempts;
+    /* When the upstream itself answered an error: its bare error type (body and len then hold
+     * its error body), so an operation passed through can hand it on as it came. Else NULL. */
+    const char *errtype;
+    const char *aws_rid; /* the upstream's x-amzn-RequestId ("" when none) */
 } pg_up_result;
 
 typedef void (*pg_up_done)(void *ctx, const pg_up_result *r);
@@ -68,6 +72,21 @@ pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, const 
 int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period p, int64_t start_s,
                             const pg_up_origin *origin, pg_up_done done, void *ctx, pg_up_call **handle,
                             pg_apierr *err);
+
+/* Any operation's request: method, target (path and query, already percent-encoded), an
+ * optional JSON body (copied), and a name for logs. */
+typedef struct pg_up_request {
+    const char *method;
+    const char *target;
+    const char *desc;
+    const char *body; /* or NULL */
+    size_t body_len;
+} pg_up_request;
+
+/** Queues rq under the same budget, queue and retries as GetProfile (only operations that may
+ *  be repeated safely come here: reads). Contract as pg_upstream_get_profile. */
+int pg_upstream_request(pg_upstream *u, const pg_up_request *rq, const pg_up_origin *origin, pg_up_done done, void *ctx,
+                        pg_up_call **handle, pg_apierr *err);
 
 /**
  * Queues a GET of target (path and query, already percent-encoded) under the same budget, queue

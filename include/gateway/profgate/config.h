@@ -75,6 +75,8 @@ typedef struct pg_config {
     int64_t fleet_heartbeat_ms;
     int64_t fleet_lease_ttl_ms;
     int64_t fleet_lease_poll_ms;
+    /* [api] */
+    int64_t api_read_ttl_ms;
     /* [auth] */
     int64_t auth_mode;
     char auth_tenants_file[512];

@@ -15,7 +15,7 @@ typedef struct pg_http_limits {
     size_t max_head;    /* request line + headers, bytes as stored */
     size_t max_url;     /* request target */
     size_t max_headers; /* header count */
-    size_t max_body;    /* body bytes read and discarded */
+    size_t max_body;    /* body bytes kept (a longer body gets 413) */
 } pg_http_limits;
 
 typedef struct pg_http_header {
@@ -36,6 +36,7 @@ typedef struct pg_http_head {
     size_t nheaders;
     bool keep_alive;
     uint64_t body_bytes;
+    const char *body; /* body_bytes of it; NULL without a body */
 } pg_http_head;
 
 typedef enum {
@@ -56,6 +57,7 @@ typedef struct pg_http_parser {
     bool in_message;       /* first byte of a request seen, not yet complete */
     bool complete;
     uint64_t body_bytes;
+    char *body;            /* up to lim.max_body, allocated on the first body byte */
     int error_status;      /* HTTP status for PG_HP_ERROR */
     const char *error_reason;
     pg_http_head head;

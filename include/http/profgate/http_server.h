@@ -135,6 +135,10 @@ size_t pg_http_stream_queued(const pg_http_req *r);
 void pg_http_stream_on_drain(pg_http_req *r, size_t low, pg_http_drain_cb cb, void *data);
 void pg_http_stream_end(pg_http_req *r, bool ok);
 
+/** The answer is the upstream's: its request id becomes x-amzn-RequestId, and profgate's own
+ *  goes in X-Profgate-Request-Id. Call before answering. */
+void pg_http_req_set_upstream_id(pg_http_req *r, const char *id);
+
 /** Answers with an AWS rest-json error (status, x-amzn-ErrorType, JSON body). */
 void pg_http_respond_error(pg_http_req *r, const pg_apierr *e);
 /** The same with extra headers (e.g. Allow on a 405). At most 4. */

@@ -1,0 +1,151 @@
+"""The service's other operations through profgate, with boto3 and the AWS CLI against the
+simulator: every read answers what the simulator answers directly (bodies, errors and the
+upstream's request id); a repeated read within api.read_ttl, and concurrent identical reads, cost
+one upstream call; writes are refused with AccessDeniedException; and a tenant sees only its own
+groups in lists and is refused the others'."""
+import json
+import os
+import subprocess
+import unittest
+from datetime import datetime, timezone
+
+from botocore.exceptions import ClientError
+
+from harness import CREDS, boto3_client as client, get, get_many, start_profgate, start_sim
+
+NOW = "2026-11-20T10:07:30Z!"
+GROUPS = "team-a-web,team-a-db,team-b-api,shared,zeta"
+ARN = "arn:aws:codeguru-profiler:us-east-1:123456789012:profilingGroup/{}"
+START, END = datetime(2026, 11, 15, tzinfo=timezone.utc), datetime(2026, 11, 20, tzinfo=timezone.utc)
+
+
+# Every read operation, with arguments boto3 takes.
+READS = {
+    "list_profiling_groups": {},
+    "describe_profiling_group": {"profilingGroupName": "team-a-web"},
+    "get_policy": {"profilingGroupName": "team-a-db"},
+    "get_notification_configuration": {"profilingGroupName": "shared"},
+    "get_recommendations": {"profilingGroupName": "team-b-api", "startTime": START, "endTime": END},
+    "list_findings_reports": {"profilingGroupName": "zeta", "startTime": START, "endTime": END, "maxResults": 2},
+    "get_findings_report_account_summary": {"maxResults": 3},
+    "batch_get_frame_metric_data": {"profilingGroupName": "team-a-web", "startTime": START, "endTime": END,
+                                    "targetResolution": "P1D", "frameMetrics": [
+                                        {"frameName": "java.lang.Thread.run", "threadStates": ["RUNNABLE"],
+                                         "type": "AggregatedRelativeTotalTime"}]},
+    "list_tags_for_resource": {"resourceArn": ARN.format("team-b-api")},
+}
+
+
+def strip(r):
+    r = dict(r)
+    r.pop("ResponseMetadata", None)
+    return r
+
+
+class Api(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = start_sim("--clock", NOW, "--groups", GROUPS, "--latency-ms", "100")
+        cls.gw = start_profgate("--clock", NOW, "--upstream", f"http://127.0.0.1:{cls.sim.port}",
+                                config="[api]\nread_ttl = 1h\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.gw.stop() == 0
+        assert cls.sim.stop() == 0
+
+    def api_calls(self, name=None):
+        ops = get(self.sim.port, "/_sim/stats").json()["apiOperations"]
+        return sum(ops.values()) if name is None else ops[name]
+
+    def test_every_read_answers_what_the_service_answers_then_from_cache(self):
+        mine, theirs = client(self.gw.port), client(self.sim.port)
+        for op, kw in READS.items():
+            want = strip(getattr(theirs, op)(**kw))
+            before = self.api_calls()
+            got = getattr(mine, op)(**kw)
+            self.assertEqual(strip(got), want, op)
+            self.assertEqual(self.api_calls() - before, 1, op)
+            # The upstream's request id is the answer's; profgate's own goes alongside.
+            hdrs = got["ResponseMetadata"]["HTTPHeaders"]
+            self.assertIn("x-profgate-request-id", hdrs, op)
+            self.assertNotEqual(got["ResponseMetadata"]["RequestId"], hdrs["x-profgate-request-id"], op)
+            # Again within read_ttl: the same answer, no upstream call.
+            before = self.api_calls()
+            self.assertEqual(strip(getattr(mine, op)(**kw)), want, op)
+            self.assertEqual(self.api_calls() - before, 0, op)
+        # The lists cover the world, page by page with the service's nextToken.
+        names, kw, pages = [], {"maxResults": 2}, 0
+        while True:
+            page = mine.list_profiling_groups(**kw)
+            names += page["profilingGroupNames"]
+            pages += 1
+            if "nextToken" not in page:
+                break
+            kw["nextToken"] = page["nextToken"]
+        self.assertEqual(names, sorted(GROUPS.split(",")))
+        self.assertEqual(pages, 3)
+
+    def test_errors_come_back_as_the_service_gave_them(self):
+        mine, theirs = client(self.gw.port), client(self.sim.port)
+        for op, kw in (("describe_profiling_group", {"profilingGroupName": "nobody"}),
+                       ("get_recommendations", {"profilingGroupName": "zeta", "startTime": END, "endTime": START})):
+            errs = []
+            for c in (theirs, mine):
+                with self.assertRaises(ClientError) as cm:
+                    getattr(c, op)(**kw)
+                errs.append(cm.exception.response)
+            self.assertEqual(errs[1]["Error"], errs[0]["Error"], op)
+            self.assertEqual(errs[1]["ResponseMetadata"]["HTTPStatusCode"],
+                             errs[0]["ResponseMetadata"]["HTTPStatusCode"], op)
+
+    def test_concurrent_identical_reads_share_one_call(self):
+        before = self.api_calls("GetPolicy")
+        out = get_many(self.gw.port, "/profilingGroups/zeta/policy", 8)
+        self.assertEqual([r.status for r in out], [200] * 8)
+        self.assertEqual(len({r.body for r in out}), 1)
+        self.assertEqual(self.api_calls("GetPolicy") - before, 1)
+
+    def test_writes_are_refused(self):
+        mine = client(self.gw.port)
+        before = self.api_calls()
+        writes = {
+            "create_profiling_group": {"profilingGroupName": "new", "clientToken": "t1"},
+            "delete_profiling_group": {"profilingGroupName": "zeta"},
+            "update_profiling_group": {"profilingGroupName": "zeta",
+                                       "agentOrchestrationConfig": {"profilingEnabled": False}},
+            "put_permission": {"profilingGroupName": "zeta", "actionGroup": "agentPermissions",
+                               "principals": ["arn:aws:iam::123456789012:root"]},
+            "remove_permission": {"profilingGroupName": "zeta", "actionGroup": "agentPermissions",
+                                  "revisionId": "r"},
+            "add_notification_channels": {"profilingGroupName": "zeta", "channels": [
+                {"uri": "arn:aws:sns:us-east-1:123456789012:t", "eventPublishers": ["AnomalyDetection"]}]},
+            "remove_notification_channel": {"profilingGroupName": "zeta", "channelId": "c"},
+            "configure_agent": {"profilingGroupName": "zeta"},
+            "post_agent_profile": {"profilingGroupName": "zeta", "agentProfile": b"{}", "contentType": "application/json"},
+            "submit_feedback": {"profilingGroupName": "zeta", "anomalyInstanceId": "a", "type": "Positive"},
+            "tag_resource": {"resourceArn": ARN.format("zeta"), "tags": {"k": "v"}},
+            "untag_resource": {"resourceArn": ARN.format("zeta"), "tagKeys": ["k"]},
+        }
+        for op, kw in writes.items():
+            with self.assertRaises(ClientError) as cm:
+                getattr(mine, op)(**kw)
+            self.assertEqual(cm.exception.response["Error"]["Code"], "AccessDeniedException", op)
+            self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 403, op)
+        self.assertEqual(self.api_calls() - before, 0)
+
+    def test_the_aws_cli_lists_groups_through_profgate(self):
+        env = dict(os.environ, **CREDS)
+        outs = []
+        for port in (self.gw.port, self.sim.port):
+            p = subprocess.run(["aws", "codeguruprofiler", "list-profiling-groups", "--include-description",
+                                "--output", "json", "--endpoint-url", f"http://127.0.0.1:{port}"],
+                               env=env, capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            outs.append(json.loads(p.stdout))
+        self.assertEqual(outs[0], outs[1])
+        self.assertEqual(len(outs[0]["profilingGroups"]), 5)
+
+
+if __name__ == "__main__":
+    unittest.main()
