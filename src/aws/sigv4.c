@@ -357,6 +357,27 @@ static bool slice_is(pg_slice s, const char *lit)
     return s.len == strlen(lit) && memcmp(s.p, lit, s.len) == 0;
 }
 
+/* Whether the Host header is one of hosts (comma-separated, compared without case). */
+static bool host_accepted(const char *hosts, const pg_http_header *host)
+{
+    if (host == NULL)
+        return false;
+    for (const char *p = hosts; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *c = strchr(p, ',');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        while (n > 0 && p[n - 1] == ' ')
+            n--;
+        if (n == host->value_len && strncasecmp(p, host->value, n) == 0)
+            return true;
+        if (c == NULL)
+            break;
+        p = c + 1;
+    }
+    return false;
+}
+
 pg_sigv4_result pg_sigv4_verify(const pg_sigv4_verify_cfg *cfg, const pg_http_head *h, int64_t now_ns,
                                 char *why, size_t whylen, char akid[129])
 {
@@ -481,6 +502,10 @@ pg_sigv4_result pg_sigv4_verify(const pg_sigv4_verify_cfg *cfg, const pg_http_he
         why_set(why, whylen, "The host and x-amz-date headers must be signed.");
         return PG_SIGV4_BAD_HEADERS;
     }
+    if (cfg->hosts != NULL && !host_accepted(cfg->hosts, pg_http_head_find(h, "host"))) {
+        why_set(why, whylen, "The request was signed for a host this endpoint does not answer to.");
+        return PG_SIGV4_BAD_SCOPE;
+    }
     pg_slice path, query;
     pg_target_split(h->target, h->target_len, &path, &query);
     char method[16];
@@ -488,11 +513,14 @@ pg_sigv4_result pg_sigv4_verify(const pg_sigv4_verify_cfg *cfg, const pg_http_he
         return PG_SIGV4_MALFORMED;
     memcpy(method, h->method, h->method_len);
     method[h->method_len] = '\0';
-    const pg_http_header *ph = pg_http_head_find(h, "x-amz-content-sha256");
+    /* The payload hash is the body's: a header claiming another is refused, not believed. */
     char payload[65] = PG_SHA256_HEX_EMPTY;
-    if (ph != NULL && ph->value_len == 64) {
-        memcpy(payload, ph->value, 64);
-        payload[64] = '\0';
+    if (h->body_bytes > 0)
+        pg_sha256_hex(h->body, (size_t)h->body_bytes, payload);
+    const pg_http_header *ph = pg_http_head_find(h, "x-amz-content-sha256");
+    if (ph != NULL && (ph->value_len != 64 || strncasecmp(ph->value, payload, 64) != 0)) {
+        why_set(why, whylen, "The provided 'x-amz-content-sha256' header does not match what was computed.");
+        return PG_SIGV4_MISMATCH;
     }
     pg_sigv4_input in = {.method = method, .path = path, .query = query, .headers = signed_list, .nheaders = ns,
                          .payload_hash = payload, .amz_date = amz_date, .region = region, .service = service};

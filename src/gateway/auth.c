@@ -21,7 +21,10 @@ static const char *tenant_secret(void *ctx, const char *akid, size_t len)
  * real clock, whatever a test clock says "now" is for the data. */
 pg_tenant *gw_authenticate(pg_gateway *gw, pg_http_req *req)
 {
-    pg_sigv4_verify_cfg vc = {.service = "codeguru-profiler", .region = NULL,
+    /* Signed for this gateway: its region (the upstream's, as clients configure it for AWS) and,
+     * when server.hostnames lists them, one of its names. */
+    pg_sigv4_verify_cfg vc = {.service = "codeguru-profiler", .region = gw->region,
+                              .hosts = gw->d.cfg->server_hostnames[0] ? gw->d.cfg->server_hostnames : NULL,
                               .max_skew_ns = gw->d.cfg->auth_max_skew_ms * PG_NS_PER_MS, .secret_for = tenant_secret,
                               .ctx = gw->d.tenants};
     char why[256], akid[129];

@@ -42,6 +42,10 @@ static const directive table[] = {
      "that dies and passes SIGHUP and SIGTERM on. auto: one per CPU this process may use (its CPU affinity and "
      "cgroup CPU limit). More than one needs redis.url with fleet.enabled = on: workers share the upstream "
      "budget and each bucket's fetch exactly like replicas do.", false},
+    {"server", "hostnames", T_STRING, F(server_hostnames), "", 0, 0,
+     "With auth.mode = sigv4: the host names (host[:port], comma-separated) clients reach profgate by; a request "
+     "signed for another Host is refused, as AWS refuses one signed for another endpoint. Empty: any signed Host.",
+     true},
     {"server", "max_connections", T_INT, F(max_connections), "16384", 1, 1000000,
      "Concurrent client connections; past it new connections get 503 and are closed.", true},
     {"server", "max_head_bytes", T_SIZE, F(max_head_bytes), "16k", 1 * KiB, 1 * MiB,

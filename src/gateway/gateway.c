@@ -41,6 +41,7 @@ pg_gateway *pg_gateway_new(const pg_gateway_deps *deps)
     char err[PG_CONFIG_ERR_MAX];
     PG_ASSERT(pg_settings_upstream(&ucfg, deps->cfg, err, sizeof err) == PG_OK); /* validated at start */
     pg_settings_cache_namespace(deps->cfg, &ucfg, gw->ns, sizeof gw->ns);
+    snprintf(gw->region, sizeof gw->region, "%s", ucfg.region);
     char seed[128];
     int n = snprintf(seed, sizeof seed, "profgate ListProfileTimes nextToken|%s", gw->ns);
     PG_FMT_FITS(n, sizeof seed);

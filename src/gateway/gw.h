@@ -31,6 +31,7 @@ struct pg_gateway {
     pg_lru *times;
     struct ltfetch *lt_inflight;
     char ns[80];                 /* the cache key namespace (docs/CACHE.md) */
+    char region[64];             /* the upstream's region: inbound signatures must be scoped to it */
     unsigned char token_key[32]; /* its nextTokens' MAC key */
     uint64_t lt_l1_hits, lt_redis_hits, lt_upstream_calls;
     /* The other operations (passthrough.c): reusable read answers, calls in flight. */

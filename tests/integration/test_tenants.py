@@ -65,12 +65,14 @@ def client(port, key, secret):
                         aws_access_key_id=key, aws_secret_access_key=secret, config=NOPE)
 
 
-def signed_headers(port, target, key, secret, when=None, region="us-east-1", service="codeguru-profiler"):
-    """Headers for GET target signed by botocore's SigV4 at `when` (default now)."""
+def signed_headers(port, target, key, secret, when=None, region="us-east-1", service="codeguru-profiler", host=None):
+    """Headers for GET target signed by botocore's SigV4 at `when` (default now), for Host host
+    (default the loopback address and port)."""
     when = when or datetime.now(timezone.utc)
     amz_date = when.strftime("%Y%m%dT%H%M%SZ")
-    req = AWSRequest(method="GET", url=f"http://127.0.0.1:{port}{target}",
-                     headers={"Host": f"127.0.0.1:{port}", "X-Amz-Date": amz_date, "Accept": "application/json"})
+    host = host or f"127.0.0.1:{port}"
+    req = AWSRequest(method="GET", url=f"http://{host}{target}",
+                     headers={"Host": host, "X-Amz-Date": amz_date, "Accept": "application/json"})
     req.context["timestamp"] = amz_date
     auth = SigV4Auth(Credentials(key, secret), service, region)
     cr = auth.canonical_request(req)
@@ -207,11 +209,55 @@ class Auth(unittest.TestCase):
         # Another service's scope, and no signature at all.
         r = get(port, target, signed_headers(port, target, A_KEY, A_SECRET, service="s3"))
         self.assertEqual((r.status, r.header("x-amzn-errortype")), (403, "InvalidSignatureException"))
+        # Another region's scope: signed for an endpoint that is not this one.
+        r = get(port, target, signed_headers(port, target, A_KEY, A_SECRET, region="us-west-2"))
+        self.assertEqual((r.status, r.header("x-amzn-errortype")), (403, "InvalidSignatureException"))
+        self.assertIn("valid region, not 'us-west-2'", r.json()["message"])
         r = get(port, target, {"Accept": "application/json"})
         self.assertEqual((r.status, r.header("x-amzn-errortype")), (403, "MissingAuthenticationTokenException"))
         # Operations endpoints stay open for probes and scrapers.
         self.assertEqual(get(port, "/healthz").status, 200)
         self.assertEqual(get(port, "/metrics").status, 200)
+
+    def test_signed_host_must_be_one_of_server_hostnames(self):
+        gw = start_profgate("--clock", NOW, "--upstream", f"http://127.0.0.1:{self.sim.port}", env=UPSTREAM_ENV,
+                            config=f"[server]\nhostnames = profgate.example:8443, gateway.internal\n"
+                                   f"[auth]\nmode = sigv4\ntenants_file = {self.tenants}\n")
+        try:
+            target = hour("team-a-web", 20, 5)
+            r = get(gw.port, target, signed_headers(gw.port, target, A_KEY, A_SECRET))
+            self.assertEqual((r.status, r.header("x-amzn-errortype")), (403, "InvalidSignatureException"))
+            self.assertIn("host this endpoint does not answer to", r.json()["message"])
+            for host in ("profgate.example:8443", "GATEWAY.internal"):
+                r = get(gw.port, target, signed_headers(gw.port, target, A_KEY, A_SECRET, host=host))
+                self.assertEqual(r.status, 200, (host, r))
+        finally:
+            self.assertEqual(gw.stop(), 0)
+
+    def test_a_signed_body_is_checked_against_the_body(self):
+        # BatchGetFrameMetricData is a read by POST: its signature covers the body's hash.
+        c = client(self.gw.port, A_KEY, A_SECRET)
+        r = c.batch_get_frame_metric_data(profilingGroupName="team-a-web", frameMetrics=[
+            {"frameName": "main", "threadStates": ["RUNNABLE"], "type": "AggregatedRelativeTotalTime"}])
+        self.assertEqual(r["frameMetricData"][0]["frameMetric"]["frameName"], "main")
+        # The same signed request with another body is refused.
+        body = b'{"frameMetrics":[{"frameName":"main","threadStates":["RUNNABLE"],"type":"AggregatedRelativeTotalTime"}]}'
+        target = "/profilingGroups/team-a-web/frames/-/metrics"
+        host = f"127.0.0.1:{self.gw.port}"
+        amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        req = AWSRequest(method="POST", url=f"http://{host}{target}", data=body,
+                         headers={"Host": host, "X-Amz-Date": amz_date, "Content-Type": "application/json"})
+        req.context["timestamp"] = amz_date
+        SigV4Auth(Credentials(A_KEY, A_SECRET), "codeguru-profiler", "us-east-1").add_auth(req)
+        from harness import Conn
+        for sent, status in ((body, 200), (body.replace(b"main", b"evil"), 403)):
+            with Conn(self.gw.port) as conn:
+                hdrs = dict(req.headers.items())
+                hdrs["Content-Length"] = str(len(sent))
+                head = f"POST {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n"
+                conn.send(head.encode() + sent)
+                r = conn.read_response()
+                self.assertEqual(r.status, status, r)
 
     def test_quota_answers_429_that_sdks_understand(self):
         c = client(self.gw.port, C_KEY, C_SECRET)

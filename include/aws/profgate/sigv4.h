@@ -61,13 +61,15 @@ typedef const char *(*pg_sigv4_secret_fn)(void *ctx, const char *access_key, siz
 typedef struct pg_sigv4_verify_cfg {
     const char *service;  /* required scope service, e.g. "codeguru-profiler" */
     const char *region;   /* required scope region, or NULL for any */
+    const char *hosts;    /* the Host values accepted, comma-separated (case-insensitive), or NULL for any */
     int64_t max_skew_ns;  /* 15 minutes */
     pg_sigv4_secret_fn secret_for;
     void *ctx;
 } pg_sigv4_verify_cfg;
 
 /**
- * Verifies a received request's signature (empty body). On failure, why gets a message in the
+ * Verifies a received request's signature (its payload hash is the body's; an
+ * x-amz-content-sha256 header must agree with it). On failure, why gets a message in the
  * service's words; the access key id is copied into akid (for logs; never the secret).
  */
 pg_sigv4_result pg_sigv4_verify(const pg_sigv4_verify_cfg *cfg, const pg_http_head *h, int64_t now_ns,
