@@ -5,6 +5,7 @@
  * shortened and reduced to printable ASCII so an error body can never carry invalid UTF-8.
  */
 #include "profgate/getprofile_req.h"
+#include "profgate/http_parse.h"
 #include "profgate/iso8601.h"
 
 #include <stdio.h>
@@ -17,9 +18,10 @@ const char *pg_format_content_type(pg_format f)
 
 /* Values echoed into messages are shortened and made printable, so an error body never carries
  * invalid UTF-8 or a client's megabyte back to it. */
+/* A client's value in a message: as sent (UTF-8 kept, escaped when the JSON is written). */
 static const char *echo(const char *s, size_t len, char out[80])
 {
-    return pg_printable(s, len, out, 72);
+    return pg_utf8_echo(s, len, out, 72);
 }
 
 static int invalid(pg_apierr *err, const char *field, const char *val, size_t vlen, const char *constraint)
@@ -37,22 +39,15 @@ int pg_accept_parse(const char *accept, size_t len, pg_format *out, pg_apierr *e
         *out = PG_FMT_ION;
         return PG_OK;
     }
-    size_t i = 0;
-    while (i < len) {
-        size_t j = i;
-        while (j < len && accept[j] != ',')
-            j++;
-        /* One media range: trim, drop parameters (";q=0.9"). */
-        size_t a = i, b = j;
-        const char *semi = memchr(accept + a, ';', b - a);
-        if (semi != NULL)
-            b = (size_t)(semi - accept);
-        while (a < b && (accept[a] == ' ' || accept[a] == '\t'))
-            a++;
-        while (b > a && (accept[b - 1] == ' ' || accept[b - 1] == '\t'))
-            b--;
-        const char *m = accept + a;
-        size_t mlen = b - a;
+    size_t pos = 0;
+    pg_slice it;
+    double q;
+    /* Media ranges in order; one weighted 0 is "not this one". */
+    while (pg_http_list_next(accept, len, &pos, &it, &q)) {
+        if (q <= 0)
+            continue;
+        const char *m = it.p;
+        size_t mlen = it.len;
         if (pg_strieq(m, mlen, "application/json")) {
             *out = PG_FMT_JSON;
             return PG_OK;
@@ -62,7 +57,6 @@ int pg_accept_parse(const char *accept, size_t len, pg_format *out, pg_apierr *e
             *out = PG_FMT_ION;
             return PG_OK;
         }
-        i = j + 1;
     }
     if (len == 0) {
         /* An empty Accept header accepts nothing in particular: the default format. */

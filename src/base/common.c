@@ -85,6 +85,66 @@ bool pg_strieq(const char *a, size_t alen, const char *b)
     return alen == blen && strncasecmp(a, b, alen) == 0;
 }
 
+/* The length of the valid UTF-8 sequence at s (at most n bytes), or 0 (overlong forms, surrogates
+ * and code points past U+10FFFF are not valid). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t k;
+    unsigned min, cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        k = 2, min = 0x80, cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        k = 3, min = 0x800, cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        k = 4, min = 0x10000, cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < k)
+        return 0;
+    for (size_t i = 1; i < k; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    return cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : k;
+}
+
+char *pg_utf8_echo(const char *in, size_t len, char *out, size_t outlen)
+{
+    PG_ASSERT(outlen >= 4);
+    const unsigned char *s = (const unsigned char *)in;
+    size_t o = 0, i = 0;
+    while (i < len) {
+        size_t k = utf8_len(s + i, len - i);
+        /* Quotes too: the message quotes the value itself. */
+        bool control = k == 1 && (s[i] < 0x20 || s[i] == 0x7f || s[i] == '"' || s[i] == '\'');
+        size_t w = k == 0 || control ? 1 : k;
+        if (o + w + 1 > outlen)
+            break;
+        if (k == 0 || control)
+            out[o] = '?';
+        else
+            memcpy(out + o, in + i, k);
+        o += w;
+        i += k == 0 ? 1 : k;
+    }
+    if (i < len) {
+        /* Back off to a character boundary that leaves room for "...". */
+        while (o > 0 && o + 4 > outlen)
+            o--;
+        while (o > 0 && ((unsigned char)out[o] & 0xc0) == 0x80)
+            o--;
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 char *pg_printable(const char *in, size_t len, char *out, size_t outlen)
 {
     PG_ASSERT(outlen >= 4);

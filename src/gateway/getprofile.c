@@ -410,7 +410,8 @@ void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice qu
     }
     gp_set_step(g, GP_VALIDATE);
     size_t alen = 0;
-    const char *accept = pg_http_req_header(req, "accept", &alen);
+    char abuf[1024]; /* every Accept field, as one list */
+    const char *accept = pg_http_req_header_list(req, "accept", abuf, sizeof abuf, &alen);
     int64_t now = pg_clock_now(gw->d.clock), s, e;
     if (pg_getprofile_parse(group, query, accept, alen, &g->r, &err) != PG_OK ||
         pg_range_resolve(&g->r, now, &s, &e, &err) != PG_OK) {

@@ -7,6 +7,7 @@
 #include "profgate/http_parse.h"
 
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 
 static pg_http_parser *self(llhttp_t *ll)
@@ -281,4 +282,92 @@ const pg_http_header *pg_http_head_find(const pg_http_head *h, const char *name)
         if (pg_strieq(h->headers[i].name, h->headers[i].name_len, name))
             return &h->headers[i];
     return NULL;
+}
+
+bool pg_http_head_join(const pg_http_head *h, const char *name, char *buf, size_t buflen, size_t *len)
+{
+    size_t n = strlen(name), o = 0;
+    bool found = false;
+    for (size_t i = 0; i < h->nheaders; i++) {
+        const pg_http_header *x = &h->headers[i];
+        if (x->name_len != n || strncasecmp(x->name, name, n) != 0)
+            continue;
+        /* Several fields of one name are one comma-separated list (RFC 9110, 5.3). */
+        size_t need = (found ? 2 : 0) + x->value_len;
+        if (o + need >= buflen)
+            break; /* what fitted; the caller's buffer bounds it */
+        if (found) {
+            memcpy(buf + o, ", ", 2);
+            o += 2;
+        }
+        memcpy(buf + o, x->value, x->value_len);
+        o += x->value_len;
+        found = true;
+    }
+    if (buflen > 0)
+        buf[o] = '\0';
+    *len = o;
+    return found;
+}
+
+bool pg_http_list_next(const char *v, size_t len, size_t *pos, pg_slice *item, double *q)
+{
+    while (*pos < len) {
+        size_t i = *pos, j = i;
+        while (j < len && v[j] != ',')
+            j++;
+        *pos = j + 1;
+        size_t a = i, b = j;
+        const char *semi = memchr(v + a, ';', b - a);
+        size_t pend = b;
+        if (semi != NULL)
+            b = (size_t)(semi - v);
+        while (a < b && (v[a] == ' ' || v[a] == '\t'))
+            a++;
+        while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
+            b--;
+        if (a == b)
+            continue; /* empty elements are allowed and mean nothing */
+        *item = (pg_slice){v + a, b - a};
+        *q = 1.0;
+        /* Parameters: only q matters here ("q=0" is "not acceptable"). */
+        for (size_t p = semi ? (size_t)(semi - v) + 1 : pend; p < pend;) {
+            while (p < pend && (v[p] == ' ' || v[p] == '\t'))
+                p++;
+            size_t e = p;
+            while (e < pend && v[e] != ';')
+                e++;
+            if (e - p >= 2 && (v[p] == 'q' || v[p] == 'Q') && v[p + 1] == '=') {
+                char num[16];
+                size_t nl = PG_MIN(e - p - 2, sizeof num - 1);
+                memcpy(num, v + p + 2, nl);
+                num[nl] = '\0';
+                char *end;
+                double x = strtod(num, &end);
+                while (*end == ' ' || *end == '\t')
+                    end++;
+                *q = *end == '\0' && x >= 0 && x <= 1 ? x : 0; /* a malformed weight accepts nothing */
+            }
+            p = e + 1;
+        }
+        return true;
+    }
+    return false;
+}
+
+bool pg_http_accepts_coding(const char *v, size_t len, const char *coding)
+{
+    size_t pos = 0;
+    pg_slice it;
+    double q, star = -1;
+    size_t cl = strlen(coding);
+    while (pg_http_list_next(v, len, &pos, &it, &q)) {
+        bool named = (it.len == cl && strncasecmp(it.p, coding, cl) == 0) ||
+                     (strcmp(coding, "gzip") == 0 && it.len == 6 && strncasecmp(it.p, "x-gzip", 6) == 0);
+        if (named)
+            return q > 0;
+        if (it.len == 1 && it.p[0] == '*')
+            star = q;
+    }
+    return star > 0; /* "*" stands for every coding not named */
 }

@@ -1262,14 +1262,17 @@ const char *pg_http_req_header(const pg_http_req *r, const char *name, size_t *l
     return h->value;
 }
 
+const char *pg_http_req_header_list(const pg_http_req *r, const char *name, char *buf, size_t buflen, size_t *len)
+{
+    return r->head != NULL && pg_http_head_join(r->head, name, buf, buflen, len) ? buf : NULL;
+}
+
 bool pg_http_req_accepts_gzip(const pg_http_req *r)
 {
-    size_t len = 0;
-    const char *v = pg_http_req_header(r, "accept-encoding", &len);
-    for (size_t i = 0; v != NULL && i + 4 <= len; i++)
-        if (strncasecmp(v + i, "gzip", 4) == 0)
-            return true;
-    return false;
+    char v[1024];
+    size_t len;
+    return r->head != NULL && pg_http_head_join(r->head, "accept-encoding", v, sizeof v, &len) &&
+           pg_http_accepts_coding(v, len, "gzip");
 }
 
 void pg_http_req_on_abort(pg_http_req *r, pg_http_abort_cb cb, void *data)

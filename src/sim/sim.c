@@ -446,7 +446,8 @@ static void handle_getprofile(pg_sim *s, pg_http_req *req, pg_slice raw_group, p
     pg_getprofile_req r;
     pg_apierr err;
     size_t alen = 0;
-    const char *accept = pg_http_req_header(req, "accept", &alen);
+    char abuf[1024]; /* every Accept field, as one list */
+    const char *accept = pg_http_req_header_list(req, "accept", abuf, sizeof abuf, &alen);
     int64_t now = pg_clock_now(s->clock), start, end;
     if (pg_getprofile_parse(raw_group, query, accept, alen, &r, &err) != PG_OK ||
         pg_range_resolve(&r, now, &start, &end, &err) != PG_OK) {

@@ -239,6 +239,19 @@ class Streaming(unittest.TestCase):
         self.assertEqual(r.header("Transfer-Encoding"), "chunked")
         self.assertEqual(json.loads(gzip.decompress(r.body)), self.want)
 
+    def test_q_values_and_repeated_fields_are_honoured(self):
+        # gzip weighted 0 is "not gzip"; two Accept fields are one list, and Ion weighted 0 is skipped.
+        r = get(self.gw.port, self.small, {"Accept": JSON, "Accept-Encoding": "gzip;q=0, identity"})
+        self.assertIsNone(r.header("Content-Encoding"))
+        self.assertEqual(json.loads(r.body), json.loads(get(self.gw.port, self.small, {"Accept": JSON}).body))
+        with Conn(self.gw.port, timeout=60) as c:
+            c.send(f"GET {self.small} HTTP/1.1\r\nHost: x\r\nAccept: application/x-amzn-ion;q=0\r\n"
+                   f"Accept: application/json\r\nAccept-Encoding: br\r\nAccept-Encoding: *;q=0.1\r\n\r\n")
+            r = c.read_response()
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("Content-Type"), "application/json")
+        self.assertEqual(r.header("Content-Encoding"), "gzip")  # "*" accepts gzip, from the second field
+
     def test_ion_streamed(self):
         r = get(self.gw.port, self.big, {"Accept": ION}, timeout=60)
         self.assertEqual(r.header("Transfer-Encoding"), "chunked")

@@ -66,6 +66,15 @@ class Validation(unittest.TestCase):
         # Invalid requests are answered by profgate alone: none reached the upstream.
         self.assertEqual(get(self.sim.port, "/_sim/stats").json()["requests"], before)
 
+    def test_a_non_ascii_name_is_echoed_as_sent(self):
+        for route in ("profile?period=PT1H", "profileTimes?period=PT1H&startTime=2026-11-25T00:00:00Z"
+                                             "&endTime=2026-11-25T01:00:00Z", ""):
+            target = "/profilingGroups/caf%C3%A9-%E2%82%AC" + ("/" + route if route else "")
+            mine, theirs = get(self.gw.port, target), get(self.sim.port, target)
+            self.assertEqual(mine.status, 400, mine)
+            self.assertIn("Value 'caf\u00e9-\u20ac' at 'profilingGroupName'", mine.json()["message"])
+            self.assertEqual(mine.json()["message"], theirs.json()["message"])
+
     def test_valid_requests_pass_validation(self):
         # Valid requests get past validation and planning and are answered from the upstream;
         # nothing invalid reached it (checked in test_every_invalid_request).

@@ -72,6 +72,13 @@ bool pg_strieq(const char *a, size_t alen, const char *b);
  */
 char *pg_printable(const char *in, size_t len, char *out, size_t outlen);
 
+/**
+ * Copies in[0..len) into out as a client's value is echoed in an error message: valid UTF-8 as
+ * sent (JSON escaping happens where the message is written), control characters, quotes and bytes
+ * that are not UTF-8 as '?', whole characters only; input that does not fit ends in "...". Returns out.
+ */
+char *pg_utf8_echo(const char *in, size_t len, char *out, size_t outlen);
+
 /** Time units used throughout: instants are int64 nanoseconds since the Unix epoch (UTC). */
 #define PG_NS_PER_MS INT64_C(1000000)
 #define PG_NS_PER_S INT64_C(1000000000)

@@ -8,6 +8,7 @@
 #define PG_HTTP_PARSE_H
 
 #include "profgate/common.h"
+#include "profgate/query.h"
 
 #include <llhttp.h>
 
@@ -81,5 +82,16 @@ void pg_http_parser_next(pg_http_parser *p);
 
 /** Looks a header up case-insensitively; NULL when absent. */
 const pg_http_header *pg_http_head_find(const pg_http_head *h, const char *name);
+
+/** Every field named name, joined with ", " into buf (bounded; what fits): one list, as HTTP
+ *  reads repeated fields. False when there is none. */
+bool pg_http_head_join(const pg_http_head *h, const char *name, char *buf, size_t buflen, size_t *len);
+
+/** The next element of a comma-separated list with weights (Accept, Accept-Encoding): the element
+ *  without its parameters, and its q (1 by default; 0 when malformed). False at the end. */
+bool pg_http_list_next(const char *v, size_t len, size_t *pos, pg_slice *item, double *q);
+
+/** Whether an Accept-Encoding value accepts coding (q > 0, by name or by "*"). */
+bool pg_http_accepts_coding(const char *v, size_t len, const char *coding);
 
 #endif

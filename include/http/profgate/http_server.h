@@ -88,6 +88,8 @@ const pg_http_head *pg_http_req_head(const pg_http_req *r);
 const char *pg_http_req_id(const pg_http_req *r);
 /** A header's value (trimmed) or NULL; *len receives its length. */
 const char *pg_http_req_header(const pg_http_req *r, const char *name, size_t *len);
+/** Every field named name as one list ("a, b"), in buf; NULL when the request has none. */
+const char *pg_http_req_header_list(const pg_http_req *r, const char *name, char *buf, size_t buflen, size_t *len);
 /** Does the request's Accept-Encoding allow gzip? */
 bool pg_http_req_accepts_gzip(const pg_http_req *r);
 /** Registers the callback run if the client goes away before the answer. */

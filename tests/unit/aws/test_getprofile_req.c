@@ -98,11 +98,16 @@ static void test_echo_is_safe(void **state)
     (void)state;
     pg_getprofile_req r;
     pg_apierr e;
-    /* Non-ASCII, quotes and control bytes never reach the message verbatim. */
-    assert_int_equal(parse("g", "period=%E2%82%AC%27%22%0A", NULL, &r, &e), PG_EINVAL);
+    /* Quotes and control bytes never reach the message verbatim; UTF-8 is echoed as sent (the
+     * JSON writer escapes what it must), and bytes that are not UTF-8 are not. */
+    assert_int_equal(parse("g", "period=%E2%82%AC%27%22%0A%FF", NULL, &r, &e), PG_EINVAL);
+    if (strstr(e.message, "Value '\xe2\x82\xac?" "?" "?" "?'") == NULL) /* split: "??'" is a trigraph */
+        fail_msg("echo: %s", e.message);
     for (const char *p = e.message; *p; p++)
-        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f || *p == '"')
+        if ((unsigned char)*p < 0x20 || *p == '"' || (unsigned char)*p == 0xff)
             fail_msg("unsafe byte in message: %s", e.message);
+    /* A group name outside the pattern is refused, and named as sent. */
+    bad("caf%C3%A9", "period=PT1H", NULL, "Value 'caf\xc3\xa9' at 'profilingGroupName'");
 }
 
 static void test_group(void **state)
@@ -148,6 +153,12 @@ static void test_accept(void **state)
     assert_int_equal(r.format, PG_FMT_JSON);
     ok("g", "period=PT1H", "", &r);
     assert_int_equal(r.format, PG_FMT_ION);
+    /* A range weighted 0 is refused, not taken: the next acceptable one is. */
+    ok("g", "period=PT1H", "application/x-amzn-ion;q=0, application/json", &r);
+    assert_int_equal(r.format, PG_FMT_JSON);
+    ok("g", "period=PT1H", "*/*;q=0,application/json;q=0.5", &r);
+    assert_int_equal(r.format, PG_FMT_JSON);
+    bad("g", "period=PT1H", "application/json;q=0", "is not supported");
     bad("g", "period=PT1H", "text/html", "Accept header 'text/html' is not supported; accepted values are application/json and application/x-amzn-ion");
     bad("g", "period=PT1H", "application/xml", "application/json");
     assert_string_equal(pg_format_content_type(PG_FMT_JSON), "application/json");

@@ -79,6 +79,24 @@ static void test_the_buffer_limit_holds(void **state)
     pg_buf_free(&b);
 }
 
+/* What a client sent, echoed in an error message: UTF-8 kept whole, the rest replaced. */
+static void test_utf8_echo(void **state)
+{
+    (void)state;
+    char out[16];
+    assert_string_equal(pg_utf8_echo("caf\xc3\xa9", 5, out, sizeof out), "caf\xc3\xa9");
+    assert_string_equal(pg_utf8_echo("a\x01" "b\x7f'\"", 6, out, sizeof out), "a?b???");
+    /* Not UTF-8: a stray continuation byte, an overlong '/', a surrogate, a truncated sequence. */
+    assert_string_equal(pg_utf8_echo("\x80x\xc0\xaf", 4, out, sizeof out), "?x??");
+    assert_string_equal(pg_utf8_echo("\xed\xa0\x80", 3, out, sizeof out), "???");
+    assert_string_equal(pg_utf8_echo("\xe2\x82", 2, out, sizeof out), "??");
+    assert_string_equal(pg_utf8_echo("\xf0\x9f\x94\xa5!", 5, out, sizeof out), "\xf0\x9f\x94\xa5!");
+    /* Too long: cut on a character boundary, then "...". */
+    assert_string_equal(pg_utf8_echo("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 16, out, 10),
+                        "\xc3\xa9\xc3\xa9\xc3\xa9...");
+    assert_string_equal(pg_utf8_echo("abcdefghijkl", 12, out, 8), "abcd...");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -87,6 +105,7 @@ int main(void)
         cmocka_unit_test(test_utf8_passes_through),
         cmocka_unit_test(test_cstr_is_the_same),
         cmocka_unit_test(test_the_buffer_limit_holds),
+        cmocka_unit_test(test_utf8_echo),
     };
     return cmocka_run_group_tests_name("jsonw", tests, NULL, NULL);
 }

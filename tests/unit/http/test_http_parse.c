@@ -147,6 +147,39 @@ static void test_error_is_sticky(void **state)
     pg_http_parser_free(&p);
 }
 
+static void test_accept_encoding(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *v;
+        bool gzip;
+    } cases[] = {
+        {"gzip", true}, {"GZIP", true}, {"deflate, gzip;q=0.5", true}, {"x-gzip", true}, {"gzip;q=0", false},
+        {"gzip; q=0.000", false}, {"gzip;q=1.0", true}, {"*", true}, {"*;q=0", false}, {"*, gzip;q=0", false},
+        {"gzip;q=0, *", false}, {"identity", false}, {"", false}, {"br, deflate", false}, {"gzipx", false},
+        {"gzip;q=2", false}, {"gzip;q=x", false}, {" , gzip ,", true}, {"deflate;q=0.1;level=2, gzip;v=1", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (pg_http_accepts_coding(cases[i].v, strlen(cases[i].v), "gzip") != cases[i].gzip)
+            fail_msg("Accept-Encoding '%s': expected gzip %s", cases[i].v, cases[i].gzip ? "accepted" : "refused");
+    /* Repeated fields are one list. */
+    pg_http_parser p;
+    pg_http_limits small = {.max_head = 4096, .max_url = 1024, .max_headers = 16, .max_body = 0};
+    pg_http_parser_init(&p, &small);
+    const char *req = "GET / HTTP/1.1\r\nHost: x\r\nAccept: a/b;q=0\r\nX: y\r\naccept: c/d\r\n\r\n";
+    pg_hp_event ev;
+    pg_http_parser_feed(&p, req, strlen(req), &ev);
+    assert_int_equal(ev, PG_HP_REQUEST);
+    char buf[64];
+    size_t len;
+    assert_true(pg_http_head_join(pg_http_parser_head(&p), "accept", buf, sizeof buf, &len));
+    assert_string_equal(buf, "a/b;q=0, c/d");
+    assert_false(pg_http_head_join(pg_http_parser_head(&p), "accept-encoding", buf, sizeof buf, &len));
+    assert_true(pg_http_head_join(pg_http_parser_head(&p), "accept", buf, 8, &len)); /* bounded: what fits */
+    assert_string_equal(buf, "a/b;q=0");
+    pg_http_parser_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_trailers_are_ignored),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_error_is_sticky),
+        cmocka_unit_test(test_accept_encoding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
