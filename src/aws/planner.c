@@ -7,6 +7,7 @@
  * (asserted below).
  */
 #include "profgate/planner.h"
+#include "profgate/iso8601.h"
 
 #include <string.h>
 
@@ -64,6 +65,17 @@ int pg_range_resolve(const pg_getprofile_req *r, int64_t now_ns, int64_t *start_
                       "The time range must not be longer than 7 days (requested %.3f days)",
                       ((double)e - (double)s) / (86400.0 * PG_NS_PER_S));
         return PG_EINVAL;
+    }
+    /* No aggregate has begun in a range that starts at or after now: there is no profile to
+     * return "from the earliest available" (CONTRACT §7), not an empty one dated in the future. */
+    if (s >= now_ns) {
+        char ts[PG_TS_FMT_MAX], tn[PG_TS_FMT_MAX];
+        pg_ts_format(s, ts, sizeof ts);
+        pg_ts_format(pg_floor_div(now_ns, PG_NS_PER_S) * PG_NS_PER_S, tn, sizeof tn); /* to the second */
+        pg_apierr_set(err, PG_AE_NOT_FOUND,
+                      "No aggregated profile exists for the requested time range: it starts at %s, after now (%s)",
+                      ts, tn);
+        return PG_ENOTFOUND;
     }
     *start_ns = s;
     *end_ns = e;

@@ -75,6 +75,19 @@ class Validation(unittest.TestCase):
             self.assertIn("Value 'caf\u00e9-\u20ac' at 'profilingGroupName'", mine.json()["message"])
             self.assertEqual(mine.json()["message"], theirs.json()["message"])
 
+    def test_a_range_in_the_future_has_no_profile(self):
+        before = get(self.sim.port, "/_sim/stats").json()["requests"]
+        for query in ("startTime=2026-11-25T12:35:00Z&period=PT1H", "startTime=2026-11-26T00:00:00Z"
+                      "&endTime=2026-11-26T01:00:00Z"):
+            mine, theirs = get(self.gw.port, GP.format("g", query)), get(self.sim.port, GP.format("g", query))
+            assert_aws_error(self, mine, 404, "ResourceNotFoundException", "No aggregated profile exists")
+            # The same words as the service (up to "now", which moves between the two requests).
+            self.assertEqual(mine.json()["message"].split(", after now")[0], theirs.json()["message"].split(", after now")[0])
+        # Answered by profgate alone (the one request above went to the simulator directly).
+        self.assertEqual(get(self.sim.port, "/_sim/stats").json()["requests"], before + 2)
+        # A range that has begun is the part up to now.
+        self.assertEqual(get(self.gw.port, GP.format("g", "startTime=2026-11-25T12:30:00Z&period=PT1H")).status, 200)
+
     def test_valid_requests_pass_validation(self):
         # Valid requests get past validation and planning and are answered from the upstream;
         # nothing invalid reached it (checked in test_every_invalid_request).

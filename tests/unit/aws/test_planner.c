@@ -96,6 +96,19 @@ static void test_resolve(void **state)
     r.end_ns++;
     assert_int_equal(pg_range_resolve(&r, now, &s, &e, &err), PG_EINVAL);
     assert_non_null(strstr(err.message, "must not be longer than 7 days"));
+    /* A range starting at or after now has no profile yet: not found, not an empty profile. An
+     * over-long one is still invalid first. */
+    r.start_ns = now;
+    r.end_ns = now + NS(HOUR);
+    assert_int_equal(pg_range_resolve(&r, now, &s, &e, &err), PG_ENOTFOUND);
+    assert_int_equal(err.kind, PG_AE_NOT_FOUND);
+    assert_string_equal(err.message, "No aggregated profile exists for the requested time range: it starts at "
+                                     "2026-11-25T12:00:00Z, after now (2026-11-25T12:00:00Z)");
+    r.end_ns = now + NS(8 * DAY);
+    assert_int_equal(pg_range_resolve(&r, now, &s, &e, &err), PG_EINVAL);
+    r.start_ns = now - 1;
+    r.end_ns = now + NS(HOUR);
+    assert_int_equal(pg_range_resolve(&r, now, &s, &e, &err), PG_OK); /* begun: the part up to now */
     memset(&r, 0, sizeof r);
     r.has_period = true;
     r.period_ns = NS(8 * DAY);
