@@ -69,3 +69,26 @@ int pg_json_cstr(pg_buf *b, const char *s)
 {
     return pg_json_str(b, s, strlen(s));
 }
+
+size_t pg_json_depth(const char *s, size_t len)
+{
+    size_t depth = 0, max = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            depth++; /* not inside PG_MAX, which evaluates its arguments twice */
+            max = PG_MAX(max, depth);
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return max;
+}

@@ -46,6 +46,7 @@ struct pg_up_call {
     char method[8];    /* GET unless a passed-through operation says otherwise */
     char *req_body;    /* owned; NULL without a body */
     size_t req_len;
+    bool once;         /* not repeated after an attempt the service may have carried out */
     char desc[320];    /* for logs: group/period/start */
     pg_up_origin origin;
     char aws_rid[80];  /* the upstream's x-amzn-RequestId for the last attempt, for logs */
@@ -663,7 +664,9 @@ static void finish_attempt(call *c, CURLcode res)
     if (o.breaker_failure)
         breaker_failure(u, why);
     bool time_left = now_ns() + (int64_t)u->cfg.backoff_base_ms * PG_NS_PER_MS < c->deadline;
-    if (o.retry && !u->closing && (uint32_t)c->attempts <= u->cfg.retries && time_left && u->breaker != B_OPEN) {
+    bool repeatable = !c->once || o.throttled; /* a throttled write was not carried out */
+    if (o.retry && repeatable && !u->closing && (uint32_t)c->attempts <= u->cfg.retries && time_left &&
+        u->breaker != B_OPEN) {
         pg_log(PG_LOG_INFO, "upstream %s attempt %d failed (%s); retrying rid=%s aws_rid=%s", c->desc, c->attempts, why,
                c->origin.rid[0] ? c->origin.rid : "-", c->aws_rid[0] ? c->aws_rid : "-");
         schedule_retry(c);
@@ -979,6 +982,7 @@ int pg_upstream_request(pg_upstream *u, const pg_up_request *rq, const pg_up_ori
     snprintf(c->target, sizeof c->target, "%s", target);
     snprintf(c->desc, sizeof c->desc, "%s", desc);
     snprintf(c->method, sizeof c->method, "%s", rq->method);
+    c->once = rq->once;
     if (rq->body != NULL) {
         if ((c->req_body = malloc(rq->body_len ? rq->body_len : 1)) == NULL) {
             pg_buf_free(&c->body);

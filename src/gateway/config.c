@@ -149,6 +149,10 @@ static const directive table[] = {
      false},
     {"fleet", "lease_poll", T_DURATION, F(fleet_lease_poll_ms), "100ms", 10, 10 * SEC,
      "How often a member waiting for another's fetch of a bucket looks for the result in Redis.", false},
+    {"api", "writes", T_BOOL, F(api_writes), "off", 0, 0,
+     "Pass the service's write operations through (CreateProfilingGroup, PutPermission, TagResource, ...). Off: "
+     "they are refused with AccessDeniedException. With tenants, a tenant also needs write = on, and access to the "
+     "group it changes. A write empties this replica's cache of passed-through reads.", true},
     {"api", "read_ttl", T_DURATION, F(api_read_ttl_ms), "5s", 0, HOUR,
      "How long the answer of a passed-through read (ListProfilingGroups, DescribeProfilingGroup, GetPolicy, ...) is "
      "reused for the same request: a dashboard wall listing groups costs one upstream call per read_ttl. 0: every "

@@ -19,8 +19,7 @@ pg_gateway *gw_of(void *data)
 
 /* Lists of profile times are small (a day of PT5M: 288 starts). */
 #define TIMES_CACHE_BYTES ((size_t)16 << 20)
-/* Passed-through read answers live seconds (api.read_ttl); a bound for their memory. */
-#define API_CACHE_BYTES ((size_t)32 << 20)
+
 
 pg_gateway *pg_gateway_new(const pg_gateway_deps *deps)
 {
@@ -33,7 +32,7 @@ pg_gateway *pg_gateway_new(const pg_gateway_deps *deps)
     gw->answers = gw_answers_new((size_t)deps->cfg->cache_response_bytes);
     gw->runs = gw_runs_new((size_t)deps->cfg->cache_merged_bytes);
     gw->times = gw_times_new(TIMES_CACHE_BYTES);
-    gw->api_cache = gw_api_cache_new(API_CACHE_BYTES);
+    gw->api_cache = gw_api_cache_new(GW_API_CACHE_BYTES);
     PG_ASSERT(gw->answers != NULL && gw->runs != NULL && gw->times != NULL && gw->api_cache != NULL);
     /* The cache namespace names the upstream (endpoint, region): every replica in front of it
      * shares it, so a nextToken one replica wrote is accepted by the others. */

@@ -4,6 +4,7 @@
  * yajl's generator, leaving out the items of the top-level lists whose group the predicate refuses.
  */
 #include "profgate/groupfilter.h"
+#include "profgate/jsonw.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -85,23 +86,8 @@ static yajl_gen_status gen_value(yajl_gen g, yajl_val v, const pf *t, bool top)
 int pg_group_filter(const char *body, size_t len, bool (*may)(void *ctx, const char *group), void *ctx, pg_buf *out)
 {
     const pf f = {may, ctx}, *t = &f;
-    int depth = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < len; i++) {
-        char c = body[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if ((c == '[' || c == '{') && ++depth > DEPTH_MAX) {
-            return PG_EINVAL;
-        } else if (c == ']' || c == '}') {
-            depth--;
-        }
-    }
+    if (pg_json_depth(body, len) > DEPTH_MAX)
+        return PG_EINVAL;
     char *text = malloc(len + 1);
     if (text == NULL)
         return PG_ENOMEM;

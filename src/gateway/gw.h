@@ -38,6 +38,7 @@ struct pg_gateway {
     pg_lru *api_cache;
     struct apifetch *api_inflight;
     uint64_t api_hits, api_coalesced, api_calls;
+    uint64_t api_gen; /* bumped by each write: reads started before it are not reused */
 };
 
 /** The gateway behind a callback's data pointer (checked). */
@@ -75,6 +76,8 @@ pg_lru *gw_times_new(size_t bytes);
 /** One of the service's other operations, matched by m (passthrough.c). */
 void gw_passthrough(pg_gateway *gw, pg_http_req *req, pg_op op, const pg_route_result *m);
 pg_lru *gw_api_cache_new(size_t bytes);
+/* Passed-through read answers live seconds (api.read_ttl); a bound for their memory. */
+#define GW_API_CACHE_BYTES ((size_t)32 << 20)
 void gw_api_free(pg_gateway *gw);
 
 /** auth.mode = sigv4: checks the request's signature against the tenants' keys. Answers the

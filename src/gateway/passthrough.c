@@ -6,10 +6,13 @@
  * upstream gave it: status, body, error type, and the upstream's request id. With tenants, an
  * operation that names a group needs the tenant's access to it, and lists across groups
  * (ListProfilingGroups, GetFindingsReportAccountSummary) show only the groups the tenant may
- * read. Writes are refused: profgate does not pass them through yet.
+ * read. Writes pass only with api.writes = on (and, with tenants, a tenant with write = on and
+ * access to the group): each is sent once (retried only after a 429, which the service did not
+ * carry out), never shared with another, and a successful one empties the cache of reads.
  */
 #include "gw.h"
 #include "profgate/groupfilter.h"
+#include "profgate/jsonw.h"
 #include "profgate/log.h"
 #include "profgate/operations.h"
 #include "profgate/sigv4.h"
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yajl/yajl_tree.h>
 
 #define API_MAGIC 0x61706972u  /* "apir" */
 #define APIF_MAGIC 0x61706966u /* "apif" */
@@ -48,6 +52,8 @@ typedef struct apifetch {
     struct apifetch *next;
     char key[API_KEY_MAX];
     apireq *waiters;
+    bool write;    /* a write: not in the in-flight list, its answer not reused */
+    uint64_t gen;  /* the read cache's generation when the read started */
 } apifetch;
 
 static void ans_free(void *v)
@@ -124,12 +130,21 @@ static void on_upstream(void *ctx, const pg_up_result *res)
     apifetch *f = ctx;
     PG_ASSERT(f->magic == APIF_MAGIC);
     pg_gateway *gw = f->gw;
-    apifetch **pp = &gw->api_inflight;
-    while (*pp != f)
-        pp = &(*pp)->next;
-    *pp = f->next;
+    if (!f->write) {
+        apifetch **pp = &gw->api_inflight;
+        while (*pp != f)
+            pp = &(*pp)->next;
+        *pp = f->next;
+    } else if (res->ok) {
+        /* What the reads cached may have changed: all of it goes (they live seconds anyway). Reads
+         * in flight since before this write are not kept either (their generation is older). */
+        gw->api_gen++;
+        pg_lru_free(gw->api_cache);
+        gw->api_cache = gw_api_cache_new(GW_API_CACHE_BYTES);
+        PG_ASSERT(gw->api_cache != NULL);
+    }
     int64_t ttl = gw->d.cfg->api_read_ttl_ms;
-    if (res->ok && ttl > 0) {
+    if (res->ok && ttl > 0 && !f->write && f->gen == gw->api_gen) {
         apians *a = malloc(sizeof *a + res->len);
         if (a != NULL) {
             a->expires_ns = pg_monotonic_ns() + ttl * PG_NS_PER_MS;
@@ -153,6 +168,31 @@ static void on_upstream(void *ctx, const pg_up_result *res)
     free(f);
 }
 
+/* CreateProfilingGroup's group: the body's "profilingGroupName", validated. */
+static bool body_group(const pg_http_head *h, char *out, size_t outlen, pg_apierr *err)
+{
+    char *text = malloc((size_t)h->body_bytes + 1);
+    if (text == NULL) {
+        pg_apierr_set(err, PG_AE_INTERNAL, "out of memory");
+        return false;
+    }
+    memcpy(text, h->body ? h->body : "", (size_t)h->body_bytes);
+    text[h->body_bytes] = '\0';
+    /* The body is the client's: nesting deeper than the model's shapes is not parsed at all. */
+    yajl_val root = pg_json_depth(text, (size_t)h->body_bytes) <= 16 ? yajl_tree_parse(text, NULL, 0) : NULL;
+    free(text);
+    const char *path[] = {"profilingGroupName", NULL};
+    yajl_val v = root ? yajl_tree_get(root, path, yajl_t_string) : NULL;
+    const char *name = v ? YAJL_GET_STRING(v) : NULL;
+    bool ok = name != NULL && strlen(name) < outlen && pg_group_validate(name, strlen(name), err) == PG_OK;
+    if (ok)
+        memcpy(out, name, strlen(name) + 1);
+    else if (name == NULL)
+        pg_apierr_set(err, PG_AE_VALIDATION, "The request body must name the profilingGroupName");
+    yajl_tree_free(root);
+    return ok;
+}
+
 /* The read's cache key: the operation, the target as sent, and the body's hash. */
 static void read_key(pg_op op, const pg_http_head *h, char *out, size_t len)
 {
@@ -169,14 +209,30 @@ void gw_passthrough(pg_gateway *gw, pg_http_req *req, pg_op op, const pg_route_r
     if (gw->d.tenants != NULL && (tenant = gw_authenticate(gw, req)) == NULL)
         return; /* answered */
     const pg_operation *o = &pg_operations[op];
-    if (o->write) {
+    const pg_http_head *h = pg_http_req_head(req);
+    if (o->write && !gw->d.cfg->api_writes) {
         pg_apierr_set(&err, PG_AE_ACCESS_DENIED,
-                      "profgate does not pass write operations through: call %s on the service directly", o->name);
+                      "profgate does not pass write operations through here (api.writes = off): call %s on the "
+                      "service directly",
+                      o->name);
+        pg_http_respond_error(req, &err);
+        return;
+    }
+    if (o->write && tenant != NULL && !tenant->write) {
+        tenant->denied++;
+        pg_apierr_set(&err, PG_AE_ACCESS_DENIED,
+                      "Tenant %s (%s) is not authorized to perform: codeguru-profiler:%s (write = off)", tenant->name,
+                      tenant->access_key, o->name);
         pg_http_respond_error(req, &err);
         return;
     }
     char group[PG_GROUP_MAX + 1] = "";
     if (o->group != PG_OPG_NONE && pg_op_group_of(op, m->params[0], group, sizeof group, &err) != PG_OK) {
+        pg_http_respond_error(req, &err);
+        return;
+    }
+    /* CreateProfilingGroup names its group in the body: a tenant may only create its own. */
+    if (op == PG_OP_CREATE_PROFILING_GROUP && tenant != NULL && !body_group(h, group, sizeof group, &err)) {
         pg_http_respond_error(req, &err);
         return;
     }
@@ -195,10 +251,9 @@ void gw_passthrough(pg_gateway *gw, pg_http_req *req, pg_op op, const pg_route_r
         end(r); /* answered */
         return;
     }
-    const pg_http_head *h = pg_http_req_head(req);
     char key[API_KEY_MAX];
     read_key(op, h, key, sizeof key);
-    pg_lru_entry *e = pg_lru_get(gw->api_cache, key, strlen(key));
+    pg_lru_entry *e = o->write ? NULL : pg_lru_get(gw->api_cache, key, strlen(key));
     if (e != NULL) {
         const apians *a = pg_lru_value(e);
         if (a->expires_ns > pg_monotonic_ns()) {
@@ -211,7 +266,7 @@ void gw_passthrough(pg_gateway *gw, pg_http_req *req, pg_op op, const pg_route_r
         pg_lru_release(gw->api_cache, e);
         pg_lru_remove(gw->api_cache, key, strlen(key));
     }
-    apifetch *f = gw->api_inflight;
+    apifetch *f = o->write ? NULL : gw->api_inflight;
     while (f != NULL && strcmp(f->key, key) != 0)
         f = f->next;
     if (f != NULL) {
@@ -236,13 +291,17 @@ void gw_passthrough(pg_gateway *gw, pg_http_req *req, pg_op op, const pg_route_r
         end(r);
         return;
     }
-    *f = (apifetch){.magic = APIF_MAGIC, .gw = gw, .next = gw->api_inflight, .waiters = r};
+    *f = (apifetch){.magic = APIF_MAGIC, .gw = gw, .waiters = r, .write = o->write, .gen = gw->api_gen};
     memcpy(f->key, key, strlen(key) + 1);
-    gw->api_inflight = f;
+    if (!o->write) {
+        f->next = gw->api_inflight;
+        gw->api_inflight = f;
+    }
     char desc[PG_GROUP_MAX + 64];
     snprintf(desc, sizeof desc, "%s/%s", o->name, group[0] ? group : "-");
     const pg_up_request rq = {.method = pg_operation_routes[op].method, .target = target, .desc = desc,
-                              .body = h->body_bytes ? h->body : NULL, .body_len = (size_t)h->body_bytes};
+                              .body = h->body_bytes ? h->body : NULL, .body_len = (size_t)h->body_bytes,
+                              .once = o->write};
     gw->api_calls++;
     if (pg_upstream_request(gw->d.upstream, &rq, &origin, on_upstream, f, NULL, &err) != PG_OK) {
         pg_up_result res = {.ok = false, .err = &err};

@@ -8,6 +8,7 @@
  *   rate = 20        ; requests per second at the front, 0 for no quota (default)
  *   burst = 40       ; default: twice the rate
  *   weight = 2       ; share of a scarce upstream (default 1)
+ *   write = on       ; may change its groups through profgate (api.writes = on; default off)
  *
  * A load parses into a scratch registry and validates everything before touching the live one.
  */
@@ -176,6 +177,12 @@ static int on_entry(void *user, const char *section, const char *name, const cha
         }
         p->t.burst = d;
         p->has_burst = true;
+    } else if (strcmp(name, "write") == 0) {
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
+            snprintf(lc->err, sizeof lc->err, "[%s] write must be on or off", section);
+            return 0;
+        }
+        p->t.write = strcmp(value, "on") == 0;
     } else if (strcmp(name, "weight") == 0) {
         if (!number(value, 1, 1000, &d) || d != (double)(uint32_t)d) {
             snprintf(lc->err, sizeof lc->err, "[%s] weight must be a whole number, 1 to 1000", section);
@@ -266,6 +273,7 @@ static int finish(pg_tenants *ts, load_ctx *lc, int line, const char *name, int6
         dst->rate = src->rate;
         dst->burst = src->burst;
         dst->weight = src->weight;
+        dst->write = src->write;
         dst->active = true;
         if (quota_changed && dst->rate > 0)
             pg_tbucket_init(&dst->quota, dst->rate, dst->burst, now_ns);

@@ -75,6 +75,7 @@ struct pg_sim {
     size_t ntbs;
     uint64_t rng;
     delayed *delayed_list;
+    pg_simworld *world; /* the groups and their state (simapi.c) */
 };
 
 /* A response waiting for its latency to pass, or a hung request. */
@@ -136,7 +137,8 @@ pg_sim *pg_sim_new(const pg_sim_cfg *cfg, const pg_clock *clock, uv_loop_t *loop
     s->gen = pg_simgen_new(&gc);
     s->responses = pg_lru_new(cfg->cache_bytes, free_body);
     s->tbs = calloc(MAX_TBUCKETS, sizeof *s->tbs);
-    if (s->gen == NULL || s->responses == NULL || s->tbs == NULL) {
+    s->world = pg_simworld_new(cfg->groups, cfg->seed, s->data_since_s, cfg->region);
+    if (s->gen == NULL || s->responses == NULL || s->tbs == NULL || s->world == NULL) {
         pg_sim_free(s);
         return NULL;
     }
@@ -216,6 +218,7 @@ void pg_sim_free(pg_sim *s)
     pg_lru_free(s->responses);
     pg_lru_free(s->st.buckets);
     free(s->tbs);
+    pg_simworld_free(s->world);
     free(s);
 }
 
@@ -377,21 +380,10 @@ static bool faulted(pg_sim *s, pg_http_req *req)
     return false;
 }
 
+/* The world decides: --groups and what the API created or deleted since (simapi.c). */
 static bool group_exists(pg_sim *s, const char *group)
 {
-    if (s->cfg.groups == NULL)
-        return true;
-    size_t gl = strlen(group);
-    for (const char *p = s->cfg.groups; *p;) {
-        const char *c = strchr(p, ',');
-        size_t n = c ? (size_t)(c - p) : strlen(p);
-        if (n == gl && memcmp(p, group, n) == 0)
-            return true;
-        if (c == NULL)
-            break;
-        p = c + 1;
-    }
-    return false;
+    return pg_simworld_exists(s->world, group);
 }
 
 static void count_second(pg_sim *s)
@@ -600,39 +592,34 @@ static void handle_listtimes(pg_sim *s, pg_http_req *req, pg_slice raw_group, pg
 
 /* ------------------------------------------------------------------ the other operations */
 
-/* A read operation over the simulator's world (simapi.c); writes are not simulated. The same
- * checks as the data operations ran before this (auth, throttling, faults). */
+/* One of the other operations, over the simulator's world (simapi.c). The same checks as the
+ * data operations ran before this (auth, throttling, faults). */
 static void handle_api(pg_sim *s, pg_http_req *req, pg_op op, const pg_route_result *m, pg_slice query)
 {
     pg_apierr err;
     char group[PG_GROUP_MAX + 1] = "";
-    if (pg_operations[op].write) {
-        answer_error(s, req, PG_AE_VALIDATION, "profgate-sim does not simulate write operations");
-        return;
-    }
     if (pg_operations[op].group != PG_OPG_NONE && pg_op_group_of(op, m->params[0], group, sizeof group, &err) != PG_OK) {
         s->st.invalid++;
         answer(s, req, 0, &err, NULL, NULL, NULL, false);
         return;
     }
-    if (group[0] && !group_exists(s, group)) {
-        s->st.not_found++;
-        char msg[PG_GROUP_MAX + 64];
-        snprintf(msg, sizeof msg, "Profiling group: %s does not exist", group);
-        answer_error(s, req, PG_AE_NOT_FOUND, msg);
-        return;
-    }
     const pg_http_head *h = pg_http_req_head(req);
-    pg_simapi_world w = {.groups = s->cfg.groups, .seed = s->cfg.seed, .data_since_s = s->data_since_s,
-                         .now_ns = pg_clock_now(s->clock), .region = s->cfg.region ? s->cfg.region : "us-east-1"};
+    size_t clen = 0;
+    const char *ct = pg_http_req_header(req, "content-type", &clen);
+    char ctype[128] = "";
+    if (ct != NULL)
+        snprintf(ctype, sizeof ctype, "%.*s", (int)PG_MIN(clen, sizeof ctype - 1), ct);
     pg_buf b;
     pg_buf_init(&b, (size_t)4 << 20);
-    int st = pg_simapi_answer(&w, op, group, query, h->body, (size_t)h->body_bytes, &b, &err);
-    if (st == 200) {
+    memset(&err, 0, sizeof err);
+    int st = pg_simapi_answer(s->world, pg_clock_now(s->clock), op, group, m->params, query, h->body,
+                              (size_t)h->body_bytes, ctype, &b, &err);
+    if (st < 300) {
         s->st.ok++;
-        answer(s, req, 200, NULL, "application/json", NULL, &b, false);
-    } else if (st == 400) {
-        s->st.invalid++;
+        answer(s, req, st, NULL, "application/json", NULL, &b, false);
+    } else if (st < 500) {
+        s->st.invalid += st == 400;
+        s->st.not_found += st == 404;
         answer(s, req, 0, &err, NULL, NULL, NULL, false);
     } else {
         answer_error(s, req, PG_AE_INTERNAL, "The simulator could not build this answer");

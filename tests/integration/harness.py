@@ -271,7 +271,7 @@ def boto3_client(port, key=CREDS["AWS_ACCESS_KEY_ID"], secret=CREDS["AWS_SECRET_
     import botocore.config
     return boto3.client("codeguruprofiler", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
                         aws_access_key_id=key, aws_secret_access_key=secret,
-                        config=botocore.config.Config(retries={"max_attempts": 1}))
+                        config=botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"}))
 
 
 def start_sim(*args, env=None):

@@ -1,8 +1,10 @@
 """The service's other operations through profgate, with boto3 and the AWS CLI against the
 simulator: every read answers what the simulator answers directly (bodies, errors and the
 upstream's request id); a repeated read within api.read_ttl, and concurrent identical reads, cost
-one upstream call; writes are refused with AccessDeniedException; and a tenant sees only its own
-groups in lists and is refused the others'."""
+one upstream call; writes are refused with AccessDeniedException by default, and with
+api.writes = on each of the twelve goes through once, changes what the reads then show (the read
+cache is emptied), and is never repeated after a failure the service may have carried out.
+Tenants' access is tested in test_tenants.py."""
 import json
 import os
 import subprocess
@@ -145,6 +147,100 @@ class Api(unittest.TestCase):
             outs.append(json.loads(p.stdout))
         self.assertEqual(outs[0], outs[1])
         self.assertEqual(len(outs[0]["profilingGroups"]), 5)
+
+
+
+class Writes(unittest.TestCase):
+    """api.writes = on: the twelve writes through profgate change the simulator's world."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = start_sim("--clock", NOW, "--groups", GROUPS)
+        cls.gw = start_profgate("--clock", NOW, "--upstream", f"http://127.0.0.1:{cls.sim.port}",
+                                config="[api]\nwrites = on\nread_ttl = 1h\n")
+        cls.c = client(cls.gw.port)
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.gw.stop() == 0
+        assert cls.sim.stop() == 0
+
+    def calls(self, op):
+        return get(self.sim.port, "/_sim/stats").json()["apiOperations"][op]
+
+    def test_writes_change_what_reads_show(self):
+        c = self.c
+        # Reads cached for an hour first: each write must still show in the next read.
+        self.assertNotIn("fresh", c.list_profiling_groups()["profilingGroupNames"])
+        r = c.create_profiling_group(profilingGroupName="fresh", computePlatform="AWSLambda",
+                                     tags={"team": "new"})
+        self.assertEqual(r["ResponseMetadata"]["HTTPStatusCode"], 201)
+        self.assertEqual(r["profilingGroup"]["computePlatform"], "AWSLambda")
+        self.assertIn("fresh", c.list_profiling_groups()["profilingGroupNames"])
+        with self.assertRaises(ClientError) as cm:
+            c.create_profiling_group(profilingGroupName="fresh")
+        self.assertEqual(cm.exception.response["Error"]["Code"], "ConflictException")
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 409)
+        c.update_profiling_group(profilingGroupName="fresh", agentOrchestrationConfig={"profilingEnabled": False})
+        d = c.describe_profiling_group(profilingGroupName="fresh")["profilingGroup"]
+        self.assertFalse(d["agentOrchestrationConfig"]["profilingEnabled"])
+        self.assertFalse(c.configure_agent(profilingGroupName="fresh")["configuration"]["shouldProfile"])
+        # Permissions, with the policy's revision.
+        p = c.put_permission(profilingGroupName="fresh", actionGroup="agentPermissions",
+                             principals=["arn:aws:iam::123456789012:role/writer"])
+        self.assertIn("role/writer", c.get_policy(profilingGroupName="fresh")["policy"])
+        c.remove_permission(profilingGroupName="fresh", actionGroup="agentPermissions", revisionId=p["revisionId"])
+        with self.assertRaises(ClientError) as cm:
+            c.get_policy(profilingGroupName="fresh")
+        self.assertEqual(cm.exception.response["Error"]["Code"], "ResourceNotFoundException")
+        # Notification channels.
+        n = c.add_notification_channels(profilingGroupName="fresh", channels=[
+            {"uri": "arn:aws:sns:us-east-1:123456789012:t", "eventPublishers": ["AnomalyDetection"]}])
+        cid = n["notificationConfiguration"]["channels"][0]["id"]
+        self.assertEqual(len(c.get_notification_configuration(profilingGroupName="fresh")
+                             ["notificationConfiguration"]["channels"]), 1)
+        c.remove_notification_channel(profilingGroupName="fresh", channelId=cid)
+        self.assertEqual(c.get_notification_configuration(profilingGroupName="fresh")
+                         ["notificationConfiguration"]["channels"], [])
+        # Tags, by ARN.
+        arn = ARN.format("fresh")
+        c.tag_resource(resourceArn=arn, tags={"env": "prod"})
+        self.assertEqual(c.list_tags_for_resource(resourceArn=arn)["tags"], {"team": "new", "env": "prod"})
+        c.untag_resource(resourceArn=arn, tagKeys=["team"])
+        self.assertEqual(c.list_tags_for_resource(resourceArn=arn)["tags"], {"env": "prod"})
+        # The agent's own calls.
+        c.post_agent_profile(profilingGroupName="fresh", agentProfile=b"{}", contentType="application/json")
+        c.submit_feedback(profilingGroupName="fresh", anomalyInstanceId="a-1", type="Positive")
+        # Gone: its reads say so, and its profiles too.
+        c.delete_profiling_group(profilingGroupName="fresh")
+        with self.assertRaises(ClientError) as cm:
+            c.describe_profiling_group(profilingGroupName="fresh")
+        self.assertEqual(cm.exception.response["Error"]["Code"], "ResourceNotFoundException")
+        self.assertNotIn("fresh", c.list_profiling_groups()["profilingGroupNames"])
+        # Every write went to the service exactly once.
+        for op in ("UpdateProfilingGroup", "PutPermission", "RemovePermission", "AddNotificationChannels",
+                   "RemoveNotificationChannel", "TagResource", "UntagResource", "PostAgentProfile", "SubmitFeedback",
+                   "DeleteProfilingGroup", "ConfigureAgent"):
+            self.assertEqual(self.calls(op), 1, op)
+        self.assertEqual(self.calls("CreateProfilingGroup"), 2)  # the second one: the conflict
+
+    def test_a_failed_write_is_not_repeated(self):
+        sim = start_sim("--clock", NOW, "--groups", GROUPS, "--fail-rate", "1")
+        gw = start_profgate("--clock", NOW, "--upstream", f"http://127.0.0.1:{sim.port}",
+                            config="[api]\nwrites = on\n[upstream]\nretries = 2\nbackoff_base = 10ms\n")
+        try:
+            c = client(gw.port)
+            for op, kw in (("create_profiling_group", {"profilingGroupName": "x", "clientToken": "t"}),
+                           ("describe_profiling_group", {"profilingGroupName": "zeta"})):
+                with self.assertRaises(ClientError) as cm:
+                    getattr(c, op)(**kw)
+                self.assertEqual(cm.exception.response["Error"]["Code"], "InternalServerException")
+            ops = get(sim.port, "/_sim/stats").json()["apiOperations"]
+            self.assertEqual(ops["CreateProfilingGroup"], 1)  # the service may have created it: once
+            self.assertEqual(ops["DescribeProfilingGroup"], 3)  # a read is retried (upstream.retries = 2)
+        finally:
+            self.assertEqual(gw.stop(), 0)
+            self.assertEqual(sim.stop(), 0)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ TENANTS = f"""
 access_key = {A_KEY}
 secret_key = {A_SECRET}
 groups = team-a-*, shared
+write = on
 [team-b]
 access_key = {B_KEY}
 secret_key = {B_SECRET}
@@ -231,6 +232,31 @@ class Auth(unittest.TestCase):
             for host in ("profgate.example:8443", "GATEWAY.internal"):
                 r = get(gw.port, target, signed_headers(gw.port, target, A_KEY, A_SECRET, host=host))
                 self.assertEqual(r.status, 200, (host, r))
+        finally:
+            self.assertEqual(gw.stop(), 0)
+
+    def test_writes_need_the_tenants_write_permission_and_group(self):
+        gw = start_profgate("--clock", NOW, "--upstream", f"http://127.0.0.1:{self.sim.port}", env=UPSTREAM_ENV,
+                            config=f"[api]\nwrites = on\n[auth]\nmode = sigv4\ntenants_file = {self.tenants}\n")
+        try:
+            a, b = client(gw.port, A_KEY, A_SECRET), client(gw.port, B_KEY, B_SECRET)
+            r = a.create_profiling_group(profilingGroupName="team-a-new", clientToken="t-1")
+            self.assertEqual(r["profilingGroup"]["name"], "team-a-new")
+            self.assertIn("team-a-new", a.list_profiling_groups()["profilingGroupNames"])
+            # Not its group (by name in the body, by path, or by ARN), and B may not write at all.
+            msg = self.expect("AccessDeniedException", lambda: a.create_profiling_group(
+                profilingGroupName="team-b-new", clientToken="t-2"))
+            self.assertIn("profilingGroup/team-b-new", msg)
+            self.expect("AccessDeniedException", lambda: a.delete_profiling_group(profilingGroupName="team-b-api"))
+            self.expect("AccessDeniedException", lambda: a.tag_resource(
+                resourceArn="arn:aws:codeguru-profiler:us-east-1:123456789012:profilingGroup/other", tags={"k": "v"}))
+            msg = self.expect("AccessDeniedException", lambda: b.tag_resource(
+                resourceArn="arn:aws:codeguru-profiler:us-east-1:123456789012:profilingGroup/team-b-api",
+                tags={"k": "v"}))
+            self.assertIn("write = off", msg)
+            a.delete_profiling_group(profilingGroupName="team-a-new")
+            ops = get(self.sim.port, "/_sim/stats").json()["apiOperations"]
+            self.assertEqual((ops["CreateProfilingGroup"], ops["DeleteProfilingGroup"], ops["TagResource"]), (1, 1, 0))
         finally:
             self.assertEqual(gw.stop(), 0)
 

@@ -13,4 +13,8 @@ int pg_json_str(pg_buf *b, const char *s, size_t len);
 /** Same for a NUL-terminated string. */
 int pg_json_cstr(pg_buf *b, const char *s);
 
+/** How deep s[0..len) nests arrays and objects (outside strings), as a cheap check before a
+ *  parser that recurses: a text nested deeper than any real answer is refused first. */
+size_t pg_json_depth(const char *s, size_t len);
+
 #endif

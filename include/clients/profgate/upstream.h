@@ -81,10 +81,11 @@ typedef struct pg_up_request {
     const char *desc;
     const char *body; /* or NULL */
     size_t body_len;
+    bool once;        /* a write: retried only after a 429 (which the service did not carry out) */
 } pg_up_request;
 
-/** Queues rq under the same budget, queue and retries as GetProfile (only operations that may
- *  be repeated safely come here: reads). Contract as pg_upstream_get_profile. */
+/** Queues rq under the same budget, queue and retries as GetProfile (a write, rq->once, is
+ *  retried only when throttled). Contract as pg_upstream_get_profile. */
 int pg_upstream_request(pg_upstream *u, const pg_up_request *rq, const pg_up_origin *origin, pg_up_done done, void *ctx,
                         pg_up_call **handle, pg_apierr *err);
 

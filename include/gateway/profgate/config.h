@@ -78,6 +78,7 @@ typedef struct pg_config {
     int64_t fleet_lease_poll_ms;
     /* [api] */
     int64_t api_read_ttl_ms;
+    bool api_writes;
     /* [auth] */
     int64_t auth_mode;
     char auth_tenants_file[512];

@@ -24,6 +24,7 @@ typedef struct pg_tenant {
     char groups[PG_TENANT_GROUPS_MAX + 1]; /* comma-separated names and globs */
     double rate, burst;                     /* front quota; rate 0: none */
     uint32_t weight;                        /* share of the upstream when it is scarce */
+    bool write;                             /* may change its groups (with api.writes = on) */
     bool active;                            /* false once a reload removed it */
     pg_tbucket quota;
     /* Counters, kept across reloads. */

@@ -20,6 +20,8 @@
     X(NOT_FOUND, "ResourceNotFoundException", 404)                      \
     X(UNKNOWN_OPERATION, "UnknownOperationException", 404)              \
     X(METHOD_NOT_ALLOWED, "MethodNotAllowedException", 405)             \
+    X(CONFLICT, "ConflictException", 409)                               \
+    X(QUOTA_EXCEEDED, "ServiceQuotaExceededException", 402)             \
     X(REQUEST_TIMEOUT, "RequestTimeoutException", 408)                  \
     X(PAYLOAD_TOO_LARGE, "PayloadTooLargeException", 413)               \
     X(URI_TOO_LONG, "UriTooLongException", 414)                         \

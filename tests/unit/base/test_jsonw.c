@@ -97,6 +97,16 @@ static void test_utf8_echo(void **state)
     assert_string_equal(pg_utf8_echo("abcdefghijkl", 12, out, 8), "abcd...");
 }
 
+static void test_depth(void **state)
+{
+    (void)state;
+    assert_int_equal(pg_json_depth("{}", 2), 1);
+    assert_int_equal(pg_json_depth("{\"a\":[[1],{\"b\":[]}]}", 20), 4);
+    assert_int_equal(pg_json_depth("\"[[[[\"", 6), 0);       /* brackets in a string do not count */
+    assert_int_equal(pg_json_depth("[\"\\\"[[\"]", 8), 1);  /* nor after an escaped quote */
+    assert_int_equal(pg_json_depth("]]]", 3), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -106,6 +116,7 @@ int main(void)
         cmocka_unit_test(test_cstr_is_the_same),
         cmocka_unit_test(test_the_buffer_limit_holds),
         cmocka_unit_test(test_utf8_echo),
+        cmocka_unit_test(test_depth),
     };
     return cmocka_run_group_tests_name("jsonw", tests, NULL, NULL);
 }

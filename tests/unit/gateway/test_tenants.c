@@ -14,7 +14,7 @@
 #include "profgate/tenants.h"
 
 static const char two[] = "[a]\naccess_key = AKIAAAAAAAAAAAAAAAA1\nsecret_key = secret-of-tenant-a-0001\n"
-                          "groups = shop-*, billing\nrate = 2\nweight = 3\n"
+                          "groups = shop-*, billing\nrate = 2\nweight = 3\nwrite = on\n"
                           "[b]\naccess_key = AKIABBBBBBBBBBBBBBB2\nsecret_key = secret-of-tenant-b-0002\ngroups = b?-[0-9]\n";
 
 static void test_parse_and_lookup(void **state)
@@ -39,6 +39,8 @@ static void test_parse_and_lookup(void **state)
     assert_true(pg_tenant_may_read(b, "bx-7"));
     assert_false(pg_tenant_may_read(b, "bx-x"));
     assert_int_equal(b->weight, 1);
+    assert_true(a->write);
+    assert_false(b->write); /* writes are granted, never assumed */
     assert_true(b->rate == 0);
     /* Quota: burst 4, then one every half second. */
     for (int i = 0; i < 4; i++)
@@ -75,6 +77,7 @@ static void test_errors(void **state)
     expect_error("[x]\ncolour = blue\n", "unknown setting 'colour'");
     expect_error("[bad name]\ngroups = a\n", "tenant name [bad name]");
     expect_error("[x]\nweight = 0\n", "weight must be a whole number");
+    expect_error("[x]\nwrite = yes\n", "write must be on or off");
     expect_error("[x]\nrate = -1\n", "rate must be a number");
     expect_error("[x]\naccess_key = AKIAXXXXXXXXXXXXXXX1\nsecret_key = secret-secret-secret\ngroups = a\n"
                  "[y]\naccess_key = AKIAXXXXXXXXXXXXXXX1\nsecret_key = secret-secret-secret\ngroups = b\n",
