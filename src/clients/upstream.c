@@ -44,6 +44,7 @@ struct pg_up_call {
     cstate state;
     char target[640];  /* path and query, as sent and signed */
     char method[8];    /* GET unless a passed-through operation says otherwise */
+    unsigned op;       /* its budget (PG_UP_OP_*) */
     char *req_body;    /* owned; NULL without a body */
     size_t req_len;
     bool once;         /* not repeated after an attempt the service may have carried out */
@@ -87,7 +88,15 @@ struct pg_upstream {
     pg_curl_uv *curl;    /* NULL once closed */
     uv_timer_t pace_timer;
     int open_handles;    /* the pace timer, call timers, and curl_uv until it has closed */
-    pg_fairq queue;      /* waiting for a token and a slot, fair across tenants */
+    pg_fairq queue;      /* GetProfile calls waiting for a token and a slot, fair across tenants */
+    /* Every other operation: its own budget and queue (first come, first served). */
+    struct {
+        clist waiting;
+        pg_tbucket tb;
+        double max_rate;
+    } ops[PG_UP_OPS];
+    size_t ops_waiting;  /* calls in all of them */
+    uv_timer_t ops_timer; /* the next token of an operation with calls waiting */
     clist active;        /* in flight or backing off */
     pg_tbucket tb;       /* the local pacer: the whole budget alone, this member's share of the fleet's */
     double max_rate, min_rate;
@@ -118,8 +127,15 @@ static void finish_attempt(call *c, CURLcode res);
 
 /* Waits in its tenant's flow, in its class: interactive (small-plan) calls before the same
  * tenant's refreshes, and those before its bulk ones. */
+static void list_push(clist *l, call *c);
+
 static void enqueue(pg_upstream *u, call *c)
 {
+    if (c->op != PG_UP_OP_GETPROFILE) {
+        list_push(&u->ops[c->op].waiting, c);
+        u->ops_waiting++;
+        return;
+    }
     pg_fairq_push(&u->queue, &c->qi, c->origin.flow, c->origin.cls);
 }
 
@@ -128,7 +144,7 @@ void pg_upstream_raise(pg_upstream *u, pg_up_call *c, unsigned cls)
     if (cls >= c->origin.cls)
         return;
     c->origin.cls = (uint8_t)cls;
-    if (c->state == S_QUEUED)
+    if (c->state == S_QUEUED && c->op == PG_UP_OP_GETPROFILE)
         pg_fairq_raise(&u->queue, &c->qi, cls);
 }
 
@@ -652,7 +668,12 @@ static void finish_attempt(call *c, CURLcode res)
     char msg[256], why[300];
     pg_upstream_error_message(c->body.data, c->body.len, msg, sizeof msg);
     attempt_error(c, &o, res, msg, why, sizeof why);
-    if (o.throttled) {
+    if (o.throttled && c->op != PG_UP_OP_GETPROFILE) {
+        /* That operation's own limit: only its pace halves. */
+        pg_tbucket *tb = &u->ops[c->op].tb;
+        tb->rate = PG_MAX(tb->rate * 0.5, 0.05);
+        tb->tokens = PG_MIN(tb->tokens, 1.0);
+    } else if (o.throttled) {
         on_throttled(u);
         if (u->fleet != NULL) {
             /* Slots booked at the old rate are given up: the fleet's budget keeps them taken, so
@@ -796,10 +817,61 @@ static bool pace(pg_upstream *u, int64_t now)
 }
 
 /* Starts as many queued calls as the pacer, the in-flight cap and the breaker allow. */
+static void pump_ops(pg_upstream *u);
+
+static void on_ops_timer(uv_timer_t *t)
+{
+    pump(t->data);
+}
+
+/* The other operations: each takes from its own budget (its share while in a fleet), so one
+ * operation's calls never wait for another's tokens. Calls past their deadline end here. */
+static void pump_ops(pg_upstream *u)
+{
+    if (u->ops_waiting == 0)
+        return;
+    int64_t now = now_ns(), next = INT64_MAX;
+    double share = u->fleet != NULL ? pg_fleet_local_share(u->fleet) : 1.0;
+    for (unsigned op = PG_UP_OP_LISTTIMES; op < PG_UP_OPS; op++) {
+        clist *q = &u->ops[op].waiting;
+        pg_tbucket *tb = &u->ops[op].tb;
+        /* Recovery after a 429: a tenth of the budget back per call let through. */
+        double max = u->ops[op].max_rate * share;
+        if (tb->rate > max)
+            tb->rate = max;
+        while (q->head != NULL) {
+            call *c = q->head;
+            if (now >= c->deadline) {
+                list_remove(q, c);
+                u->ops_waiting--;
+                pg_apierr_set(&c->err, PG_AE_UNAVAILABLE,
+                              "The upstream did not answer within profgate's deadline (%llu ms)",
+                              (unsigned long long)u->cfg.deadline_ms);
+                complete(c, false);
+                continue;
+            }
+            if (!breaker_allows(u) || u->active.n >= u->cfg.max_inflight)
+                return; /* a slot frees up: pump runs again */
+            if (!pg_tbucket_take(tb, now, 1)) {
+                next = PG_MIN(next, now + pg_tbucket_wait_ns(tb, now, 1));
+                break;
+            }
+            tb->rate = PG_MIN(max, tb->rate + max / 10);
+            list_remove(q, c);
+            u->ops_waiting--;
+            if (!start_attempt(c))
+                fail_now(c, PG_AE_INTERNAL, "profgate could not start an upstream request");
+        }
+    }
+    if (next != INT64_MAX)
+        PG_CHECK_UV(uv_timer_start(&u->ops_timer, on_ops_timer, (uint64_t)(next - now + PG_NS_PER_MS - 1) / PG_NS_PER_MS, 0));
+}
+
 static void pump(pg_upstream *u)
 {
     if (u->closing)
         return;
+    pump_ops(u);
     for (pg_fq_item *it; (it = pg_fairq_peek(&u->queue)) != NULL;) {
         call *c = CALL_OF(it);
         int64_t now = now_ns();
@@ -897,7 +969,13 @@ pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, const 
     curl_multi_setopt(multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     PG_CHECK_UV(uv_timer_init(loop, &u->pace_timer));
     u->pace_timer.data = u;
-    u->open_handles = 2; /* the pace timer and curl_uv */
+    PG_CHECK_UV(uv_timer_init(loop, &u->ops_timer));
+    u->ops_timer.data = u;
+    for (unsigned op = 0; op < PG_UP_OPS; op++) {
+        u->ops[op].max_rate = cfg->op_rate;
+        pg_tbucket_init(&u->ops[op].tb, cfg->op_rate, cfg->op_burst, pg_monotonic_ns());
+    }
+    u->open_handles = 3; /* the pace and operations timers, and curl_uv */
     u->max_rate = cfg->rate;
     u->min_rate = cfg->rate / 64 < 0.05 ? 0.05 : cfg->rate / 64;
     u->share = 1.0;
@@ -923,10 +1001,10 @@ void pg_ts_query_encode(const char *ts, char *out, size_t outlen)
     out[o] = '\0';
 }
 
-int pg_upstream_get(pg_upstream *u, const char *target, const char *desc, const pg_up_origin *origin, pg_up_done done,
-                    void *ctx, pg_up_call **handle, pg_apierr *err)
+int pg_upstream_get(pg_upstream *u, unsigned op, const char *target, const char *desc, const pg_up_origin *origin,
+                    pg_up_done done, void *ctx, pg_up_call **handle, pg_apierr *err)
 {
-    const pg_up_request rq = {.method = "GET", .target = target, .desc = desc};
+    const pg_up_request rq = {.method = "GET", .target = target, .desc = desc, .op = op};
     return pg_upstream_request(u, &rq, origin, done, ctx, handle, err);
 }
 
@@ -947,9 +1025,18 @@ int pg_upstream_request(pg_upstream *u, const pg_up_request *rq, const pg_up_ori
         u->st.refused++;
         return PG_EIO;
     }
+    PG_ASSERT(rq->op < PG_UP_OPS);
+    if (rq->op != PG_UP_OP_GETPROFILE && u->ops[rq->op].waiting.n >= u->cfg.queue_max) {
+        pg_tbucket *tb = &u->ops[rq->op].tb;
+        pg_apierr_set(err, PG_AE_UNAVAILABLE, "profgate's upstream queue for this operation is full (%u calls waiting)",
+                      u->cfg.queue_max);
+        err->retry_after_ms = (int64_t)PG_MIN((double)u->ops[rq->op].waiting.n / PG_MAX(tb->rate, 0.05) * 1000, 60000.0);
+        u->st.refused++;
+        return PG_ELIMIT;
+    }
     unsigned flow = origin != NULL ? origin->flow : 0;
     size_t held = pg_fairq_flow_len(&u->queue, flow), share = pg_fairq_share(&u->queue, flow, u->cfg.queue_max);
-    if (held >= share) {
+    if (rq->op == PG_UP_OP_GETPROFILE && held >= share) {
         /* Admission is per tenant, not only its order: one tenant's flood of cold ranges would
          * otherwise take every place and the others' misses would be refused. It is this
          * tenant's own rate that is exceeded, so it gets what a throttled client retries. */
@@ -959,7 +1046,7 @@ int pg_upstream_request(pg_upstream *u, const pg_up_request *rq, const pg_up_ori
         u->st.refused++;
         return PG_ELIMIT;
     }
-    if (u->queue.n >= u->cfg.queue_max) {
+    if (rq->op == PG_UP_OP_GETPROFILE && u->queue.n >= u->cfg.queue_max) {
         pg_apierr_set(err, PG_AE_UNAVAILABLE, "profgate's upstream queue is full (%u calls waiting)", u->cfg.queue_max);
         /* Roughly when the queue has drained enough at the current pace (at most a minute). */
         err->retry_after_ms = (int64_t)PG_MIN((double)u->queue.n / PG_MAX(u->tb.rate, 0.05) * 1000, 60000.0);
@@ -983,6 +1070,7 @@ int pg_upstream_request(pg_upstream *u, const pg_up_request *rq, const pg_up_ori
     snprintf(c->desc, sizeof c->desc, "%s", desc);
     snprintf(c->method, sizeof c->method, "%s", rq->method);
     c->once = rq->once;
+    c->op = rq->op;
     if (rq->body != NULL) {
         if ((c->req_body = malloc(rq->body_len ? rq->body_len : 1)) == NULL) {
             pg_buf_free(&c->body);
@@ -1012,7 +1100,7 @@ int pg_upstream_get_profile(pg_upstream *u, const char *group, pg_period per, in
     snprintf(target, sizeof target, "/profilingGroups/%s/profile?startTime=%s&period=%s", group, enc,
              pg_period_name(per));
     snprintf(desc, sizeof desc, "%s/%s/%s", group, pg_period_name(per), ts);
-    return pg_upstream_get(u, target, desc, origin, done, ctx, handle, err);
+    return pg_upstream_get(u, PG_UP_OP_GETPROFILE, target, desc, origin, done, ctx, handle, err);
 }
 
 static void on_upstream_timer_closed(uv_handle_t *h)
@@ -1031,7 +1119,7 @@ static void on_curl_closed(void *data)
 
 static void maybe_closed(pg_upstream *u)
 {
-    if (!u->closing || u->open_handles > 0 || u->queue.n > 0 || u->active.n > 0)
+    if (!u->closing || u->open_handles > 0 || u->queue.n > 0 || u->ops_waiting > 0 || u->active.n > 0)
         return;
     void (*cb)(void *) = u->closed;
     void *data = u->closed_data;
@@ -1052,6 +1140,14 @@ void pg_upstream_close(pg_upstream *u, void (*done)(void *data), void *data)
         pg_fairq_remove(&u->queue, it);
         fail_now(c, PG_AE_UNAVAILABLE, "profgate is shutting down");
     }
+    for (unsigned op = 0; op < PG_UP_OPS; op++) {
+        while (u->ops[op].waiting.head != NULL) {
+            call *c = u->ops[op].waiting.head;
+            list_remove(&u->ops[op].waiting, c);
+            u->ops_waiting--;
+            fail_now(c, PG_AE_UNAVAILABLE, "profgate is shutting down");
+        }
+    }
     while (u->active.head) {
         call *c = u->active.head;
         list_remove(&u->active, c);
@@ -1066,6 +1162,7 @@ void pg_upstream_close(pg_upstream *u, void (*done)(void *data), void *data)
     pg_curl_uv_close(u->curl, on_curl_closed, u);
     u->curl = NULL;
     uv_close((uv_handle_t *)&u->pace_timer, on_upstream_timer_closed);
+    uv_close((uv_handle_t *)&u->ops_timer, on_upstream_timer_closed);
     u->open_handles--;
     maybe_closed(u);
 }
@@ -1075,7 +1172,7 @@ void pg_upstream_get_stats(const pg_upstream *u, pg_upstream_stats *out)
     *out = u->st;
     out->rate = u->tb.rate;
     out->rate_max = u->max_rate;
-    out->queued = u->queue.n;
+    out->queued = u->queue.n + u->ops_waiting;
     out->inflight = u->active.n;
     out->breaker = bstate_names[u->breaker];
 }
@@ -1096,6 +1193,12 @@ void pg_upstream_reconfigure(pg_upstream *u, const pg_upstream_cfg *cfg)
     set_share(u, share);
     if (u->fleet != NULL)
         pg_fleet_reconfigure(u->fleet, cfg->rate, cfg->burst);
+    for (unsigned op = 0; op < PG_UP_OPS; op++) {
+        u->ops[op].max_rate = cfg->op_rate;
+        u->ops[op].tb.rate = cfg->op_rate;
+        u->ops[op].tb.burst = cfg->op_burst;
+        u->ops[op].tb.tokens = PG_MIN(u->ops[op].tb.tokens, cfg->op_burst);
+    }
     pump(u); /* more room may let queued calls start now */
 }
 
@@ -1104,7 +1207,12 @@ bool pg_upstream_cancel(pg_upstream *u, pg_up_call *c)
     PG_ASSERT(c->magic == CALL_MAGIC && c->up == u);
     if (c->state != S_QUEUED)
         return false; /* in flight or backing off: it ends as usual, its result is kept */
-    pg_fairq_remove(&u->queue, &c->qi);
+    if (c->op != PG_UP_OP_GETPROFILE) {
+        list_remove(&u->ops[c->op].waiting, c);
+        u->ops_waiting--;
+    } else {
+        pg_fairq_remove(&u->queue, &c->qi);
+    }
     call_set_state(c, S_DONE);
     release_transfer(c); /* a call queued again after a failed attempt keeps its handle */
     if (c->timer_init) {

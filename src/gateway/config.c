@@ -87,11 +87,18 @@ static const directive table[] = {
     {"upstream", "region", T_STRING, F(up_region), "", 0, 0,
      "Region for the default endpoint and for SigV4. Empty: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1.", false},
     {"upstream", "rate", T_INT, F(up_rate), "10", 1, 100000,
-     "Most upstream requests per second (token bucket); throttling halves the pace, which recovers gradually. With "
+     "Most GetProfile requests per second upstream (token bucket); throttling halves the pace, which recovers gradually. With "
      "redis.url and fleet.enabled this is the whole fleet's budget, shared by every replica and worker: set the "
      "account's real limit, not a share of it.", true},
     {"upstream", "burst", T_INT, F(up_burst), "20", 1, 100000,
      "Token bucket capacity: requests allowed back to back (the fleet's, like rate).", true},
+    {"upstream", "op_rate", T_INT, F(up_op_rate), "10", 1, 100000,
+     "Each other operation's own budget, in requests per second upstream: AWS throttles every operation "
+     "separately (ListProfileTimes, ListProfilingGroups, ...) and publishes no figures, so each has its own token "
+     "bucket and queue, and never waits for GetProfile's. For the whole fleet: each member holds rate / members.",
+     true},
+    {"upstream", "op_burst", T_INT, F(up_op_burst), "20", 1, 100000,
+     "Each other operation's token bucket capacity (the fleet's, like op_rate).", true},
     {"upstream", "max_inflight", T_INT, F(up_max_inflight), "16", 1, 1024, "Most concurrent upstream transfers.", true},
     {"upstream", "queue_max", T_INT, F(up_queue_max), "10000", 1, 1000000,
      "Most upstream calls waiting for a token or a transfer slot; past it requests get 503 at once.", true},

@@ -18,6 +18,8 @@
 #include "profgate/sigv4.h"
 #include "profgate/upstream.h"
 
+_Static_assert(PG_UP_OPS == PG_UP_OP_API + PG_OP_COUNT, "one upstream budget per operation");
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,7 +303,7 @@ void gw_passthrough(pg_gateway *gw, pg_http_req *req, pg_op op, const pg_route_r
     snprintf(desc, sizeof desc, "%s/%s", o->name, group[0] ? group : "-");
     const pg_up_request rq = {.method = pg_operation_routes[op].method, .target = target, .desc = desc,
                               .body = h->body_bytes ? h->body : NULL, .body_len = (size_t)h->body_bytes,
-                              .once = o->write};
+                              .once = o->write, .op = PG_UP_OP_API + (unsigned)op};
     gw->api_calls++;
     if (pg_upstream_request(gw->d.upstream, &rq, &origin, on_upstream, f, NULL, &err) != PG_OK) {
         pg_up_result res = {.ok = false, .err = &err};

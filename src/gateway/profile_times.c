@@ -237,7 +237,7 @@ static void fetch_page(ltfetch *f, const char *token)
     PG_FMT_FITS(n, sizeof desc);
     pg_apierr err;
     gw->lt_upstream_calls++;
-    if (pg_upstream_get(gw->d.upstream, target, desc, &f->origin, on_page, f, NULL, &err) != PG_OK)
+    if (pg_upstream_get(gw->d.upstream, PG_UP_OP_LISTTIMES, target, desc, &f->origin, on_page, f, NULL, &err) != PG_OK)
         fetch_end(f, &err);
 }
 

@@ -52,6 +52,8 @@ int pg_settings_upstream(pg_upstream_cfg *u, const pg_config *c, char *err, size
         u->endpoint[--n] = '\0';
     u->rate = (double)c->up_rate;
     u->burst = (double)c->up_burst;
+    u->op_rate = (double)c->up_op_rate;
+    u->op_burst = (double)c->up_op_burst;
     u->max_inflight = (uint32_t)c->up_max_inflight;
     u->queue_max = (uint32_t)c->up_queue_max;
     u->retries = (uint32_t)c->up_retries;

@@ -8,12 +8,13 @@ Tenants' access is tested in test_tenants.py."""
 import json
 import os
 import subprocess
+import threading
 import unittest
 from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
 
-from harness import CREDS, boto3_client as client, get, get_many, start_profgate, start_sim
+from harness import CREDS, boto3_client as client, get, get_many, start_profgate, start_sim, wait_for
 
 NOW = "2026-11-20T10:07:30Z!"
 GROUPS = "team-a-web,team-a-db,team-b-api,shared,zeta"
@@ -148,6 +149,46 @@ class Api(unittest.TestCase):
         self.assertEqual(outs[0], outs[1])
         self.assertEqual(len(outs[0]["profilingGroups"]), 5)
 
+
+
+class Budgets(unittest.TestCase):
+    """Each operation has its own budget (upstream.op_rate, op_burst), and GetProfile's calls never
+    wait behind another operation's."""
+
+    def test_an_operations_budget_paces_it_alone(self):
+        sim = start_sim("--groups", GROUPS, "--nodes", "50")
+        gw = start_profgate("--upstream", f"http://127.0.0.1:{sim.port}",
+                            config="[api]\nread_ttl = 0s\n[upstream]\nop_rate = 2\nop_burst = 2\n")
+        try:
+            done = []
+            lock = threading.Lock()
+
+            def read(i):
+                r = get(gw.port, f"/profilingGroups?maxResults={i + 1}", timeout=60)  # distinct: never shared
+                with lock:
+                    done.append(("read", r.status))
+
+            threads = [threading.Thread(target=read, args=(i,)) for i in range(10)]
+            for t in threads:
+                t.start()
+            # Once the reads queue behind their budget, a GetProfile goes straight through.
+            wait_for(lambda: get(gw.port, "/healthz").json()["upstream"]["queued"] >= 5, 10, "reads to queue")
+            r = get(gw.port, "/profilingGroups/zeta/profile?period=PT5M", {"Accept": "application/json"}, timeout=60)
+            with lock:
+                done.append(("profile", r.status))
+            for t in threads:
+                t.join()
+            self.assertEqual(sorted(done), [("profile", 200)] + [("read", 200)] * 10)
+            self.assertLess(done.index(("profile", 200)), len(done) - 1, "GetProfile waited for the reads' budget")
+            st = get(sim.port, "/_sim/stats").json()
+            self.assertEqual(st["apiOperations"]["ListProfilingGroups"], 10)
+            # Burst 2, then 2 a second: never more than 4 in a second (rate + burst), and it took
+            # the budget's time, not less.
+            self.assertLessEqual(st["maxRequestsInASecond"], 2 + 2 + 1, st["requestsPerSecond"])  # + the GetProfile
+            self.assertGreaterEqual(len([n for n in st["requestsPerSecond"].values() if n > 0]), 3)
+        finally:
+            self.assertEqual(gw.stop(), 0)
+            self.assertEqual(sim.stop(), 0)
 
 
 class Writes(unittest.TestCase):

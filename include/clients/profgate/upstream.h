@@ -21,7 +21,8 @@
 typedef struct pg_upstream_cfg {
     char endpoint[512]; /* scheme://host[:port], no trailing slash */
     char region[64];
-    double rate, burst;
+    double rate, burst;         /* GetProfile's budget (the whole fleet's) */
+    double op_rate, op_burst;   /* each other operation's own budget (ListProfileTimes, the reads, ...) */
     uint32_t max_inflight, queue_max, retries;
     uint64_t backoff_base_ms, backoff_cap_ms, attempt_timeout_ms, deadline_ms;
     size_t max_response;
@@ -82,7 +83,16 @@ typedef struct pg_up_request {
     const char *body; /* or NULL */
     size_t body_len;
     bool once;        /* a write: retried only after a 429 (which the service did not carry out) */
+    unsigned op;      /* its budget: PG_UP_OP_GETPROFILE, PG_UP_OP_LISTTIMES or PG_UP_OP_API + pg_op */
 } pg_up_request;
+
+/* Budgets: AWS throttles each operation separately. GetProfile has upstream.rate/burst (paced
+ * fairly across tenants, shared through the fleet); every other operation its own op_rate and
+ * op_burst, in its own queue (each fleet member holding its share, rate / members). */
+#define PG_UP_OP_GETPROFILE 0
+#define PG_UP_OP_LISTTIMES 1
+#define PG_UP_OP_API 2
+#define PG_UP_OPS (PG_UP_OP_API + 21)
 
 /** Queues rq under the same budget, queue and retries as GetProfile (a write, rq->once, is
  *  retried only when throttled). Contract as pg_upstream_get_profile. */
@@ -90,11 +100,11 @@ int pg_upstream_request(pg_upstream *u, const pg_up_request *rq, const pg_up_ori
                         pg_up_call **handle, pg_apierr *err);
 
 /**
- * Queues a GET of target (path and query, already percent-encoded) under the same budget, queue
- * and retries as GetProfile; desc names it in logs. Contract as pg_upstream_get_profile.
+ * Queues a GET of target (path and query, already percent-encoded) under operation op's budget
+ * (PG_UP_OP_*), with GetProfile's retries; desc names it in logs. Contract as pg_upstream_get_profile.
  */
-int pg_upstream_get(pg_upstream *u, const char *target, const char *desc, const pg_up_origin *origin, pg_up_done done,
-                    void *ctx, pg_up_call **handle, pg_apierr *err);
+int pg_upstream_get(pg_upstream *u, unsigned op, const char *target, const char *desc, const pg_up_origin *origin,
+                    pg_up_done done, void *ctx, pg_up_call **handle, pg_apierr *err);
 
 /** A timestamp ("2026-11-24T10:00:00Z") for a query string, ':' percent-encoded as the SDKs do. */
 void pg_ts_query_encode(const char *ts, char *out, size_t outlen);

@@ -48,6 +48,7 @@ typedef struct pg_config {
     char up_region[64];
     int64_t up_rate;
     int64_t up_burst;
+    int64_t up_op_rate, up_op_burst;
     int64_t up_max_inflight;
     int64_t up_queue_max;
     int64_t up_retries;
