@@ -145,6 +145,18 @@ char *pg_utf8_echo(const char *in, size_t len, char *out, size_t outlen)
     return out;
 }
 
+char *pg_header_safe(const char *in, size_t len, char *out, size_t outlen)
+{
+    PG_ASSERT(outlen >= 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 1 < outlen; i++) {
+        unsigned char ch = (unsigned char)in[i];
+        out[o++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+    }
+    out[o] = '\0';
+    return out;
+}
+
 char *pg_printable(const char *in, size_t len, char *out, size_t outlen)
 {
     PG_ASSERT(outlen >= 4);

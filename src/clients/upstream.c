@@ -45,6 +45,8 @@ struct pg_up_call {
     char target[640];  /* path and query, as sent and signed */
     char method[8];    /* GET unless a passed-through operation says otherwise */
     unsigned op;       /* its budget (PG_UP_OP_*) */
+    char req_ctype[128]; /* the body's Content-Type (JSON unless a passed-through request said) */
+    char resp_ctype[128]; /* the answer's, as the upstream gave it */
     char *req_body;    /* owned; NULL without a body */
     size_t req_len;
     bool once;         /* not repeated after an attempt the service may have carried out */
@@ -241,7 +243,8 @@ static void complete(call *c, bool ok)
     bool answered = !ok && c->status >= 400 && c->errtype[0];
     pg_up_result r = {.ok = ok, .status = (int)c->status, .err = ok ? NULL : &c->err,
                       .body = ok || answered ? c->body.data : NULL, .len = ok || answered ? c->body.len : 0,
-                      .attempts = c->attempts, .errtype = answered ? c->errtype : NULL, .aws_rid = c->aws_rid};
+                      .attempts = c->attempts, .errtype = answered ? c->errtype : NULL, .aws_rid = c->aws_rid,
+                      .content_type = c->resp_ctype};
     if (r.body == NULL && (ok || answered))
         r.body = "";
     c->done(c->ctx, &r);
@@ -398,6 +401,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
         snprintf(c->errtype, sizeof c->errtype, "%.*s", (int)PG_MIN(vl, sizeof c->errtype - 1), v);
     } else if (header_value(data, len, "x-amzn-requestid", &v, &vl)) {
         pg_printable(v, vl, c->aws_rid, sizeof c->aws_rid);
+    } else if (header_value(data, len, "content-type", &v, &vl)) {
+        pg_header_safe(v, vl, c->resp_ctype, sizeof c->resp_ctype);
     }
     return len;
 }
@@ -428,9 +433,9 @@ static bool sign_headers(call *c)
     pg_amz_date(pg_realtime_ns(), amz_date);
     bool ok = add_header(c, "Host: %s", u->host) && add_header(c, "Accept: application/json") &&
               add_header(c, "X-Amz-Date: %s", amz_date) && add_header(c, "User-Agent: profgate/%s", PG_VERSION);
-    /* A body is always JSON here (the passed-through operations' rest-json payloads). */
+    /* A body's type: the client's (PostAgentProfile sends Ion or JSON), else JSON. */
     if (ok && c->req_body != NULL)
-        ok = add_header(c, "Content-Type: application/json");
+        ok = add_header(c, "Content-Type: %s", c->req_ctype);
     /* Not signed: tracing headers are not part of the request's meaning (the SDKs do the same). */
     if (ok && c->origin.trace[0])
         ok = add_header(c, "X-Amzn-Trace-Id: %s", c->origin.trace);
@@ -442,7 +447,7 @@ static bool sign_headers(call *c)
         };
         size_t ns = 3;
         if (c->req_body != NULL)
-            signed_hdrs[ns++] = (pg_http_header){"content-type", 12, "application/json", 16};
+            signed_hdrs[ns++] = (pg_http_header){"content-type", 12, c->req_ctype, strlen(c->req_ctype)};
         if (u->creds.session_token[0]) {
             signed_hdrs[ns++] = (pg_http_header){"x-amz-security-token", 20, u->creds.session_token,
                                                  strlen(u->creds.session_token)};
@@ -519,7 +524,7 @@ static bool start_attempt(call *c)
         return false;
     call_set_state(c, S_INFLIGHT);
     list_push(&u->active, c);
-    c->errtype[0] = c->aws_rid[0] = '\0';
+    c->errtype[0] = c->aws_rid[0] = c->resp_ctype[0] = '\0';
     c->attempt_t0 = now_ns();
     pg_log(PG_LOG_DEBUG, "upstream %s attempt %d rid=%s", c->desc, c->attempts, c->origin.rid[0] ? c->origin.rid : "-");
     return true;
@@ -1071,6 +1076,8 @@ int pg_upstream_request(pg_upstream *u, const pg_up_request *rq, const pg_up_ori
     snprintf(c->method, sizeof c->method, "%s", rq->method);
     c->once = rq->once;
     c->op = rq->op;
+    snprintf(c->req_ctype, sizeof c->req_ctype, "%s",
+             rq->content_type != NULL && rq->content_type[0] ? rq->content_type : "application/json");
     if (rq->body != NULL) {
         if ((c->req_body = malloc(rq->body_len ? rq->body_len : 1)) == NULL) {
             pg_buf_free(&c->body);

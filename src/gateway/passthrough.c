@@ -34,6 +34,7 @@ typedef struct apians {
     int64_t expires_ns; /* monotonic */
     int status;
     char aws_rid[80];
+    char ctype[128];
     size_t len;
     char body[];
 } apians;
@@ -88,11 +89,11 @@ static bool may_read(void *tenant, const char *group)
     return pg_tenant_may_read(tenant, group);
 }
 
-static void answer_ok(apireq *r, int status, const char *rid, const char *body, size_t len)
+static void answer_ok(apireq *r, int status, const char *rid, const char *ctype, const char *body, size_t len)
 {
     if (rid != NULL && rid[0])
         pg_http_req_set_upstream_id(r->req, rid);
-    const pg_http_out_header h[] = {{"Content-Type", "application/json"}};
+    const pg_http_out_header h[] = {{"Content-Type", ctype != NULL && ctype[0] ? ctype : "application/json"}};
     bool list = r->op == PG_OP_LIST_PROFILING_GROUPS || r->op == PG_OP_GET_FINDINGS_REPORT_ACCOUNT_SUMMARY;
     if (r->tenant != NULL && list && len > 0) {
         pg_buf b;
@@ -115,7 +116,7 @@ static void answer_ok(apireq *r, int status, const char *rid, const char *body, 
 static void answer_result(apireq *r, const pg_up_result *res)
 {
     if (res->ok) {
-        answer_ok(r, res->status ? res->status : 200, res->aws_rid, res->body, res->len);
+        answer_ok(r, res->status ? res->status : 200, res->aws_rid, res->content_type, res->body, res->len);
     } else if (res->errtype != NULL) {
         /* The upstream's own error, as it came (its type, status, message and request id). */
         if (res->aws_rid && res->aws_rid[0])
@@ -153,6 +154,7 @@ static void on_upstream(void *ctx, const pg_up_result *res)
             a->status = res->status ? res->status : 200;
             pg_printable(res->aws_rid ? res->aws_rid : "", res->aws_rid ? strlen(res->aws_rid) : 0, a->aws_rid,
                          sizeof a->aws_rid);
+            snprintf(a->ctype, sizeof a->ctype, "%s", res->content_type ? res->content_type : "");
             a->len = res->len;
             memcpy(a->body, res->body, res->len);
             if (pg_lru_put(gw->api_cache, f->key, strlen(f->key), a, sizeof *a + a->len) != PG_OK)
@@ -260,7 +262,7 @@ void gw_passthrough(pg_gateway *gw, pg_http_req *req, pg_op op, const pg_route_r
         const apians *a = pg_lru_value(e);
         if (a->expires_ns > pg_monotonic_ns()) {
             gw->api_hits++;
-            answer_ok(r, a->status, a->aws_rid, a->body, a->len);
+            answer_ok(r, a->status, a->aws_rid, a->ctype, a->body, a->len);
             pg_lru_release(gw->api_cache, e);
             end(r);
             return;
@@ -301,7 +303,13 @@ void gw_passthrough(pg_gateway *gw, pg_http_req *req, pg_op op, const pg_route_r
     }
     char desc[PG_GROUP_MAX + 64];
     snprintf(desc, sizeof desc, "%s/%s", o->name, group[0] ? group : "-");
+    size_t ctl = 0;
+    const char *ct = pg_http_req_header(req, "content-type", &ctl);
+    char ctype[128] = "";
+    if (ct != NULL)
+        pg_header_safe(ct, ctl, ctype, sizeof ctype);
     const pg_up_request rq = {.method = pg_operation_routes[op].method, .target = target, .desc = desc,
+                              .content_type = ctype,
                               .body = h->body_bytes ? h->body : NULL, .body_len = (size_t)h->body_bytes,
                               .once = o->write, .op = PG_UP_OP_API + (unsigned)op};
     gw->api_calls++;

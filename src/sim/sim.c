@@ -45,6 +45,7 @@ typedef struct stats {
     uint64_t bytes_sent;
     uint64_t traced;        /* requests that carried an X-Amzn-Trace-Id */
     char last_trace[256];   /* the last one, so tests can check what a gateway forwards */
+    char last_body_type[128]; /* the Content-Type of the last request with a body (what a gateway forwarded) */
     uint64_t reached_faults; /* requests that got past auth and throttling (for --fail-after) */
     /* requests per bucket key ("group|PT1H|2026-..."), bounded */
     pg_lru *buckets;
@@ -608,7 +609,9 @@ static void handle_api(pg_sim *s, pg_http_req *req, pg_op op, const pg_route_res
     const char *ct = pg_http_req_header(req, "content-type", &clen);
     char ctype[128] = "";
     if (ct != NULL)
-        snprintf(ctype, sizeof ctype, "%.*s", (int)PG_MIN(clen, sizeof ctype - 1), ct);
+        pg_header_safe(ct, clen, ctype, sizeof ctype);
+    if (h->body_bytes > 0)
+        memcpy(s->st.last_body_type, ctype, sizeof ctype);
     pg_buf b;
     pg_buf_init(&b, (size_t)4 << 20);
     memset(&err, 0, sizeof err);
@@ -676,6 +679,8 @@ static void handle_stats(pg_sim *s, pg_http_req *req)
     pg_lru_get_stats(st->buckets, &ls);
     rc = rc ?: pg_buf_printf(&b, ",\"traced\":%llu,\"lastTraceId\":", (unsigned long long)st->traced);
     rc = rc ?: pg_json_cstr(&b, st->last_trace);
+    rc = rc ?: pg_buf_puts(&b, ",\"lastBodyType\":");
+    rc = rc ?: pg_json_cstr(&b, st->last_body_type);
     rc = rc ?: pg_buf_printf(&b, ",\"distinctBuckets\":%zu,\"bucketKeysDropped\":%llu,\"requestsPerBucket\":{",
                              ls.entries, (unsigned long long)st->bucket_keys_dropped);
     bucket_dump bd = {&b, true, PG_OK};

@@ -250,7 +250,9 @@ class Writes(unittest.TestCase):
         c.untag_resource(resourceArn=arn, tagKeys=["team"])
         self.assertEqual(c.list_tags_for_resource(resourceArn=arn)["tags"], {"env": "prod"})
         # The agent's own calls.
-        c.post_agent_profile(profilingGroupName="fresh", agentProfile=b"{}", contentType="application/json")
+        c.post_agent_profile(profilingGroupName="fresh", agentProfile=b"\xe0\x01\x00\xea",
+                             contentType="application/x-amzn-ion")
+        self.assertEqual(get(self.sim.port, "/_sim/stats").json()["lastBodyType"], "application/x-amzn-ion")
         c.submit_feedback(profilingGroupName="fresh", anomalyInstanceId="a-1", type="Positive")
         # Gone: its reads say so, and its profiles too.
         c.delete_profiling_group(profilingGroupName="fresh")

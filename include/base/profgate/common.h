@@ -72,6 +72,10 @@ bool pg_strieq(const char *a, size_t alen, const char *b);
  */
 char *pg_printable(const char *in, size_t len, char *out, size_t outlen);
 
+/** Copies a header value to be sent on: printable ASCII and spaces kept, anything else (CR, LF,
+ *  controls, non-ASCII) '?', cut to fit. Returns out. */
+char *pg_header_safe(const char *in, size_t len, char *out, size_t outlen);
+
 /**
  * Copies in[0..len) into out as a client's value is echoed in an error message: valid UTF-8 as
  * sent (JSON escaping happens where the message is written), control characters, quotes and bytes

@@ -43,6 +43,7 @@ typedef struct pg_up_result {
      * its error body), so an operation passed through can hand it on as it came. Else NULL. */
     const char *errtype;
     const char *aws_rid; /* the upstream's x-amzn-RequestId ("" when none) */
+    const char *content_type; /* the answer's Content-Type ("" when none) */
 } pg_up_result;
 
 typedef void (*pg_up_done)(void *ctx, const pg_up_result *r);
@@ -84,6 +85,7 @@ typedef struct pg_up_request {
     size_t body_len;
     bool once;        /* a write: retried only after a 429 (which the service did not carry out) */
     unsigned op;      /* its budget: PG_UP_OP_GETPROFILE, PG_UP_OP_LISTTIMES or PG_UP_OP_API + pg_op */
+    const char *content_type; /* the body's (NULL: application/json); printable, at most 127 bytes */
 } pg_up_request;
 
 /* Budgets: AWS throttles each operation separately. GetProfile has upstream.rate/burst (paced
