@@ -122,6 +122,7 @@ static int on_header_value(llhttp_t *ll, const char *at, size_t len)
     pg_http_parser *p = self(ll);
     if (p->field_state == TRAILERS)
         return 0;
+
     p->hdrs[p->nhdrs - 1].value_len += len;
     return store(p, at, len);
 }
@@ -150,6 +151,27 @@ static int on_headers_complete(llhttp_t *ll)
         h->value = p->store + (uintptr_t)h->value;
     }
     p->field_state = TRAILERS;
+    /* HTTP/1.0 and 1.1 only: anything else is not a version this server speaks. */
+    if (ll->http_major != 1 || ll->http_minor > 1)
+        return fail(p, 400, "HTTP version not supported (only HTTP/1.0 and HTTP/1.1)");
+    /* Exactly one Host on HTTP/1.1, at most one on 1.0 (RFC 9112 3.2): two Hosts are two
+     * authorities, and which one a proxy in front believed is unknowable. */
+    size_t hosts = 0, te = 0;
+    for (size_t i = 0; i < p->nhdrs; i++) {
+        const pg_http_header *h = &p->hdrs[i];
+        if (h->name_len == 4 && strncasecmp(h->name, "host", 4) == 0)
+            hosts++;
+        if (h->name_len == 17 && strncasecmp(h->name, "transfer-encoding", 17) == 0) {
+            te++;
+            /* The only transfer coding a request may use here is chunked, alone. */
+            if (!(h->value_len == 7 && strncasecmp(h->value, "chunked", 7) == 0))
+                return fail(p, 501, "Transfer-Encoding other than chunked");
+        }
+    }
+    if (hosts > 1 || (hosts == 0 && ll->http_minor == 1))
+        return fail(p, 400, "an HTTP/1.1 request needs exactly one Host header");
+    if (te > 1)
+        return fail(p, 400, "more than one Transfer-Encoding header");
     if (ll->content_length > p->lim.max_body && (ll->flags & F_CONTENT_LENGTH))
         return fail(p, 413, "request body too large");
     return 0;
@@ -218,6 +240,8 @@ static void reset_message(pg_http_parser *p)
     p->in_message = false;
     p->complete = false;
     p->body_bytes = 0;
+    p->eol = 0;
+    p->seen_line = false;
     memset(&p->head, 0, sizeof p->head);
 }
 
@@ -235,9 +259,31 @@ void pg_http_parser_free(pg_http_parser *p)
     reset_message(p);
 }
 
+/* llhttp accepts obs-fold (a header line continued by a line that starts with whitespace) and
+ * hands the pieces over as one value; RFC 9112 5.2 lets a server refuse it, and a folded Host or
+ * Transfer-Encoding is a request-smuggling tool. So the head's raw bytes are watched for CRLF
+ * followed by SP or HT, across feeds, until the blank line that ends the head. */
+static bool obs_fold(pg_http_parser *p, const char *data, size_t len)
+{
+    for (size_t i = 0; i < len && p->eol != 4; i++) {
+        char c = data[i];
+        if (p->eol == 2 && (c == ' ' || c == '\t'))
+            return true;
+        if (c == '\r')
+            p->eol = p->eol == 2 ? 3 : 1;
+        else if (c == '\n' && (p->eol == 1 || p->eol == 3))
+            p->eol = p->eol == 3 && p->seen_line ? 4 : 2; /* 4: the blank line, the head is over */
+        else
+            p->eol = 0, p->seen_line = true;
+    }
+    return false;
+}
+
 size_t pg_http_parser_feed(pg_http_parser *p, const char *data, size_t len, pg_hp_event *ev)
 {
     PG_ASSERT(!p->complete);
+    if (p->error_status == 0 && p->eol != 4 && obs_fold(p, data, len))
+        fail(p, 400, "obsolete line folding (obs-fold) in a header");
     if (p->error_status != 0) {
         *ev = PG_HP_ERROR;
         return 0;

@@ -4,7 +4,7 @@ import re
 import socket
 import unittest
 
-from harness import Conn, get, start_profgate
+from harness import Conn, get, start_profgate, start_sim
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -78,6 +78,36 @@ class Routing(unittest.TestCase):
             assert_aws_error(self, c.read_response(), 400, "BadRequestException")
             self.assertTrue(c.closed_by_peer(), raw)
             c.close()
+
+    def test_what_a_proxy_could_read_otherwise_is_refused(self):
+        # Request smuggling material: folded headers (even Transfer-Encoding), codings other than
+        # a lone chunked, zero or two Hosts on HTTP/1.1. The simulator parses alike.
+        sim = start_sim()
+        try:
+            cases = [
+                (b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", 400, "BadRequestException", "obs-fold"),
+                (b"GET /healthz HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n", 400,
+                 "BadRequestException", "obs-fold"),
+                (b"GET /healthz HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity, chunked\r\n\r\n0\r\n\r\n", 501,
+                 "NotImplementedException", "Transfer-Encoding"),
+                (b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "BadRequestException", "Host"),
+                (b"GET /healthz HTTP/1.1\r\n\r\n", 400, "BadRequestException", "Host"),
+                (b"GET /healthz HTTP/2.0\r\nHost: a\r\n\r\n", 400, "BadRequestException", "version"),
+            ]
+            for port in (self.gw.port, sim.port):
+                for raw, status, kind, part in cases:
+                    c = Conn(port)
+                    c.send(raw)
+                    assert_aws_error(self, c.read_response(), status, kind, part)
+                    self.assertTrue(c.closed_by_peer(), raw)
+                    c.close()
+                # HTTP/1.0 needs no Host.
+                c = Conn(port)
+                c.send(b"GET /healthz HTTP/1.0\r\n\r\n")
+                self.assertEqual(c.read_response().status, 200)
+                c.close()
+        finally:
+            self.assertEqual(sim.stop(), 0)
 
     def test_keep_alive(self):
         c = Conn(self.gw.port)

@@ -59,6 +59,8 @@ typedef struct pg_http_parser {
     bool complete;
     uint64_t body_bytes;
     char *body;            /* up to lim.max_body, allocated on the first body byte */
+    int eol;               /* the head's line ends seen (obs-fold watch): 2 after CRLF, 4 at its end */
+    bool seen_line;        /* a non-empty line (the request line) was seen */
     int error_status;      /* HTTP status for PG_HP_ERROR */
     const char *error_reason;
     pg_http_head head;
