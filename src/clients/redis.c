@@ -53,8 +53,22 @@ static void connect_now(pg_redis *r);
 
 /* ------------------------------------------------------------------ URL */
 
+/* The URL as messages may show it: a password between "://user:" and "@" becomes "****". */
+static const char *redacted(const char *url, char *out, size_t len)
+{
+    const char *scheme = strstr(url, "://");
+    const char *at = scheme ? strrchr(scheme + 3, '@') : NULL;
+    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    if (colon == NULL)
+        snprintf(out, len, "%.100s", url);
+    else
+        snprintf(out, len, "%.*s****%.80s", (int)PG_MIN((size_t)(colon + 1 - url), 60), url, at);
+    return out;
+}
+
 int pg_redis_url_parse(const char *url, pg_redis_url *out, char *err, size_t errlen)
 {
+    char shown[160];
     memset(out, 0, sizeof *out);
     out->port = 6379;
     if (strncmp(url, "unix:", 5) == 0) {
@@ -64,7 +78,7 @@ int pg_redis_url_parse(const char *url, pg_redis_url *out, char *err, size_t err
         const char *q = strchr(p, '?');
         size_t n = q ? (size_t)(q - p) : strlen(p);
         if (n == 0 || n >= sizeof out->path || p[0] != '/') {
-            snprintf(err, errlen, "redis.url '%.100s': a unix socket needs an absolute path", url);
+            snprintf(err, errlen, "redis.url '%s': a unix socket needs an absolute path", redacted(url, shown, sizeof shown));
             return PG_EINVAL;
         }
         memcpy(out->path, p, n);
@@ -74,7 +88,7 @@ int pg_redis_url_parse(const char *url, pg_redis_url *out, char *err, size_t err
         return PG_OK;
     }
     if (strncmp(url, "redis://", 8) != 0) {
-        snprintf(err, errlen, "redis.url '%.100s' must start with redis:// or unix:", url);
+        snprintf(err, errlen, "redis.url '%s' must start with redis:// or unix:", redacted(url, shown, sizeof shown));
         return PG_EINVAL;
     }
     const char *p = url + 8;
@@ -99,7 +113,7 @@ int pg_redis_url_parse(const char *url, pg_redis_url *out, char *err, size_t err
     const char *colon = memchr(p, ':', hl);
     size_t name = colon ? (size_t)(colon - p) : hl;
     if (name == 0 || name >= sizeof out->host) {
-        snprintf(err, errlen, "redis.url '%.100s' needs a host", url);
+        snprintf(err, errlen, "redis.url '%s' needs a host", redacted(url, shown, sizeof shown));
         return PG_EINVAL;
     }
     memcpy(out->host, p, name);
@@ -107,7 +121,7 @@ int pg_redis_url_parse(const char *url, pg_redis_url *out, char *err, size_t err
         char *e;
         long port = strtol(colon + 1, &e, 10);
         if (e != p + hl || port < 1 || port > 65535) {
-            snprintf(err, errlen, "redis.url '%.100s': bad port", url);
+            snprintf(err, errlen, "redis.url '%s': bad port", redacted(url, shown, sizeof shown));
             return PG_EINVAL;
         }
         out->port = (int)port;
@@ -116,7 +130,7 @@ int pg_redis_url_parse(const char *url, pg_redis_url *out, char *err, size_t err
         char *e;
         long db = strtol(slash + 1, &e, 10);
         if (*e != '\0' || db < 0 || db > 1000) {
-            snprintf(err, errlen, "redis.url '%.100s': bad database number", url);
+            snprintf(err, errlen, "redis.url '%s': bad database number", redacted(url, shown, sizeof shown));
             return PG_EINVAL;
         }
         out->db = (int)db;

@@ -407,6 +407,11 @@ static int app_start(app *a, pg_creds *creds)
     apply_weights(a);
     if (a->tenants != NULL)
         pg_log(PG_LOG_INFO, "auth: sigv4, %zu tenant(s) from %s", a->tenants->n, a->cfg.auth_tenants_file);
+    else if (a->wctx.index <= 1 && pg_listen_beyond_loopback(&scfg.listen))
+        pg_log(PG_LOG_WARN, "auth.mode = off and profgate listens beyond loopback (%s): anyone who can reach it reads "
+                            "every profiling group through profgate's credentials; set auth.mode = sigv4 or restrict "
+                            "the network (docs/CONTRACT.md, README \"Teams\")",
+               a->cfg.listen);
     scfg.on_done = pg_gateway_done;
     scfg.reuseport = a->wctx.index > 0;
     if (pg_http_server_start(&a->loop, &scfg, pg_gateway_handle, a->gw, &a->server, err, sizeof err) != PG_OK) {

@@ -15,6 +15,7 @@
 #include "profgate/tenants.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <ini.h>
 #include <openssl/crypto.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct parsed {
     pg_tenant t;
@@ -196,11 +198,23 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     return 1;
 }
 
-int pg_tenants_check_mode(const char *path, char *err, size_t errlen)
+/* The checks on a tenants file, made on the file as opened (fstat), so the file checked is the
+ * file read: no swap between a check by path and the open. */
+static int check_opened(int fd, const char *path, char *err, size_t errlen)
 {
     struct stat st;
-    if (stat(path, &st) != 0) {
+    if (fstat(fd, &st) != 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return PG_EINVAL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s is not a regular file", path);
+        return PG_EINVAL;
+    }
+    /* Owned by root or by the user profgate runs as: anyone else could have written the keys. */
+    if (st.st_uid != 0 && st.st_uid != geteuid()) {
+        snprintf(err, errlen, "%s holds secrets but is owned by uid %u (neither root nor profgate's uid %u)", path,
+                 (unsigned)st.st_uid, (unsigned)geteuid());
         return PG_EINVAL;
     }
     /* Others: no access at all; the group may read (Kubernetes mounts secrets group-readable
@@ -211,6 +225,18 @@ int pg_tenants_check_mode(const char *path, char *err, size_t errlen)
         return PG_EINVAL;
     }
     return PG_OK;
+}
+
+int pg_tenants_check_mode(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return PG_EINVAL;
+    }
+    int rc = check_opened(fd, path, err, errlen);
+    close(fd);
+    return rc;
 }
 
 static int finish(pg_tenants *ts, load_ctx *lc, int line, const char *name, int64_t now_ns, char *err, size_t errlen)
@@ -299,14 +325,29 @@ int pg_tenants_load_string(pg_tenants *ts, const char *text, const char *name, i
 
 int pg_tenants_load_file(pg_tenants *ts, const char *path, int64_t now_ns, char *err, size_t errlen)
 {
-    if (pg_tenants_check_mode(path, err, errlen) != PG_OK)
+    /* Opened once, checked and read through the same descriptor. Symlinks are followed on
+     * purpose: Kubernetes mounts a Secret's files as symlinks into a versioned directory. */
+    err[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return PG_EINVAL;
+    }
+    FILE *f = check_opened(fd, path, err, errlen) == PG_OK ? fdopen(fd, "r") : NULL;
+    if (f == NULL) {
+        if (err[0] == '\0')
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        close(fd);
+        return PG_EINVAL;
+    }
     load_ctx lc = {.p = calloc(PG_TENANTS_MAX, sizeof(parsed))};
     if (lc.p == NULL) {
+        fclose(f);
         snprintf(err, errlen, "out of memory");
         return PG_ENOMEM;
     }
-    int line = ini_parse(path, on_entry, &lc);
+    int line = ini_parse_file(f, on_entry, &lc);
+    fclose(f);
     return finish(ts, &lc, line, path, now_ns, err, errlen);
 }
 

@@ -156,3 +156,17 @@ int pg_listen_bound(int fd, struct sockaddr_storage *out)
     socklen_t len = sizeof *out;
     return getsockname(fd, (struct sockaddr *)out, &len) == 0 ? 0 : -errno;
 }
+
+bool pg_listen_beyond_loopback(const pg_listen_addrs *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        const struct sockaddr *sa = (const struct sockaddr *)&a->addr[i];
+        if (sa->sa_family == AF_INET6) {
+            if (!IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr))
+                return true;
+        } else if ((ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) != 127) {
+            return true;
+        }
+    }
+    return false;
+}

@@ -109,6 +109,14 @@ class Routing(unittest.TestCase):
         finally:
             self.assertEqual(sim.stop(), 0)
 
+    def test_open_access_beyond_loopback_is_warned_about(self):
+        self.assertNotIn("auth.mode = off and profgate listens beyond loopback", self.gw.text())
+        gw = start_profgate("--listen", "0.0.0.0:0")
+        try:
+            self.assertIn("auth.mode = off and profgate listens beyond loopback (0.0.0.0:0)", gw.text())
+        finally:
+            self.assertEqual(gw.stop(), 0)
+
     def test_keep_alive(self):
         c = Conn(self.gw.port)
         for _ in range(50):

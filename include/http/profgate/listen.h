@@ -20,6 +20,9 @@ typedef struct pg_listen_addrs {
 /** Parses spec into out; on failure err says which address is wrong. */
 int pg_listen_parse(const char *spec, pg_listen_addrs *out, char *err, size_t errlen);
 
+/** Whether any address is reachable from beyond this host (not 127.0.0.0/8 or ::1). */
+bool pg_listen_beyond_loopback(const pg_listen_addrs *addrs);
+
 /** Writes addrs back as a spec pg_listen_parse reads; PG_ERANGE when buf is too small. */
 int pg_listen_format(const pg_listen_addrs *addrs, char *buf, size_t buflen);
 

@@ -107,6 +107,15 @@ static void test_set_and_listen(void **state)
     assert_int_equal(pg_listen_format(&a, spec, sizeof spec), PG_OK);
     assert_string_equal(spec, "127.0.0.1:80,[::1]:0");
     assert_int_equal(pg_listen_format(&a, spec, 10), PG_ERANGE);
+    /* Loopback only, or reachable from elsewhere (the auth.mode = off warning). */
+    assert_false(pg_listen_beyond_loopback(&a));
+    assert_int_equal(pg_listen_parse("127.9.9.9:80,[::1]:81", &a, err, sizeof err), PG_OK);
+    assert_false(pg_listen_beyond_loopback(&a));
+    static const char *const open_specs[] = {"0.0.0.0:80", "127.0.0.1:80,10.0.0.1:81", "[::]:80", "[::ffff:127.0.0.1]:80"};
+    for (size_t i = 0; i < sizeof open_specs / sizeof open_specs[0]; i++) {
+        assert_int_equal(pg_listen_parse(open_specs[i], &a, err, sizeof err), PG_OK);
+        assert_true(pg_listen_beyond_loopback(&a));
+    }
 }
 
 static void test_workers(void **state)

@@ -139,6 +139,25 @@ static void test_file_mode(void **state)
     chmod(path, 0600);
     assert_int_equal(pg_tenants_load_file(ts, path, 0, err, sizeof err), PG_OK);
     assert_int_equal(ts->n, 2);
+    /* Through a symlink (how Kubernetes mounts Secrets): the target is checked and read. */
+    char link[64];
+    snprintf(link, sizeof link, "%s.link", path);
+    assert_int_equal(symlink(path, link), 0);
+    assert_int_equal(pg_tenants_load_file(ts, link, 0, err, sizeof err), PG_OK);
+    chmod(path, 0644);
+    assert_int_equal(pg_tenants_load_file(ts, link, 0, err, sizeof err), PG_EINVAL);
+    chmod(path, 0600);
+    unlink(link);
+    /* Owned by someone else (neither root nor us): refused, whatever the mode. Only root can
+     * give a file away, so this part runs only as root. */
+    if (geteuid() == 0) {
+        assert_int_equal(chown(path, 4242, 4242), 0);
+        assert_int_equal(pg_tenants_load_file(ts, path, 0, err, sizeof err), PG_EINVAL);
+        assert_non_null(strstr(err, "owned by uid 4242"));
+        assert_int_equal(chown(path, 0, 0), 0);
+    }
+    /* A directory is not a tenants file. */
+    assert_int_equal(pg_tenants_load_file(ts, "/tmp", 0, err, sizeof err), PG_EINVAL);
     unlink(path);
     assert_int_equal(pg_tenants_load_file(ts, path, 0, err, sizeof err), PG_EINVAL);
     pg_tenants_clear(ts);
