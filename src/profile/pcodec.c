@@ -25,7 +25,6 @@
 
 enum { F_START = 1, F_END = 2, F_DURATION = 4, F_SAMPLES = 8, F_CPU = 16, F_WEIGHTS = 32 };
 enum { N_FILE = 1, N_LINE = 2 };
-#define VALUE_DEPTH_MAX 64
 
 /* ------------------------------------------------------------------ writing */
 
@@ -182,7 +181,20 @@ int pg_pcodec_encode(const pg_profile *p, int level, pg_buf *out)
 typedef struct {
     const unsigned char *p, *end;
     const char *err;
+    size_t vbytes, vmax; /* memory the carried values take, and its limit */
 } reader;
+
+/* Charges n bytes of value memory before they are allocated: a value of many empty items
+ * compresses to almost nothing and would expand fortyfold in memory (a value bomb). */
+static bool charge(reader *r, size_t n)
+{
+    if (n > r->vmax - r->vbytes) {
+        r->err = "carried values exceed their memory limit";
+        return false;
+    }
+    r->vbytes += n;
+    return true;
+}
 
 static bool get_varint(reader *r, uint64_t *out)
 {
@@ -259,7 +271,7 @@ static bool get_bytes(reader *r, const char **s, size_t *len)
 
 static bool get_value(reader *r, pg_value *v, int depth)
 {
-    if (depth > VALUE_DEPTH_MAX) {
+    if (depth > PG_VALUE_DEPTH_MAX) {
         r->err = "value nests too deeply";
         return false;
     }
@@ -278,6 +290,8 @@ static bool get_value(reader *r, pg_value *v, int depth)
         size_t n;
         if (!get_bytes(r, &s, &n))
             return false;
+        if (!charge(r, n + 1))
+            return false;
         v->kind = PG_V_STR;
         v->str = pg_strndup(s, n);
         v->str_len = n;
@@ -292,6 +306,8 @@ static bool get_value(reader *r, pg_value *v, int depth)
             r->err = "truncated";
             return false;
         }
+        if (!charge(r, (size_t)n * sizeof *v->items))
+            return false;
         v->kind = tag == 5 ? PG_V_LIST : PG_V_STRUCT;
         v->items = calloc(n ? n : 1, sizeof *v->items);
         if (v->items == NULL) {
@@ -304,7 +320,7 @@ static bool get_value(reader *r, pg_value *v, int depth)
             if (tag == 6) {
                 const char *k;
                 size_t kl;
-                if (!get_bytes(r, &k, &kl))
+                if (!get_bytes(r, &k, &kl) || !charge(r, kl + 1))
                     return false;
                 if ((it->key = pg_strndup(k, kl)) == NULL) {
                     r->err = "out of memory";
@@ -534,7 +550,7 @@ int pg_pcodec_decode(const void *data, size_t len, size_t max_raw, pg_profile *p
         free(raw);
         return PG_EINVAL;
     }
-    reader r = {raw, raw + n, NULL};
+    reader r = {raw, raw + n, NULL, 0, p->lim.max_value_bytes};
     int rc = decode_raw(&r, p);
     if (rc != PG_OK)
         snprintf(why, whylen, "corrupt cache value: %s", r.err ? r.err : "invalid");

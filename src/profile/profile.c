@@ -16,6 +16,9 @@ void pg_profile_limits_default(pg_profile_limits *lim)
     lim->max_strings = 4u << 20;
     lim->max_string_bytes = (size_t)256 << 20;
     lim->max_counts = 16u << 20;
+    /* Carried metadata (agentInfo, fleetInfo, unknown members) is a few hundred bytes in real
+     * profiles: a megabyte is room enough, and bounds what a hostile value can make us build. */
+    lim->max_value_bytes = (size_t)1 << 20;
 }
 
 static uint32_t slot_hash(uint32_t parent, uint32_t name)
@@ -106,9 +109,12 @@ int pg_profile_copy(pg_profile *dst, const pg_profile *src, const pg_profile_lim
 
 size_t pg_profile_memory(const pg_profile *p)
 {
+    /* Everything it holds, the carried metadata included (a cache must not count a value bomb
+     * at a few kilobytes). */
     return sizeof *p + (size_t)p->cap * sizeof *p->nodes + (size_t)p->pool_cap * sizeof *p->pool +
            (size_t)p->nslots * sizeof *p->slots + p->strs.bytes_cap + (size_t)p->strs.cap * 8 +
-           (size_t)p->strs.nslots * 4;
+           (size_t)p->strs.nslots * 4 + (p->meta_extra ? sizeof(pg_value) + pg_value_memory(p->meta_extra) : 0) +
+           (p->top_extra ? sizeof(pg_value) + pg_value_memory(p->top_extra) : 0);
 }
 
 uint32_t pg_profile_child(pg_profile *p, uint32_t parent, const char *name, size_t len)

@@ -52,6 +52,7 @@ struct pg_pjson {
     size_t key_len;
     uint32_t pending_child;
     pg_value *capture_slot; /* F_CAPTURE: where the next value goes */
+    size_t vbytes;          /* memory the captured values take (limit: the profile's max_value_bytes) */
     bool seen_doc;
     char err[160];
 };
@@ -94,6 +95,18 @@ static bool parse_num(const char *s, size_t len, double *out)
 }
 
 /* A value inside a captured (unknown) member: append to the current capture container. */
+/* Charges captured-value memory before it is allocated: "[[],[],[],...]" is two bytes of JSON
+ * per value but forty of memory, and the upstream's body may be large. */
+static bool charge(pg_pjson *j, size_t n)
+{
+    if (n > j->p->lim.max_value_bytes - PG_MIN(j->vbytes, j->p->lim.max_value_bytes)) {
+        fail(j, "carried metadata too large for its memory limit");
+        return false;
+    }
+    j->vbytes += n;
+    return true;
+}
+
 static pg_value *capture_target(pg_pjson *j)
 {
     frame *f = top(j);
@@ -101,6 +114,8 @@ static pg_value *capture_target(pg_pjson *j)
         pg_value *l = f->value;
         if (l->n == l->cap) {
             size_t cap = l->cap ? l->cap * 2 : 4;
+            if (!charge(j, (cap - l->cap) * sizeof *l->items))
+                return NULL;
             pg_value *items = realloc(l->items, cap * sizeof *items);
             if (items == NULL)
                 return NULL;
@@ -145,6 +160,8 @@ static int scalar(pg_pjson *j, pg_value_kind kind, const char *s, size_t len, bo
         if (kind == PG_V_NUM && !parse_num(s, len, &v->num))
             return fail(j, "malformed number");
         if (kind == PG_V_STR) {
+            if (!charge(j, len + 1))
+                return 0;
             v->str = malloc(len + 1);
             if (v->str == NULL)
                 return fail(j, "out of memory");
@@ -242,6 +259,12 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
 
 static int open_capture(pg_pjson *j, pg_value_kind kind)
 {
+    /* Captures are the frames on top of the stack: no deeper than the cache codec reads back. */
+    int depth = 0;
+    for (int i = j->depth - 1; i >= 0 && j->stack[i].type == F_CAPTURE; i--)
+        depth++;
+    if (depth >= PG_VALUE_DEPTH_MAX)
+        return fail(j, "carried metadata nests too deeply");
     pg_value *v = capture_target(j);
     if (v == NULL)
         return fail(j, "out of memory");
@@ -296,6 +319,8 @@ static int on_key(void *ctx, const unsigned char *k, size_t len)
     case F_SKIP:
         return 1;
     case F_CAPTURE: {
+        if (!charge(j, len + 1 + 2 * sizeof(pg_value))) /* the key, and the member's room (grown doubling) */
+            return 0;
         pg_value *m = pg_value_set(f->value, key, len);
         if (m == NULL)
             return fail(j, "out of memory");
@@ -309,6 +334,8 @@ static int on_key(void *ctx, const unsigned char *k, size_t len)
         else if (IS("agentMetadata")) j->next = V_META;
         else if (IS("callgraph")) j->next = V_CALLGRAPH;
         else {
+            if (!charge(j, len + 1 + 2 * sizeof(pg_value)))
+                return 0;
             if (j->p->top_extra == NULL && (j->p->top_extra = pg_value_struct_new()) == NULL)
                 return fail(j, "out of memory");
             if ((j->capture_slot = pg_value_set(j->p->top_extra, key, len)) == NULL)
@@ -322,6 +349,8 @@ static int on_key(void *ctx, const unsigned char *k, size_t len)
         else if (IS("numTimesSampled")) j->next = V_SAMPLES;
         else if (IS("cpuTimeInSeconds")) j->next = V_CPU;
         else {
+            if (!charge(j, len + 1 + 2 * sizeof(pg_value)))
+                return 0;
             if (j->p->meta_extra == NULL && (j->p->meta_extra = pg_value_struct_new()) == NULL)
                 return fail(j, "out of memory");
             if ((j->capture_slot = pg_value_set(j->p->meta_extra, key, len)) == NULL)

@@ -204,3 +204,13 @@ bool pg_value_equal(const pg_value *a, const pg_value *b)
     }
     return false;
 }
+
+size_t pg_value_memory(const pg_value *v)
+{
+    if (v == NULL)
+        return 0;
+    size_t m = (v->str ? v->str_len + 1 : 0) + (v->key ? v->key_len + 1 : 0) + v->cap * sizeof(pg_value);
+    for (size_t i = 0; i < v->n; i++)
+        m += pg_value_memory(&v->items[i]); /* depth is bounded by PG_VALUE_DEPTH_MAX */
+    return m;
+}

@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     pg_profile_limits lim = {.max_nodes = 4000, .max_depth = 64, .max_strings = 4000, .max_string_bytes = 1 << 20,
-                             .max_counts = 8000};
+                             .max_counts = 8000, .max_value_bytes = 1 << 20};
     pg_profile p;
     if (pg_profile_init(&p, &lim) != PG_OK)
         return 0;

@@ -22,6 +22,7 @@ typedef struct pg_profile_limits {
     uint32_t max_strings;
     size_t max_string_bytes;
     uint32_t max_counts;       /* (node, counter) pairs */
+    size_t max_value_bytes;    /* memory of the carried metadata values (pg_value_memory) */
 } pg_profile_limits;
 
 /** Generous limits for profiles of a few million nodes. */

@@ -10,6 +10,9 @@
 
 typedef enum { PG_V_NULL, PG_V_BOOL, PG_V_NUM, PG_V_STR, PG_V_LIST, PG_V_STRUCT } pg_value_kind;
 
+/* How deep a value may nest: what the JSON parser keeps, the cache codec reads back. */
+#define PG_VALUE_DEPTH_MAX 64
+
 typedef struct pg_value pg_value;
 struct pg_value {
     pg_value_kind kind;
@@ -39,6 +42,8 @@ int pg_value_emit(const pg_value *v, pg_emit *e);
 /** Writes a struct's members (field, value) in key order without the enclosing braces, for
  * callers that add members of their own to the same struct. */
 int pg_value_emit_members(const pg_value *s, pg_emit *e);
+/** Bytes of memory the value holds (itself not included: its items, keys and strings). */
+size_t pg_value_memory(const pg_value *v);
 /** Structural equality. */
 bool pg_value_equal(const pg_value *a, const pg_value *b);
 

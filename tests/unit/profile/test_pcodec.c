@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "profgate/pcodec.h"
@@ -146,9 +147,115 @@ static void test_damage_is_detected(void **state)
     pg_profile_free(&p);
 }
 
+/* A value bomb: carried metadata of 200,000 empty items compresses to almost nothing but would
+ * take megabytes once built. It is refused before it is built, and the profile's memory count
+ * includes what metadata it does hold. */
+static void test_value_bomb_is_refused(void **state)
+{
+    (void)state;
+    pg_profile p, q;
+    sim_profile(100, PG_P5M, &p);
+    pg_value_free(p.meta_extra); /* whatever the generator put there */
+    p.meta_extra = NULL;
+    size_t before = pg_profile_memory(&p);
+    p.meta_extra = pg_value_struct_new();
+    pg_value *bomb = pg_value_set(p.meta_extra, "bomb", 4);
+    bomb->kind = PG_V_LIST;
+    bomb->items = calloc(200000, sizeof *bomb->items);
+    bomb->n = bomb->cap = 200000;
+    if (pg_profile_memory(&p) < before + 200000 * sizeof(pg_value)) /* counted, not a few KB */
+        fail_msg("memory %zu, before %zu", pg_profile_memory(&p), before);
+    pg_buf enc;
+    pg_buf_init(&enc, 64 << 20);
+    assert_int_equal(pg_pcodec_encode(&p, 3, &enc), PG_OK);
+    assert_true(enc.len < 8192); /* what an attacker plants: a few kilobytes */
+    char why[160];
+    assert_int_equal(decode(&enc, &q, why), PG_EINVAL);
+    assert_non_null(strstr(why, "carried values exceed their memory limit"));
+    pg_profile_free(&q);
+    /* Metadata of a reasonable size still reads back. */
+    pg_value_free(p.meta_extra);
+    p.meta_extra = pg_value_struct_new();
+    assert_int_equal(pg_value_set_str(p.meta_extra, "agentInfo", "python/1.2.3"), PG_OK);
+    pg_buf_reset(&enc);
+    assert_int_equal(pg_pcodec_encode(&p, 3, &enc), PG_OK);
+    assert_int_equal(decode(&enc, &q, why), PG_OK);
+    assert_true(pg_value_equal(p.meta_extra, q.meta_extra));
+    pg_profile_free(&q);
+    pg_profile_free(&p);
+    pg_buf_free(&enc);
+}
+
+/* What the JSON parser keeps is what the codec reads back: metadata nested deeper than that, or
+ * bigger than the value budget, is refused when the upstream's answer is parsed. */
+static void test_json_metadata_bounds(void **state)
+{
+    (void)state;
+    pg_buf j;
+    pg_buf_init(&j, 1 << 22);
+    char why[160];
+    pg_profile p, q;
+    pg_profile_limits lim;
+    pg_profile_limits_default(&lim);
+    /* 63 nested lists under an unknown member: kept, stored and read back. */
+    pg_buf_puts(&j, "{\"start\":0,\"end\":300000,\"agentMetadata\":{\"deep\":");
+    for (int i = 0; i < PG_VALUE_DEPTH_MAX - 1; i++)
+        pg_buf_puts(&j, "[");
+    for (int i = 0; i < PG_VALUE_DEPTH_MAX - 1; i++)
+        pg_buf_puts(&j, "]");
+    pg_buf_puts(&j, "},\"callgraph\":{}}");
+    assert_int_equal(pg_profile_init(&p, &lim), PG_OK);
+    if (pg_profile_from_json(&p, j.data, j.len, why, sizeof why) != PG_OK)
+        fail_msg("refused: %s", why);
+    pg_buf enc;
+    pg_buf_init(&enc, 1 << 20);
+    assert_int_equal(pg_pcodec_encode(&p, 3, &enc), PG_OK);
+    assert_int_equal(decode(&enc, &q, why), PG_OK);
+    assert_true(pg_value_equal(p.meta_extra, q.meta_extra));
+    pg_profile_free(&p);
+    pg_profile_free(&q);
+    /* One level deeper: refused at parse time (before, it was stored and never readable). */
+    pg_buf_reset(&j);
+    pg_buf_puts(&j, "{\"agentMetadata\":{\"deep\":");
+    for (int i = 0; i < PG_VALUE_DEPTH_MAX + 1; i++)
+        pg_buf_puts(&j, "[");
+    for (int i = 0; i < PG_VALUE_DEPTH_MAX + 1; i++)
+        pg_buf_puts(&j, "]");
+    pg_buf_puts(&j, "}}");
+    assert_int_equal(pg_profile_init(&p, &lim), PG_OK);
+    assert_int_equal(pg_profile_from_json(&p, j.data, j.len, why, sizeof why), PG_ELIMIT);
+    assert_non_null(strstr(why, "nests too deeply"));
+    pg_profile_free(&p);
+    /* 100,000 empty lists (200 KB of JSON, 5 MB of values): refused as it is built. */
+    pg_buf_reset(&j);
+    pg_buf_puts(&j, "{\"agentMetadata\":{\"bomb\":[");
+    for (int i = 0; i < 100000; i++)
+        pg_buf_puts(&j, i ? ",[]" : "[]");
+    pg_buf_puts(&j, "]}}");
+    assert_int_equal(pg_profile_init(&p, &lim), PG_OK);
+    assert_int_equal(pg_profile_from_json(&p, j.data, j.len, why, sizeof why), PG_ELIMIT);
+    assert_non_null(strstr(why, "too large for its memory limit"));
+    assert_true(pg_profile_memory(&p) < 2 * lim.max_value_bytes + (64 << 20));
+    pg_profile_free(&p);
+    /* So are a million unknown top-level members. */
+    pg_buf_reset(&j);
+    pg_buf_puts(&j, "{");
+    for (int i = 0; i < 50000; i++)
+        pg_buf_printf(&j, "%s\"k%d\":0", i ? "," : "", i);
+    pg_buf_puts(&j, "}");
+    assert_int_equal(pg_profile_init(&p, &lim), PG_OK);
+    assert_int_equal(pg_profile_from_json(&p, j.data, j.len, why, sizeof why), PG_ELIMIT);
+    assert_non_null(strstr(why, "too large for its memory limit"));
+    pg_profile_free(&p);
+    pg_buf_free(&j);
+    pg_buf_free(&enc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_round_trip_and_size), cmocka_unit_test(test_empty_profile),
-                                       cmocka_unit_test(test_damage_is_detected)};
+                                       cmocka_unit_test(test_damage_is_detected),
+                                       cmocka_unit_test(test_value_bomb_is_refused),
+                                       cmocka_unit_test(test_json_metadata_bounds)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
