@@ -48,6 +48,10 @@ static const directive table[] = {
      true},
     {"server", "max_connections", T_INT, F(max_connections), "16384", 1, 1000000,
      "Concurrent client connections; past it new connections get 503 and are closed.", true},
+    {"server", "max_connections_per_client", T_INT, F(max_connections_per_client), "1024", 0, 1000000,
+     "Concurrent connections from one client address; past it the new connection gets 503 and is closed, so one "
+     "address cannot hold every connection and its buffers. Behind a proxy or load balancer that does not keep "
+     "client addresses, every client is that proxy's address: raise it, or 0 for no limit.", true},
     {"server", "max_head_bytes", T_SIZE, F(max_head_bytes), "16k", 1 * KiB, 1 * MiB,
      "Request line plus headers; larger heads get 431.", false},
     {"server", "max_url_bytes", T_SIZE, F(max_url_bytes), "8k", 256, 1 * MiB,

@@ -19,6 +19,7 @@ int pg_settings_http_server(pg_http_server_cfg *out, const pg_config *cfg, char 
     out->limits.max_headers = (size_t)cfg->max_headers;
     out->limits.max_body = (size_t)cfg->max_body_bytes;
     out->max_connections = (size_t)cfg->max_connections;
+    out->max_per_client = (size_t)cfg->max_connections_per_client;
     out->head_timeout_ms = (uint64_t)cfg->head_timeout_ms;
     out->idle_timeout_ms = (uint64_t)cfg->idle_timeout_ms;
     out->send_timeout_ms = (uint64_t)cfg->send_timeout_ms;

@@ -16,6 +16,7 @@
 #include "profgate/clock.h"
 #include "profgate/fsm.h"
 #include "profgate/log.h"
+#include "profgate/peers.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -90,6 +91,8 @@ struct conn {
     } sf;
     uv_poll_t poll;
     int poll_fd; /* -1 until the poll handle exists */
+    pg_peer_key peer; /* the client's address, counted in the server's peers while counted */
+    bool counted;
     bool shutdown_active;
     cstate state;
     tmode tmode;
@@ -144,6 +147,7 @@ struct pg_http_server {
     size_t nrejecting;
     int open_handles; /* listeners and the shutdown timer */
     bool shutting_down;
+    pg_peers *peers;                 /* connections per client address */
     bool shutdown_timer_init;
     uv_timer_t shutdown_timer;
     pg_http_closed_cb done;
@@ -253,6 +257,8 @@ static void conn_maybe_free(conn *c)
     if (c->next)
         c->next->prev = c->prev;
     s->nconns--;
+    if (c->counted)
+        pg_peers_remove(s->peers, &c->peer);
     pg_http_parser_free(&c->hp);
     pg_buf_free(&c->pending);
     c->magic = 0;
@@ -1063,6 +1069,16 @@ static void on_connection(uv_stream_t *server, int status)
     arm(c, T_FIRST);
     c->reading = true;
     start_read(c);
+    /* One client address may hold at most max_connections_per_client: past it, a 503 on this
+     * connection and it closes (one address cannot take every connection, and their buffers). */
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0 && pg_peer_key_of(&ss, &c->peer)) {
+        c->counted = pg_peers_add(s->peers, &c->peer, s->cfg.max_per_client);
+        if (!c->counted) {
+            respond_early(c, 503, "too many connections from this client address (server.max_connections_per_client)");
+        }
+    }
 }
 
 /* ---------------------------------------------------------------- server */
@@ -1107,6 +1123,7 @@ static void server_maybe_done(pg_http_server *s)
         return;
     pg_http_closed_cb done = s->done;
     void *data = s->done_data;
+    pg_peers_free(s->peers);
     free(s);
     if (done)
         done(data);
@@ -1121,6 +1138,10 @@ int pg_http_server_start(uv_loop_t *loop, const pg_http_server_cfg *cfg, pg_http
     s->loop = loop;
     s->cfg = *cfg;
     s->handler = handler;
+    if ((s->peers = pg_peers_new()) == NULL) {
+        free(s);
+        return PG_ENOMEM;
+    }
     s->hdata = data;
     if (getrandom(s->rng, sizeof s->rng, 0) != (ssize_t)sizeof s->rng) {
         s->rng[0] = (uint64_t)pg_realtime_ns();
@@ -1296,6 +1317,7 @@ void pg_http_server_reconfigure(pg_http_server *s, const pg_http_server_cfg *cfg
     /* Read where they are used, so they apply from the next timer armed or connection accepted;
      * listen addresses and parser limits stay (the table marks them as needing a restart). */
     s->cfg.max_connections = cfg->max_connections;
+    s->cfg.max_per_client = cfg->max_per_client;
     s->cfg.head_timeout_ms = cfg->head_timeout_ms;
     s->cfg.idle_timeout_ms = cfg->idle_timeout_ms;
     s->cfg.send_timeout_ms = cfg->send_timeout_ms;

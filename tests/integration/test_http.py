@@ -4,7 +4,7 @@ import re
 import socket
 import unittest
 
-from harness import Conn, get, start_profgate, start_sim
+from harness import Conn, get, start_profgate, start_sim, wait_for
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -114,6 +114,27 @@ class Routing(unittest.TestCase):
         gw = start_profgate("--listen", "0.0.0.0:0")
         try:
             self.assertIn("auth.mode = off and profgate listens beyond loopback (0.0.0.0:0)", gw.text())
+        finally:
+            self.assertEqual(gw.stop(), 0)
+
+    def test_one_address_cannot_hold_every_connection(self):
+        gw = start_profgate(config="[server]\nmax_connections_per_client = 3\n")
+        try:
+            held = [Conn(gw.port) for _ in range(3)]
+            for c in held:  # each is really open and served
+                self.assertEqual(c.get("/healthz").status, 200)
+            extra = Conn(gw.port)
+            assert_aws_error(self, extra.read_response(), 503, "ServiceUnavailableException",
+                             "too many connections from this client address")
+            self.assertTrue(extra.closed_by_peer())
+            extra.close()
+            # A connection that ends gives its place back.
+            held.pop().close()
+            ok = wait_for(lambda: (lambda c: (c.get("/healthz").status == 200 and c))(Conn(gw.port)), 10,
+                          "a slot freed by a closed connection")
+            ok.close()
+            for c in held:
+                c.close()
         finally:
             self.assertEqual(gw.stop(), 0)
 

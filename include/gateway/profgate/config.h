@@ -27,6 +27,7 @@ typedef struct pg_config {
     int64_t workers; /* PG_WORKERS_AUTO or 1..PG_WORKERS_MAX */
     char server_hostnames[512];
     int64_t max_connections;
+    int64_t max_connections_per_client;
     int64_t max_head_bytes;
     int64_t max_url_bytes;
     int64_t max_headers;

@@ -41,6 +41,7 @@ typedef struct pg_http_server_cfg {
     pg_listen_addrs listen;
     pg_http_limits limits;
     size_t max_connections;
+    size_t max_per_client;   /* connections from one client address (0: no limit) */
     uint64_t head_timeout_ms;
     uint64_t idle_timeout_ms;
     uint64_t send_timeout_ms;
