@@ -550,10 +550,17 @@ int pg_pcodec_decode(const void *data, size_t len, size_t max_raw, pg_profile *p
         free(raw);
         return PG_EINVAL;
     }
-    reader r = {raw, raw + n, NULL, 0, p->lim.max_value_bytes};
+    int rc = pg_pcodec_decode_raw(raw, n, p, why, whylen);
+    free(raw);
+    return rc;
+}
+
+int pg_pcodec_decode_raw(const void *raw, size_t len, pg_profile *p, char *why, size_t whylen)
+{
+    const unsigned char *d = raw;
+    reader r = {d, d + len, NULL, 0, p->lim.max_value_bytes};
     int rc = decode_raw(&r, p);
     if (rc != PG_OK)
         snprintf(why, whylen, "corrupt cache value: %s", r.err ? r.err : "invalid");
-    free(raw);
     return rc;
 }

@@ -17,7 +17,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (pg_profile_init(&p, &lim) != PG_OK)
         return 0;
     char why[160];
-    if (pg_pcodec_decode(data, size, 4 << 20, &p, why, sizeof why) == PG_OK) {
+#ifdef PG_FUZZ_RAW
+    int rc = pg_pcodec_decode_raw(data, size, &p, why, sizeof why);
+#else
+    int rc = pg_pcodec_decode(data, size, 4 << 20, &p, why, sizeof why);
+#endif
+    if (rc == PG_OK) {
         pg_buf a, b, enc;
         pg_buf_init(&a, 64 << 20);
         pg_buf_init(&b, 64 << 20);

@@ -22,4 +22,8 @@ int pg_pcodec_encode(const pg_profile *p, int level, pg_buf *out);
  */
 int pg_pcodec_decode(const void *data, size_t len, size_t max_raw, pg_profile *p, char *why, size_t whylen);
 
+/** Decodes the inner payload (what the zstd frame holds) into p: for the fuzzer, which would
+ *  otherwise spend its time in zstd's own checks. Same contract as pg_pcodec_decode. */
+int pg_pcodec_decode_raw(const void *raw, size_t len, pg_profile *p, char *why, size_t whylen);
+
 #endif
