@@ -23,7 +23,9 @@
 #include "profgate/supervisor.h"
 #include "profgate/tenants.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -551,6 +553,11 @@ int main(int argc, char **argv)
     };
     static app a; /* static: signal handles and the server point into it for the loop's lifetime */
     int ch;
+    /* Secrets (AWS keys, tenants' secrets, Redis password) will sit in this process's memory: no
+     * core dump may write them to disk, and no other process of the same user may read them
+     * (ptrace, /proc/PID/mem). Workers inherit it. */
+    if (prctl(PR_SET_DUMPABLE, 0) != 0)
+        fprintf(stderr, "profgate: cannot disable core dumps: %s\n", strerror(errno));
     while ((ch = getopt_long(argc, argv, "c:thV", opts, NULL)) != -1) {
         switch (ch) {
         case 'c': a.config_path = optarg; break;

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import tempfile
+import shutil
 import unittest
 
 from harness import Conn, Process, ROOT, binary, get, start_profgate
@@ -70,6 +71,27 @@ class CommandLine(unittest.TestCase):
             self.assertIn(f"cannot listen on 127.0.0.1 port {gw.port}", p.stderr)
         finally:
             self.assertEqual(gw.stop(), 0)
+
+
+class Secrets(unittest.TestCase):
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"), "needs root to run profgate as nobody")
+    def test_the_process_is_not_dumpable(self):
+        # A dumpable process's /proc files belong to its user; a non-dumpable one's to root: the
+        # kernel's own sign that no core dump and no same-user ptrace can reach its secrets.
+        p = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", binary("profgate"),
+                              "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:9"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            line = ""
+            while " ready" not in line:
+                line = p.stdout.readline()
+                self.assertNotEqual(line, "", "profgate exited")
+            st = os.stat(f"/proc/{p.pid}/environ")
+            self.assertEqual(st.st_uid, 0, "profgate (running as nobody) is dumpable")
+        finally:
+            p.terminate()
+            self.assertEqual(p.wait(15), 0)
+            p.stdout.close()
 
 
 class Shutdown(unittest.TestCase):
