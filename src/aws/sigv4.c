@@ -492,8 +492,9 @@ pg_sigv4_result pg_sigv4_verify(const pg_sigv4_verify_cfg *cfg, const pg_http_he
             }
         }
         if (!found) {
-            snprintf(why, whylen, "The request signature covers header '%.*s', which the request does not carry.",
-                     (int)PG_MIN(name.len, 64), name.p);
+            char shown[72]; /* the client's bytes: printable, whatever they were (logs and error bodies) */
+            snprintf(why, whylen, "The request signature covers header '%s', which the request does not carry.",
+                     pg_printable(name.p, PG_MIN(name.len, 64), shown, sizeof shown));
             return PG_SIGV4_BAD_HEADERS;
         }
         i = j + 1;

@@ -398,7 +398,14 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
         const char *colon = memchr(v, ':', vl);
         if (colon)
             vl = (size_t)(colon - v);
-        snprintf(c->errtype, sizeof c->errtype, "%.*s", (int)PG_MIN(vl, sizeof c->errtype - 1), v);
+        /* An error type is a shape name: letters, digits, '.', '_'. Anything else is not copied, so
+         * a hostile answer cannot put bytes of its choosing into the header profgate passes on. */
+        size_t o = 0;
+        for (size_t i = 0; i < vl && o + 1 < sizeof c->errtype; i++)
+            if ((v[i] >= 'A' && v[i] <= 'Z') || (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') ||
+                v[i] == '.' || v[i] == '_')
+                c->errtype[o++] = v[i];
+        c->errtype[o] = '\0';
     } else if (header_value(data, len, "x-amzn-requestid", &v, &vl)) {
         pg_printable(v, vl, c->aws_rid, sizeof c->aws_rid);
     } else if (header_value(data, len, "content-type", &v, &vl)) {

@@ -151,6 +151,42 @@ class Api(unittest.TestCase):
 
 
 
+class HostileUpstream(unittest.TestCase):
+    def test_an_error_type_passes_on_only_as_a_shape_name(self):
+        # An upstream (or something posing as one) answering with bytes of its choosing in
+        # x-amzn-ErrorType: profgate passes on the shape name alone, never the other bytes.
+        import http.server
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = b'{"message":"no such group"}'
+                self.send_response(404)
+                self.send_header("x-amzn-ErrorType", "aws.api#Resource\x1bNot Found\"Exception:http://evil/")
+                self.send_header("x-amzn-RequestId", "upstream-rid-1")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        t = threading.Thread(target=srv.serve_forever, daemon=True)
+        t.start()
+        gw = start_profgate("--upstream", f"http://127.0.0.1:{srv.server_address[1]}")
+        try:
+            r = get(gw.port, "/profilingGroups/zeta")
+            self.assertEqual(r.status, 404, r)
+            self.assertEqual(r.header("x-amzn-ErrorType"), "ResourceNotFoundException")
+            self.assertEqual(r.header("x-amzn-RequestId"), "upstream-rid-1")
+            self.assertEqual(r.json()["message"], "no such group")
+        finally:
+            self.assertEqual(gw.stop(), 0)
+            srv.shutdown()
+            srv.server_close()
+
+
 class Budgets(unittest.TestCase):
     """Each operation has its own budget (upstream.op_rate, op_burst), and GetProfile's calls never
     wait behind another operation's."""

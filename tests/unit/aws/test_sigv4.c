@@ -142,6 +142,11 @@ static void test_verify(void **state)
     assert_int_equal(verify(SECRET, AKID, "codeguru-profiler", "20200601T143000Z", now, "accept;host;x-amz-date;x-missing", why),
                      PG_SIGV4_BAD_HEADERS);
     assert_int_equal(verify(SECRET, AKID, "codeguru-profiler", "2020060T143000Z", now, sh, why), PG_SIGV4_MALFORMED);
+    /* A name the client made up reaches logs and the error body printable, whatever its bytes. */
+    assert_int_equal(verify(SECRET, AKID, "codeguru-profiler", "20200601T143000Z", now,
+                            "accept;host;x-amz-date;x\x1b[31m\"red\xc3", why),
+                     PG_SIGV4_BAD_HEADERS);
+    assert_string_equal(why, "The request signature covers header 'x?[31m?red?', which the request does not carry.");
 }
 
 int main(void)
