@@ -862,8 +862,20 @@ static void pump_ops(pg_upstream *u)
                 complete(c, false);
                 continue;
             }
+            if (!breaker_allows(u) && u->breaker == B_OPEN) {
+                /* As for GetProfile: an open circuit answers at once, with when to come back. */
+                char m[PG_APIERR_MSG_MAX];
+                breaker_message(u, m, sizeof m);
+                list_remove(q, c);
+                u->ops_waiting--;
+                u->st.refused++;
+                pg_apierr_set(&c->err, PG_AE_UNAVAILABLE, "%s", m);
+                c->err.retry_after_ms = breaker_left_ms(u);
+                complete(c, false);
+                continue;
+            }
             if (!breaker_allows(u) || u->active.n >= u->cfg.max_inflight)
-                return; /* a slot frees up: pump runs again */
+                return; /* a probe or a slot ends: pump runs again */
             if (!pg_tbucket_take(tb, now, 1)) {
                 next = PG_MIN(next, now + pg_tbucket_wait_ns(tb, now, 1));
                 break;

@@ -275,6 +275,30 @@ class Failures(unittest.TestCase):
             self.assertEqual(gw.stop(), 0)
             self.assertEqual(sim.stop(), 0)
 
+    def test_an_open_circuit_answers_other_operations_queued_calls_at_once(self):
+        # Reads wait in their operation's queue (1 a second); the first fails and opens the
+        # circuit: the queued ones are answered then, not when their deadline runs out.
+        sim = start_sim("--clock", NOW.isoformat(), "--fail-rate", "1")
+        gw = gateway(sim.port, "[upstream]\nretries = 0\nbreaker_failures = 1\nbreaker_cooldown = 60s\n"
+                               "op_rate = 1\nop_burst = 1\ndeadline = 60s\n[api]\nread_ttl = 0s\n")
+        try:
+            out = []
+            threads = [threading.Thread(target=lambda i=i: out.append(get(gw.port, f"/profilingGroups/g{i}", timeout=20)))
+                       for i in range(3)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            statuses = sorted(r.status for r in out)
+            self.assertEqual(statuses, [500, 503, 503], [r.body for r in out])
+            for r in out:
+                if r.status == 503:
+                    self.assertIn("fails fast", r.json()["message"])
+            self.assertEqual(sim_stats(sim)["apiOperations"]["DescribeProfilingGroup"], 1)
+        finally:
+            self.assertEqual(gw.stop(), 0)
+            self.assertEqual(sim.stop(), 0)
+
     def test_a_client_that_leaves_takes_its_queued_calls_with_it(self):
         # A slow upstream (1 call/s, one at a time): a cold 7-day request queues about 30 calls.
         sim = start_sim("--clock", NOW.isoformat(), "--nodes", "20")
