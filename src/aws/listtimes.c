@@ -13,29 +13,6 @@
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
-/* One query parameter, decoded into out (NUL-terminated). Absent: false. Too long or badly
- * encoded: true with *bad set. */
-static bool param(pg_slice query, const char *name, char *out, size_t outlen, bool *bad)
-{
-    pg_qparam qp[PG_QUERY_PARAMS_MAX];
-    int n = pg_query_split(query, qp, PG_QUERY_PARAMS_MAX);
-    *bad = false;
-    for (int i = 0; i < n; i++) {
-        if (qp[i].key.len != strlen(name) || memcmp(qp[i].key.p, name, qp[i].key.len) != 0)
-            continue;
-        char buf[512];
-        size_t len;
-        if (qp[i].val.len >= sizeof buf || pg_pct_decode(qp[i].val, buf, &len) != PG_OK || len >= outlen) {
-            *bad = true;
-            return true;
-        }
-        memcpy(out, buf, len);
-        out[len] = '\0';
-        return true;
-    }
-    return false;
-}
-
 static int invalid(pg_apierr *err, const char *msg)
 {
     pg_apierr_set(err, PG_AE_VALIDATION, "%s", msg);
@@ -59,12 +36,12 @@ int pg_listtimes_parse(pg_slice raw_group, pg_slice query, pg_listtimes_req *out
     out->group_len = glen;
     char period[80], st[80], et[80], mr[80], ob[80];
     bool bad[6];
-    bool has_p = param(query, "period", period, sizeof period, &bad[0]);
-    bool has_s = param(query, "startTime", st, sizeof st, &bad[1]);
-    bool has_e = param(query, "endTime", et, sizeof et, &bad[2]);
-    bool has_m = param(query, "maxResults", mr, sizeof mr, &bad[3]);
-    out->has_token = param(query, "nextToken", out->token, sizeof out->token, &bad[4]);
-    bool has_o = param(query, "orderBy", ob, sizeof ob, &bad[5]);
+    bool has_p = pg_query_param(query, "period", period, sizeof period, &bad[0]);
+    bool has_s = pg_query_param(query, "startTime", st, sizeof st, &bad[1]);
+    bool has_e = pg_query_param(query, "endTime", et, sizeof et, &bad[2]);
+    bool has_m = pg_query_param(query, "maxResults", mr, sizeof mr, &bad[3]);
+    out->has_token = pg_query_param(query, "nextToken", out->token, sizeof out->token, &bad[4]);
+    bool has_o = pg_query_param(query, "orderBy", ob, sizeof ob, &bad[5]);
     if (!has_p || !has_s || !has_e)
         return invalid(err, "period, startTime and endTime are required");
     out->period = PG_PERIOD_COUNT;

@@ -103,3 +103,24 @@ void pg_target_redact(const char *target, size_t len, char *out, size_t outlen)
     }
     pg_printable(t, o, out, outlen);
 }
+
+bool pg_query_param(pg_slice query, const char *name, char *out, size_t outlen, bool *bad)
+{
+    pg_qparam qp[PG_QUERY_PARAMS_MAX];
+    int n = pg_query_split(query, qp, PG_QUERY_PARAMS_MAX);
+    *bad = false;
+    for (int i = 0; i < n; i++) {
+        if (qp[i].key.len != strlen(name) || memcmp(qp[i].key.p, name, qp[i].key.len) != 0)
+            continue;
+        char buf[512];
+        size_t len;
+        if (qp[i].val.len >= sizeof buf || pg_pct_decode(qp[i].val, buf, &len) != PG_OK || len >= outlen) {
+            *bad = true;
+            return true;
+        }
+        memcpy(out, buf, len);
+        out[len] = '\0';
+        return true;
+    }
+    return false;
+}

@@ -49,23 +49,11 @@ struct pg_simworld {
     sgroup *g;   /* NAMES_MAX of them */
 };
 
-/* One query parameter, decoded; false when absent (or undecodable, which the callers treat alike). */
+/* One query parameter, decoded; false when absent or undecodable (the callers treat both alike). */
 static bool qparam(pg_slice query, const char *name, char *out, size_t outlen)
 {
-    pg_qparam qp[PG_QUERY_PARAMS_MAX];
-    int n = pg_query_split(query, qp, PG_QUERY_PARAMS_MAX);
-    for (int i = 0; i < n; i++) {
-        size_t len;
-        char buf[512];
-        if (qp[i].key.len != strlen(name) || memcmp(qp[i].key.p, name, qp[i].key.len) != 0)
-            continue;
-        if (qp[i].val.len >= sizeof buf || pg_pct_decode(qp[i].val, buf, &len) != PG_OK || len >= outlen)
-            return false;
-        memcpy(out, buf, len);
-        out[len] = '\0';
-        return true;
-    }
-    return false;
+    bool bad;
+    return pg_query_param(query, name, out, outlen, &bad) && !bad;
 }
 
 /* A JSON string's text, "" for anything else. */

@@ -13,7 +13,6 @@
 #define PG_GROUP_MAX 255
 #define PG_MAX_DEPTH_MAX 10000
 #define PG_PERIOD_TEXT_MAX 64
-#define PG_QUERY_PARAMS_MAX 32
 
 typedef enum { PG_FMT_ION = 0, PG_FMT_JSON = 1 } pg_format;
 

@@ -20,6 +20,9 @@ typedef struct pg_qparam {
     bool has_eq;
 } pg_qparam;
 
+/* Parameters a query may carry before it is refused (more is not a request any client sends). */
+#define PG_QUERY_PARAMS_MAX 32
+
 /** Splits "path?query#frag" into path and query (the fragment, never sent by clients, is dropped). */
 void pg_target_split(const char *target, size_t len, pg_slice *path, pg_slice *query);
 
@@ -35,6 +38,13 @@ int pg_query_split(pg_slice query, pg_qparam *out, size_t max);
  * PG_EINVAL on a malformed escape or a decoded NUL byte.
  */
 int pg_pct_decode(pg_slice in, char *out, size_t *outlen);
+
+/**
+ * The first parameter named name (its raw name, compared exactly), percent-decoded into out
+ * (NUL-terminated). False when absent. True with *bad set when present but badly encoded or
+ * longer than outlen - 1 (or 511) bytes; out is then unspecified.
+ */
+bool pg_query_param(pg_slice query, const char *name, char *out, size_t outlen, bool *bad);
 
 /**
  * The target as it may be logged: the value of every query parameter whose name starts with
