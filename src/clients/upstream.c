@@ -1032,6 +1032,12 @@ int pg_upstream_get(pg_upstream *u, unsigned op, const char *target, const char 
     return pg_upstream_request(u, &rq, origin, done, ctx, handle, err);
 }
 
+/* Roughly when n waiting calls have drained at rate (at most a minute): a refusal's Retry-After. */
+static int64_t drain_ms(size_t n, double rate)
+{
+    return (int64_t)PG_MIN((double)n / PG_MAX(rate, 0.05) * 1000, 60000.0);
+}
+
 int pg_upstream_request(pg_upstream *u, const pg_up_request *rq, const pg_up_origin *origin, pg_up_done done, void *ctx,
                         pg_up_call **handle, pg_apierr *err)
 {
@@ -1054,7 +1060,7 @@ int pg_upstream_request(pg_upstream *u, const pg_up_request *rq, const pg_up_ori
         pg_tbucket *tb = &u->ops[rq->op].tb;
         pg_apierr_set(err, PG_AE_UNAVAILABLE, "profgate's upstream queue for this operation is full (%u calls waiting)",
                       u->cfg.queue_max);
-        err->retry_after_ms = (int64_t)PG_MIN((double)u->ops[rq->op].waiting.n / PG_MAX(tb->rate, 0.05) * 1000, 60000.0);
+        err->retry_after_ms = drain_ms(u->ops[rq->op].waiting.n, tb->rate);
         u->st.refused++;
         return PG_ELIMIT;
     }
@@ -1066,14 +1072,14 @@ int pg_upstream_request(pg_upstream *u, const pg_up_request *rq, const pg_up_ori
          * tenant's own rate that is exceeded, so it gets what a throttled client retries. */
         pg_apierr_set(err, PG_AE_THROTTLING,
                       "Rate exceeded: this tenant's share of profgate's upstream queue is full (%zu calls waiting)", held);
-        err->retry_after_ms = (int64_t)PG_MIN((double)held / PG_MAX(u->tb.rate, 0.05) * 1000, 60000.0);
+        err->retry_after_ms = drain_ms(held, u->tb.rate);
         u->st.refused++;
         return PG_ELIMIT;
     }
     if (rq->op == PG_UP_OP_GETPROFILE && u->queue.n >= u->cfg.queue_max) {
         pg_apierr_set(err, PG_AE_UNAVAILABLE, "profgate's upstream queue is full (%u calls waiting)", u->cfg.queue_max);
         /* Roughly when the queue has drained enough at the current pace (at most a minute). */
-        err->retry_after_ms = (int64_t)PG_MIN((double)u->queue.n / PG_MAX(u->tb.rate, 0.05) * 1000, 60000.0);
+        err->retry_after_ms = drain_ms(u->queue.n, u->tb.rate);
         u->st.refused++;
         return PG_ELIMIT;
     }

@@ -231,25 +231,27 @@ static int render_metrics(pg_gateway *gw, pg_buf *b)
     size_t n = gw->d.worker_stats != NULL ? pg_worker_stats_count(gw->d.worker_stats) : 1;
     pg_metrics_snap *snaps = calloc(n, sizeof *snaps);
     pg_metrics_part *parts = calloc(n, sizeof *parts);
-    int rc = snaps == NULL || parts == NULL ? PG_ENOMEM : PG_OK;
-    if (rc == PG_OK && gw->d.worker_stats == NULL) {
-        metrics_snapshot(gw, &snaps[0]);
-        parts[0] = (pg_metrics_part){&snaps[0], 0};
-        rc = pg_metrics_render(b, &snaps[0]);
-    } else if (rc == PG_OK) {
-        size_t k = 0;
-        for (unsigned w = 1; w <= n; w++) {
-            if (w == gw->d.worker) {
-                metrics_snapshot(gw, &snaps[k]);
-                pg_worker_stats_publish(gw->d.worker_stats, w, &snaps[k]);
-            } else if (!pg_worker_stats_read(gw->d.worker_stats, w, &snaps[k])) {
-                continue; /* restarting, or not started yet */
-            }
-            parts[k] = (pg_metrics_part){&snaps[k], w};
-            k++;
-        }
-        rc = pg_metrics_render_parts(b, parts, k);
+    if (snaps == NULL || parts == NULL) {
+        free(parts);
+        free(snaps);
+        return PG_ENOMEM;
     }
+    size_t k = 0;
+    if (gw->d.worker_stats == NULL) {
+        metrics_snapshot(gw, &snaps[0]);
+        parts[k++] = (pg_metrics_part){&snaps[0], 0};
+    }
+    for (unsigned w = 1; gw->d.worker_stats != NULL && w <= n; w++) {
+        if (w == gw->d.worker) {
+            metrics_snapshot(gw, &snaps[k]);
+            pg_worker_stats_publish(gw->d.worker_stats, w, &snaps[k]);
+        } else if (!pg_worker_stats_read(gw->d.worker_stats, w, &snaps[k])) {
+            continue; /* restarting, or not started yet */
+        }
+        parts[k] = (pg_metrics_part){&snaps[k], w};
+        k++;
+    }
+    int rc = pg_metrics_render_parts(b, parts, k);
     free(parts);
     free(snaps);
     return rc;

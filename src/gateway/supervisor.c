@@ -43,7 +43,8 @@ typedef struct sup {
     int sfd;
     sigset_t blocked, old_mask;
     pid_t self;
-    char listen[PG_LISTEN_MAX * 56];
+    pg_listen_addrs resolved; /* the listen addresses, port 0 resolved */
+    char listen[PG_LISTEN_MAX * 56]; /* the same, as the workers' --listen */
     int64_t kill_at_ns; /* INT64_MAX when not stopping */
     bool pid_written;
 } sup;
@@ -60,10 +61,11 @@ static void describe_status(int status, char *buf, size_t len)
  * workers bind the same resolved addresses with SO_REUSEPORT. */
 static int reserve_ports(sup *s)
 {
-    pg_listen_addrs resolved = s->cfg->listen;
+    pg_listen_addrs *resolved = &s->resolved;
+    *resolved = s->cfg->listen;
     for (size_t i = 0; i < s->cfg->listen.n; i++) {
         int fd, rc = pg_listen_socket(&s->cfg->listen.addr[i], true, false, 0, &fd);
-        if (rc == 0 && (rc = pg_listen_bound(fd, &resolved.addr[i])) != 0)
+        if (rc == 0 && (rc = pg_listen_bound(fd, &resolved->addr[i])) != 0)
             close(fd);
         if (rc != 0) {
             pg_listen_addrs one = {.n = 1, .addr = {s->cfg->listen.addr[i]}};
@@ -74,7 +76,7 @@ static int reserve_ports(sup *s)
         }
         s->reserved[s->nreserved++] = fd;
     }
-    PG_ASSERT(pg_listen_format(&resolved, s->listen, sizeof s->listen) == PG_OK);
+    PG_ASSERT(pg_listen_format(resolved, s->listen, sizeof s->listen) == PG_OK);
     return 0;
 }
 
@@ -170,10 +172,8 @@ static void started(sup *s)
         }
         s->pid_written = true;
     }
-    pg_listen_addrs a;
-    PG_ASSERT(pg_listen_parse(s->listen, &a, err, sizeof err) == PG_OK);
-    for (size_t i = 0; i < a.n; i++) {
-        pg_listen_addrs one = {.n = 1, .addr = {a.addr[i]}};
+    for (size_t i = 0; i < s->resolved.n; i++) {
+        pg_listen_addrs one = {.n = 1, .addr = {s->resolved.addr[i]}};
         char addr[64];
         PG_ASSERT(pg_listen_format(&one, addr, sizeof addr) == PG_OK);
         pg_log(PG_LOG_INFO, "listening on %s", addr);

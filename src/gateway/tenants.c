@@ -227,18 +227,6 @@ static int check_opened(int fd, const char *path, char *err, size_t errlen)
     return PG_OK;
 }
 
-int pg_tenants_check_mode(const char *path, char *err, size_t errlen)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return PG_EINVAL;
-    }
-    int rc = check_opened(fd, path, err, errlen);
-    close(fd);
-    return rc;
-}
-
 static int finish(pg_tenants *ts, load_ctx *lc, int line, const char *name, int64_t now_ns, char *err, size_t errlen)
 {
     int rc = PG_EINVAL;

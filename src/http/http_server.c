@@ -1292,7 +1292,7 @@ bool pg_http_req_accepts_gzip(const pg_http_req *r)
 {
     char v[1024];
     size_t len;
-    return r->head != NULL && pg_http_head_join(r->head, "accept-encoding", v, sizeof v, &len) &&
+    return pg_http_req_header_list(r, "accept-encoding", v, sizeof v, &len) != NULL &&
            pg_http_accepts_coding(v, len, "gzip");
 }
 

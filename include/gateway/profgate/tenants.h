@@ -36,9 +36,6 @@ typedef struct pg_tenants {
     size_t n; /* slots in use, active or not */
 } pg_tenants;
 
-/** Refuses a file others may access or its group may write: it holds secrets. PG_OK or PG_EINVAL. */
-int pg_tenants_check_mode(const char *path, char *err, size_t errlen);
-
 /**
  * Parses a tenants file's text and merges it into ts: every tenant the text names is updated in
  * (or added to) its slot, tenants it no longer names are disabled. All or nothing: on an error
@@ -46,7 +43,8 @@ int pg_tenants_check_mode(const char *path, char *err, size_t errlen);
  */
 int pg_tenants_load_string(pg_tenants *ts, const char *text, const char *name, int64_t now_ns, char *err,
                            size_t errlen);
-/** The same for a file, after pg_tenants_check_mode. */
+/** The same for a file, opened once and refused unless it is a regular file owned by root or
+ *  profgate's uid that others may not access and its group may not write (it holds secrets). */
 int pg_tenants_load_file(pg_tenants *ts, const char *path, int64_t now_ns, char *err, size_t errlen);
 
 /** The active tenant with this access key, or NULL. */
