@@ -233,11 +233,16 @@ static void on_call_timer_closed(uv_handle_t *h)
     maybe_closed(u);
 }
 
+static void release_transfer(call *c);
+
 /* Delivers the call's outcome and frees it (after its timer closes, if it has one). */
 static void complete(call *c, bool ok)
 {
     pg_upstream *u = c->up;
     call_set_state(c, S_DONE);
+    /* A call that ends while queued again after an attempt (its deadline passed waiting for a
+     * token, a slot or credentials, or shutdown) still holds that attempt's easy handle. */
+    release_transfer(c);
     /* A failure the upstream itself answered (a 4xx, or the last 429 or 5xx) also carries its
      * error type and body, for answers passed through as they came. */
     bool answered = !ok && c->status >= 400 && c->errtype[0];

@@ -224,6 +224,23 @@ class Failures(unittest.TestCase):
             self.assertEqual(gw.stop(), 0)
             sim.kill()
 
+    def test_a_call_whose_deadline_passes_in_the_queue_after_an_attempt(self):
+        # Every attempt fails (500) and the pace is one call a second: the call fails at once,
+        # waits in the queue again for the next token, fails again, and reaches its deadline
+        # (1.5 s) queued. It ends with the upstream's error, and everything its attempts held is
+        # freed (under ASan the exit status says so).
+        sim = start_sim("--clock", NOW.isoformat(), "--nodes", "100", "--fail-rate", "1")
+        gw = gateway(sim.port, "[upstream]\nrate = 1\nburst = 1\nretries = 10\nbackoff_base = 10ms\n"
+                               "backoff_cap = 20ms\ndeadline = 1500ms\nbreaker_failures = 1000\n")
+        try:
+            r = get(gw.port, gp_path("dl", NOW - timedelta(days=2, minutes=5), NOW - timedelta(days=2)),
+                    {"Accept": "application/json"}, timeout=30)
+            self.assertEqual(r.status, 500, r)
+            self.assertGreaterEqual(sim_stats(sim)["failed"], 1)
+        finally:
+            self.assertEqual(gw.stop(), 0)
+            self.assertEqual(sim.stop(), 0)
+
     def test_wrong_secret_is_a_clear_error_without_retries(self):
         sim = start_sim("--clock", NOW.isoformat(), "--access-key", AK, "--secret-key", SK)
         gw = gateway(sim.port, env={"AWS_SECRET_ACCESS_KEY": "wrong"})
