@@ -112,8 +112,16 @@ bool pg_query_param(pg_slice query, const char *name, char *out, size_t outlen, 
     for (int i = 0; i < n; i++) {
         if (qp[i].key.len != strlen(name) || memcmp(qp[i].key.p, name, qp[i].key.len) != 0)
             continue;
-        char buf[512];
         size_t len;
+        if (qp[i].val.len < outlen) { /* decoding only shrinks: straight into out */
+            if (pg_pct_decode(qp[i].val, out, &len) != PG_OK) {
+                *bad = true;
+                return true;
+            }
+            out[len] = '\0';
+            return true;
+        }
+        char buf[512];
         if (qp[i].val.len >= sizeof buf || pg_pct_decode(qp[i].val, buf, &len) != PG_OK || len >= outlen) {
             *bad = true;
             return true;

@@ -42,7 +42,8 @@ int pg_pct_decode(pg_slice in, char *out, size_t *outlen);
 /**
  * The first parameter named name (its raw name, compared exactly), percent-decoded into out
  * (NUL-terminated). False when absent. True with *bad set when present but badly encoded or
- * longer than outlen - 1 (or 511) bytes; out is then unspecified.
+ * its decoded value longer than outlen - 1 bytes (a raw value of 512 bytes or more must fit out
+ * undecoded); out is then unspecified.
  */
 bool pg_query_param(pg_slice query, const char *name, char *out, size_t outlen, bool *bad);
 

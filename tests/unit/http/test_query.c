@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "profgate/query.h"
@@ -105,6 +106,32 @@ static void test_target_redact(void **state)
     assert_null(strchr(out, '\n'));
 }
 
+static void test_query_param(void **state)
+{
+    (void)state;
+    char out[2048], q[3000];
+    bool bad;
+    pg_slice s = {"a=1&b=x%2By&b=2", 15};
+    assert_true(pg_query_param(s, "b", out, sizeof out, &bad));
+    assert_false(bad);
+    assert_string_equal(out, "x+y"); /* the first one, decoded */
+    assert_false(pg_query_param(s, "c", out, sizeof out, &bad));
+    s = (pg_slice){"a=%ZZ", 5};
+    assert_true(pg_query_param(s, "a", out, sizeof out, &bad));
+    assert_true(bad);
+    /* Long values (a web identity token in an STS form body) decode when out holds them. */
+    int n = snprintf(q, sizeof q, "Action=X&WebIdentityToken=");
+    memset(q + n, 'j', 1500);
+    q[n + 1500] = '\0';
+    s = (pg_slice){q, strlen(q)};
+    assert_true(pg_query_param(s, "WebIdentityToken", out, sizeof out, &bad));
+    assert_false(bad);
+    assert_int_equal(strlen(out), 1500);
+    char small[100];
+    assert_true(pg_query_param(s, "WebIdentityToken", small, sizeof small, &bad));
+    assert_true(bad); /* does not fit: refused, never cut */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -112,6 +139,7 @@ int main(void)
         cmocka_unit_test(test_query_split),
         cmocka_unit_test(test_pct_decode),
         cmocka_unit_test(test_target_redact),
+        cmocka_unit_test(test_query_param),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
