@@ -1,5 +1,9 @@
 # Shared helpers for bench scripts: free ports, readiness, wrk parsing, medians. Sourced, not run.
 
+# Every profgate here talks to profgate-sim without --access-key: its requests go out unsigned.
+# Without this, the credentials chain would end at EC2 instance metadata and wait for it.
+export AWS_EC2_METADATA_DISABLED=true
+
 free_port() {
   /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }

@@ -544,3 +544,21 @@ pg_apierr_kind pg_sigv4_error_kind(pg_sigv4_result r)
     return r == PG_SIGV4_MISSING ? PG_AE_MISSING_AUTH : r == PG_SIGV4_UNKNOWN_KEY ? PG_AE_UNRECOGNIZED_CLIENT
                                                                                   : PG_AE_INVALID_SIGNATURE;
 }
+
+int pg_sigv4_host(const char *url, bool allow_path, char *out, size_t cap)
+{
+    bool https = strncmp(url, "https://", 8) == 0;
+    if (!https && strncmp(url, "http://", 7) != 0)
+        return PG_EINVAL;
+    const char *h = url + (https ? 8 : 7);
+    size_t hl = strcspn(h, "/?#");
+    if (hl == 0 || hl >= cap || (!allow_path && h[hl] != '\0'))
+        return PG_EINVAL;
+    memcpy(out, h, hl);
+    out[hl] = '\0';
+    if (https && hl > 4 && strcmp(out + hl - 4, ":443") == 0)
+        out[hl - 4] = '\0';
+    else if (!https && hl > 3 && strcmp(out + hl - 3, ":80") == 0)
+        out[hl - 3] = '\0';
+    return PG_OK;
+}

@@ -8,6 +8,7 @@
 #include "profgate/upstream.h"
 #include "profgate/up_outcome.h"
 #include "profgate/fleet.h"
+#include "profgate/credsrc.h"
 #include "curl_uv.h"
 #include "profgate/buf.h"
 #include "profgate/clock.h"
@@ -85,7 +86,7 @@ struct pg_upstream {
     uint32_t magic;
     uv_loop_t *loop;
     pg_upstream_cfg cfg;
-    pg_creds creds;
+    pg_credsrc *creds;   /* borrowed; NULL: requests go out unsigned */
     char host[300]; /* Host header value (and signed) */
     pg_curl_uv *curl;    /* NULL once closed */
     uv_timer_t pace_timer;
@@ -436,7 +437,7 @@ static bool add_header(call *c, const char *fmt, ...)
 
 /* The attempt's request headers, signed with SigV4 when there are credentials. Signed at each
  * attempt: the date is part of the signature. */
-static bool sign_headers(call *c)
+static bool sign_headers(call *c, const pg_creds *cr)
 {
     pg_upstream *u = c->up;
     curl_slist_free_all(c->hdrs);
@@ -451,7 +452,7 @@ static bool sign_headers(call *c)
     /* Not signed: tracing headers are not part of the request's meaning (the SDKs do the same). */
     if (ok && c->origin.trace[0])
         ok = add_header(c, "X-Amzn-Trace-Id: %s", c->origin.trace);
-    if (ok && u->creds.present) {
+    if (ok && cr != NULL) {
         pg_http_header signed_hdrs[5] = {
             {"host", 4, u->host, strlen(u->host)},
             {"accept", 6, "application/json", 16},
@@ -460,10 +461,10 @@ static bool sign_headers(call *c)
         size_t ns = 3;
         if (c->req_body != NULL)
             signed_hdrs[ns++] = (pg_http_header){"content-type", 12, c->req_ctype, strlen(c->req_ctype)};
-        if (u->creds.session_token[0]) {
-            signed_hdrs[ns++] = (pg_http_header){"x-amz-security-token", 20, u->creds.session_token,
-                                                 strlen(u->creds.session_token)};
-            ok = add_header(c, "X-Amz-Security-Token: %s", u->creds.session_token);
+        if (cr->session_token[0]) {
+            signed_hdrs[ns++] = (pg_http_header){"x-amz-security-token", 20, cr->session_token,
+                                                 strlen(cr->session_token)};
+            ok = add_header(c, "X-Amz-Security-Token: %s", cr->session_token);
         }
         pg_slice path, query;
         pg_target_split(c->target, strlen(c->target), &path, &query);
@@ -475,14 +476,14 @@ static bool sign_headers(call *c)
                              .service = "codeguru-profiler"};
         pg_buf auth;
         pg_buf_init(&auth, 2048);
-        ok = ok && pg_sigv4_authorization(&in, u->creds.access_key, u->creds.secret_key, &auth) == PG_OK &&
+        ok = ok && pg_sigv4_authorization(&in, cr->access_key, cr->secret_key, &auth) == PG_OK &&
              pg_buf_append(&auth, "", 1) == PG_OK && add_header(c, "Authorization: %s", auth.data);
         pg_buf_free(&auth);
     }
     return ok;
 }
 
-static bool start_attempt(call *c)
+static bool start_attempt(call *c, const pg_creds *cr)
 {
     pg_upstream *u = c->up;
     c->attempts++;
@@ -490,7 +491,7 @@ static bool start_attempt(call *c)
     c->status = 0;
     c->errtype[0] = '\0';
     pg_buf_reset(&c->body);
-    if (!sign_headers(c))
+    if (!sign_headers(c, cr))
         return false;
     if (c->easy == NULL) {
         c->easy = curl_easy_init();
@@ -834,6 +835,28 @@ static bool pace(pg_upstream *u, int64_t now)
 }
 
 /* Starts as many queued calls as the pacer, the in-flight cap and the breaker allow. */
+/* The credentials the next attempt is signed with. *cr is NULL for unsigned requests; false when
+ * the credentials are not usable now (not fetched yet, or expired while a refresh keeps
+ * failing): calls then wait in their queues, bounded by their deadlines, and the provider's
+ * watcher pumps again when new ones arrive. */
+static bool creds_now(pg_upstream *u, const pg_creds **cr)
+{
+    *cr = NULL;
+    if (u->creds == NULL || !pg_credsrc_signs(u->creds))
+        return true;
+    *cr = pg_credsrc_get(u->creds, pg_realtime_ns());
+    return *cr != NULL;
+}
+
+/* What a call that waited for credentials until its deadline is told. */
+static void creds_deadline_message(pg_upstream *u, pg_apierr *err)
+{
+    pg_credsrc_stats cs;
+    pg_credsrc_get_stats(u->creds, pg_realtime_ns(), &cs);
+    pg_apierr_set(err, PG_AE_UNAVAILABLE, "profgate has no valid AWS credentials (provider %s%s%s); the call waited %llu ms",
+                  cs.provider, cs.last_error[0] ? ": " : "", cs.last_error, (unsigned long long)u->cfg.deadline_ms);
+}
+
 static void pump_ops(pg_upstream *u);
 
 static void on_ops_timer(uv_timer_t *t)
@@ -858,12 +881,17 @@ static void pump_ops(pg_upstream *u)
             tb->rate = max;
         while (q->head != NULL) {
             call *c = q->head;
+            const pg_creds *cr;
+            bool signable = creds_now(u, &cr);
             if (now >= c->deadline) {
                 list_remove(q, c);
                 u->ops_waiting--;
-                pg_apierr_set(&c->err, PG_AE_UNAVAILABLE,
-                              "The upstream did not answer within profgate's deadline (%llu ms)",
-                              (unsigned long long)u->cfg.deadline_ms);
+                if (!signable)
+                    creds_deadline_message(u, &c->err);
+                else
+                    pg_apierr_set(&c->err, PG_AE_UNAVAILABLE,
+                                  "The upstream did not answer within profgate's deadline (%llu ms)",
+                                  (unsigned long long)u->cfg.deadline_ms);
                 complete(c, false);
                 continue;
             }
@@ -881,6 +909,10 @@ static void pump_ops(pg_upstream *u)
             }
             if (!breaker_allows(u) || u->active.n >= u->cfg.max_inflight)
                 return; /* a probe or a slot ends: pump runs again */
+            if (!signable) {
+                next = PG_MIN(next, PG_MIN(c->deadline, now + PG_NS_PER_S));
+                break;
+            }
             if (!pg_tbucket_take(tb, now, 1)) {
                 next = PG_MIN(next, now + pg_tbucket_wait_ns(tb, now, 1));
                 break;
@@ -888,7 +920,7 @@ static void pump_ops(pg_upstream *u)
             tb->rate = PG_MIN(max, tb->rate + max / 10);
             list_remove(q, c);
             u->ops_waiting--;
-            if (!start_attempt(c))
+            if (!start_attempt(c, cr))
                 fail_now(c, PG_AE_INTERNAL, "profgate could not start an upstream request");
         }
     }
@@ -904,9 +936,13 @@ static void pump(pg_upstream *u)
     for (pg_fq_item *it; (it = pg_fairq_peek(&u->queue)) != NULL;) {
         call *c = CALL_OF(it);
         int64_t now = now_ns();
+        const pg_creds *cr;
+        bool signable = creds_now(u, &cr);
         if (now >= c->deadline) {
             pg_fairq_remove(&u->queue, &c->qi);
-            if (c->err.message[0] == '\0')
+            if (!signable && c->err.message[0] == '\0')
+                creds_deadline_message(u, &c->err);
+            else if (c->err.message[0] == '\0')
                 pg_apierr_set(&c->err, PG_AE_UNAVAILABLE,
                               "The upstream did not answer within profgate's deadline (%llu ms)",
                               (unsigned long long)u->cfg.deadline_ms);
@@ -926,10 +962,14 @@ static void pump(pg_upstream *u)
             }
             return; /* half-open with a probe in flight */
         }
+        if (!signable) {
+            wait_then_pump(u, PG_MIN(c->deadline - now, PG_NS_PER_S));
+            return;
+        }
         if (u->active.n >= u->cfg.max_inflight || !pace(u, now))
             return;
         pg_fairq_pop(&u->queue, &c->qi);
-        if (!start_attempt(c)) {
+        if (!start_attempt(c, cr)) {
             fail_now(c, PG_AE_INTERNAL, "profgate could not start an upstream request");
             continue;
         }
@@ -956,7 +996,12 @@ void pg_upstream_global_cleanup(void)
     curl_global_cleanup();
 }
 
-pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, const pg_creds *creds, char *err,
+static void on_new_creds(void *data)
+{
+    pump(data);
+}
+
+pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, pg_credsrc *creds, char *err,
                              size_t errlen)
 {
     pg_upstream *u = calloc(1, sizeof *u);
@@ -965,28 +1010,14 @@ pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, const 
     u->magic = UPSTREAM_MAGIC;
     u->loop = loop;
     u->cfg = *cfg;
-    u->creds = *creds;
+    u->creds = creds;
     /* Host header: the endpoint's authority (with a non-default port, as SigV4 signs it). */
-    const char *p = strstr(cfg->endpoint, "://");
-    if (p == NULL || (strncmp(cfg->endpoint, "http://", 7) != 0 && strncmp(cfg->endpoint, "https://", 8) != 0)) {
-        snprintf(err, errlen, "upstream.endpoint '%.200s' must be http://HOST[:PORT] or https://HOST[:PORT]",
+    if (pg_sigv4_host(cfg->endpoint, false, u->host, sizeof u->host) != PG_OK) {
+        snprintf(err, errlen, "upstream.endpoint '%.200s' must be http://HOST[:PORT] or https://HOST[:PORT], no path",
                  cfg->endpoint);
         free(u);
         return NULL;
     }
-    p += 3;
-    size_t hl = strcspn(p, "/?#");
-    if (hl == 0 || hl >= sizeof u->host || p[hl] != '\0') {
-        snprintf(err, errlen, "upstream.endpoint '%.200s' must have a host and no path", cfg->endpoint);
-        free(u);
-        return NULL;
-    }
-    memcpy(u->host, p, hl);
-    u->host[hl] = '\0';
-    bool https = strncmp(cfg->endpoint, "https://", 8) == 0;
-    size_t h = strlen(u->host);
-    if ((https && h > 4 && strcmp(u->host + h - 4, ":443") == 0) || (!https && h > 3 && strcmp(u->host + h - 3, ":80") == 0))
-        u->host[h - (https ? 4 : 3)] = '\0'; /* default ports are not part of the signed host */
     u->curl = pg_curl_uv_new(loop, on_transfer_done, on_transfers_moved, u);
     if (u->curl == NULL) {
         snprintf(err, errlen, "curl_multi_init failed");
@@ -1012,6 +1043,8 @@ pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, const 
     pg_fairq_init(&u->queue);
     if (getrandom(&u->rng, sizeof u->rng, 0) != sizeof u->rng || u->rng == 0)
         u->rng = (uint64_t)now_ns() | 1;
+    if (creds != NULL)
+        pg_credsrc_watch(creds, on_new_creds, u);
     return u;
 }
 
@@ -1160,7 +1193,6 @@ static void maybe_closed(pg_upstream *u)
         return;
     void (*cb)(void *) = u->closed;
     void *data = u->closed_data;
-    pg_creds_clear(&u->creds);
     free(u);
     if (cb)
         cb(data);
@@ -1169,6 +1201,8 @@ static void maybe_closed(pg_upstream *u)
 void pg_upstream_close(pg_upstream *u, void (*done)(void *data), void *data)
 {
     u->closing = true;
+    if (u->creds != NULL)
+        pg_credsrc_watch(u->creds, NULL, NULL);
     u->closed = done;
     u->closed_data = data;
     u->open_handles++; /* held until the end of this function */

@@ -90,6 +90,11 @@ static const directive table[] = {
      "The --upstream flag overrides it.", false},
     {"upstream", "region", T_STRING, F(up_region), "", 0, 0,
      "Region for the default endpoint and for SigV4. Empty: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1.", false},
+    {"upstream", "credentials", T_STRING, F(up_credentials), "chain", 0, 0,
+     "Where the AWS credentials come from: chain (the SDKs' default chain: environment, web identity, profile, "
+     "container endpoint, EC2 instance metadata; the first configured wins), one of environment, web-identity, "
+     "profile, container, imds (that provider alone), or none (requests go out unsigned: for a simulator). "
+     "Temporary credentials are refreshed ahead of expiry (README \"The upstream\").", false},
     {"upstream", "rate", T_INT, F(up_rate), "10", 1, 100000,
      "Most GetProfile requests per second upstream (token bucket); throttling halves the pace, which recovers gradually. With "
      "redis.url and fleet.enabled this is the whole fleet's budget, shared by every replica and worker: set the "

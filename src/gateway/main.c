@@ -8,7 +8,8 @@
 #include "profgate/clock.h"
 #include "profgate/config.h"
 #include "profgate/cpus.h"
-#include "profgate/creds.h"
+#include "profgate/credplan.h"
+#include "profgate/credsrc.h"
 #include "profgate/fetcher.h"
 #include "profgate/upstream.h"
 #include "profgate/gateway.h"
@@ -42,6 +43,8 @@ typedef struct app {
     uv_timer_t stats_timer; /* server.workers: publishes this worker's metrics to the others */
     pg_http_server *server;
     pg_upstream *upstream;
+    pg_cred_plan *plan;  /* from app_configure until app_start hands it to creds */
+    pg_credsrc *creds;   /* the credentials upstream calls are signed with */
     pg_fetcher *fetcher;
     bool fetcher_closing;
     pg_redis *redis;
@@ -120,6 +123,13 @@ static void on_upstream_closed(void *data)
     close_next(a);
 }
 
+static void on_creds_closed(void *data)
+{
+    app *a = data;
+    a->creds = NULL;
+    close_next(a);
+}
+
 static void on_fleet_closed(void *data)
 {
     app *a = data;
@@ -153,6 +163,10 @@ static void close_next(app *a)
     }
     if (a->upstream != NULL) {
         pg_upstream_close(a->upstream, on_upstream_closed, a);
+        return;
+    }
+    if (a->creds != NULL) {
+        pg_credsrc_close(a->creds, on_creds_closed, a); /* after the upstream: nothing signs any more */
         return;
     }
     pg_fetcher_free(a->fetcher);
@@ -300,8 +314,19 @@ static int resolve_workers(app *a)
     return 0;
 }
 
-/* Reads the configuration, the tenants and the credentials; nothing runs yet. 0 or an exit status. */
-static int app_configure(app *a, pg_creds *creds)
+/* Wipes and frees the credentials plan (it may hold static keys). */
+static void drop_plan(app *a)
+{
+    if (a->plan != NULL) {
+        pg_cred_plan_clear(a->plan);
+        free(a->plan);
+        a->plan = NULL;
+    }
+}
+
+/* Reads the configuration, the tenants and the credentials plan; nothing runs yet. 0 or an exit
+ * status. */
+static int app_configure(app *a)
 {
     char err[PG_CONFIG_ERR_MAX];
     int lrc = load_config(a, &a->cfg, err, sizeof err);
@@ -334,7 +359,9 @@ static int app_configure(app *a, pg_creds *creds)
             return EX_CONFIG;
         }
     }
-    if (pg_creds_load(creds, NULL, err, sizeof err) != PG_OK) {
+    a->plan = pg_xcalloc(1, sizeof *a->plan);
+    if (pg_cred_plan_resolve(a->plan, a->cfg.up_credentials, NULL, ucfg.region, pg_realtime_ns() / PG_NS_PER_S, err,
+                             sizeof err) != PG_OK) {
         fprintf(stderr, "profgate: AWS credentials: %s\n", err);
         return EX_CONFIG;
     }
@@ -351,8 +378,8 @@ static void on_stats_timer(uv_timer_t *t)
 }
 
 /* Builds the modules on the loop and starts listening. 0, or an exit status (app_teardown then
- * closes whatever this opened). Takes creds: they are cleared from memory here either way. */
-static int app_start(app *a, pg_creds *creds)
+ * closes whatever this opened). The credentials plan moves into the provider here. */
+static int app_start(app *a)
 {
     char err[PG_CONFIG_ERR_MAX];
     pg_http_server_cfg scfg;
@@ -366,10 +393,11 @@ static int app_start(app *a, pg_creds *creds)
     a->curl_ready = true;
     PG_CHECK_UV(uv_loop_init(&a->loop));
     a->loop_ready = true;
-    a->upstream = pg_upstream_new(&a->loop, &ucfg, creds, err, sizeof err);
-    char who[300];
-    pg_creds_describe(creds, who, sizeof who);
-    pg_creds_clear(creds);
+    char who[1500];
+    pg_cred_plan_describe(a->plan, who, sizeof who);
+    a->creds = pg_credsrc_new(&a->loop, a->plan, ucfg.ca_bundle);
+    drop_plan(a);
+    a->upstream = pg_upstream_new(&a->loop, &ucfg, a->creds, err, sizeof err);
     if (a->upstream == NULL) {
         pg_log(PG_LOG_ERROR, "%s", err);
         return EX_CONFIG;
@@ -400,10 +428,12 @@ static int app_start(app *a, pg_creds *creds)
     pg_fetch_tiers_wire(&tiers, &a->loop, a->upstream, a->redis, a->fleet);
     a->fetcher = pg_fetcher_new(&tiers, &lim, &fcfg);
     PG_ASSERT(a->fetcher != NULL);
-    pg_log(PG_LOG_INFO, "upstream %s (region %s, %.0f req/s, burst %.0f, credentials: %s)", ucfg.endpoint, ucfg.region,
-           ucfg.rate, ucfg.burst, who);
+    pg_log(PG_LOG_INFO, "upstream %s (region %s, %.0f req/s, burst %.0f)", ucfg.endpoint, ucfg.region, ucfg.rate,
+           ucfg.burst);
+    pg_log(PG_LOG_INFO, "credentials: %s", who);
+    pg_credsrc_start(a->creds);
     a->gw = pg_gateway_new(&(pg_gateway_deps){.cfg = &a->cfg, .clock = &a->clock, .fetcher = a->fetcher,
-                                              .upstream = a->upstream, .redis = a->redis, .tenants = a->tenants,
+                                              .upstream = a->upstream, .creds = a->creds, .redis = a->redis, .tenants = a->tenants,
                                               .fleet = a->fleet, .worker = a->wctx.index,
                                               .workers = a->wctx.count, .worker_stats = a->wctx.stats});
     apply_weights(a);
@@ -476,8 +506,9 @@ static int app_teardown(app *a, int status)
         }
         uv_run(&a->loop, UV_RUN_DEFAULT);
         PG_ASSERT(a->server == NULL && a->redis == NULL && a->upstream == NULL && a->fetcher == NULL &&
-                  a->fleet == NULL);
+                  a->fleet == NULL && a->creds == NULL);
     }
+    drop_plan(a);
     if (a->pid_written)
         pg_pidfile_remove(a->pid_file);
     pg_gateway_free(a->gw); /* after the loop: no write still holds a stored answer */
@@ -508,12 +539,9 @@ static int run_worker(const pg_worker_ctx *ctx, void *data)
     a->listen_arg = ctx->listen;
     a->pid_file = NULL;
     pg_log_set_worker((int)ctx->index);
-    pg_creds creds;
-    memset(&creds, 0, sizeof creds);
-    int status = app_configure(a, &creds);
+    int status = app_configure(a);
     if (status == 0)
-        status = app_start(a, &creds);
-    pg_creds_clear(&creds);
+        status = app_start(a);
     if (status == 0)
         uv_run(&a->loop, UV_RUN_DEFAULT);
     return app_teardown(a, status);
@@ -578,23 +606,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "profgate: unexpected argument '%s'\n", argv[optind]);
         return EX_USAGE;
     }
-    pg_creds creds;
-    memset(&creds, 0, sizeof creds);
-    int status = app_configure(&a, &creds);
+    int status = app_configure(&a);
     if (status == 0 && a.test_only) {
         printf("profgate: configuration %s is valid\n", a.config_path ? a.config_path : "(defaults)");
         if (a.nworkers > 1)
             printf("profgate: %u workers under a supervisor\n", a.nworkers);
-        pg_creds_clear(&creds);
+        char who[1500];
+        pg_cred_plan_describe(a.plan, who, sizeof who);
+        printf("profgate: credentials: %s\n", who);
         return app_teardown(&a, 0);
     }
     if (status == 0 && a.nworkers > 1) {
-        pg_creds_clear(&creds); /* each worker loads its own */
+        drop_plan(&a); /* each worker resolves its own */
         return supervise(&a);
     }
     if (status == 0)
-        status = app_start(&a, &creds);
-    pg_creds_clear(&creds);
+        status = app_start(&a);
     if (status == 0)
         uv_run(&a.loop, UV_RUN_DEFAULT);
     return app_teardown(&a, status);

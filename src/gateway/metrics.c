@@ -34,6 +34,9 @@ static const label L_CACHE = {"cache", VALUES("hit", "partial", "miss", "none")}
 static const label L_SOURCE = {"source", VALUES("l1", "redis", "upstream", "coalesced", "merged_run")};
 static const label L_OUTCOME = {"outcome", VALUES("ok", "throttled", "server_error", "timeout", "connection_error",
                                                   "client_error")};
+const char *const pg_metrics_cred_names[PG_MCR_COUNT] = {"environment", "web-identity", "profile", "container", "imds",
+                                                         "none"};
+static const label L_PROVIDER = {"provider", pg_metrics_cred_names, PG_MCR_COUNT};
 static const label L_TIER = {"tier", VALUES("l1", "answers", "merged_runs")};
 static const label L_RESULT = {"result", VALUES("ok", "failed")};
 static const label L_BUDGET = {"result", VALUES("granted", "wait", "error")};
@@ -89,6 +92,21 @@ static const metric table[] = {
      "1 while the upstream circuit breaker is open (calls are refused at once), else 0."},
     {"profgate_upstream_circuit_half_open", M_GAUGE, V_U64, S(up_breaker_half_open), NULL, NULL, NULL, false,
      "1 while the circuit breaker is half-open (one probe call allowed), else 0."},
+    {"profgate_credentials_provider", M_GAUGE, V_U64, S(cred_provider), &L_PROVIDER, NULL, NULL, false,
+     "1 for the provider of the AWS default chain that supplies the credentials upstream calls are signed with "
+     "(none: unsigned), 0 for the others."},
+    {"profgate_credentials_valid", M_GAUGE, V_U64, S(cred_valid), NULL, NULL, NULL, false,
+     "1 while the credentials held may sign (fetched and not within their expiry margin); 0 means upstream calls "
+     "wait for a fetch to succeed."},
+    {"profgate_credentials_expiry_timestamp_seconds", M_GAUGE, V_F64, S(cred_expiry), NULL, NULL, NULL, false,
+     "When the credentials held expire, in Unix seconds; 0 when none are held or they do not expire."},
+    {"profgate_credentials_fetches_total", M_COUNTER, V_U64, S(cred_fetches), NULL, NULL, NULL, false,
+     "Credential fetches started (the first and every refresh or retry)."},
+    {"profgate_credentials_failures_total", M_COUNTER, V_U64, S(cred_failures), NULL, NULL, NULL, false,
+     "Credential fetches that failed (the reason is logged and shown in /healthz)."},
+    {"profgate_credentials_refresh_failures_total", M_COUNTER, V_U64, S(cred_refresh_failures), NULL, NULL, NULL,
+     false, "Failed fetches while credentials were already held (a refresh that failed; they keep signing until "
+     "their margin)."},
     {"profgate_cache_bytes", M_GAUGE, V_U64, S(cache_bytes), &L_TIER, NULL, NULL, false,
      "Bytes held by each in-process cache tier."},
     {"profgate_cache_capacity_bytes", M_GAUGE, V_U64, S(cache_capacity), &L_TIER, NULL, NULL, false,

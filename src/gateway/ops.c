@@ -5,7 +5,10 @@
  */
 #include "gw.h"
 #include "profgate/ops.h"
+#include "profgate/credsrc.h"
+#include "profgate/iso8601.h"
 #include "profgate/jsonw.h"
+#include "profgate/clock.h"
 #include "profgate/lru.h"
 #include "profgate/metrics.h"
 #include "profgate/redis.h"
@@ -65,6 +68,22 @@ void pg_ops_healthz(pg_gateway *gw, pg_http_req *req)
         rc = rc ?: pg_json_cstr(&b, pg_fleet_member(gw->d.fleet));
         rc = rc ?: pg_buf_printf(&b, ",\"leaseWaits\":%llu,\"leaseHits\":%llu}", (unsigned long long)fs.lease_waits,
                                  (unsigned long long)fs.lease_hits);
+    }
+    if (gw->d.creds != NULL) {
+        /* Which provider, whether they sign now, until when, and the last failure (never a secret). */
+        pg_credsrc_stats cs;
+        pg_credsrc_get_stats(gw->d.creds, pg_realtime_ns(), &cs);
+        char exp[PG_TS_FMT_MAX] = "";
+        if (cs.expires_ns != 0)
+            pg_ts_format(cs.expires_ns, exp, sizeof exp);
+        rc = rc ?: pg_buf_printf(&b, ",\"credentials\":{\"provider\":\"%s\",\"state\":\"%s\",\"valid\":%s,"
+                                     "\"expires\":%s%s%s,\"fetches\":%llu,\"failures\":%llu,\"refreshFailures\":%llu,"
+                                     "\"lastError\":",
+                                 cs.provider, cs.state, cs.usable || !cs.signs ? "true" : "false", exp[0] ? "\"" : "",
+                                 exp[0] ? exp : "null", exp[0] ? "\"" : "", (unsigned long long)cs.fetches,
+                                 (unsigned long long)cs.failures, (unsigned long long)cs.refresh_failures);
+        rc = rc ?: cs.last_error[0] ? pg_json_cstr(&b, cs.last_error) : pg_buf_puts(&b, "null");
+        rc = rc ?: pg_buf_puts(&b, "}");
     }
     if (gw->d.worker > 0)
         rc = rc ?: pg_buf_printf(&b, ",\"worker\":{\"index\":%u,\"of\":%u,\"pid\":%d}", gw->d.worker,
@@ -149,6 +168,17 @@ static void metrics_snapshot(const pg_gateway *gw, pg_metrics_snap *s)
         s->up_breaker_half_open = strcmp(us.breaker, "half-open") == 0;
         s->up_seconds = us.attempt_seconds;
         s->fleet_local_calls = us.fleet_local;
+    }
+    if (gw->d.creds != NULL) {
+        pg_credsrc_stats cs;
+        pg_credsrc_get_stats(gw->d.creds, pg_realtime_ns(), &cs);
+        for (unsigned i = 0; i < PG_MCR_COUNT; i++)
+            s->cred_provider[i] = strcmp(cs.provider, pg_metrics_cred_names[i]) == 0;
+        s->cred_valid = cs.usable;
+        s->cred_expiry = (double)cs.expires_ns / 1e9;
+        s->cred_fetches = cs.fetches;
+        s->cred_failures = cs.failures;
+        s->cred_refresh_failures = cs.refresh_failures;
     }
     if (gw->d.fetcher != NULL) {
         pg_fetcher_stats fs;

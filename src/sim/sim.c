@@ -17,6 +17,7 @@
 #include "profgate/router.h"
 #include "profgate/sigv4.h"
 #include "profgate/simapi.h"
+#include "profgate/simcreds.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,7 @@ struct pg_sim {
     uint64_t rng;
     delayed *delayed_list;
     pg_simworld *world; /* the groups and their state (simapi.c) */
+    pg_simcreds *creds; /* STS, container endpoint and IMDS stand-ins, and their sessions */
 };
 
 /* A response waiting for its latency to pass, or a hung request. */
@@ -139,7 +141,8 @@ pg_sim *pg_sim_new(const pg_sim_cfg *cfg, const pg_clock *clock, uv_loop_t *loop
     s->responses = pg_lru_new(cfg->cache_bytes, free_body);
     s->tbs = calloc(MAX_TBUCKETS, sizeof *s->tbs);
     s->world = pg_simworld_new(cfg->groups, cfg->seed, s->data_since_s, cfg->region);
-    if (s->gen == NULL || s->responses == NULL || s->tbs == NULL || s->world == NULL) {
+    s->creds = pg_simcreds_new(cfg->credentials_ttl_s, cfg->region, cfg->access_key, cfg->secret_key);
+    if (s->gen == NULL || s->responses == NULL || s->tbs == NULL || s->world == NULL || s->creds == NULL) {
         pg_sim_free(s);
         return NULL;
     }
@@ -220,6 +223,7 @@ void pg_sim_free(pg_sim *s)
     pg_lru_free(s->st.buckets);
     free(s->tbs);
     pg_simworld_free(s->world);
+    pg_simcreds_free(s->creds);
     free(s);
 }
 
@@ -298,23 +302,31 @@ static void answer_error(pg_sim *s, pg_http_req *req, pg_apierr_kind kind, const
 
 /* ------------------------------------------------------------------ checks */
 
-static const char *secret_for(void *ctx, const char *akid, size_t len)
-{
-    pg_sim *s = ctx;
-    return strlen(s->cfg.access_key) == len && memcmp(s->cfg.access_key, akid, len) == 0 ? s->cfg.secret_key : NULL;
-}
-
 static bool check_auth(pg_sim *s, pg_http_req *req)
 {
     if (s->cfg.access_key == NULL)
         return true;
     pg_sigv4_verify_cfg vc = {.service = "codeguru-profiler", .region = s->cfg.region,
-                              .max_skew_ns = 15 * 60 * PG_NS_PER_S, .secret_for = secret_for, .ctx = s};
+                              .max_skew_ns = 15 * 60 * PG_NS_PER_S, .secret_for = pg_simcreds_secret,
+                              .ctx = s->creds};
     char why[256], akid[129];
     /* Signatures are dated by the client's real clock, whatever --clock says the data's now is. */
     pg_sigv4_result r = pg_sigv4_verify(&vc, pg_http_req_head(req), pg_realtime_ns(), why, sizeof why, akid);
-    if (r == PG_SIGV4_OK)
-        return true;
+    if (r == PG_SIGV4_OK) {
+        /* An issued session key also needs its token, before its expiry, as the service checks. */
+        size_t tl = 0;
+        const char *tok = pg_http_req_header(req, "x-amz-security-token", &tl);
+        pg_sc_check c = pg_simcreds_check(s->creds, akid, tok, tl, pg_realtime_ns());
+        if (c != PG_SC_EXPIRED && c != PG_SC_BAD_TOKEN)
+            return true;
+        s->st.auth_failed++;
+        pg_log(PG_LOG_WARN, "rid=%s session key '%s': %s", pg_http_req_id(req), akid,
+               c == PG_SC_EXPIRED ? "expired" : "wrong or missing token");
+        answer_error(s, req, c == PG_SC_EXPIRED ? PG_AE_EXPIRED_TOKEN : PG_AE_UNRECOGNIZED_CLIENT,
+                     c == PG_SC_EXPIRED ? "The security token included in the request is expired"
+                                        : "The security token included in the request is invalid");
+        return false;
+    }
     s->st.auth_failed++;
     pg_log(PG_LOG_INFO, "rid=%s signature check failed for key '%s': %s", pg_http_req_id(req), akid, why);
     answer_error(s, req, pg_sigv4_error_kind(r), why);
@@ -699,7 +711,9 @@ static void handle_stats(pg_sim *s, pg_http_req *req)
         rc = pg_buf_printf(&b, "%s\"%lld\":%u", first ? "" : ",", (long long)sec, st->sec_count[i]);
         first = false;
     }
-    rc = rc ?: pg_buf_printf(&b, "},\"maxRequestsInASecond\":%u}\n", maxsec);
+    rc = rc ?: pg_buf_printf(&b, "},\"maxRequestsInASecond\":%u", maxsec);
+    rc = rc ?: pg_simcreds_stats_json(s->creds, &b);
+    rc = rc ?: pg_buf_puts(&b, "}\n");
     if (rc != PG_OK) {
         pg_buf_free(&b);
         answer_error(s, req, PG_AE_INTERNAL, "stats too large");
@@ -717,6 +731,9 @@ void pg_sim_handle(pg_http_req *req, void *data)
     pg_sim *s = data;
     pg_slice query;
     pg_route_result m;
+    /* Where credentials come from (STS, the container endpoint, IMDS): answered on their own. */
+    if (pg_simcreds_handle(s->creds, req, pg_realtime_ns()))
+        return;
     pg_route_head(routes, PG_ARRAY_LEN(routes), pg_http_req_head(req), &m, &query);
     if (m.status == 404) {
         /* Not one of the data operations: one of the service's others? */
@@ -746,6 +763,7 @@ void pg_sim_handle(pg_http_req *req, void *data)
         }
         if (m.status == 200 && m.id == R_RESET) {
             stats_reset(s);
+            pg_simcreds_reset_stats(s->creds);
             if (s->cfg.rate > 0)
                 pg_tbucket_init(&s->account_tb, s->cfg.rate, s->cfg.burst, pg_monotonic_ns());
             s->ntbs = 0;

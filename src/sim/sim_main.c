@@ -35,13 +35,17 @@ static void usage(FILE *out)
             "  --gaps F                ListProfileTimes leaves out a fraction F of aggregates (agents that were\n"
             "                          down), the same ones every time for a seed and group\n"
             "  --fail-after N          after N requests, reset every connection that asks for data\n"
-            "  --access-key ID --secret-key S [--region R]   require SigV4 with these credentials\n"
+            "  --access-key ID --secret-key S [--region R]   require SigV4 with these credentials (or with a\n"
+            "                          session the stand-ins below issued, with its token, before it expires)\n"
+            "  --credentials-ttl S     lifetime of issued sessions in seconds (default 3600)\n"
             "  --cache-mb N            memory for memoized aggregates and responses, each (default 256)\n"
             "  --log-level L           debug, info, warn, error (default info)\n"
             "  --access-log            log every request (default off)\n"
             "  -h, --help | -V, --version\n\n"
-            "Routes: GET /profilingGroups/{name}/profile, GET /profilingGroups/{name}/profileTimes,\n"
-            "GET /_sim/stats, POST /_sim/reset, GET /healthz.\n");
+            "Routes: GET /profilingGroups/{name}/profile, GET /profilingGroups/{name}/profileTimes, the other\n"
+            "operations, GET /_sim/stats, POST /_sim/reset, GET /healthz. Credential stand-ins: STS at POST /\n"
+            "(AssumeRoleWithWebIdentity, AssumeRole), the container endpoint at GET /_sim/creds/container, IMDSv2\n"
+            "at /latest/...; POST /_sim/creds/fail?n=N fails the next N credential requests with 503.\n");
 }
 
 typedef struct app {
@@ -91,7 +95,7 @@ typedef struct sim_args {
 } sim_args;
 
 enum { O_LISTEN = 256, O_SEED, O_NODES, O_GROUPS, O_SINCE, O_CLOCK, O_RATE, O_BURST, O_SCOPE, O_LAT, O_FAIL,
-       O_HANG, O_AFTER, O_AK, O_SK, O_REGION, O_CACHE, O_LEVEL, O_ACCESS, O_GAPS, O_LAST = O_GAPS };
+       O_HANG, O_AFTER, O_AK, O_SK, O_REGION, O_CACHE, O_LEVEL, O_ACCESS, O_GAPS, O_CRED_TTL, O_LAST = O_CRED_TTL };
 
 /* Applies one option; returns what is wrong with its value, or NULL. One case per option of the
  * table in parse_args. */
@@ -140,6 +144,11 @@ static const char *apply_option(int ch, const char *arg, sim_args *a)
     case O_AK: cfg->access_key = arg; return NULL;
     case O_SK: cfg->secret_key = arg; return NULL;
     case O_REGION: cfg->region = arg; return NULL;
+    case O_CRED_TTL:
+        if (!parse_u64(arg, &u) || u < 1 || u > 43200)
+            return "--credentials-ttl (1..43200 seconds)";
+        cfg->credentials_ttl_s = (int64_t)u;
+        return NULL;
     case O_CACHE:
         if (!parse_u64(arg, &u) || u < 1 || u > 65536)
             return "--cache-mb (1..65536)";
@@ -166,11 +175,12 @@ static int parse_args(int argc, char **argv, sim_args *a)
         {"secret-key", required_argument, NULL, O_SK}, {"region", required_argument, NULL, O_REGION},
         {"cache-mb", required_argument, NULL, O_CACHE}, {"log-level", required_argument, NULL, O_LEVEL},
         {"access-log", no_argument, NULL, O_ACCESS}, {"gaps", required_argument, NULL, O_GAPS},
+        {"credentials-ttl", required_argument, NULL, O_CRED_TTL},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
     };
     *a = (sim_args){.cfg = {.seed = 1, .nodes = 3000, .data_since_ns = INT64_MIN, .fail_after = -1,
-                            .cache_bytes = (size_t)256 << 20},
+                            .credentials_ttl_s = 3600, .cache_bytes = (size_t)256 << 20},
                     .listen = "127.0.0.1:9000", .level = PG_LOG_INFO};
     int ch;
     while ((ch = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {

@@ -44,6 +44,9 @@ class Process:
         self.name = name
         self.log = tempfile.NamedTemporaryFile(prefix=name + "-", suffix=".log", delete=False)
         full_env = dict(os.environ)
+        # Not on EC2: a gateway with no other credentials would wait for instance metadata at
+        # 169.254.169.254. Tests that exercise IMDS point it at the simulator explicitly.
+        full_env["AWS_EC2_METADATA_DISABLED"] = "true"
         full_env.update(env or {})
         self.proc = subprocess.Popen([binary(name)] + list(args), stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=self.log, env=full_env)

@@ -39,6 +39,13 @@ int pg_sigv4_signature(const pg_sigv4_input *in, const char *secret, char out[65
 /** Appends the Authorization header value. */
 int pg_sigv4_authorization(const pg_sigv4_input *in, const char *access_key, const char *secret, pg_buf *out);
 
+/**
+ * The Host header SigV4 signs for an endpoint URL "http(s)://HOST[:PORT]" (a default port is not
+ * part of it). PG_OK, or PG_EINVAL when the URL is not http(s) with a host and, unless
+ * allow_path, no path.
+ */
+int pg_sigv4_host(const char *url, bool allow_path, char *out, size_t cap);
+
 /** Formats an instant as the 16-character X-Amz-Date (YYYYMMDDTHHMMSSZ). */
 void pg_amz_date(int64_t ns, char out[17]);
 

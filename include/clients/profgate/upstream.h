@@ -11,7 +11,7 @@
 #define PG_UPSTREAM_H
 
 #include "profgate/apierr.h"
-#include "profgate/creds.h"
+#include "profgate/credsrc.h"
 #include "profgate/fairq.h"
 #include "profgate/histo.h"
 #include "profgate/period.h"
@@ -63,7 +63,7 @@ typedef struct pg_up_origin {
 typedef struct pg_upstream pg_upstream;
 typedef struct pg_up_call pg_up_call;
 
-pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, const pg_creds *creds, char *err,
+pg_upstream *pg_upstream_new(uv_loop_t *loop, const pg_upstream_cfg *cfg, pg_credsrc *creds, char *err,
                              size_t errlen);
 
 /**

@@ -60,6 +60,7 @@ typedef struct pg_config {
     int64_t up_max_response;
     int64_t up_bulk_buckets;
     char up_ca_bundle[512];
+    char up_credentials[16];
     bool up_insecure;
     int64_t up_breaker_failures;
     int64_t up_breaker_cooldown_ms;

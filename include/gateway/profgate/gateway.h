@@ -26,6 +26,7 @@ typedef struct pg_gateway_deps {
     const pg_clock *clock;
     pg_fetcher *fetcher;   /* where buckets come from */
     pg_upstream *upstream; /* for health and stats */
+    pg_credsrc *creds;     /* for health and stats: where the credentials come from */
     pg_redis *redis;       /* for health and stats; NULL when off */
     pg_tenants *tenants;   /* auth.mode = sigv4: who may call; NULL when off */
     pg_fleet *fleet;       /* for health and stats; NULL when off */

@@ -62,6 +62,11 @@ typedef struct pg_metrics {
     uint64_t auth_failures[PG_MA_COUNT];
 } pg_metrics;
 
+/* Where the credentials come from (credplan.h's provider names, in its order). */
+typedef enum { PG_MCR_ENVIRONMENT, PG_MCR_WEB_IDENTITY, PG_MCR_PROFILE, PG_MCR_CONTAINER, PG_MCR_IMDS, PG_MCR_NONE,
+               PG_MCR_COUNT } pg_m_cred;
+extern const char *const pg_metrics_cred_names[PG_MCR_COUNT];
+
 /* One scrape: every value /metrics shows, taken at one moment. */
 typedef struct pg_metrics_snap {
     pg_metrics g;
@@ -72,6 +77,11 @@ typedef struct pg_metrics_snap {
     uint64_t up_queued, up_inflight;
     uint64_t up_breaker_open, up_breaker_half_open; /* 0/1 each; both 0: closed */
     pg_histo up_seconds;
+    /* credentials */
+    uint64_t cred_provider[PG_MCR_COUNT]; /* 1 for the provider in use */
+    uint64_t cred_valid;
+    double cred_expiry;                  /* unix seconds; 0: none held, or they never expire */
+    uint64_t cred_fetches, cred_failures, cred_refresh_failures;
     /* caches */
     uint64_t cache_bytes[PG_MT_COUNT], cache_entries[PG_MT_COUNT], cache_evictions[PG_MT_COUNT];
     uint64_t cache_capacity[PG_MT_COUNT];

@@ -17,6 +17,7 @@
     X(INVALID_SIGNATURE, "InvalidSignatureException", 403)              \
     X(UNRECOGNIZED_CLIENT, "UnrecognizedClientException", 403)          \
     X(MISSING_AUTH, "MissingAuthenticationTokenException", 403)         \
+    X(EXPIRED_TOKEN, "ExpiredTokenException", 403)                      \
     X(NOT_FOUND, "ResourceNotFoundException", 404)                      \
     X(UNKNOWN_OPERATION, "UnknownOperationException", 404)              \
     X(METHOD_NOT_ALLOWED, "MethodNotAllowedException", 405)             \

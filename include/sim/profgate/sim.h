@@ -25,6 +25,7 @@ typedef struct pg_sim_cfg {
     double gaps;                /* fraction of aggregates ListProfileTimes leaves out (0..1) */
     int64_t fail_after;         /* after this many GetProfile requests, reset connections (-1: never) */
     const char *access_key, *secret_key, *region;
+    int64_t credentials_ttl_s;  /* lifetime of the sessions its STS, container and IMDS stand-ins issue */
     size_t cache_bytes;         /* response cache and aggregate memo, each */
 } pg_sim_cfg;
 
