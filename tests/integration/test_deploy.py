@@ -97,8 +97,33 @@ class Kubernetes(unittest.TestCase):
         self.conf = self.objs["ConfigMap"]["data"]["profgate.conf"]
 
     def test_the_expected_objects(self):
-        self.assertEqual(set(self.objs), {"ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler",
-                                          "PodDisruptionBudget"})
+        self.assertEqual(set(self.objs), {"ServiceAccount", "ConfigMap", "Deployment", "Service",
+                                          "HorizontalPodAutoscaler", "PodDisruptionBudget"})
+
+    def test_pods_run_as_the_service_account_irsa_and_pod_identity_use(self):
+        sa = self.objs["ServiceAccount"]
+        self.assertEqual(self.pod["serviceAccountName"], sa["metadata"]["name"])
+        # No Kubernetes API token: IRSA and Pod Identity mount their own tokens.
+        self.assertFalse(sa["automountServiceAccountToken"])
+        self.assertFalse(self.pod["automountServiceAccountToken"])
+        with open(os.path.join(DEPLOY, "k8s", "serviceaccount.yaml")) as f:
+            text = f.read()
+        self.assertIn("eks.amazonaws.com/role-arn", text)
+        self.assertIn("create-pod-identity-association", text)
+        # What the EKS webhooks inject is what profgate's chain reads: -t names the provider.
+        with tempfile.TemporaryDirectory() as d:
+            token = os.path.join(d, "token")
+            with open(token, "w") as f:
+                f.write("jwt")
+            blank = {k: "" for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE")}
+            for env, provider in (({"AWS_WEB_IDENTITY_TOKEN_FILE": token,
+                                    "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/profgate"}, "web-identity"),
+                                  ({"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://169.254.170.23/v1/credentials",
+                                    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": token}, "container")):
+                p = subprocess.run([binary("profgate"), "-t"], capture_output=True, text=True,
+                                   timeout=30, env=dict(os.environ, HOME=d, **blank, **env))
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertIn(f"profgate: credentials: {provider}: ", p.stdout)
 
     def test_configmap_is_a_valid_profgate_config_and_agrees_with_the_pod(self):
         rc, out = config_ok(self.conf)
