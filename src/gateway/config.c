@@ -4,6 +4,7 @@
  * libinih reads the file; we stop at the first error and report its line.
  */
 #include "profgate/config.h"
+#include "profgate/credplan.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { T_STRING, T_INT, T_SIZE, T_DURATION, T_BOOL, T_LOGLEVEL, T_LOGFORMAT, T_AUTHMODE, T_LISTEN, T_WORKERS } ctype;
+typedef enum { T_STRING, T_INT, T_SIZE, T_DURATION, T_BOOL, T_LOGLEVEL, T_LOGFORMAT, T_AUTHMODE, T_LISTEN, T_WORKERS, T_CREDS } ctype;
 
 typedef struct directive {
     const char *section;
@@ -90,7 +91,7 @@ static const directive table[] = {
      "The --upstream flag overrides it.", false},
     {"upstream", "region", T_STRING, F(up_region), "", 0, 0,
      "Region for the default endpoint and for SigV4. Empty: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1.", false},
-    {"upstream", "credentials", T_STRING, F(up_credentials), "chain", 0, 0,
+    {"upstream", "credentials", T_CREDS, F(up_credentials), "chain", 0, 0,
      "Where the AWS credentials come from: chain (the SDKs' default chain: environment, web identity, profile, "
      "container endpoint, EC2 instance metadata; the first configured wins), one of environment, web-identity, "
      "profile, container, imds (that provider alone), or none (requests go out unsigned: for a simulator). "
@@ -250,6 +251,11 @@ static int set_value(pg_config *cfg, const directive *d, const char *value, char
         if (strlen(value) >= d->size)
             return errf(err, errlen, "%s.%s: value is longer than %zu characters", d->section, d->name, d->size - 1);
         memcpy(field, value, strlen(value) + 1);
+        return PG_OK;
+    case T_CREDS:
+        if (!pg_cred_choice_valid(value))
+            return errf(err, errlen, "%s.%s: '%.40s' is not one of: %s", d->section, d->name, value, PG_CRED_CHOICES);
+        snprintf(field, d->size, "%s", value); /* the longest choice fits */
         return PG_OK;
     case T_LISTEN: {
         pg_listen_addrs addrs;
@@ -444,6 +450,7 @@ static const char *type_hint(ctype t)
     case T_AUTHMODE: return "off | sigv4";
     case T_LISTEN: return "ADDR:PORT[,ADDR:PORT...]";
     case T_WORKERS: return "number or auto";
+    case T_CREDS: return "chain | environment | web-identity | profile | container | imds | none";
     }
     return "";
 }
@@ -491,7 +498,7 @@ size_t pg_config_reload(pg_config *cur, const pg_config *next, pg_config_change_
         char *dst = (char *)cur + d->offset;
         const char *src = (const char *)next + d->offset;
         size_t n = d->size;
-        if (d->type == T_STRING || d->type == T_LISTEN)
+        if (d->type == T_STRING || d->type == T_LISTEN || d->type == T_CREDS)
             n = strlen(src) + 1; /* bytes past the terminator are not part of the value */
         if (memcmp(dst, src, n) == 0)
             continue;

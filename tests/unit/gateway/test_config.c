@@ -93,6 +93,14 @@ static void test_set_and_listen(void **state)
     assert_int_equal(pg_config_set(&c, "nosuch", "1", err, sizeof err), PG_EINVAL);
     assert_int_equal(pg_config_set(&c, "server.nosuch", "1", err, sizeof err), PG_EINVAL);
     assert_string_equal(err, "unknown directive 'server.nosuch'");
+    /* upstream.credentials is one of the chain's choices, checked when read (a reload with a bad
+     * one is refused like any bad value). */
+    assert_string_equal(c.up_credentials, "chain");
+    assert_int_equal(pg_config_set(&c, "upstream.credentials", "web-identity", err, sizeof err), PG_OK);
+    assert_string_equal(c.up_credentials, "web-identity");
+    assert_int_equal(pg_config_set(&c, "upstream.credentials", "sso", err, sizeof err), PG_EINVAL);
+    assert_non_null(strstr(err, "'sso' is not one of: chain,"));
+    assert_string_equal(c.up_credentials, "web-identity");
     pg_listen_addrs a;
     assert_int_equal(pg_listen_parse("127.0.0.1:80,[::]:81", &a, err, sizeof err), PG_OK);
     assert_int_equal(a.n, 2);
