@@ -7,7 +7,7 @@
  */
 #include "profgate/clock.h"
 #include "profgate/config.h"
-#include "profgate/cpus.h"
+#include "profgate/resources.h"
 #include "profgate/credplan.h"
 #include "profgate/credsrc.h"
 #include "profgate/fetcher.h"

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "profgate/cpus.h"
+#include "profgate/resources.h"
 
 static void test_cpu_max(void **state)
 {
@@ -48,10 +48,25 @@ static void test_quota_caps_affinity(void **state)
     assert_true(pg_cpus_available() >= 1);
 }
 
+static void test_memory_limit(void **state)
+{
+    (void)state;
+    uint64_t b = 1;
+    assert_int_equal(pg_cgroup_parse_mem_max("max\n", &b), PG_OK);
+    assert_true(b == 0);
+    assert_int_equal(pg_cgroup_parse_mem_max("1073741824\n", &b), PG_OK);
+    assert_true(b == UINT64_C(1073741824));
+    assert_int_equal(pg_cgroup_parse_mem_max("9223372036854771712", &b), PG_OK); /* v1: no limit */
+    assert_true(b == 0);
+    assert_int_equal(pg_cgroup_parse_mem_max("1g", &b), PG_EINVAL);
+    assert_int_equal(pg_cgroup_parse_mem_max("", &b), PG_EINVAL);
+    assert_true(pg_memory_available() > 0); /* whatever this machine has */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cpu_max),
+        cmocka_unit_test(test_memory_limit), cmocka_unit_test(test_cpu_max),
         cmocka_unit_test(test_cfs),
         cmocka_unit_test(test_quota_caps_affinity),
     };

@@ -1,9 +1,10 @@
 /*
- * cpus.h: the number of CPUs this process may really use (affinity, capped by a cgroup CPU
- * quota), for server.workers = auto.
+ * resources.h: what this process may really use, as its cgroup and affinity say: CPUs (affinity,
+ * capped by a cgroup CPU quota) for server.workers = auto, and memory (the cgroup's limit, else
+ * the machine's) for server.inflight_bytes = auto.
  */
-#ifndef PG_CPUS_H
-#define PG_CPUS_H
+#ifndef PG_RESOURCES_H
+#define PG_RESOURCES_H
 
 #include "profgate/common.h"
 
@@ -21,5 +22,13 @@ unsigned pg_cpus_from(unsigned affinity, double quota);
 
 /** pg_cpus_from(this process's affinity, pg_cgroup_cpu_limit()). */
 unsigned pg_cpus_available(void);
+
+/** Parses cgroup v2 memory.max or v1 memory.limit_in_bytes ("max", or bytes; v1's "no limit" is a
+ *  huge number) into bytes; 0 means no limit. */
+int pg_cgroup_parse_mem_max(const char *text, uint64_t *bytes);
+
+/** The memory this process may use: its cgroup's limit (v2, else v1) when lower than the
+ *  machine's physical memory, else the physical memory. */
+uint64_t pg_memory_available(void);
 
 #endif

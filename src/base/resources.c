@@ -1,11 +1,11 @@
 /*
- * cpus.c: how many CPUs this process may use, for server.workers = auto: its affinity mask (what
+ * resources.c: how many CPUs and how much memory this process may use. CPUs, for server.workers = auto: its affinity mask (what
  * taskset and Kubernetes' static CPU manager give), capped by its cgroup's CPU quota (what a
  * container's CPU limit sets), rounded up. A quota of 1.5 CPUs on a 64-core node means 2 workers,
  * not 64 workers fighting over 1.5 CPUs' worth of time. The parsers are pure; the readers only
  * read small files under /proc and /sys.
  */
-#include "profgate/cpus.h"
+#include "profgate/resources.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -152,4 +152,50 @@ unsigned pg_cpus_available(void)
         affinity = n > 0 ? (unsigned)n : 1;
     }
     return pg_cpus_from(affinity, pg_cgroup_cpu_limit());
+}
+
+int pg_cgroup_parse_mem_max(const char *text, uint64_t *bytes)
+{
+    while (*text == ' ')
+        text++;
+    if (strncmp(text, "max", 3) == 0 && (text[3] == '\0' || text[3] == '\n')) {
+        *bytes = 0;
+        return PG_OK;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (end == text || errno != 0 || (*end != '\0' && *end != '\n'))
+        return PG_EINVAL;
+    /* v1 says "no limit" with the largest page-aligned value (about 2^63). */
+    *bytes = v >= (UINT64_C(1) << 62) ? 0 : (uint64_t)v;
+    return PG_OK;
+}
+
+static uint64_t cgroup_memory_limit(void)
+{
+    char buf[64], path[4200], own[4096];
+    uint64_t b;
+    v2_path(own, sizeof own);
+    if (own[0] != '\0') {
+        snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.max", own);
+        if (read_small(path, buf, sizeof buf) && pg_cgroup_parse_mem_max(buf, &b) == PG_OK)
+            return b;
+    }
+    if (read_small("/sys/fs/cgroup/memory.max", buf, sizeof buf) && pg_cgroup_parse_mem_max(buf, &b) == PG_OK)
+        return b;
+    if (read_small("/sys/fs/cgroup/memory/memory.limit_in_bytes", buf, sizeof buf) &&
+        pg_cgroup_parse_mem_max(buf, &b) == PG_OK)
+        return b;
+    return 0;
+}
+
+uint64_t pg_memory_available(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    uint64_t phys = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+    uint64_t cg = cgroup_memory_limit();
+    if (cg != 0 && (phys == 0 || cg < phys))
+        return cg;
+    return phys;
 }
