@@ -5,17 +5,15 @@ with no failed request, and the simulator saw every call signed with a valid, un
 its token. Also: the chain's order, token files re-read at each refresh, a refresh that fails is
 survived, and when no credentials are valid calls wait (bounded by their deadline) instead of
 going out expired or unsigned."""
-import json
 import os
-import stat
-import sys
+import subprocess
 import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
-from harness import ROOT, binary, get, metrics, start_profgate, start_sim, wait_for
-import subprocess
+from harness import binary, get, metrics, start_profgate, start_sim, wait_for
 
 AK, SK = "AKIDCREDSTEST000", "creds/test+SECRET"
 TTL = 4  # seconds: a rotation every ~2 s (refreshed at half the lifetime)
@@ -48,12 +46,23 @@ def healthz(gw):
     return get(gw.port, "/healthz").json()["credentials"]
 
 
-class Stream:
-    """Client threads asking the gateway for buckets nobody asked for before (so each request is
-    an upstream call) until stopped; every answer is kept for the test to check."""
+_counter = [0]
+_counter_lock = threading.Lock()
 
-    counter = 0
-    lock = threading.Lock()
+
+def fresh_path():
+    """A GetProfile of a 5-minute bucket no request asked for before (so it is an upstream call)."""
+    with _counter_lock:
+        _counter[0] += 1
+        i = _counter[0]
+    start = BASE - (i % 288 + 1) * 300
+    ts = lambda s: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(s))
+    return f"/profilingGroups/creds-{i // 288}/profile?startTime={ts(start)}&endTime={ts(start + 300)}"
+
+
+class Stream:
+    """Client threads asking the gateway for fresh buckets until stopped; every answer is kept
+    for the test to check."""
 
     def __init__(self, gw, threads=2):
         self.gw = gw
@@ -64,17 +73,9 @@ class Stream:
         for t in self.threads:
             t.start()
 
-    def next_path(self):
-        with Stream.lock:
-            Stream.counter += 1
-            i = Stream.counter
-        start = BASE - (i % 288 + 1) * 300
-        ts = lambda s: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(s))
-        return f"/profilingGroups/creds-{i // 288}/profile?startTime={ts(start)}&endTime={ts(start + 300)}"
-
     def run(self):
         while not self.stop_flag.is_set():
-            r = get(self.gw.port, self.next_path(), headers={"Accept": "application/json"}, timeout=30)
+            r = get(self.gw.port, fresh_path(), headers={"Accept": "application/json"}, timeout=30)
             self.statuses.append(r.status)
             if r.status != 200:
                 self.failures.append(r)
@@ -232,7 +233,7 @@ class Credentials(unittest.TestCase):
     def test_static_keys_from_the_environment(self):
         gw = self.gateway(AWS_ACCESS_KEY_ID=AK, AWS_SECRET_ACCESS_KEY=SK,
                           AWS_CONTAINER_CREDENTIALS_FULL_URI=f"{self.sim_url}/_sim/creds/container")
-        r = get(gw.port, Stream(gw).stop().next_path())
+        r = get(gw.port, fresh_path())
         self.assertEqual(r.status, 200, r)
         c = creds_stats(self.sim)
         self.assertGreater(c["signedCalls"]["static"], 0)
@@ -279,7 +280,6 @@ class Credentials(unittest.TestCase):
     # ------------------------------------------------------------------ failures
 
     def test_failed_refreshes_are_survived(self):
-        import urllib.request
         token = self.file("token", "jwt")
         gw = self.gateway(AWS_WEB_IDENTITY_TOKEN_FILE=token, AWS_ROLE_ARN=ROLE)
 
@@ -293,7 +293,6 @@ class Credentials(unittest.TestCase):
         self.assertIsNone(healthz(gw)["lastError"])  # cleared by the success that followed
 
     def test_no_valid_credentials_means_calls_wait_never_sign(self):
-        import urllib.request
         token = self.file("token", "jwt")
         config = CONFIG + "deadline = 7s\n"
         gw = start_profgate("--upstream", self.sim_url, config=config,
@@ -304,7 +303,7 @@ class Credentials(unittest.TestCase):
         self.file("token", "expired-jwt")
         wait_for(lambda: metrics(gw.port)["profgate_credentials_valid"] == 0, 15, "credentials to run out")
         before = stats(self.sim)["operations"]["GetProfile"]
-        r = get(gw.port, Stream(gw).stop().next_path(), timeout=30)
+        r = get(gw.port, fresh_path(), timeout=30)
         self.assertEqual(r.status, 503, r)
         self.assertIn("no valid AWS credentials", r.json()["message"])
         self.assertIn("ExpiredTokenException", r.json()["message"])
@@ -313,7 +312,7 @@ class Credentials(unittest.TestCase):
         # A call waiting when credentials come back goes out signed with the new ones (retries
         # come at most 5 s apart while nothing can sign; the deadline is 7 s).
         self.file("token", "jwt-renewed")
-        r = get(gw.port, Stream(gw).stop().next_path(), timeout=30)
+        r = get(gw.port, fresh_path(), timeout=30)
         self.assertEqual(r.status, 200, r)
         self.assertEqual(creds_stats(self.sim)["signedCalls"]["expired"], 0)
         self.assertEqual(creds_stats(self.sim)["lastWebIdentityToken"], "jwt-renewed")
