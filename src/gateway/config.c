@@ -53,6 +53,22 @@ static const directive table[] = {
      "Concurrent connections from one client address; past it the new connection gets 503 and is closed, so one "
      "address cannot hold every connection and its buffers. Behind a proxy or load balancer that does not keep "
      "client addresses, every client is that proxy's address: raise it, or 0 for no limit.", true},
+    {"server", "max_getprofile_per_client", T_INT, F(max_getprofile_per_client), "256", 0, 1000000,
+     "GetProfile requests in progress from one client address; past it a new one gets 429 ThrottlingException "
+     "(with Retry-After), so one address cannot hold the memory budget below. 0: no limit.", true},
+    {"server", "inflight_bytes", T_SIZE, F(inflight_bytes), "0", 0, 1024 * 1024 * MiB,
+     "Memory budget for GetProfile answers being built and sent (merged trees, run accumulators, encoded "
+     "pieces, copies kept for the answer cache). Past it, new GetProfile requests wait up to server.inflight_wait "
+     "and then get 503 with Retry-After, and answers of clients that read slowly are spilled to files "
+     "(server.spill_dir). 0: a quarter of the memory this process may use (its cgroup limit, else the machine's).",
+     true},
+    {"server", "inflight_wait", T_DURATION, F(inflight_wait_ms), "2s", 0, 60 * SEC,
+     "How long a new GetProfile waits for room in server.inflight_bytes before it gets 503.", true},
+    {"server", "spill_dir", T_STRING, F(spill_dir), "", 0, 0,
+     "Where answers of slow readers are spilled (unlinked files, O_TMPFILE). Empty: $TMPDIR, else /var/tmp. In a "
+     "container with a read-only root, mount an emptyDir there.", false},
+    {"server", "spill_bytes", T_SIZE, F(spill_bytes), "1g", 0, 1024 * 1024 * MiB,
+     "Most bytes of spilled answers on disk at once; past it answers stay in memory. 0: never spill.", true},
     {"server", "max_head_bytes", T_SIZE, F(max_head_bytes), "16k", 1 * KiB, 1 * MiB,
      "Request line plus headers; larger heads get 431.", false},
     {"server", "max_url_bytes", T_SIZE, F(max_url_bytes), "8k", 256, 1 * MiB,

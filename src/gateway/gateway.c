@@ -3,6 +3,7 @@
  * server and reloads, freed last. Request handling lives in routes.c and getprofile.c.
  */
 #include "gw.h"
+#include "profgate/peers.h"
 #include "profgate/settings.h"
 
 #include <openssl/sha.h>
@@ -33,7 +34,9 @@ pg_gateway *pg_gateway_new(const pg_gateway_deps *deps)
     gw->runs = gw_runs_new((size_t)deps->cfg->cache_merged_bytes);
     gw->times = gw_times_new(TIMES_CACHE_BYTES);
     gw->api_cache = gw_api_cache_new(GW_API_CACHE_BYTES);
-    PG_ASSERT(gw->answers != NULL && gw->runs != NULL && gw->times != NULL && gw->api_cache != NULL);
+    gw->gp_peers = pg_peers_new();
+    PG_ASSERT(gw->answers != NULL && gw->runs != NULL && gw->times != NULL && gw->api_cache != NULL &&
+              gw->gp_peers != NULL);
     /* The cache namespace names the upstream (endpoint, region): every replica in front of it
      * shares it, so a nextToken one replica wrote is accepted by the others. */
     pg_upstream_cfg ucfg;
@@ -75,7 +78,8 @@ void pg_gateway_free(pg_gateway *gw)
 {
     if (gw == NULL)
         return;
-    PG_ASSERT(gw->active == 0);
+    PG_ASSERT(gw->active == 0 && gw->inflight == 0 && gw->wait.n == 0 && gw->spilled == 0);
+    pg_peers_free(gw->gp_peers);
     gw_listtimes_free(gw);
     gw_api_free(gw);
     pg_lru_free(gw->answers);

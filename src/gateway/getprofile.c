@@ -6,7 +6,7 @@
  * and paces the upstream), fold each bucket into its run or the answer as it arrives, and when
  * the last one is in, encode and stream the answer. The first failed bucket answers the request
  * with its error; the other waits are left (their upstream calls finish for whoever else needs
- * them). Abort and completion switch on the step; gp_end is the one place a request is freed.
+ * them). Abort and completion switch on the step; gp_end_request is the one place a request is freed.
  */
 #include "gp.h"
 #include "profgate/fsm.h"
@@ -14,9 +14,11 @@
 #include "profgate/log.h"
 #include "profgate/merge.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BODY_LIMIT ((size_t)1 << 30)
 
@@ -29,7 +31,7 @@
 #define STREAM_LOW ((size_t)64 * 1024)
 
 static const char *const step_names[GP_STEP_COUNT] = {
-    "auth", "validate", "plan", "fetch", "encode", "stream", "paused", "aborted", "done",
+    "auth", "validate", "plan", "admit", "fetch", "encode", "stream", "paused", "aborted", "done",
 };
 
 gpreq *gp_of(void *data)
@@ -44,7 +46,8 @@ void gp_set_step(gpreq *g, gp_step next)
     static const bool legal[GP_STEP_COUNT][GP_STEP_COUNT] = {
         [GP_AUTH] = {[GP_VALIDATE] = true, [GP_DONE] = true},
         [GP_VALIDATE] = {[GP_PLAN] = true, [GP_DONE] = true},
-        [GP_PLAN] = {[GP_FETCH] = true, [GP_DONE] = true},
+        [GP_PLAN] = {[GP_ADMIT] = true, [GP_FETCH] = true, [GP_DONE] = true},
+        [GP_ADMIT] = {[GP_FETCH] = true, [GP_DONE] = true},
         [GP_FETCH] = {[GP_ENCODE] = true, [GP_DONE] = true},
         [GP_ENCODE] = {[GP_STREAM] = true, [GP_ABORTED] = true, [GP_DONE] = true},
         [GP_STREAM] = {[GP_PAUSED] = true, [GP_ABORTED] = true, [GP_DONE] = true},
@@ -56,11 +59,14 @@ void gp_set_step(gpreq *g, gp_step next)
     g->step = next;
 }
 
-/* The one place a request ends: everything it holds is released. */
-static void gp_end(gpreq *g)
+/* The one place a request ends: everything it holds is released, and what it held in the
+ * memory budget lets waiting requests in. */
+void gp_end_request(gpreq *g)
 {
     PG_ASSERT(g->step == GP_DONE && g->pending == 0);
-    g->gw->active--;
+    pg_gateway *gw = g->gw;
+    gw->active--;
+    gp_release(g);
     pg_pwriter_free(g->writer);
     pg_gzip_stream_free(g->gz);
     pg_buf_free(&g->piece);
@@ -68,8 +74,9 @@ static void gp_end(gpreq *g)
     pg_buf_free(&g->keep);
     gp_runs_free(g);
     pg_profile_free(&g->acc);
-    g->magic = 0;
-    free(g);
+    gp_free(g);
+    if (gw->wait.n > 0)
+        gw_admit_waiting(gw);
 }
 
 /* Answers with err and ends the request: a step before the first byte of the answer. */
@@ -77,7 +84,7 @@ static void gp_fail_now(gpreq *g, const pg_apierr *err)
 {
     gp_set_step(g, GP_DONE);
     pg_http_respond_error(g->req, err);
-    gp_end(g);
+    gp_end_request(g);
 }
 
 /* Leaves every bucket still awaited; their upstream calls go on for other requests. */
@@ -132,10 +139,97 @@ static void stream_done(gpreq *g, bool ok)
     gp_set_step(g, GP_DONE);
     if (ok && g->keeping)
         gp_store_answer(g, &g->keep);
-    gp_end(g);
+    gp_end_request(g);
 }
 
 static void gp_pump(gpreq *g);
+
+typedef enum { SPILL_NO, SPILL_DONE, SPILL_FAILED } spill_result;
+
+static bool write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* The client reads slowly and memory is short: the rest of the answer is encoded (and gzipped)
+ * into an unlinked file now and the tree freed; the stream goes on from the file. SPILL_NO when
+ * no file could be had (nothing consumed: the answer goes on from memory); SPILL_FAILED when
+ * writing failed midway (the answer cannot be finished). */
+static spill_result spill(gpreq *g)
+{
+    int fd = gp_spill_open(g->gw);
+    if (fd < 0)
+        return SPILL_NO;
+    uint64_t total = 0;
+    bool done = false;
+    int rc = PG_OK;
+    while (!done && rc == PG_OK) {
+        pg_buf_reset(&g->piece);
+        rc = pg_pwriter_step(g->writer, &g->piece, 4 * STREAM_CHUNK, &done);
+        pg_buf *out = &g->piece;
+        if (rc == PG_OK && g->gz != NULL) {
+            pg_buf_reset(&g->zpiece);
+            rc = pg_gzip_stream_write(g->gz, g->piece.data, g->piece.len, done, &g->zpiece);
+            out = &g->zpiece;
+        }
+        if (rc == PG_OK && !write_all(fd, out->data, out->len))
+            rc = PG_EIO;
+        total += out->len;
+    }
+    if (rc != PG_OK) {
+        pg_log(PG_LOG_ERROR, "rid=%s spilling the answer failed: %s", pg_http_req_id(g->req),
+               rc == PG_EIO ? strerror(errno) : pg_strerror(rc));
+        close(fd);
+        return SPILL_FAILED;
+    }
+    /* Everything the tree was needed for is in the file. */
+    pg_pwriter_free(g->writer);
+    g->writer = NULL;
+    pg_gzip_stream_free(g->gz);
+    g->gz = NULL;
+    gp_runs_free(g);
+    pg_profile_free(&g->acc);
+    pg_buf_free(&g->keep);
+    g->keeping = false; /* the answer cache keeps only answers made in memory */
+    pg_buf_free(&g->piece);
+    pg_buf_free(&g->zpiece);
+    pg_buf_init(&g->piece, STREAM_CHUNK);
+    g->spill_fd = fd;
+    g->spill_off = 0;
+    g->spill_len = total;
+    g->gw->spilled += total;
+    g->gw->spills++;
+    pg_log(PG_LOG_DEBUG, "rid=%s answer spilled: %llu bytes", pg_http_req_id(g->req), (unsigned long long)total);
+    gp_charge(g);
+    return SPILL_DONE;
+}
+
+/* Sends the next piece of a spilled answer; false when the client is gone or the file fails. */
+static bool send_spilled(gpreq *g)
+{
+    size_t n = (size_t)PG_MIN((uint64_t)STREAM_CHUNK, g->spill_len - g->spill_off);
+    pg_buf_reset(&g->piece);
+    if (pg_buf_reserve(&g->piece, n) != PG_OK)
+        return false;
+    ssize_t r = pread(g->spill_fd, g->piece.data, n, (off_t)g->spill_off);
+    if (r <= 0) {
+        pg_log(PG_LOG_ERROR, "rid=%s reading the spilled answer failed: %s", pg_http_req_id(g->req),
+               r < 0 ? strerror(errno) : "short file");
+        return false;
+    }
+    g->spill_off += (uint64_t)r;
+    g->gw->spilled -= (size_t)r;
+    return pg_http_stream_write(g->req, g->piece.data, (size_t)r);
+}
 
 static void on_drain(pg_http_req *req, void *data)
 {
@@ -175,9 +269,26 @@ static void gp_pump(gpreq *g)
         }
         PG_ASSERT(g->step == GP_STREAM);
         if (pg_http_stream_queued(g->req) > STREAM_HIGH) {
+            /* The client reads slower than we encode: when memory is short, the rest goes to a
+             * file and the tree is freed before waiting for it. */
+            if (gp_should_spill(g) && spill(g) == SPILL_FAILED) {
+                stream_done(g, false);
+                return;
+            }
             gp_set_step(g, GP_PAUSED);
             pg_http_stream_on_drain(g->req, STREAM_LOW, on_drain, g);
             return;
+        }
+        if (g->spill_fd >= 0) {
+            if (g->spill_off == g->spill_len) {
+                stream_done(g, true);
+                return;
+            }
+            if (!send_spilled(g)) {
+                stream_done(g, false);
+                return;
+            }
+            continue;
         }
         bool done;
         int rc = pg_pwriter_step(g->writer, &g->piece, STREAM_CHUNK, &done);
@@ -190,6 +301,7 @@ static void gp_pump(gpreq *g)
             stream_done(g, false);
             return;
         }
+        gp_charge(g); /* the copy kept for the answer cache grows */
         if (done && g->step == GP_STREAM) {
             stream_done(g, true);
             return;
@@ -217,7 +329,7 @@ static void respond_whole(gpreq *g)
     gp_set_step(g, GP_DONE);
     if (gp_answer_cacheable(g))
         gp_store_answer(g, body);
-    gp_end(g);
+    gp_end_request(g);
 }
 
 /* ENCODE: every bucket is in. The covered range is authoritative for start/end, whatever the
@@ -233,6 +345,7 @@ static void gp_encode(gpreq *g)
     int rc = pg_pwriter_new(&g->acc, g->r.format == PG_FMT_ION, (uint32_t)g->r.max_depth, &g->writer);
     bool done = false;
     rc = rc ?: pg_pwriter_step(g->writer, &g->piece, STREAM_CHUNK, &done);
+    gp_tree_complete(g);
     if (rc == PG_OK && done) {
         respond_whole(g);
         return;
@@ -289,19 +402,24 @@ static void on_bucket(void *ctx, pg_bucket_data *data, const pg_apierr *err)
         fail_limits(g, rc);
         return;
     }
+    gp_charge(g);
     if (g->pending == 0)
         gp_encode(g);
 }
 
-/* The client left. Where nothing of ours is on the stack (FETCH, PAUSED) the request ends now;
- * inside ENCODE or STREAM the code on the stack sees ABORTED and ends it. */
+/* The client left. Where nothing of ours is on the stack (ADMIT, FETCH, PAUSED) the request ends
+ * now; inside ENCODE or STREAM the code on the stack sees ABORTED and ends it. */
 static void on_client_gone(pg_http_req *req, void *data)
 {
     gpreq *g = gp_of(data);
     (void)req;
     switch (g->step) {
+    case GP_ADMIT:
     case GP_FETCH: {
-        gp_leave_all(g);
+        if (g->step == GP_ADMIT)
+            gp_unwait(g);
+        else
+            gp_leave_all(g);
         pg_apierr e;
         pg_apierr_set(&e, PG_AE_INTERNAL, "client left");
         gp_fail_now(g, &e); /* the answer is discarded: the connection is gone */
@@ -379,8 +497,25 @@ static void gp_fetch(gpreq *g, int64_t now)
         }
         PG_UNREACHABLE();
     }
+    gp_charge(g);
     if (g->pending == 0)
         gp_encode(g);
+}
+
+/* Admitted: the stored merged runs are folded in, then every other bucket is asked for. */
+static void gp_start(gpreq *g, int64_t now)
+{
+    int rc = gp_plan_runs(g);
+    if (rc != PG_OK) {
+        fail_limits(g, rc);
+        return;
+    }
+    gp_fetch(g, now);
+}
+
+void gp_fetch_admitted(gpreq *g)
+{
+    gp_start(g, pg_clock_now(g->gw->d.clock));
 }
 
 /* ---------------------------------------------------------------- AUTH, VALIDATE, PLAN */
@@ -397,6 +532,7 @@ void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice qu
     }
     gw->active++;
     g->magic = GP_MAGIC;
+    g->spill_fd = -1;
     g->step = GP_AUTH;
     g->gw = gw;
     g->req = req;
@@ -405,7 +541,7 @@ void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice qu
     gw_origin_of(req, &g->origin);
     if (gw->d.tenants != NULL && (g->tenant = gw_authenticate(gw, req)) == NULL) {
         gp_set_step(g, GP_DONE); /* answered by gw_authenticate */
-        gp_end(g);
+        gp_end_request(g);
         return;
     }
     gp_set_step(g, GP_VALIDATE);
@@ -420,7 +556,12 @@ void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice qu
     }
     if (g->tenant != NULL && !gp_admit(g)) {
         gp_set_step(g, GP_DONE); /* answered by gp_admit */
-        gp_end(g);
+        gp_end_request(g);
+        return;
+    }
+    if (!gp_per_client(g)) {
+        gp_set_step(g, GP_DONE); /* answered by gp_per_client */
+        gp_end_request(g);
         return;
     }
     gp_set_step(g, GP_PLAN);
@@ -430,13 +571,13 @@ void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice qu
     pg_log(PG_LOG_DEBUG, "rid=%s group=%s plan buckets=%zu", pg_http_req_id(req), g->r.group, g->plan.n);
     if (gp_answer_from_cache(g)) {
         gp_set_step(g, GP_DONE);
-        gp_end(g);
+        gp_end_request(g);
         return;
     }
-    int rc = gp_plan_runs(g);
-    if (rc != PG_OK) {
-        fail_limits(g, rc);
+    /* Nothing is held yet: a request waiting for room must not hold what it waits for. */
+    if (!gp_enter(g)) {
+        pg_http_req_on_abort(req, on_client_gone, g); /* waiting in ADMIT */
         return;
     }
-    gp_fetch(g, now);
+    gp_start(g, now);
 }

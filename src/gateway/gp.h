@@ -10,12 +10,14 @@
 #include "gw.h"
 
 #include "profgate/gzip.h"
+#include "profgate/peers.h"
 #include "profgate/profile.h"
 
 /*
  * A GetProfile's steps (docs/ARCHITECTURE.md has the diagram). AUTH, VALIDATE and PLAN run
  * synchronously inside the handler; PLAN either answers from the answer cache (DONE) or asks
- * for every bucket (FETCH). When the last bucket is in, ENCODE makes the first piece: an answer
+ * for every bucket (FETCH), first waiting in ADMIT while the memory budget for answers in flight
+ * is spent (admit.c; DONE with 503 when the wait runs out). When the last bucket is in, ENCODE makes the first piece: an answer
  * that fits goes out whole (DONE), a larger one is STREAMed, PAUSED while the connection's queue
  * is full. A client that leaves ends FETCH and PAUSED at once; while the gateway itself is on the
  * stack (ENCODE, STREAM) it moves to ABORTED and the code on the stack ends the request.
@@ -25,6 +27,7 @@ typedef enum {
     GP_AUTH,
     GP_VALIDATE,
     GP_PLAN,
+    GP_ADMIT,
     GP_FETCH,
     GP_ENCODE,
     GP_STREAM,
@@ -78,6 +81,17 @@ struct gpreq {
     size_t nruns;
     uint8_t run_of[PG_PLAN_MAX]; /* the run a bucket is folded into, or GP_NO_RUN */
     bool skip[PG_PLAN_MAX];      /* covered by a stored run */
+    /* The memory budget (admit.c): what this request holds, its place while waiting, its
+     * client's count of GetProfiles in progress, and its answer when spilled to a file. */
+    size_t charged;
+    size_t reserve;            /* charged at least this until its tree is complete (ENCODE) */
+    gpreq *wprev, *wnext;
+    uv_timer_t wait_timer;
+    bool wait_timer_init, waiting;
+    pg_peer_key peer;
+    bool peer_counted;
+    int spill_fd;              /* -1 unless the rest of the answer is in a file */
+    uint64_t spill_off, spill_len;
 };
 
 /** The request behind a callback's data pointer (checked). */
@@ -85,6 +99,8 @@ gpreq *gp_of(void *data);
 
 /** Moves g to its next step; aborts on a move the diagram does not have. */
 void gp_set_step(gpreq *g, gp_step next);
+/** The one place a request ends (step DONE, nothing pending): everything it holds is released. */
+void gp_end_request(gpreq *g);
 
 /* profgate's response headers for a profile; the strings live in the caller's storage. */
 typedef struct gp_headers {
@@ -111,6 +127,31 @@ int gp_plan_runs(gpreq *g);
 int gp_fold_bucket(gpreq *g, size_t i, const pg_profile *prof);
 /** Frees the runs still being built. */
 void gp_runs_free(gpreq *g);
+
+/* admit.c */
+/** Counts g against server.max_getprofile_per_client; answers 429 and returns false past it. */
+bool gp_per_client(gpreq *g);
+/** Recomputes what g holds and charges the budget with it; less than before lets waiters in. */
+void gp_charge(gpreq *g);
+/** After PLAN: true to fetch now; false when g waits in ADMIT (admit.c then fetches it, or
+ *  answers 503 and ends it). */
+bool gp_enter(gpreq *g);
+/** A waiting request whose client left: out of the queue. */
+void gp_unwait(gpreq *g);
+/** At the end of a request: its charge, its client's count and its spill file go. */
+void gp_release(gpreq *g);
+/** Its tree is complete (ENCODE): from now on it is charged what it holds, and its size teaches
+ *  the budget what the next requests will take. */
+void gp_tree_complete(gpreq *g);
+/** Whether a paused answer should go to a file now (memory is short, or it is large). */
+bool gp_should_spill(const gpreq *g);
+/** Opens an unlinked file for a spilled answer; -1 when none can be had. */
+int gp_spill_open(const pg_gateway *gw);
+/** Frees g now, or once its wait timer has closed. */
+void gp_free(gpreq *g);
+/** Starts the next fetches the budget has room for (getprofile.c's gp_fetch). */
+void gw_admit_waiting(pg_gateway *gw);
+void gp_fetch_admitted(gpreq *g);
 
 /* auth.c */
 /** Quota and group access for a signed request; answers and returns false when refused. */

@@ -10,8 +10,15 @@
 #include "profgate/lru.h"
 #include "profgate/metrics.h"
 #include "profgate/operations.h"
+#include "profgate/peers.h"
 
 #define GW_MAGIC 0x67617465u /* "gate" */
+
+typedef struct gpreq gpreq;
+typedef struct gpreq_list_head {
+    gpreq *head, *tail;
+    size_t n;
+} gpreq_list_head;
 
 struct pg_gateway {
     uint32_t magic;
@@ -23,6 +30,13 @@ struct pg_gateway {
     pg_lru *runs;           /* merged runs of complete buckets (runs.c) */
     uint64_t run_hits, run_stores;
     size_t active;          /* GetProfile requests in progress */
+    /* The memory budget for GetProfile answers in flight (admit.c). */
+    size_t inflight;        /* bytes charged by the requests in progress */
+    gpreq_list_head wait;   /* requests waiting for room, oldest first */
+    size_t spilled;         /* bytes of spilled answers not yet sent */
+    size_t typical;         /* recent answers' tree size (a moving average): what a new one reserves */
+    pg_peers *gp_peers;      /* GetProfiles in progress per client address */
+    uint64_t admit_waits, admit_refused, spills, per_client_refused;
     pg_metrics m;           /* the counters /metrics shows besides the modules' own stats */
     pg_http_server *server; /* set once listening; NULL before and after */
     bool stopping;          /* shutting down: /readyz says not ready */
@@ -44,8 +58,6 @@ struct pg_gateway {
 /** The gateway behind a callback's data pointer (checked). */
 pg_gateway *gw_of(void *data);
 
-typedef struct gpreq gpreq;
-
 /* The note a request carries for the on_done hook: its route and, for a GetProfile, its state. */
 typedef struct gw_note {
     pg_m_route route;
@@ -54,6 +66,10 @@ typedef struct gw_note {
 
 /** The note of a route with no per-request state. */
 const gw_note *gw_route_note(pg_m_route route);
+
+/** server.inflight_bytes as it applies now (0 in the config: a quarter of the memory this process
+ *  may use, at least 64 MiB) (admit.c). */
+size_t gw_inflight_limit(const pg_gateway *gw);
 
 /** GET /profilingGroups/{group}/profile (getprofile.c). */
 void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice query);

@@ -69,6 +69,11 @@ void pg_ops_healthz(pg_gateway *gw, pg_http_req *req)
         rc = rc ?: pg_buf_printf(&b, ",\"leaseWaits\":%llu,\"leaseHits\":%llu}", (unsigned long long)fs.lease_waits,
                                  (unsigned long long)fs.lease_hits);
     }
+    rc = rc ?: pg_buf_printf(&b, ",\"inflight\":{\"bytes\":%zu,\"limit\":%zu,\"waiting\":%zu,\"waits\":%llu,"
+                                 "\"refused\":%llu,\"spills\":%llu,\"spilledBytes\":%zu,\"perClientRefused\":%llu}",
+                             gw->inflight, gw_inflight_limit(gw), gw->wait.n, (unsigned long long)gw->admit_waits,
+                             (unsigned long long)gw->admit_refused, (unsigned long long)gw->spills, gw->spilled,
+                             (unsigned long long)gw->per_client_refused);
     if (gw->d.creds != NULL) {
         /* Which provider, whether they sign now, until when, and the last failure (never a secret). */
         pg_credsrc_stats cs;
@@ -169,6 +174,14 @@ static void metrics_snapshot(const pg_gateway *gw, pg_metrics_snap *s)
         s->up_seconds = us.attempt_seconds;
         s->fleet_local_calls = us.fleet_local;
     }
+    s->inflight_bytes = gw->inflight;
+    s->inflight_limit = gw_inflight_limit(gw);
+    s->inflight_waiting = gw->wait.n;
+    s->spilled_bytes = gw->spilled;
+    s->inflight_waits = gw->admit_waits;
+    s->inflight_refused = gw->admit_refused;
+    s->spills = gw->spills;
+    s->per_client_refused = gw->per_client_refused;
     if (gw->d.creds != NULL) {
         pg_credsrc_stats cs;
         pg_credsrc_get_stats(gw->d.creds, pg_realtime_ns(), &cs);

@@ -1267,6 +1267,14 @@ const char *pg_http_req_id(const pg_http_req *r)
     return r->id;
 }
 
+bool pg_http_req_peer(const pg_http_req *r, pg_peer_key *out)
+{
+    if (r->c == NULL || r->c->peer.family == 0)
+        return false;
+    *out = r->c->peer;
+    return true;
+}
+
 void pg_http_req_set_upstream_id(pg_http_req *r, const char *id)
 {
     pg_printable(id, strlen(id), r->upstream_id, sizeof r->upstream_id);

@@ -100,6 +100,16 @@ class Kubernetes(unittest.TestCase):
         self.assertEqual(set(self.objs), {"ServiceAccount", "ConfigMap", "Deployment", "Service",
                                           "HorizontalPodAutoscaler", "PodDisruptionBudget"})
 
+    def test_answers_can_spill_on_a_read_only_root(self):
+        # server.spill_dir defaults to /var/tmp: with readOnlyRootFilesystem it must be a volume,
+        # sized for server.spill_bytes.
+        self.assertTrue(self.ctr["securityContext"]["readOnlyRootFilesystem"])
+        self.assertEqual(ini_value(self.conf, "server", "spill_dir") or "", "")
+        mount = next(v for v in self.ctr["volumeMounts"] if v["mountPath"] == "/var/tmp")
+        vol = next(v for v in self.pod["volumes"] if v["name"] == mount["name"])
+        self.assertEqual(vol["emptyDir"]["sizeLimit"], "1Gi")
+        self.assertFalse(mount.get("readOnly", False))
+
     def test_pods_run_as_the_service_account_irsa_and_pod_identity_use(self):
         sa = self.objs["ServiceAccount"]
         self.assertEqual(self.pod["serviceAccountName"], sa["metadata"]["name"])

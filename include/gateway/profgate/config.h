@@ -28,6 +28,9 @@ typedef struct pg_config {
     char server_hostnames[512];
     int64_t max_connections;
     int64_t max_connections_per_client;
+    int64_t max_getprofile_per_client;
+    int64_t inflight_bytes, inflight_wait_ms, spill_bytes;
+    char spill_dir[512];
     int64_t max_head_bytes;
     int64_t max_url_bytes;
     int64_t max_headers;

@@ -77,6 +77,9 @@ typedef struct pg_metrics_snap {
     uint64_t up_queued, up_inflight;
     uint64_t up_breaker_open, up_breaker_half_open; /* 0/1 each; both 0: closed */
     pg_histo up_seconds;
+    /* the memory budget for answers in flight */
+    uint64_t inflight_bytes, inflight_limit, inflight_waiting, spilled_bytes;
+    uint64_t inflight_waits, inflight_refused, spills, per_client_refused;
     /* credentials */
     uint64_t cred_provider[PG_MCR_COUNT]; /* 1 for the provider in use */
     uint64_t cred_valid;

@@ -15,6 +15,7 @@
 #include "profgate/apierr.h"
 #include "profgate/listen.h"
 #include "profgate/http_parse.h"
+#include "profgate/peers.h"
 
 #include <uv.h>
 
@@ -87,6 +88,8 @@ typedef struct pg_http_out_header {
 const pg_http_head *pg_http_req_head(const pg_http_req *r);
 /** The request id sent back as x-amzn-RequestId (a UUID). */
 const char *pg_http_req_id(const pg_http_req *r);
+/** The client's address as a key (its IP); false when unknown. */
+bool pg_http_req_peer(const pg_http_req *r, pg_peer_key *out);
 /** A header's value (trimmed) or NULL; *len receives its length. */
 const char *pg_http_req_header(const pg_http_req *r, const char *name, size_t *len);
 /** Every field named name as one list ("a, b"), in buf; NULL when the request has none. */

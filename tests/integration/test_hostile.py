@@ -1,0 +1,172 @@
+"""Hostile and careless clients against profgate's memory: the budget for answers in flight
+(server.inflight_bytes), spilling the answers of slow readers to files, waiting then 503 when the
+budget is spent, and the per-client cap on GetProfiles in progress. Memory is asserted from the
+process itself (/proc/PID/status) and from its own accounting (/metrics)."""
+import json
+import os
+import socket
+import tempfile
+import threading
+import time
+import unittest
+
+from harness import Conn, get, metrics, start_profgate, start_sim, wait_for
+
+DAY = 86400
+# The day before yesterday (complete), in the simulator's real-time data.
+BASE = (int(time.time()) // DAY - 2) * DAY
+MIB = 1 << 20
+
+
+def ts(s):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(s))
+
+
+def day_path(group, shift_min=0, hours=24):
+    start = BASE + shift_min * 60
+    return f"/profilingGroups/{group}/profile?startTime={ts(start)}&endTime={ts(start + hours * 3600)}"
+
+
+def status(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(field)
+
+
+class SlowReader:
+    """A client with a 2 KB receive window that sends its request and does not read: profgate's
+    answer backs up in the kernel and in profgate's stream."""
+
+    def __init__(self, port, path):
+        self.s = socket.socket()
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        self.s.connect(("127.0.0.1", port))
+        self.s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+                       .encode())
+
+    def read_all(self, timeout=120):
+        self.s.settimeout(timeout)
+        data = b""
+        while True:
+            chunk = self.s.recv(1 << 20)
+            if not chunk:
+                break
+            data += chunk
+        self.s.close()
+        head, body = data.split(b"\r\n\r\n", 1)
+        status_line = head.split(b"\r\n")[0].decode()
+        if b"transfer-encoding: chunked" in head.lower():
+            out, rest = b"", body
+            while True:
+                size, rest = rest.split(b"\r\n", 1)
+                n = int(size, 16)
+                if n == 0:
+                    break
+                out += rest[:n]
+                rest = rest[n + 2:]
+            body = out
+        return int(status_line.split()[1]), body
+
+    def close(self):
+        self.s.close()
+
+
+class Hostile(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="pg-hostile-")
+        # Large buckets (a day's merged tree is about 12 MB, its JSON 3 MB): larger than what the
+        # kernel's socket buffers absorb, as in the reported flood (7 days of 20,000-node buckets).
+        self.sim = start_sim("--nodes", "10000")
+        self.procs = [self.sim]
+
+    def tearDown(self):
+        for p in reversed(self.procs):
+            self.assertEqual(p.stop(), 0)
+
+    def gateway(self, server="", cache=""):
+        config = (f"[server]\nspill_dir = {self.dir}\n{server}\n"
+                  f"[upstream]\nrate = 2000\nburst = 2000\n[cache]\n{cache}\n")
+        gw = start_profgate("--upstream", f"http://127.0.0.1:{self.sim.port}", config=config)
+        self.procs.append(gw)
+        return gw
+
+    def test_slow_reader_flood_stays_within_the_budget(self):
+        budget = 24 * MIB
+        # Only the bucket cache (no stored answers, no merged runs), warmed with every bucket the
+        # flood needs, so that what grows during the flood is answers in flight and nothing else.
+        gw = self.gateway(f"inflight_bytes = {budget}\ninflight_wait = 20s\nmax_getprofile_per_client = 0",
+                          "response_bytes = 0\nmerged_bytes = 0\nmemory_bytes = 1g")
+        paths = [day_path("flood", 5 * (i + 1)) for i in range(16)]
+        for p in paths:
+            self.assertEqual(get(gw.port, p, {"Accept": "application/json"}, timeout=120).status, 200)
+        rss0 = status(gw.proc.pid, "VmRSS")
+        hwm0 = status(gw.proc.pid, "VmHWM")
+        readers = [SlowReader(gw.port, p) for p in paths]
+        try:
+            # Every answer was built; those of readers that back up went to files.
+            wait_for(lambda: metrics(gw.port)["profgate_spills_total"] >= 16, 120, "slow readers' answers to spill")
+            m = metrics(gw.port)
+            self.assertLessEqual(m["profgate_inflight_bytes"], budget + 8 * MIB)
+            grew = status(gw.proc.pid, "VmHWM") - max(hwm0, rss0)
+            # The process's own peak grew by less than the budget plus the encoder's working set.
+            self.assertLess(grew, budget + 48 * MIB, f"peak RSS grew by {grew / MIB:.0f} MiB")
+            # A well-behaved client is still served during the flood.
+            t0 = time.monotonic()
+            ok = get(gw.port, day_path("flood", 0, 1), {"Accept": "application/json"}, timeout=60)
+            self.assertEqual(ok.status, 200)
+            self.assertLess(time.monotonic() - t0, 20)
+            # Spilled answers are complete and identical to the same answers made in memory.
+            for i, r in enumerate(readers[:4]):
+                code, body = r.read_all()
+                self.assertEqual(code, 200)
+                again = get(gw.port, day_path("flood", 5 * (i + 1)), {"Accept": "application/json"}, timeout=60)
+                self.assertEqual(body, again.body)
+                json.loads(body)
+        finally:
+            for r in readers:
+                r.close()
+        wait_for(lambda: metrics(gw.port)["profgate_inflight_bytes"] == 0, 30, "every answer to end")
+        self.assertEqual(metrics(gw.port)["profgate_spilled_bytes"], 0)
+        self.assertEqual(os.listdir(self.dir), [])  # spill files are unlinked from the start
+
+    def test_a_spent_budget_makes_new_requests_wait_then_503(self):
+        # No spilling: slow readers keep their trees, and the budget stays spent while they do.
+        gw = self.gateway("inflight_bytes = 2m\ninflight_wait = 500ms\nspill_bytes = 0\nmax_getprofile_per_client = 0")
+        reader = SlowReader(gw.port, day_path("spent", 5))
+        readers = [reader]
+        try:
+            wait_for(lambda: get(gw.port, "/healthz").json()["inflight"]["bytes"] > 2 * MIB, 60,
+                     "a slow reader to hold more than the budget")
+            r = get(gw.port, day_path("spent", 0, 1), {"Accept": "application/json"}, timeout=30)
+            self.assertEqual(r.status, 503, r)
+            self.assertEqual(r.header("retry-after"), "1")
+            self.assertIn("server.inflight_bytes", r.json()["message"])
+            self.assertGreaterEqual(metrics(gw.port)["profgate_inflight_refused_total"], 1)
+        finally:
+            for x in readers:
+                x.close()
+        # The readers left: their memory is given back and requests go through again.
+        wait_for(lambda: metrics(gw.port)["profgate_inflight_bytes"] == 0, 30, "the budget to be given back")
+        self.assertEqual(get(gw.port, day_path("spent", 0, 1), {"Accept": "application/json"}, timeout=60).status, 200)
+
+    def test_getprofiles_in_progress_per_client_address(self):
+        gw = self.gateway("max_getprofile_per_client = 2\nspill_bytes = 0")
+        a, b = SlowReader(gw.port, day_path("pc", 5)), SlowReader(gw.port, day_path("pc", 10))
+        try:
+            wait_for(lambda: get(gw.port, "/healthz").json()["requestsInProgress"] == 2, 60, "two answers held")
+            r = get(gw.port, day_path("pc", 0, 1), {"Accept": "application/json"}, timeout=30)
+            self.assertEqual(r.status, 429, r)
+            self.assertEqual(r.header("x-amzn-ErrorType").split(":")[0], "ThrottlingException")
+            self.assertEqual(r.header("retry-after"), "1")
+            self.assertEqual(metrics(gw.port)["profgate_getprofile_per_client_refused_total"], 1)
+        finally:
+            a.close()
+        wait_for(lambda: get(gw.port, "/healthz").json()["requestsInProgress"] == 1, 30, "one answer to end")
+        self.assertEqual(get(gw.port, day_path("pc", 0, 1), {"Accept": "application/json"}, timeout=60).status, 200)
+        b.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
