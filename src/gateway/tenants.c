@@ -13,6 +13,7 @@
  * A load parses into a scratch registry and validates everything before touching the live one.
  */
 #include "profgate/tenants.h"
+#include "profgate/secretfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -198,35 +199,6 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     return 1;
 }
 
-/* The checks on a tenants file, made on the file as opened (fstat), so the file checked is the
- * file read: no swap between a check by path and the open. */
-static int check_opened(int fd, const char *path, char *err, size_t errlen)
-{
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return PG_EINVAL;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "%s is not a regular file", path);
-        return PG_EINVAL;
-    }
-    /* Owned by root or by the user profgate runs as: anyone else could have written the keys. */
-    if (st.st_uid != 0 && st.st_uid != geteuid()) {
-        snprintf(err, errlen, "%s holds secrets but is owned by uid %u (neither root nor profgate's uid %u)", path,
-                 (unsigned)st.st_uid, (unsigned)geteuid());
-        return PG_EINVAL;
-    }
-    /* Others: no access at all; the group may read (Kubernetes mounts secrets group-readable
-     * for the pod's fsGroup) but not write. */
-    if ((st.st_mode & 0027) != 0) {
-        snprintf(err, errlen, "%s holds secrets but others may read or write it (mode %03o); chmod 600 it", path,
-                 (unsigned)(st.st_mode & 0777));
-        return PG_EINVAL;
-    }
-    return PG_OK;
-}
-
 static int finish(pg_tenants *ts, load_ctx *lc, int line, const char *name, int64_t now_ns, char *err, size_t errlen)
 {
     int rc = PG_EINVAL;
@@ -321,7 +293,7 @@ int pg_tenants_load_file(pg_tenants *ts, const char *path, int64_t now_ns, char 
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return PG_EINVAL;
     }
-    FILE *f = check_opened(fd, path, err, errlen) == PG_OK ? fdopen(fd, "r") : NULL;
+    FILE *f = pg_secret_fd_check(fd, path, err, errlen) == PG_OK ? fdopen(fd, "r") : NULL;
     if (f == NULL) {
         if (err[0] == '\0')
             snprintf(err, errlen, "%s: %s", path, strerror(errno));
