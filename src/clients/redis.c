@@ -282,6 +282,16 @@ pg_redis *pg_redis_new(uv_loop_t *loop, const pg_redis_cfg *cfg, char *err, size
         free(r);
         return NULL;
     }
+    if (cfg->password[0]) {
+        if (r->url.password[0]) {
+            snprintf(err, errlen, "redis.url has a password and redis.password_file gives one too: keep one");
+            explicit_bzero(r, sizeof *r);
+            free(r);
+            return NULL;
+        }
+        memcpy(r->url.password, cfg->password, sizeof r->url.password);
+    }
+    explicit_bzero(r->cfg.password, sizeof r->cfg.password); /* kept once, in url */
     PG_CHECK_UV(uv_timer_init(loop, &r->timer));
     r->timer.data = r;
     r->open = 1;

@@ -167,6 +167,10 @@ static const directive table[] = {
     {"redis", "url", T_STRING, F(redis_url), "", 0, 0,
      "Shared cache: redis://[[user]:password@]host[:port][/db] or unix:/path/to/socket[?db=N]. Empty: "
      "in-process cache only.", false},
+    {"redis", "password_file", T_STRING, F(redis_password_file), "", 0, 0,
+     "A file holding the Redis password (AUTH; the user, if any, from redis.url): one line, a regular file "
+     "owned by root or profgate's user and not readable by others (a mounted Kubernetes Secret qualifies). Keeps "
+     "the password out of redis.url and the config file. Read at start (and by each worker).", false},
     {"redis", "connect_timeout", T_DURATION, F(redis_connect_timeout_ms), "1s", 10, 60 * SEC,
      "How long a connection attempt may take; then profgate retries with backoff (up to 5 s apart).", false},
     {"redis", "command_timeout", T_DURATION, F(redis_command_timeout_ms), "250ms", 1, 60 * SEC,

@@ -8,6 +8,7 @@
 #include "profgate/clock.h"
 #include "profgate/config.h"
 #include "profgate/resources.h"
+#include "profgate/secretfile.h"
 #include "profgate/credplan.h"
 #include "profgate/credsrc.h"
 #include "profgate/fetcher.h"
@@ -44,6 +45,7 @@ typedef struct app {
     pg_http_server *server;
     pg_upstream *upstream;
     pg_cred_plan *plan;  /* from app_configure until app_start hands it to creds */
+    char redis_password[256]; /* from redis.password_file, until app_start hands it to redis */
     pg_credsrc *creds;   /* the credentials upstream calls are signed with */
     pg_fetcher *fetcher;
     bool fetcher_closing;
@@ -359,6 +361,12 @@ static int app_configure(app *a)
             return EX_CONFIG;
         }
     }
+    if (a->cfg.redis_password_file[0] &&
+        pg_secret_file_read(a->cfg.redis_password_file, a->redis_password, sizeof a->redis_password, err,
+                            sizeof err) != PG_OK) {
+        fprintf(stderr, "profgate: redis.password_file: %s\n", err);
+        return EX_CONFIG;
+    }
     a->plan = pg_xcalloc(1, sizeof *a->plan);
     if (pg_cred_plan_resolve(a->plan, a->cfg.up_credentials, NULL, ucfg.region, pg_realtime_ns() / PG_NS_PER_S, err,
                              sizeof err) != PG_OK) {
@@ -407,7 +415,11 @@ static int app_start(app *a)
     if (a->cfg.redis_url[0]) {
         pg_redis_cfg rcfg;
         pg_settings_redis(&rcfg, &a->cfg);
-        if ((a->redis = pg_redis_new(&a->loop, &rcfg, err, sizeof err)) == NULL) {
+        memcpy(rcfg.password, a->redis_password, sizeof rcfg.password);
+        explicit_bzero(a->redis_password, sizeof a->redis_password);
+        a->redis = pg_redis_new(&a->loop, &rcfg, err, sizeof err);
+        explicit_bzero(rcfg.password, sizeof rcfg.password);
+        if (a->redis == NULL) {
             pg_log(PG_LOG_ERROR, "%s", err);
             return EX_CONFIG;
         }
@@ -509,6 +521,7 @@ static int app_teardown(app *a, int status)
                   a->fleet == NULL && a->creds == NULL);
     }
     drop_plan(a);
+    explicit_bzero(a->redis_password, sizeof a->redis_password);
     if (a->pid_written)
         pg_pidfile_remove(a->pid_file);
     pg_gateway_free(a->gw); /* after the loop: no write still holds a stored answer */
@@ -618,6 +631,7 @@ int main(int argc, char **argv)
     }
     if (status == 0 && a.nworkers > 1) {
         drop_plan(&a); /* each worker resolves its own */
+        explicit_bzero(a.redis_password, sizeof a.redis_password); /* and reads its own */
         return supervise(&a);
     }
     if (status == 0)

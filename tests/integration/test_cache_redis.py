@@ -261,6 +261,48 @@ class RedisConnections(unittest.TestCase):
             self.assertEqual(sim.stop(), 0)
             redis.stop()
 
+    def test_password_from_a_secret_file(self):
+        # redis.password_file keeps the password out of the URL and the config; the file is
+        # checked as a secret (not readable by others), and a password in both places is refused.
+        import os
+        import subprocess
+        import tempfile
+        from harness import binary
+        redis = Redis(extra=("--requirepass", "from-a-file"))
+        sim = start_sim("--clock", NOW.isoformat(), "--nodes", "100")
+        d = tempfile.mkdtemp()
+        pw = os.path.join(d, "redis-password")
+        with open(pw, "w") as f:
+            f.write("from-a-file\n")
+        os.chmod(pw, 0o600)
+        conf = (f"[redis]\nurl = redis://127.0.0.1:{redis.port}\npassword_file = {pw}\n[fleet]\nenabled = off\n"
+                "[cache]\nmemory_bytes = 0\nresponse_bytes = 0\n")
+        gw = start_profgate("--upstream", f"http://127.0.0.1:{sim.port}", "--clock", NOW.isoformat(), config=conf)
+        try:
+            wait_for(lambda: get(gw.port, "/healthz").json()["redis"]["state"] == "connected", 10, "AUTH from the file")
+            s = NOW - timedelta(days=1)
+            self.assertEqual(get(gw.port, path("pwf", s, s + timedelta(hours=1)), {"Accept": "application/json"},
+                                 timeout=30).status, 200)
+            wait_for(lambda: len(resp_many(redis.port, [("AUTH", "from-a-file"), ("KEYS", "pg:v1:*:pwf:*")])[-1]) == 1,
+                     10, "the value stored with the file's password")
+            self.assertNotIn("from-a-file", gw.text())
+        finally:
+            self.assertEqual(gw.stop(), 0)
+        cfg = os.path.join(d, "p.conf")
+        for mode, url_pw, expect in ((0o644, "", "others may read or write it"),
+                                     (0o600, ":inline@", "redis.password_file gives one too")):
+            os.chmod(pw, mode)
+            with open(cfg, "w") as f:
+                f.write(conf.replace("redis://", f"redis://{url_pw}"))
+            p = subprocess.run([binary("profgate"), "-c", cfg, "--listen", "127.0.0.1:0", "--upstream",
+                                f"http://127.0.0.1:{sim.port}"], capture_output=True, text=True, timeout=30,
+                               env=dict(os.environ, AWS_EC2_METADATA_DISABLED="true"))
+            self.assertEqual(p.returncode, 78, p.stderr)
+            self.assertIn(expect, p.stderr)
+            self.assertNotIn("from-a-file", p.stderr)
+        self.assertEqual(sim.stop(), 0)
+        redis.stop()
+
     def test_wrong_password_still_serves(self):
         redis = Redis(extra=("--requirepass", "right"))
         sim = start_sim("--clock", NOW.isoformat(), "--nodes", "100")

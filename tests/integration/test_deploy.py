@@ -25,7 +25,14 @@ def load_yaml(rel):
 
 
 def config_ok(text):
-    """profgate -t on a config text: (exit code, output)."""
+    """profgate -t on a config text: (exit code, output). A redis.password_file (a Secret mounted
+    in the pod) is stood in for by a file of the same kind here."""
+    pw = ini_value(text, "redis", "password_file")
+    if pw:
+        with tempfile.NamedTemporaryFile("w", delete=False) as f:
+            f.write("stand-in\n")
+        os.chmod(f.name, 0o600)
+        text = text.replace(pw, f.name)
     with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as f:
         f.write(text)
     try:
@@ -98,7 +105,26 @@ class Kubernetes(unittest.TestCase):
 
     def test_the_expected_objects(self):
         self.assertEqual(set(self.objs), {"ServiceAccount", "ConfigMap", "Deployment", "Service",
-                                          "HorizontalPodAutoscaler", "PodDisruptionBudget"})
+                                          "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"})
+
+    def test_redis_password_from_its_secret_and_the_network_policy(self):
+        pw = ini_value(self.conf, "redis", "password_file")
+        mount = next(v for v in self.ctr["volumeMounts"] if pw.startswith(v["mountPath"] + "/"))
+        vol = next(v for v in self.pod["volumes"] if v["name"] == mount["name"])
+        secret = next(d for d in load_yaml("k8s/secret.example.yaml") if d["metadata"]["name"] == "profgate-redis")
+        self.assertEqual(vol["secret"]["secretName"], secret["metadata"]["name"])
+        self.assertIn(os.path.basename(pw), secret["stringData"])
+        self.assertEqual(vol["secret"]["defaultMode"], 0o440)
+        self.assertNotIn("@", ini_value(self.conf, "redis", "url"))  # no password in the URL
+        np = self.objs["NetworkPolicy"]
+        labels = self.dep["spec"]["template"]["metadata"]["labels"]
+        for k, v in np["spec"]["podSelector"]["matchLabels"].items():
+            self.assertEqual(labels[k], v)
+        ports = {p["port"] for rule in np["spec"]["ingress"] for p in rule["ports"]}
+        self.assertEqual(ports, {"http"})  # the container's named port
+        self.assertIn("http", {p["name"] for p in self.ctr["ports"]})
+        out = {p["port"] for rule in np["spec"]["egress"] for p in rule.get("ports", [])}
+        self.assertTrue({53, 6379, 443, 80} <= out)
 
     def test_answers_can_spill_on_a_read_only_root(self):
         # server.spill_dir defaults to /var/tmp: with readOnlyRootFilesystem it must be a volume,

@@ -16,6 +16,7 @@
 
 typedef struct pg_redis_cfg {
     char url[512];                /* redis://[[user]:password@]host[:port][/db] or unix:/path[?db=N] */
+    char password[256];           /* from redis.password_file, or "" (then the URL's, if any) */
     uint64_t connect_timeout_ms;
     uint64_t command_timeout_ms;
     uint64_t reconnect_min_ms, reconnect_max_ms;

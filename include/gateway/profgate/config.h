@@ -75,6 +75,7 @@ typedef struct pg_config {
     bool cache_archive;
     /* [redis] */
     char redis_url[512];
+    char redis_password_file[512];
     int64_t redis_connect_timeout_ms;
     int64_t redis_command_timeout_ms;
     /* [fleet] */
