@@ -99,9 +99,9 @@ class Process:
             os.unlink(self.log.name)
 
 
-def metrics(port):
+def metrics(port, timeout=5.0):
     """GET /metrics parsed into {series: value}, series as written ('name{labels}')."""
-    r = get(port, "/metrics")
+    r = get(port, "/metrics", timeout=timeout)
     assert r.status == 200, r
     assert r.header("content-type").startswith("text/plain; version=0.0.4"), r.header("content-type")
     out = {}
