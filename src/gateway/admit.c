@@ -7,9 +7,9 @@
  * A new request is let in while the budget has room; otherwise it waits in ADMIT, oldest first,
  * for at most server.inflight_wait, and is let in as soon as others give memory back, or answered
  * 503 with Retry-After. What is admitted may still grow past the budget (buckets arrive), so the
- * second half is spilling: an answer whose client reads slowly is encoded to an unlinked file and
- * its tree freed (getprofile.c asks gp_should_spill when its stream pauses), which is what keeps a
- * flood of slow readers from holding their trees for minutes.
+ * second half is spilling: an answer whose client reads slowly is encoded to an unlinked file (a
+ * step per loop turn) and its tree freed (getprofile.c asks gp_should_spill when its stream
+ * pauses), which is what keeps a flood of slow readers from holding their trees for minutes.
  */
 #include "gp.h"
 #include "profgate/log.h"
@@ -63,7 +63,7 @@ bool gp_per_client(gpreq *g)
 static size_t held_by(const gpreq *g)
 {
     size_t b = g->piece.cap + g->zpiece.cap + g->keep.cap;
-    if (g->spill_fd >= 0)
+    if (g->spill_fd >= 0 && !g->spilling)
         return b; /* the tree is gone; the rest is in the file */
     b += pg_profile_memory(&g->acc);
     for (size_t r = 0; r < g->nruns; r++)

@@ -142,9 +142,9 @@ static void stream_done(gpreq *g, bool ok)
     gp_end_request(g);
 }
 
-static void gp_pump(gpreq *g);
-
-typedef enum { SPILL_NO, SPILL_DONE, SPILL_FAILED } spill_result;
+/* A spill encodes at most this much per loop turn, so other connections never wait long behind
+ * one (a whole 16 MB answer at once stalled the loop for about 100 ms, seconds under ASan). */
+#define SPILL_STEP ((size_t)1 << 20)
 
 static bool write_all(int fd, const char *p, size_t n)
 {
@@ -160,19 +160,31 @@ static bool write_all(int fd, const char *p, size_t n)
     return true;
 }
 
-/* The client reads slowly and memory is short: the rest of the answer is encoded (and gzipped)
- * into an unlinked file now and the tree freed; the stream goes on from the file. SPILL_NO when
- * no file could be had (nothing consumed: the answer goes on from memory); SPILL_FAILED when
- * writing failed midway (the answer cannot be finished). */
-static spill_result spill(gpreq *g)
+/* The whole answer is in the file: everything the tree was needed for is done. */
+static void spill_finish(gpreq *g)
 {
-    int fd = gp_spill_open(g->gw);
-    if (fd < 0)
-        return SPILL_NO;
-    uint64_t total = 0;
+    pg_pwriter_free(g->writer);
+    g->writer = NULL;
+    pg_gzip_stream_free(g->gz);
+    g->gz = NULL;
+    gp_runs_free(g);
+    pg_profile_free(&g->acc);
+    pg_buf_free(&g->zpiece);
+    pg_buf_free(&g->piece);
+    pg_buf_init(&g->piece, STREAM_CHUNK); /* from now on it only carries a piece of the file */
+    g->spilling = false;
+    pg_log(PG_LOG_DEBUG, "rid=%s answer spilled: %llu bytes", pg_http_req_id(g->req), (unsigned long long)g->spill_len);
+    gp_charge(g);
+}
+
+/* Encodes up to SPILL_STEP more of the answer into the file. False when writing or encoding failed
+ * (the answer cannot be finished). */
+static bool spill_step(gpreq *g)
+{
+    size_t made = 0;
     bool done = false;
     int rc = PG_OK;
-    while (!done && rc == PG_OK) {
+    while (!done && rc == PG_OK && made < SPILL_STEP) {
         pg_buf_reset(&g->piece);
         rc = pg_pwriter_step(g->writer, &g->piece, 4 * STREAM_CHUNK, &done);
         pg_buf *out = &g->piece;
@@ -181,36 +193,68 @@ static spill_result spill(gpreq *g)
             rc = pg_gzip_stream_write(g->gz, g->piece.data, g->piece.len, done, &g->zpiece);
             out = &g->zpiece;
         }
-        if (rc == PG_OK && !write_all(fd, out->data, out->len))
+        if (rc == PG_OK && !write_all(g->spill_fd, out->data, out->len))
             rc = PG_EIO;
-        total += out->len;
+        if (rc == PG_OK) {
+            made += g->piece.len;
+            g->spill_len += out->len;
+            g->gw->spilled += out->len;
+        }
     }
+    pg_buf_reset(&g->piece);
     if (rc != PG_OK) {
         pg_log(PG_LOG_ERROR, "rid=%s spilling the answer failed: %s", pg_http_req_id(g->req),
                rc == PG_EIO ? strerror(errno) : pg_strerror(rc));
-        close(fd);
-        return SPILL_FAILED;
+        return false;
     }
-    /* Everything the tree was needed for is in the file. */
-    pg_pwriter_free(g->writer);
-    g->writer = NULL;
-    pg_gzip_stream_free(g->gz);
-    g->gz = NULL;
-    gp_runs_free(g);
-    pg_profile_free(&g->acc);
+    if (done)
+        spill_finish(g);
+    return true;
+}
+
+static void gp_pump(gpreq *g);
+
+/* One step of a spill under way, from the loop; the stream waiting for the file goes on. */
+static void on_spill_tick(uv_timer_t *t)
+{
+    gpreq *g = gp_of(t->data);
+    PG_ASSERT(g->step == GP_PAUSED && g->spilling);
+    if (!spill_step(g)) {
+        stream_done(g, false);
+        return;
+    }
+    if (g->spilling)
+        PG_CHECK_UV(uv_timer_start(&g->wait_timer, on_spill_tick, 1, 0));
+    if (g->pump_waits_spill) {
+        g->pump_waits_spill = false;
+        gp_set_step(g, GP_STREAM);
+        gp_pump(g);
+    }
+}
+
+/* The client reads slowly and memory is short: from now on the rest of the answer is encoded (and
+ * gzipped) into an unlinked file, a step per loop turn, and the stream is sent from the file; the
+ * tree is freed when the last step is written. The answer cache's copy is dropped at once. False
+ * when no file could be had (nothing changed: the answer goes on from memory). */
+static bool spill_start(gpreq *g)
+{
+    int fd = gp_spill_open(g->gw);
+    if (fd < 0)
+        return false;
+    g->spill_fd = fd;
+    g->spill_off = g->spill_len = 0;
+    g->spilling = true;
+    g->gw->spills++;
     pg_buf_free(&g->keep);
     g->keeping = false; /* the answer cache keeps only answers made in memory */
-    pg_buf_free(&g->piece);
-    pg_buf_free(&g->zpiece);
-    pg_buf_init(&g->piece, STREAM_CHUNK);
-    g->spill_fd = fd;
-    g->spill_off = 0;
-    g->spill_len = total;
-    g->gw->spilled += total;
-    g->gw->spills++;
-    pg_log(PG_LOG_DEBUG, "rid=%s answer spilled: %llu bytes", pg_http_req_id(g->req), (unsigned long long)total);
+    if (!g->wait_timer_init) {
+        PG_CHECK_UV(uv_timer_init(pg_http_req_loop(g->req), &g->wait_timer));
+        g->wait_timer.data = g;
+        g->wait_timer_init = true;
+    }
+    PG_CHECK_UV(uv_timer_start(&g->wait_timer, on_spill_tick, 1, 0));
     gp_charge(g);
-    return SPILL_DONE;
+    return true;
 }
 
 /* Sends the next piece of a spilled answer; false when the client is gone or the file fails. */
@@ -270,17 +314,21 @@ static void gp_pump(gpreq *g)
         PG_ASSERT(g->step == GP_STREAM);
         if (pg_http_stream_queued(g->req) > STREAM_HIGH) {
             /* The client reads slower than we encode: when memory is short, the rest goes to a
-             * file and the tree is freed before waiting for it. */
-            if (gp_should_spill(g) && spill(g) == SPILL_FAILED) {
-                stream_done(g, false);
-                return;
-            }
+             * file (in steps) and the tree is freed once it is all there. */
+            if (gp_should_spill(g))
+                (void)spill_start(g);
             gp_set_step(g, GP_PAUSED);
             pg_http_stream_on_drain(g->req, STREAM_LOW, on_drain, g);
             return;
         }
         if (g->spill_fd >= 0) {
             if (g->spill_off == g->spill_len) {
+                if (g->spilling) { /* the client caught up with the file: wait for the next step */
+                    pg_log(PG_LOG_DEBUG, "rid=%s the client caught up with the spill", pg_http_req_id(g->req));
+                    g->pump_waits_spill = true;
+                    gp_set_step(g, GP_PAUSED);
+                    return;
+                }
                 stream_done(g, true);
                 return;
             }

@@ -90,8 +90,10 @@ struct gpreq {
     bool wait_timer_init, waiting;
     pg_peer_key peer;
     bool peer_counted;
-    int spill_fd;              /* -1 unless the rest of the answer is in a file */
-    uint64_t spill_off, spill_len;
+    int spill_fd;              /* -1 unless the rest of the answer goes to a file */
+    uint64_t spill_off, spill_len; /* sent from it, written to it */
+    bool spilling;             /* still being written, a step per loop turn (wait_timer) */
+    bool pump_waits_spill;     /* PAUSED because the client caught up with the file */
 };
 
 /** The request behind a callback's data pointer (checked). */
