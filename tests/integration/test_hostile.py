@@ -158,6 +158,43 @@ class Hostile(unittest.TestCase):
         wait_for(lambda: metrics(gw.port)["profgate_inflight_bytes"] == 0, 30, "the budget to be given back")
         self.assertEqual(get(gw.port, day_path("spent", 0, 1), {"Accept": "application/json"}, timeout=60).status, 200)
 
+    def test_pipelining_flood_costs_a_bounded_amount_per_connection(self):
+        # 200 connections each send 50 pipelined requests for a cached day and never read: each may
+        # hold its unparsed requests (at most 64 KiB) and the answer being written (a stored answer
+        # goes out with sendfile, so from the kernel's buffers, not profgate's). A client from
+        # another address is served meanwhile.
+        gw = self.gateway("max_connections_per_client = 210")  # the flood, and the test's own scrapes
+        path = day_path("pipe", 0, 24)
+        self.assertEqual(get(gw.port, path, {"Accept": "application/json"}, timeout=120).status, 200)
+        again = get(gw.port, path, {"Accept": "application/json"}, timeout=60)
+        self.assertEqual(again.header("x-profgate-cache"), "hit")  # stored: the flood is answered from it
+        rss0 = status(gw.proc.pid, "VmRSS")
+        req = f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n".encode()
+        socks = []
+        try:
+            for _ in range(200):
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+                s.connect(("127.0.0.1", gw.port))
+                s.setblocking(False)
+                try:
+                    s.send(req * 50)  # as much as the kernel takes; the rest is never sent
+                except BlockingIOError:
+                    pass
+                socks.append(s)
+            wait_for(lambda: metrics(gw.port)["profgate_open_connections"] >= 200, 30, "every connection accepted")
+            other = socket.create_connection(("127.0.0.1", gw.port), timeout=30, source_address=("127.0.0.2", 0))
+            other.sendall(f"GET {day_path('pipe', 0, 1)} HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n"
+                          "Connection: close\r\n\r\n".encode())
+            first = other.recv(64)
+            other.close()
+            self.assertTrue(first.startswith(b"HTTP/1.1 200"), first)
+            grew = status(gw.proc.pid, "VmRSS") - rss0
+            self.assertLess(grew / 200, 256 * 1024, f"{grew / 200 / 1024:.0f} KiB per connection")
+        finally:
+            for x in socks:
+                x.close()
+
     def test_getprofiles_in_progress_per_client_address(self):
         gw = self.gateway("max_getprofile_per_client = 2\nspill_bytes = 0")
         a, b = SlowReader(gw.port, day_path("pc", 5)), SlowReader(gw.port, day_path("pc", 10))
