@@ -114,19 +114,36 @@ static void v2_path(char *out, size_t len)
     }
 }
 
-double pg_cgroup_cpu_limit(void)
+/* A cgroup v2 file: the process's own cgroup's (hosts without a cgroup namespace), else the
+ * mount's root (a container sees its own cgroup there). parse decides whether it is usable. */
+static bool v2_read(const char *leaf, char *buf, size_t len, bool (*parse)(const char *text, void *out), void *out)
 {
-    char buf[256], quota[64], period[64], path[4200], own[4096];
-    double cpus;
-    /* v2: the process's own cgroup (hosts without a cgroup namespace), then the mount's root
-     * (a container sees its own cgroup there). */
+    char path[4200], own[4096];
     v2_path(own, sizeof own);
     if (own[0] != '\0') {
-        snprintf(path, sizeof path, "/sys/fs/cgroup%s/cpu.max", own);
-        if (read_small(path, buf, sizeof buf) && pg_cgroup_parse_cpu_max(buf, &cpus) == PG_OK)
-            return cpus;
+        snprintf(path, sizeof path, "/sys/fs/cgroup%s/%s", own, leaf);
+        if (read_small(path, buf, len) && parse(buf, out))
+            return true;
     }
-    if (read_small("/sys/fs/cgroup/cpu.max", buf, sizeof buf) && pg_cgroup_parse_cpu_max(buf, &cpus) == PG_OK)
+    snprintf(path, sizeof path, "/sys/fs/cgroup/%s", leaf);
+    return read_small(path, buf, len) && parse(buf, out);
+}
+
+static bool parse_cpu(const char *text, void *out)
+{
+    return pg_cgroup_parse_cpu_max(text, out) == PG_OK;
+}
+
+static bool parse_mem(const char *text, void *out)
+{
+    return pg_cgroup_parse_mem_max(text, out) == PG_OK;
+}
+
+double pg_cgroup_cpu_limit(void)
+{
+    char buf[256], quota[64], period[64], path[4200];
+    double cpus;
+    if (v2_read("cpu.max", buf, sizeof buf, parse_cpu, &cpus))
         return cpus;
     /* v1: the cpu controller's CFS quota. */
     static const char *const v1[] = {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"};
@@ -174,15 +191,9 @@ int pg_cgroup_parse_mem_max(const char *text, uint64_t *bytes)
 
 static uint64_t cgroup_memory_limit(void)
 {
-    char buf[64], path[4200], own[4096];
+    char buf[64];
     uint64_t b;
-    v2_path(own, sizeof own);
-    if (own[0] != '\0') {
-        snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.max", own);
-        if (read_small(path, buf, sizeof buf) && pg_cgroup_parse_mem_max(buf, &b) == PG_OK)
-            return b;
-    }
-    if (read_small("/sys/fs/cgroup/memory.max", buf, sizeof buf) && pg_cgroup_parse_mem_max(buf, &b) == PG_OK)
+    if (v2_read("memory.max", buf, sizeof buf, parse_mem, &b))
         return b;
     if (read_small("/sys/fs/cgroup/memory/memory.limit_in_bytes", buf, sizeof buf) &&
         pg_cgroup_parse_mem_max(buf, &b) == PG_OK)
