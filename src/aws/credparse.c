@@ -235,3 +235,20 @@ out:
     yajl_tree_free(root);
     return rc;
 }
+
+bool pg_cred_parse_word(const char *body, size_t len, char *out, size_t cap)
+{
+    if (body == NULL || cap == 0)
+        return false;
+    size_t n = 0; /* the body is not NUL-terminated: up to its first line end, within its length */
+    while (n < len && body[n] != '\r' && body[n] != '\n')
+        n++;
+    if (n == 0 || n >= cap)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)body[i] <= 0x20 || (unsigned char)body[i] >= 0x7f || body[i] == '/')
+            return false;
+    memcpy(out, body, n);
+    out[n] = '\0';
+    return true;
+}

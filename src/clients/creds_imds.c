@@ -30,24 +30,6 @@ void cs_imds_start(pg_credsrc *s, const pg_cred_step *st)
     }
 }
 
-/* A line of IMDS text (token or role name): printable, no spaces, bounded. */
-static bool imds_word(const pg_buf *b, char *out, size_t cap)
-{
-    if (b->data == NULL)
-        return false;
-    size_t n = 0; /* the body is not NUL-terminated: up to its first line end, within its length */
-    while (n < b->len && b->data[n] != '\r' && b->data[n] != '\n')
-        n++;
-    if (n == 0 || n >= cap)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)b->data[i] <= 0x20 || (unsigned char)b->data[i] >= 0x7f || b->data[i] == '/')
-            return false;
-    memcpy(out, b->data, n);
-    out[n] = '\0';
-    return true;
-}
-
 void cs_imds_answer(pg_credsrc *s, const pg_cred_step *st)
 {
     (void)st;
@@ -56,8 +38,8 @@ void cs_imds_answer(pg_credsrc *s, const pg_cred_step *st)
         return;
     }
     if (s->phase < 2) {
-        if (!imds_word(&s->body, s->phase == 0 ? s->imds_token : s->imds_role,
-                       s->phase == 0 ? sizeof s->imds_token : sizeof s->imds_role)) {
+        if (!pg_cred_parse_word(s->body.data, s->body.len, s->phase == 0 ? s->imds_token : s->imds_role,
+                                s->phase == 0 ? sizeof s->imds_token : sizeof s->imds_role)) {
             cs_failed(s, "instance metadata answered no usable %s", s->phase == 0 ? "token" : "role name");
             return;
         }

@@ -111,9 +111,28 @@ static void test_json(void **state)
     assert_int_equal(pg_cred_parse_json(noexp, strlen(noexp), PG_CRED_JSON_CONTAINER, &c, why, sizeof why), PG_EINVAL);
 }
 
+static void test_word(void **state)
+{
+    (void)state;
+    char w[16];
+    assert_true(pg_cred_parse_word("AQAEA-tok==\r\n", 13, w, sizeof w));
+    assert_string_equal(w, "AQAEA-tok==");
+    assert_true(pg_cred_parse_word("my-role", 7, w, sizeof w)); /* no line end: the whole body */
+    assert_string_equal(w, "my-role");
+    assert_true(pg_cred_parse_word("role\nsecond-role\n", 17, w, sizeof w)); /* the first line */
+    assert_string_equal(w, "role");
+    assert_true(pg_cred_parse_word("abcXYZ", 3, w, sizeof w)); /* never past the length */
+    assert_string_equal(w, "abc");
+    static const char *bad[] = {"", "\n", "has space", "a/b", "tab\there", "caf\xc3\xa9",
+                                "0123456789abcdef" /* 16 bytes: no room for the NUL */};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(pg_cred_parse_word(bad[i], strlen(bad[i]), w, sizeof w));
+    assert_false(pg_cred_parse_word(NULL, 0, w, sizeof w));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_sts), cmocka_unit_test(test_sts_refusals),
-                                       cmocka_unit_test(test_json)};
+                                       cmocka_unit_test(test_json), cmocka_unit_test(test_word)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
