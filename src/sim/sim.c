@@ -372,10 +372,16 @@ static bool throttled(pg_sim *s, pg_http_req *req, const char *group)
     return true;
 }
 
-/* Injected faults: 500s, hangs, and connection resets after --fail-after requests. */
+/* Injected faults: 500s, hangs, resets of a fraction of connections, and of every connection after
+ * --fail-after requests. */
 static bool faulted(pg_sim *s, pg_http_req *req)
 {
     if (s->cfg.fail_after >= 0 && (int64_t)s->st.reached_faults++ >= s->cfg.fail_after) {
+        s->st.reset++;
+        pg_http_reset(req);
+        return true;
+    }
+    if (s->cfg.reset_rate > 0 && rnd(s) < s->cfg.reset_rate) {
         s->st.reset++;
         pg_http_reset(req);
         return true;

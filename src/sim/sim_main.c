@@ -32,6 +32,7 @@ static void usage(FILE *out)
             "  --latency-ms L[:J]      added service time L ms plus up to J ms jitter\n"
             "  --fail-rate F           answer a fraction F with 500 InternalServerException\n"
             "  --hang-rate F           never answer a fraction F\n"
+            "  --reset-rate F          reset the connection (TCP RST, no answer) for a fraction F\n"
             "  --gaps F                ListProfileTimes leaves out a fraction F of aggregates (agents that were\n"
             "                          down), the same ones every time for a seed and group\n"
             "  --fail-after N          after N requests, reset every connection that asks for data\n"
@@ -95,7 +96,8 @@ typedef struct sim_args {
 } sim_args;
 
 enum { O_LISTEN = 256, O_SEED, O_NODES, O_GROUPS, O_SINCE, O_CLOCK, O_RATE, O_BURST, O_SCOPE, O_LAT, O_FAIL,
-       O_HANG, O_AFTER, O_AK, O_SK, O_REGION, O_CACHE, O_LEVEL, O_ACCESS, O_GAPS, O_CRED_TTL, O_LAST = O_CRED_TTL };
+       O_HANG, O_AFTER, O_AK, O_SK, O_REGION, O_CACHE, O_LEVEL, O_ACCESS, O_GAPS, O_CRED_TTL, O_RESET,
+       O_LAST = O_RESET };
 
 /* Applies one option; returns what is wrong with its value, or NULL. One case per option of the
  * table in parse_args. */
@@ -135,6 +137,7 @@ static const char *apply_option(int ch, const char *arg, sim_args *a)
     }
     case O_FAIL: return parse_double(arg, &cfg->fail_rate) && cfg->fail_rate <= 1 ? NULL : "--fail-rate (0..1)";
     case O_HANG: return parse_double(arg, &cfg->hang_rate) && cfg->hang_rate <= 1 ? NULL : "--hang-rate (0..1)";
+    case O_RESET: return parse_double(arg, &cfg->reset_rate) && cfg->reset_rate <= 1 ? NULL : "--reset-rate (0..1)";
     case O_GAPS: return parse_double(arg, &cfg->gaps) && cfg->gaps < 1 ? NULL : "--gaps (0..1)";
     case O_AFTER:
         if (!parse_u64(arg, &u) || u > INT64_MAX)
@@ -175,7 +178,7 @@ static int parse_args(int argc, char **argv, sim_args *a)
         {"secret-key", required_argument, NULL, O_SK}, {"region", required_argument, NULL, O_REGION},
         {"cache-mb", required_argument, NULL, O_CACHE}, {"log-level", required_argument, NULL, O_LEVEL},
         {"access-log", no_argument, NULL, O_ACCESS}, {"gaps", required_argument, NULL, O_GAPS},
-        {"credentials-ttl", required_argument, NULL, O_CRED_TTL},
+        {"credentials-ttl", required_argument, NULL, O_CRED_TTL}, {"reset-rate", required_argument, NULL, O_RESET},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
     };

@@ -314,6 +314,19 @@ class Faults(unittest.TestCase):
         finally:
             self.assertEqual(sim.stop(), 0)
 
+    def test_reset_rate_resets_connections(self):
+        sim = start_sim("--reset-rate", "1")
+        try:
+            for _ in range(2):
+                c = Conn(sim.port)
+                with self.assertRaises((ConnectionResetError, ConnectionError)):
+                    c.get("/profilingGroups/x/profile?period=PT5M")
+                c.close()
+            self.assertEqual(get(sim.port, "/healthz").status, 200)  # only data requests are reset
+            self.assertEqual(get(sim.port, "/_sim/stats").json()["reset"], 2)
+        finally:
+            self.assertEqual(sim.stop(), 0)
+
 
 class Stats(unittest.TestCase):
     def test_counters_and_reset(self):

@@ -22,6 +22,7 @@ typedef struct pg_sim_cfg {
     uint32_t latency_ms, jitter_ms;
     double fail_rate;           /* fraction answered 500 */
     double hang_rate;           /* fraction never answered */
+    double reset_rate;          /* fraction whose connection is reset without an answer */
     double gaps;                /* fraction of aggregates ListProfileTimes leaves out (0..1) */
     int64_t fail_after;         /* after this many GetProfile requests, reset connections (-1: never) */
     const char *access_key, *secret_key, *region;
