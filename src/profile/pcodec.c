@@ -98,61 +98,72 @@ static int put_optional_value(pg_buf *b, const pg_value *v)
     return rc || !present ? rc : put_value(b, v);
 }
 
-int pg_pcodec_encode(const pg_profile *p, int level, pg_buf *out)
+bool pg_pcodec_ratio_ok(unsigned long long raw, size_t stored)
 {
-    pg_buf raw;
-    pg_buf_init(&raw, (size_t)1 << 30);
+    return raw <= PG_PCODEC_RAW_FREE || raw / PG_PCODEC_MAX_RATIO < stored;
+}
+
+int pg_pcodec_encode_raw(const pg_profile *p, pg_buf *raw)
+{
     unsigned char flags = (unsigned char)((p->has_start ? F_START : 0) | (p->has_end ? F_END : 0) |
                                           (p->has_duration ? F_DURATION : 0) | (p->has_samples ? F_SAMPLES : 0) |
                                           (p->has_cpu ? F_CPU : 0) | (p->has_weights ? F_WEIGHTS : 0));
-    int rc = pg_buf_append(&raw, &flags, 1);
-    rc = rc ?: put_varint(&raw, p->strs.n);
+    int rc = pg_buf_append(raw, &flags, 1);
+    rc = rc ?: put_varint(raw, p->strs.n);
     for (uint32_t i = 0; rc == PG_OK && i < p->strs.n; i++) {
         size_t len;
         const char *s = pg_strtab_get(&p->strs, i, &len);
-        rc = put_bytes(&raw, s, len);
+        rc = put_bytes(raw, s, len);
     }
     if (rc == PG_OK && p->has_start)
-        rc = put_varint(&raw, zigzag(p->start_ms));
+        rc = put_varint(raw, zigzag(p->start_ms));
     if (rc == PG_OK && p->has_end)
-        rc = put_varint(&raw, zigzag(p->end_ms));
+        rc = put_varint(raw, zigzag(p->end_ms));
     if (rc == PG_OK && p->has_duration)
-        rc = put_num(&raw, p->duration_ms);
+        rc = put_num(raw, p->duration_ms);
     if (rc == PG_OK && p->has_samples)
-        rc = put_num(&raw, p->num_samples);
+        rc = put_num(raw, p->num_samples);
     if (rc == PG_OK && p->has_cpu)
-        rc = put_num(&raw, p->cpu_s);
+        rc = put_num(raw, p->cpu_s);
     if (rc == PG_OK && p->has_weights) {
-        rc = put_varint(&raw, p->nweights);
+        rc = put_varint(raw, p->nweights);
         for (uint32_t i = 0; rc == PG_OK && i < p->nweights; i++) {
-            rc = put_varint(&raw, p->weights[i].counter);
-            rc = rc ?: put_num(&raw, p->weights[i].value);
+            rc = put_varint(raw, p->weights[i].counter);
+            rc = rc ?: put_num(raw, p->weights[i].value);
         }
     }
-    rc = rc ?: put_optional_value(&raw, p->meta_extra);
-    rc = rc ?: put_optional_value(&raw, p->top_extra);
-    rc = rc ?: put_varint(&raw, p->n);
+    rc = rc ?: put_optional_value(raw, p->meta_extra);
+    rc = rc ?: put_optional_value(raw, p->top_extra);
+    rc = rc ?: put_varint(raw, p->n);
     for (uint32_t i = 1; rc == PG_OK && i < p->n; i++) {
         const pg_pnode *nd = &p->nodes[i];
         unsigned char nf = (unsigned char)((nd->file != PG_STR_NONE ? N_FILE : 0) | (nd->has_line ? N_LINE : 0));
-        rc = put_varint(&raw, nd->parent);
-        rc = rc ?: put_varint(&raw, nd->name);
-        rc = rc ?: pg_buf_append(&raw, &nf, 1);
+        rc = put_varint(raw, nd->parent);
+        rc = rc ?: put_varint(raw, nd->name);
+        rc = rc ?: pg_buf_append(raw, &nf, 1);
         if (rc == PG_OK && (nf & N_FILE))
-            rc = put_varint(&raw, nd->file);
+            rc = put_varint(raw, nd->file);
         if (rc == PG_OK && (nf & N_LINE)) {
-            rc = put_varint(&raw, zigzag(nd->line_min));
-            rc = rc ?: put_varint(&raw, (uint64_t)(nd->line_max - nd->line_min));
+            rc = put_varint(raw, zigzag(nd->line_min));
+            rc = rc ?: put_varint(raw, (uint64_t)(nd->line_max - nd->line_min));
         }
     }
     for (uint32_t i = 0; rc == PG_OK && i < p->n; i++) {
         const pg_pnode *nd = &p->nodes[i];
-        rc = put_varint(&raw, nd->ncounts);
+        rc = put_varint(raw, nd->ncounts);
         for (uint32_t k = 0; rc == PG_OK && k < nd->ncounts; k++) {
-            rc = put_varint(&raw, p->pool[nd->counts + k].counter);
-            rc = rc ?: put_num(&raw, p->pool[nd->counts + k].value);
+            rc = put_varint(raw, p->pool[nd->counts + k].counter);
+            rc = rc ?: put_num(raw, p->pool[nd->counts + k].value);
         }
     }
+    return rc;
+}
+
+int pg_pcodec_encode(const pg_profile *p, int level, pg_buf *out)
+{
+    pg_buf raw;
+    pg_buf_init(&raw, (size_t)1 << 30);
+    int rc = pg_pcodec_encode_raw(p, &raw);
     if (rc == PG_OK) {
         size_t bound = ZSTD_compressBound(raw.len);
         rc = pg_buf_reserve(out, 4 + bound);
@@ -167,6 +178,8 @@ int pg_pcodec_encode(const pg_profile *p, int level, pg_buf *out)
                 n = ZSTD_compress2(cx, out->data + out->len + 4, bound, raw.data, raw.len);
             if (cx == NULL || ZSTD_isError(n))
                 rc = PG_EIO;
+            else if (!pg_pcodec_ratio_ok(raw.len, 4 + n))
+                rc = PG_ELIMIT; /* the decoder would refuse it: never store what cannot be read */
             else
                 out->len += 4 + n;
             ZSTD_freeCCtx(cx);
@@ -538,6 +551,11 @@ int pg_pcodec_decode(const void *data, size_t len, size_t max_raw, pg_profile *p
     if (size > max_raw) {
         snprintf(why, whylen, "decompressed size %llu exceeds %zu", size, max_raw);
         return PG_ELIMIT;
+    }
+    if (!pg_pcodec_ratio_ok(size, len)) {
+        snprintf(why, whylen, "a %zu-byte value declares %llu bytes decompressed (over %dx): a value bomb", len,
+                 size, PG_PCODEC_MAX_RATIO);
+        return PG_EINVAL;
     }
     unsigned char *raw = malloc(size ? size : 1);
     if (raw == NULL) {

@@ -1,16 +1,18 @@
 """Hostile and careless clients against profgate's memory: the budget for answers in flight
 (server.inflight_bytes), spilling the answers of slow readers to files, waiting then 503 when the
-budget is spent, and the per-client cap on GetProfiles in progress. Memory is asserted from the
-process itself (/proc/PID/status) and from its own accounting (/metrics)."""
+budget is spent, the per-client cap on GetProfiles in progress, and value bombs planted in Redis.
+Memory is asserted from the process itself (/proc/PID/status) and from its own accounting
+(/metrics)."""
 import json
 import os
 import socket
+import subprocess
 import tempfile
 import threading
 import time
 import unittest
 
-from harness import get, start_profgate, start_sim, wait_for
+from harness import Redis, get, resp, start_profgate, start_sim, wait_for
 from harness import metrics as metrics_now
 
 DAY = 86400
@@ -249,6 +251,61 @@ class Hostile(unittest.TestCase):
         wait_for(lambda: get(gw.port, "/healthz", timeout=60).json()["requestsInProgress"] == 1, 30, "one answer to end")
         self.assertEqual(get(gw.port, day_path("pc", 0, 1), {"Accept": "application/json"}, timeout=60).status, 200)
         b.close()
+
+
+def reset_peak(pid):
+    """Resets the process's peak resident size (VmHWM) to its current size (Linux >= 4.0), so that
+    the next peak is the next operation's alone."""
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")
+
+
+class ValueBomb(unittest.TestCase):
+    """A value planted in Redis under a bucket's key that decodes to far more than it stores: it
+    is refused before it is built (by its expansion ratio, or by the memory its values would take),
+    counted as corrupt, refetched and overwritten, and the answer is the upstream's."""
+
+    def test_planted_bombs_are_refused_unbuilt_and_replaced(self):
+        redis = Redis()
+        sim = start_sim("--nodes", "200")
+        gw = start_profgate("--upstream", f"http://127.0.0.1:{sim.port}",
+                            config=f"[redis]\nurl = redis://127.0.0.1:{redis.port}\n[fleet]\nenabled = off\n"
+                                   "[upstream]\nrate = 2000\nburst = 2000\n"
+                                   "[cache]\nmemory_bytes = 0\nresponse_bytes = 0\nmerged_bytes = 0\n")
+        try:
+            path = day_path("bomb", 0, 1)  # one complete hour: one PT1H bucket
+            good = get(gw.port, path, {"Accept": "application/json"}, timeout=60)
+            self.assertEqual(good.status, 200)
+            wait_for(lambda: resp(redis.port, "KEYS", "pg:v1:*:bomb:*"), 10, "the bucket in Redis")
+            [key] = resp(redis.port, "KEYS", "pg:v1:*:bomb:*")
+            value = resp(redis.port, "GET", key)
+            tool = os.environ.get("PCODEC_BOMB_BIN") or os.path.join(os.path.dirname(__file__), "../../build/tests/pcodec_bomb")
+            # 3 million empty lists: the reported 293-byte bomb (1.14 GB once built), refused by
+            # its expansion ratio; 200,000: within the ratio, refused by the memory its values take.
+            for items, reason in [(3_000_000, "value bomb"), (200_000, "carried values exceed their memory limit")]:
+                bomb = subprocess.run([tool, str(items)], input=value, capture_output=True, check=True).stdout
+                self.assertLess(len(bomb), len(value) + 64 * 1024)
+                resp(redis.port, "SET", key, bomb, "KEEPTTL")
+                corrupt = get(gw.port, "/healthz").json()["redis"]["corrupt"]
+                reset_peak(gw.proc.pid)
+                before = status(gw.proc.pid, "VmHWM")
+                r = get(gw.port, path, {"Accept": "application/json"}, timeout=60)
+                grew = status(gw.proc.pid, "VmHWM") - before
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.body, good.body)
+                self.assertLess(grew, 16 * MIB * SCALE, f"{items} items: peak RSS grew by {grew / MIB:.1f} MiB")
+                self.assertEqual(get(gw.port, "/healthz").json()["redis"]["corrupt"], corrupt + 1)
+                self.assertIn(reason, gw.text())
+                wait_for(lambda: resp(redis.port, "GET", key) == value, 10, "the bomb overwritten")
+                print(f"\n  {items} empty lists in {len(bomb)} bytes: refused ({reason}), peak RSS +{grew / MIB:.1f} MiB",
+                      flush=True)
+            self.assertEqual(gw.stop(), 0)
+            gw = None
+        finally:
+            if gw is not None:
+                gw.kill()
+            sim.stop()
+            redis.stop()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "profgate/pcodec.h"
 #include "profgate/profile_json.h"
@@ -186,6 +187,35 @@ static void test_value_bomb_is_refused(void **state)
     pg_buf_free(&enc);
 }
 
+/* A frame that declares far more bytes than any profile expands to is refused before its buffer
+ * is allocated; up to PG_PCODEC_RAW_FREE bytes any ratio passes (small values compress well). */
+static void test_expansion_ratio(void **state)
+{
+    (void)state;
+    size_t big = (size_t)8 << 20;
+    unsigned char *zeros = calloc(1, big);
+    assert_non_null(zeros);
+    pg_buf v;
+    pg_buf_init(&v, 2 * big);
+    assert_int_equal(pg_buf_reserve(&v, 4 + ZSTD_compressBound(big)), PG_OK);
+    memcpy(v.data, "PGZ\x01", 4);
+    size_t n = ZSTD_compress(v.data + 4, ZSTD_compressBound(big), zeros, big, 3);
+    assert_false(ZSTD_isError(n));
+    v.len = 4 + n;
+    assert_true(v.len < 4096); /* 8 MiB in a few hundred bytes */
+    pg_profile q;
+    char why[160];
+    assert_int_equal(decode(&v, &q, why), PG_EINVAL);
+    assert_non_null(strstr(why, "value bomb"));
+    pg_profile_free(&q);
+    assert_true(pg_pcodec_ratio_ok(PG_PCODEC_RAW_FREE, 1));
+    assert_false(pg_pcodec_ratio_ok(PG_PCODEC_RAW_FREE + PG_PCODEC_MAX_RATIO, 1));
+    assert_true(pg_pcodec_ratio_ok((size_t)64 << 20, ((size_t)1 << 20) + 1));
+    assert_false(pg_pcodec_ratio_ok((size_t)64 << 20, (size_t)1 << 20));
+    pg_buf_free(&v);
+    free(zeros);
+}
+
 /* What the JSON parser keeps is what the codec reads back: metadata nested deeper than that, or
  * bigger than the value budget, is refused when the upstream's answer is parsed. */
 static void test_json_metadata_bounds(void **state)
@@ -256,6 +286,7 @@ int main(void)
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_round_trip_and_size), cmocka_unit_test(test_empty_profile),
                                        cmocka_unit_test(test_damage_is_detected),
                                        cmocka_unit_test(test_value_bomb_is_refused),
+                                       cmocka_unit_test(test_expansion_ratio),
                                        cmocka_unit_test(test_json_metadata_bounds)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
