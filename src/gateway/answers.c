@@ -6,6 +6,7 @@
 #include "gp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -14,7 +15,8 @@
 /* An encoded answer, kept for repeats of a request whose buckets are all complete: its content
  * can no longer change, so the same covered range, format, maxDepth and encoding give the same
  * bytes. The bytes live in a memfd, so repeats go out with sendfile and are never copied through
- * user space (the copy was most of the cost of a repeat); in a buffer if no memfd can be had. */
+ * user space (the copy was most of the cost of a repeat); in a buffer if no memfd can be had. An
+ * answer that was spilled (server.spill_dir) is kept as its spill file. */
 typedef struct answer {
     int fd; /* -1: in body */
     pg_buf body;
@@ -105,11 +107,16 @@ bool gp_answer_from_cache(gpreq *g)
     return true;
 }
 
-/* Keeps an all-complete answer for repeats; the cache takes body's buffer. */
-void gp_store_answer(gpreq *g, pg_buf *body)
+static void put_answer(gpreq *g, answer *a)
 {
     char key[ANSWER_KEY_MAX];
     int klen = answer_key(&g->r, &g->plan, g->gzip, key, sizeof key);
+    pg_lru_put(g->gw->answers, key, (size_t)klen, a, a->len + sizeof *a);
+}
+
+/* Keeps an all-complete answer for repeats; the cache takes body's buffer. */
+void gp_store_answer(gpreq *g, pg_buf *body)
+{
     answer *a = malloc(sizeof *a);
     if (a == NULL) {
         pg_buf_free(body);
@@ -124,6 +131,23 @@ void gp_store_answer(gpreq *g, pg_buf *body)
         a->body = *body;
         pg_buf_init(body, 0);
     }
-    pg_lru_put(g->gw->answers, key, (size_t)klen, a, a->len + sizeof *a);
+    put_answer(g, a);
+}
+
+/* A spilled answer: the request closes its descriptor when it ends, the cache keeps a dup. */
+void gp_store_answer_file(gpreq *g, int fd, size_t len)
+{
+    answer *a = malloc(sizeof *a);
+    int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (a == NULL || own < 0) {
+        free(a);
+        if (own >= 0)
+            close(own);
+        return;
+    }
+    a->fd = own;
+    a->len = len;
+    pg_buf_init(&a->body, 0);
+    put_answer(g, a);
 }
 

@@ -139,6 +139,8 @@ static void stream_done(gpreq *g, bool ok)
     gp_set_step(g, GP_DONE);
     if (ok && g->keeping)
         gp_store_answer(g, &g->keep);
+    else if (ok && g->spill_whole && g->spill_len <= (uint64_t)g->gw->d.cfg->cache_response_bytes / 4)
+        gp_store_answer_file(g, g->spill_fd, (size_t)g->spill_len); /* the bound in-memory copies have */
     gp_end_request(g);
 }
 
@@ -234,8 +236,10 @@ static void on_spill_tick(uv_timer_t *t)
 
 /* The client reads slowly and memory is short: from now on the rest of the answer is encoded (and
  * gzipped) into an unlinked file, a step per loop turn, and the stream is sent from the file; the
- * tree is freed when the last step is written. The answer cache's copy is dropped at once. False
- * when no file could be had (nothing changed: the answer goes on from memory). */
+ * tree is freed when the last step is written. The copy kept for the answer cache (what was sent
+ * so far) goes to the start of the file, so that the file ends up holding the whole answer and
+ * the cache keeps the file instead of a copy in memory. False when no file could be had (nothing
+ * changed: the answer goes on from memory). */
 static bool spill_start(gpreq *g)
 {
     int fd = gp_spill_open(g->gw);
@@ -243,10 +247,21 @@ static bool spill_start(gpreq *g)
         return false;
     g->spill_fd = fd;
     g->spill_off = g->spill_len = 0;
+    g->spill_whole = false;
+    if (g->keeping) {
+        if (!write_all(fd, g->keep.data, g->keep.len)) {
+            close(fd); /* a partial prefix would be sent as the answer's rest */
+            g->spill_fd = -1;
+            return false;
+        }
+        /* Already sent: in the file, not owed to the client (nor counted in gw->spilled). */
+        g->spill_off = g->spill_len = g->keep.len;
+        g->spill_whole = true;
+    }
     g->spilling = true;
     g->gw->spills++;
     pg_buf_free(&g->keep);
-    g->keeping = false; /* the answer cache keeps only answers made in memory */
+    g->keeping = false;
     if (!g->wait_timer_init) {
         PG_CHECK_UV(uv_timer_init(pg_http_req_loop(g->req), &g->wait_timer));
         g->wait_timer.data = g;

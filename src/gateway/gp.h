@@ -93,6 +93,7 @@ struct gpreq {
     int spill_fd;              /* -1 unless the rest of the answer goes to a file */
     uint64_t spill_off, spill_len; /* sent from it, written to it */
     bool spilling;             /* still being written, a step per loop turn (wait_timer) */
+    bool spill_whole;          /* the file holds the whole answer from byte 0 (for the answer cache) */
     bool pump_waits_spill;     /* PAUSED because the client caught up with the file */
 };
 
@@ -119,6 +120,9 @@ bool gp_answer_cacheable(const gpreq *g);
 bool gp_answer_from_cache(gpreq *g);
 /** Keeps an all-complete answer for repeats; the cache takes body's buffer. */
 void gp_store_answer(gpreq *g, pg_buf *body);
+/** Keeps an all-complete answer whose len bytes are in the file fd (a spilled answer): the cache
+ *  holds its own descriptor of the file, so no byte is copied. */
+void gp_store_answer_file(gpreq *g, int fd, size_t len);
 
 /* runs.c */
 /** Splits the plan into runs, folds the ones already stored (their buckets are skipped), and

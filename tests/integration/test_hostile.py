@@ -3,6 +3,7 @@
 budget is spent, the per-client cap on GetProfiles in progress, and value bombs planted in Redis.
 Memory is asserted from the process itself (/proc/PID/status) and from its own accounting
 (/metrics)."""
+import gzip
 import json
 import os
 import socket
@@ -50,11 +51,11 @@ class SlowReader:
     """A client with a 2 KB receive window that sends its request and does not read: profgate's
     answer backs up in the kernel and in profgate's stream."""
 
-    def __init__(self, port, path):
+    def __init__(self, port, path, extra=""):
         self.s = socket.socket()
         self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
         self.s.connect(("127.0.0.1", port))
-        self.s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+        self.s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n{extra}Connection: close\r\n\r\n"
                        .encode())
 
     def read_all(self, timeout=120):
@@ -141,6 +142,32 @@ class Hostile(unittest.TestCase):
         wait_for(lambda: metrics(gw.port)["profgate_inflight_bytes"] == 0, 30, "every answer to end")
         self.assertEqual(metrics(gw.port)["profgate_spilled_bytes"], 0)
         self.assertEqual(os.listdir(self.dir), [])  # spill files are unlinked from the start
+
+    def test_a_spilled_answer_is_kept_for_repeats_as_its_file(self):
+        # A slow reader's answer goes to a file; once complete, the file (not a copy in memory)
+        # is what the answer cache keeps: repeats, plain and gzip, are answered from it, equal to
+        # the simulator's own answer, without merging again.
+        gw = self.gateway("inflight_bytes = 24m\nmax_getprofile_per_client = 0", "merged_bytes = 0")
+        path = day_path("keep", 5)
+        want = get(self.sim.port, path, {"Accept": "application/json"}, timeout=120).body
+        plain, zipped = SlowReader(gw.port, path), SlowReader(gw.port, path, "Accept-Encoding: gzip\r\n")
+        try:
+            wait_for(lambda: metrics(gw.port)["profgate_spills_total"] >= 2, 120, "both answers to spill")
+            code, body = plain.read_all()
+            self.assertEqual((code, body == want), (200, True))
+            code, zbody = zipped.read_all()
+            self.assertEqual((code, gzip.decompress(zbody) == want), (200, True))
+        finally:
+            plain.close()
+            zipped.close()
+        wait_for(lambda: metrics(gw.port)["profgate_inflight_bytes"] == 0, 30, "both answers to end")
+        hits = get(gw.port, "/healthz").json()["answerHits"]
+        again = get(gw.port, path, {"Accept": "application/json"}, timeout=60)
+        zagain = get(gw.port, path, {"Accept": "application/json", "Accept-Encoding": "gzip"}, timeout=60)
+        self.assertEqual(again.body, want)
+        self.assertEqual(zagain.body, zbody)
+        self.assertEqual(get(gw.port, "/healthz").json()["answerHits"], hits + 2)
+        self.assertEqual(metrics(gw.port)["profgate_spilled_bytes"], 0)  # nothing owed to a client
 
     def test_a_spent_budget_makes_new_requests_wait_then_503(self):
         # No spilling: slow readers keep their trees, and the budget stays spent while they do.
