@@ -3,7 +3,8 @@
  * per-client cap on GetProfiles in progress (server.max_getprofile_per_client).
  *
  * Every request is charged what it holds: its merged tree, its run accumulators, its encoded
- * pieces and the copy it keeps for the answer cache (gp_charge, after each fold and each piece).
+ * pieces, its output queued on the connection and the copy it keeps for the answer cache
+ * (gp_charge, after each fold and each piece).
  * A new request is let in while the budget has room; otherwise it waits in ADMIT, oldest first,
  * for at most server.inflight_wait, and is let in as soon as others give memory back, or answered
  * 503 with Retry-After. What is admitted may still grow past the budget (buckets arrive), so the
@@ -63,6 +64,11 @@ bool gp_per_client(gpreq *g)
 static size_t held_by(const gpreq *g)
 {
     size_t b = g->piece.cap + g->zpiece.cap + g->keep.cap;
+    /* Output copied into the connection's queue and not yet taken by the kernel: up to the
+     * stream's high-water mark and a piece. It shrinks as the client reads, between two charges,
+     * so the charge errs high until the next piece. */
+    if (g->step == GP_STREAM || g->step == GP_PAUSED)
+        b += pg_http_stream_queued(g->req);
     if (g->spill_fd >= 0 && !g->spilling)
         return b; /* the tree is gone; the rest is in the file */
     b += pg_profile_memory(&g->acc);

@@ -58,7 +58,7 @@ static const directive table[] = {
      "(with Retry-After), so one address cannot hold the memory budget below. 0: no limit.", true},
     {"server", "inflight_bytes", T_SIZE, F(inflight_bytes), "0", 0, 1024 * 1024 * MiB,
      "Memory budget for GetProfile answers being built and sent (merged trees, run accumulators, encoded "
-     "pieces, copies kept for the answer cache). Past it, new GetProfile requests wait up to server.inflight_wait "
+     "pieces, output queued on the connection, copies kept for the answer cache). Past it, new GetProfile requests wait up to server.inflight_wait "
      "and then get 503 with Retry-After, and answers of clients that read slowly are spilled to files "
      "(server.spill_dir). 0: a quarter of the memory this process may use (its cgroup limit, else the machine's).",
      true},

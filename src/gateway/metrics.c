@@ -93,8 +93,8 @@ static const metric table[] = {
     {"profgate_upstream_circuit_half_open", M_GAUGE, V_U64, S(up_breaker_half_open), NULL, NULL, NULL, false,
      "1 while the circuit breaker is half-open (one probe call allowed), else 0."},
     {"profgate_inflight_bytes", M_GAUGE, V_U64, S(inflight_bytes), NULL, NULL, NULL, false,
-     "Memory held by GetProfile answers being built and sent (merged trees, accumulators, encoded pieces, copies "
-     "for the answer cache), charged against server.inflight_bytes; a request still fetching is charged at least "
+     "Memory held by GetProfile answers being built and sent (merged trees, accumulators, encoded pieces, queued "
+     "output, copies for the answer cache), charged against server.inflight_bytes; a request still fetching is charged at least "
      "what recent answers grew to."},
     {"profgate_inflight_limit_bytes", M_GAUGE, V_U64, S(inflight_limit), NULL, NULL, NULL, false,
      "server.inflight_bytes as it applies (resolved from the memory this process may use when 0)."},

@@ -169,6 +169,22 @@ class Hostile(unittest.TestCase):
         self.assertEqual(get(gw.port, "/healthz").json()["answerHits"], hits + 2)
         self.assertEqual(metrics(gw.port)["profgate_spilled_bytes"], 0)  # nothing owed to a client
 
+    def test_output_queued_for_a_slow_reader_is_charged(self):
+        # Once a slow reader's answer is all in its file, the tree is gone; what it still holds in
+        # memory is a piece buffer (64 KiB) and the output queued on its connection that the kernel
+        # has not taken (the stream paused with more than 256 KiB queued; the kernel took some
+        # since, and the client reads nothing): both stay charged.
+        gw = self.gateway("inflight_bytes = 24m\nmax_getprofile_per_client = 0", "response_bytes = 0")
+        r = SlowReader(gw.port, day_path("queued", 5))
+        try:
+            wait_for(lambda: metrics(gw.port)["profgate_spills_total"] >= 1, 120, "the answer to spill")
+            held = wait_for(lambda: (b := metrics(gw.port)["profgate_inflight_bytes"]) < 2 * MIB and b, 120,
+                            "the spilled tree to be freed")
+            self.assertGreater(held, 64 * 1024 + 4096)
+        finally:
+            r.close()
+        wait_for(lambda: metrics(gw.port)["profgate_inflight_bytes"] == 0, 30, "the answer to end")
+
     def test_a_spent_budget_makes_new_requests_wait_then_503(self):
         # No spilling: slow readers keep their trees, and the budget stays spent while they do.
         gw = self.gateway("inflight_bytes = 2m\ninflight_wait = 500ms\nspill_bytes = 0\nmax_getprofile_per_client = 0")
