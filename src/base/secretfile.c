@@ -35,16 +35,14 @@ int pg_secret_fd_check(int fd, const char *path, char *err, size_t errlen)
     return PG_OK;
 }
 
-int pg_secret_file_read(const char *path, char *out, size_t cap, char *err, size_t errlen)
+/* The one line an opened file holds, read whole (one byte past cap - 1 is probed, so a longer file
+ * is refused, never cut); closes fd. */
+static int read_line(int fd, const char *path, char *out, size_t cap, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return PG_EINVAL;
-    }
-    int rc = pg_secret_fd_check(fd, path, err, errlen);
+    PG_ASSERT(cap >= 2);
     size_t n = 0;
-    while (rc == PG_OK && n < cap) {
+    int rc = PG_OK;
+    while (n < cap) { /* cap bytes: the line, and one to tell a longer file */
         ssize_t r = read(fd, out + n, cap - n);
         if (r < 0 && errno == EINTR)
             continue;
@@ -56,11 +54,13 @@ int pg_secret_file_read(const char *path, char *out, size_t cap, char *err, size
             break;
         n += (size_t)r;
     }
+    char more;
+    bool longer = rc == PG_OK && n == cap && read(fd, &more, 1) == 1;
     close(fd);
-    while (rc == PG_OK && n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
+    while (rc == PG_OK && n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' ' || out[n - 1] == '\t'))
         n--;
-    if (rc == PG_OK && (n == 0 || n >= cap || memchr(out, '\0', n) != NULL || memchr(out, '\n', n) != NULL ||
-                        memchr(out, '\r', n) != NULL)) {
+    if (rc == PG_OK && (longer || n == 0 || n >= cap || memchr(out, '\0', n) != NULL ||
+                        memchr(out, '\n', n) != NULL || memchr(out, '\r', n) != NULL)) {
         snprintf(err, errlen, "%s must hold one line of at most %zu bytes", path, cap - 1);
         rc = PG_EINVAL;
     }
@@ -70,4 +70,29 @@ int pg_secret_file_read(const char *path, char *out, size_t cap, char *err, size
     }
     out[n] = '\0';
     return PG_OK;
+}
+
+static int open_line_file(const char *path, bool secret, char *out, size_t cap, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return PG_EINVAL;
+    }
+    int rc = secret ? pg_secret_fd_check(fd, path, err, errlen) : PG_OK;
+    if (rc != PG_OK) {
+        close(fd);
+        return rc;
+    }
+    return read_line(fd, path, out, cap, err, errlen);
+}
+
+int pg_secret_file_read(const char *path, char *out, size_t cap, char *err, size_t errlen)
+{
+    return open_line_file(path, true, out, cap, err, errlen);
+}
+
+int pg_line_file_read(const char *path, char *out, size_t cap, char *err, size_t errlen)
+{
+    return open_line_file(path, false, out, cap, err, errlen);
 }

@@ -6,6 +6,7 @@
  * credsched; this file only does the I/O and keeps the secrets, wiping them when replaced.
  */
 #include "credsrc_int.h"
+#include "profgate/secretfile.h"
 #include "profgate/credparse.h"
 #include "profgate/clock.h"
 #include "profgate/iso8601.h"
@@ -173,31 +174,9 @@ static void on_transfers_moved(void *data)
  * plain read does not hold the loop up. Trailing whitespace is not part of the token. */
 bool cs_token_file(pg_credsrc *s, const char *path, char *out, size_t cap)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        cs_failed(s, "cannot open token file %.200s: %s", path, strerror(errno));
-        return false;
-    }
-    size_t n = 0;
-    for (;;) {
-        ssize_t r = read(fd, out + n, cap - 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-        if (n == cap - 1)
-            break;
-    }
-    char extra;
-    bool too_big = n == cap - 1 && read(fd, &extra, 1) == 1;
-    close(fd);
-    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' ' || out[n - 1] == '\t'))
-        n--;
-    out[n] = '\0';
-    if (too_big || n == 0 || memchr(out, '\0', n) != NULL || strpbrk(out, "\r\n") != NULL) {
-        memset(out, 0, cap);
-        cs_failed(s, "token file %.200s is empty, larger than %zu bytes, or spans lines", path, cap - 1);
+    char why[400];
+    if (pg_line_file_read(path, out, cap, why, sizeof why) != PG_OK) {
+        cs_failed(s, "token file: %s", why);
         return false;
     }
     return true;

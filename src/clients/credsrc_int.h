@@ -67,7 +67,7 @@ bool cs_header(pg_credsrc *s, const char *fmt, ...) __attribute__((format(printf
 bool cs_http(pg_credsrc *s, const char *method, const char *url, unsigned timeout_ms, bool link_local);
 /** Drops the next exchange's headers and wipes its body (they may hold tokens). */
 void cs_release(pg_credsrc *s);
-/** Reads a token file (it rotates: read at each fetch); false after cs_failed. */
+/** Reads a token file (it rotates: read at each fetch) with pg_line_file_read; false after cs_failed. */
 bool cs_token_file(pg_credsrc *s, const char *path, char *out, size_t cap);
 /** A handle of s closed (the pipe and process of creds_process.c). */
 void cs_handle_closed(uv_handle_t *h);
