@@ -111,16 +111,19 @@ static int j_i64(pg_emit *e, int64_t v)
     return rc ? rc : put_i64(e->out, v);
 }
 
+int pg_emit_number_text(pg_buf *out, double v)
+{
+    if (pg_num_is_int(v))
+        return put_i64(out, (int64_t)v);
+    if (!isfinite(v))
+        return pg_buf_puts(out, "null"); /* JSON has no NaN or infinity */
+    return pg_buf_printf(out, "%.17g", v);
+}
+
 static int j_num(pg_emit *e, double v)
 {
     int rc = j_value_prefix(e);
-    if (rc != PG_OK)
-        return rc;
-    if (pg_num_is_int(v))
-        return put_i64(e->out, (int64_t)v);
-    if (!isfinite(v))
-        return pg_buf_puts(e->out, "null"); /* JSON has no NaN or infinity */
-    return pg_buf_printf(e->out, "%.17g", v);
+    return rc ? rc : pg_emit_number_text(e->out, v);
 }
 
 static int j_bool(pg_emit *e, bool v)

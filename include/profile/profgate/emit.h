@@ -63,5 +63,7 @@ void pg_emit_free(pg_emit *e);
 
 /** A number is written as an integer when it is integral and exactly representable. */
 bool pg_num_is_int(double v);
+/** A number as JSON writes it (an integer when pg_num_is_int, else %.17g; null when not finite). */
+int pg_emit_number_text(pg_buf *out, double v);
 
 #endif

@@ -1,0 +1,237 @@
+/*
+ * folded.c: a profile as folded stacks (see folded.h). A depth-first walk with an explicit stack
+ * of levels: each level holds the sorted children of one node on the current path, in one shared
+ * arena (a path's levels are contiguous in it), so the walk stops at any line and resumes there.
+ */
+#include "profgate/folded.h"
+#include "profgate/emit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct level {
+    uint32_t node;     /* whose children this level lists */
+    size_t start, len; /* in the kids arena */
+    size_t pos;        /* the next child to visit */
+} level;
+
+struct pg_fwriter {
+    const pg_profile *p;
+    uint32_t counter, max_depth;
+    uint32_t *kids;
+    size_t nkids, kids_cap;
+    level *lv;
+    size_t nlv, lv_cap;
+    uint32_t *stack; /* subtree sums at the depth limit */
+    size_t stack_cap;
+    bool root_done;
+};
+
+static bool reserve(void **arr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    size_t n = *cap ? *cap * 2 : 64;
+    while (n < need)
+        n *= 2;
+    void *m = realloc(*arr, n * elem);
+    if (m == NULL)
+        return false;
+    *arr = m;
+    *cap = n;
+    return true;
+}
+
+static double self_count(const pg_profile *p, uint32_t node, uint32_t counter)
+{
+    const pg_pnode *nd = &p->nodes[node];
+    for (uint32_t k = 0; k < nd->ncounts; k++)
+        if (p->pool[nd->counts + k].counter == counter)
+            return p->pool[nd->counts + k].value;
+    return 0;
+}
+
+int pg_profile_pick_counter(const pg_profile *p, const char *name, size_t len, uint32_t *id)
+{
+    if (name != NULL) {
+        uint32_t c = pg_strtab_find(&p->strs, name, len);
+        for (uint32_t i = 0; c != PG_STR_NONE && i < p->pool_len; i++)
+            if (p->pool[i].counter == c) {
+                *id = c;
+                return PG_OK;
+            }
+        return PG_ENOTFOUND;
+    }
+    /* Totals per counter: profiles have a handful of counters, so a short list does. */
+    enum { MAXC = 64 };
+    uint32_t ids[MAXC];
+    double sums[MAXC];
+    size_t n = 0;
+    for (uint32_t i = 0; i < p->n; i++) {
+        const pg_pnode *nd = &p->nodes[i];
+        for (uint32_t k = 0; k < nd->ncounts; k++) {
+            const pg_count *c = &p->pool[nd->counts + k];
+            size_t j = 0;
+            while (j < n && ids[j] != c->counter)
+                j++;
+            if (j == n) {
+                if (n == MAXC)
+                    continue; /* beyond 64 counters the rest cannot be the default */
+                ids[n] = c->counter;
+                sums[n++] = 0;
+            }
+            sums[j] += c->value;
+        }
+    }
+    if (n == 0)
+        return PG_ENOTFOUND;
+    size_t best = 0;
+    for (size_t j = 1; j < n; j++)
+        if (sums[j] > sums[best] ||
+            (sums[j] == sums[best] && pg_strtab_cmp(&p->strs, ids[j], ids[best]) < 0))
+            best = j;
+    *id = ids[best];
+    return PG_OK;
+}
+
+static int cmp_name(const void *a, const void *b, void *ctx)
+{
+    const pg_profile *p = ctx;
+    return pg_strtab_cmp(&p->strs, p->nodes[*(const uint32_t *)a].name, p->nodes[*(const uint32_t *)b].name);
+}
+
+/* Pushes a level with node's children, sorted. */
+static int push_level(pg_fwriter *w, uint32_t node)
+{
+    const pg_profile *p = w->p;
+    size_t start = w->nkids;
+    for (uint32_t c = p->nodes[node].first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling) {
+        if (!reserve((void **)&w->kids, &w->kids_cap, w->nkids + 1, sizeof *w->kids))
+            return PG_ENOMEM;
+        w->kids[w->nkids++] = c;
+    }
+    if (!reserve((void **)&w->lv, &w->lv_cap, w->nlv + 1, sizeof *w->lv))
+        return PG_ENOMEM;
+    qsort_r(w->kids + start, w->nkids - start, sizeof *w->kids, cmp_name, (void *)p);
+    w->lv[w->nlv++] = (level){.node = node, .start = start, .len = w->nkids - start, .pos = 0};
+    return PG_OK;
+}
+
+/* A frame at the depth limit carries its whole subtree's count (as the JSON answer folds it). */
+static int subtree_count(pg_fwriter *w, uint32_t node, double *out)
+{
+    const pg_profile *p = w->p;
+    size_t n = 0;
+    double sum = 0;
+    if (!reserve((void **)&w->stack, &w->stack_cap, 1, sizeof *w->stack))
+        return PG_ENOMEM;
+    w->stack[n++] = node;
+    while (n > 0) {
+        uint32_t x = w->stack[--n];
+        sum += self_count(p, x, w->counter);
+        for (uint32_t c = p->nodes[x].first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling) {
+            if (!reserve((void **)&w->stack, &w->stack_cap, n + 1, sizeof *w->stack))
+                return PG_ENOMEM;
+            w->stack[n++] = c;
+        }
+    }
+    *out = sum;
+    return PG_OK;
+}
+
+/* A frame name with ';' made '|' and line breaks made spaces, so that the line parses back. */
+static int put_frame(pg_buf *out, const char *s, size_t len)
+{
+    size_t from = out->len;
+    int rc = pg_buf_append(out, s, len);
+    for (size_t i = from; rc == PG_OK && i < out->len; i++) {
+        char ch = out->data[i];
+        if (ch == ';')
+            out->data[i] = '|';
+        else if (ch == '\n' || ch == '\r')
+            out->data[i] = ' ';
+    }
+    return rc;
+}
+
+static int put_line(pg_fwriter *w, uint32_t node, double value, pg_buf *out)
+{
+    const pg_profile *p = w->p;
+    int rc = PG_OK;
+    /* The path: the nodes whose children levels 1.. list, then node itself. */
+    for (size_t k = 1; rc == PG_OK && k <= w->nlv; k++) {
+        uint32_t x = k < w->nlv ? w->lv[k].node : node;
+        size_t len;
+        const char *name = pg_strtab_get(&p->strs, p->nodes[x].name, &len);
+        rc = put_frame(out, name, len);
+        if (rc == PG_OK && k < w->nlv)
+            rc = pg_buf_append(out, ";", 1);
+    }
+    rc = rc ?: pg_buf_append(out, " ", 1);
+    rc = rc ?: pg_emit_number_text(out, value);
+    return rc ?: pg_buf_append(out, "\n", 1);
+}
+
+int pg_fwriter_new(const pg_profile *p, uint32_t counter, uint32_t max_depth, pg_fwriter **out)
+{
+    pg_fwriter *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return PG_ENOMEM;
+    w->p = p;
+    w->counter = counter;
+    w->max_depth = max_depth;
+    int rc = push_level(w, 0);
+    if (rc != PG_OK) {
+        pg_fwriter_free(w);
+        return rc;
+    }
+    *out = w;
+    return PG_OK;
+}
+
+int pg_fwriter_step(pg_fwriter *w, pg_buf *out, size_t budget, bool *done)
+{
+    const pg_profile *p = w->p;
+    int rc = PG_OK;
+    if (!w->root_done) {
+        /* Counts on the unnamed root (rare) still count: a line of their own. */
+        w->root_done = true;
+        double v = self_count(p, 0, w->counter);
+        if (v != 0) {
+            rc = pg_buf_puts(out, "(root) ");
+            rc = rc ?: pg_emit_number_text(out, v);
+            rc = rc ?: pg_buf_append(out, "\n", 1);
+        }
+    }
+    while (rc == PG_OK && w->nlv > 0 && out->len < budget) {
+        level *l = &w->lv[w->nlv - 1];
+        if (l->pos == l->len) {
+            w->nkids = l->start;
+            w->nlv--;
+            continue;
+        }
+        uint32_t node = w->kids[l->start + l->pos++];
+        bool at_limit = w->max_depth != 0 && w->nlv >= w->max_depth; /* node's depth is nlv */
+        double v;
+        if (at_limit)
+            rc = subtree_count(w, node, &v);
+        else
+            v = self_count(p, node, w->counter);
+        if (rc == PG_OK && v != 0)
+            rc = put_line(w, node, v, out);
+        if (rc == PG_OK && !at_limit && p->nodes[node].first_child != PG_NODE_NONE)
+            rc = push_level(w, node);
+    }
+    *done = rc == PG_OK && w->nlv == 0;
+    return rc;
+}
+
+void pg_fwriter_free(pg_fwriter *w)
+{
+    if (w == NULL)
+        return;
+    free(w->kids);
+    free(w->lv);
+    free(w->stack);
+    free(w);
+}
