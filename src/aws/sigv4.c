@@ -4,6 +4,7 @@
  */
 #include "profgate/sigv4.h"
 #include "profgate/iso8601.h"
+#include "profgate/query.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -120,29 +121,79 @@ static int qpair_cmp(const void *a, const void *b)
     return c != 0 ? c : slice_cmp(x->v, y->v);
 }
 
-/* botocore: the raw query split on '&', each pair split at the first '=', sorted. */
+/* One name or value as AWS canonicalizes it: percent-decoded ('+' stays '+'), then every byte but
+ * the unreserved ones encoded with uppercase hex. A malformed escape is taken as it came (its '%'
+ * is encoded, so such a request cannot match). */
+static int encode_component(pg_buf *b, pg_slice raw, char *scratch)
+{
+    size_t n;
+    const char *s = scratch;
+    if (pg_pct_decode(raw, scratch, &n) != PG_OK) {
+        s = raw.p;
+        n = raw.len;
+    }
+    int rc = PG_OK;
+    for (size_t i = 0; rc == PG_OK && i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (unreserved(ch)) {
+            rc = pg_buf_append(b, &s[i], 1);
+        } else {
+            char esc[3] = {'%', "0123456789ABCDEF"[ch >> 4], "0123456789ABCDEF"[ch & 15]};
+            rc = pg_buf_append(b, esc, 3);
+        }
+    }
+    return rc;
+}
+
+/* The query as AWS canonicalizes it, whatever form the client sent it in: split on '&', each pair
+ * at its first '=', names and values decoded and encoded again (encode_component), sorted by name
+ * then value. botocore sends its query in that form already; curl's --aws-sigv4, for one, sends
+ * ':' and other characters raw and signs them encoded, as AWS does when it checks. */
 static int canonical_query(pg_buf *b, pg_slice q)
 {
     if (q.len == 0)
         return PG_OK;
+    typedef struct {
+        size_t k, klen, v, vlen; /* offsets into enc */
+    } span;
+    span spans[128];
     qpair pairs[128];
+    pg_buf enc;
+    pg_buf_init(&enc, 3 * q.len + 1);
+    char *scratch = malloc(q.len + 1);
+    if (scratch == NULL)
+        return PG_ENOMEM;
     size_t n = 0, i = 0;
-    for (;;) {
+    int rc = PG_OK;
+    while (rc == PG_OK) {
         size_t j = i;
         while (j < q.len && q.p[j] != '&')
             j++;
-        if (n == PG_ARRAY_LEN(pairs))
-            return PG_ELIMIT;
+        if (n == PG_ARRAY_LEN(pairs)) {
+            rc = PG_ELIMIT;
+            break;
+        }
         const char *eq = memchr(q.p + i, '=', j - i);
-        pairs[n].k = (pg_slice){q.p + i, eq ? (size_t)(eq - q.p) - i : j - i};
-        pairs[n].v = eq ? (pg_slice){eq + 1, j - (size_t)(eq + 1 - q.p)} : (pg_slice){q.p + j, 0};
+        pg_slice k = {q.p + i, eq ? (size_t)(eq - q.p) - i : j - i};
+        pg_slice v = eq ? (pg_slice){eq + 1, j - (size_t)(eq + 1 - q.p)} : (pg_slice){q.p + j, 0};
+        spans[n].k = enc.len;
+        rc = encode_component(&enc, k, scratch);
+        spans[n].klen = enc.len - spans[n].k;
+        spans[n].v = enc.len;
+        rc = rc ?: encode_component(&enc, v, scratch);
+        spans[n].vlen = enc.len - spans[n].v;
         n++;
         if (j >= q.len)
             break;
         i = j + 1;
     }
-    qsort(pairs, n, sizeof *pairs, qpair_cmp);
-    int rc = PG_OK;
+    free(scratch);
+    /* enc no longer moves: the slices may point into it. */
+    const char *base = enc.data != NULL ? enc.data : ""; /* every piece empty: nothing was allocated */
+    for (size_t k = 0; rc == PG_OK && k < n; k++)
+        pairs[k] = (qpair){{base + spans[k].k, spans[k].klen}, {base + spans[k].v, spans[k].vlen}};
+    if (rc == PG_OK)
+        qsort(pairs, n, sizeof *pairs, qpair_cmp);
     for (size_t k = 0; rc == PG_OK && k < n; k++) {
         if (k > 0)
             rc = pg_buf_append(b, "&", 1);
@@ -150,6 +201,7 @@ static int canonical_query(pg_buf *b, pg_slice q)
         rc = rc ?: pg_buf_append(b, "=", 1);
         rc = rc ?: pg_buf_append(b, pairs[k].v.p, pairs[k].v.len);
     }
+    pg_buf_free(&enc);
     return rc;
 }
 

@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import threading
 import unittest
+import urllib.parse
 from datetime import datetime, timedelta, timezone
 
 import boto3
@@ -72,7 +73,13 @@ def signed_headers(port, target, key, secret, when=None, region="us-east-1", ser
     when = when or datetime.now(timezone.utc)
     amz_date = when.strftime("%Y%m%dT%H%M%SZ")
     host = host or f"127.0.0.1:{port}"
-    req = AWSRequest(method="GET", url=f"http://{host}{target}",
+    # The query as AWS canonicalizes it (each name and value decoded, then encoded): botocore's
+    # signer takes the query as given, and the targets here carry ':' raw, as curl sends them.
+    path, _, query = target.partition("?")
+    if query:
+        query = "&".join("=".join(urllib.parse.quote(urllib.parse.unquote(x), safe="-_.~") for x in p.split("=", 1))
+                         for p in query.split("&"))
+    req = AWSRequest(method="GET", url=f"http://{host}{path}{'?' if query else ''}{query}",
                      headers={"Host": host, "X-Amz-Date": amz_date, "Accept": "application/json"})
     req.context["timestamp"] = amz_date
     auth = SigV4Auth(Credentials(key, secret), service, region)

@@ -67,6 +67,39 @@ static void test_canonical_request(void **state)
     pg_buf_free(&b);
 }
 
+/* The query as AWS canonicalizes it, whichever form the client sent: raw ':' (curl --aws-sigv4)
+ * and its encoded form (botocore) give the same line; lowercase hex is made uppercase, '+' is a
+ * literal plus, a bad escape stays visibly bad, empty pieces keep their place. */
+static void test_canonical_query_forms(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *target, *line;
+    } cases[] = {
+        {"/p?startTime=2026-11-24T09:55:00Z&format=collapsed", "format=collapsed&startTime=2026-11-24T09%3A55%3A00Z"},
+        {"/p?startTime=2026-11-24T09%3A55%3A00Z&format=collapsed", "format=collapsed&startTime=2026-11-24T09%3A55%3A00Z"},
+        {"/p?t=a%3ab&u=1+2&v=%7E~", "t=a%3Ab&u=1%2B2&v=~~"},
+        {"/p?bad=%ZZ&x", "bad=%25ZZ&x="},
+        {"/p?&&", "=&=&="},
+    };
+    for (size_t i = 0; i < PG_ARRAY_LEN(cases); i++) {
+        pg_slice path, query;
+        pg_target_split(cases[i].target, strlen(cases[i].target), &path, &query);
+        pg_sigv4_input in = {.method = "GET", .path = path, .query = query, .headers = NULL, .nheaders = 0,
+                             .payload_hash = PG_SHA256_HEX_EMPTY, .amz_date = "20150830T123600Z", .region = "r",
+                             .service = "s"};
+        pg_buf b;
+        pg_buf_init(&b, 4096);
+        assert_int_equal(pg_sigv4_canonical_request(&in, &b), PG_OK);
+        const char *line = memchr(b.data, '\n', b.len) + 1;
+        line = memchr(line, '\n', b.len - (size_t)(line - b.data)) + 1;
+        const char *end = memchr(line, '\n', b.len - (size_t)(line - b.data));
+        if ((size_t)(end - line) != strlen(cases[i].line) || memcmp(line, cases[i].line, (size_t)(end - line)) != 0)
+            fail_msg("%s: got '%.*s', want '%s'", cases[i].target, (int)(end - line), line, cases[i].line);
+        pg_buf_free(&b);
+    }
+}
+
 static void test_authorization_header(void **state)
 {
     (void)state;
@@ -152,6 +185,7 @@ static void test_verify(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_vectors), cmocka_unit_test(test_canonical_request),
+                                       cmocka_unit_test(test_canonical_query_forms),
                                        cmocka_unit_test(test_authorization_header), cmocka_unit_test(test_verify)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
