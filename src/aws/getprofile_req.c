@@ -13,7 +13,12 @@
 
 const char *pg_format_content_type(pg_format f)
 {
-    return f == PG_FMT_JSON ? "application/json" : "application/x-amzn-ion";
+    switch (f) {
+    case PG_FMT_JSON: return "application/json";
+    case PG_FMT_COLLAPSED: return "text/plain; charset=utf-8";
+    case PG_FMT_ION: break;
+    }
+    return "application/x-amzn-ion";
 }
 
 /* Values echoed into messages are shortened and made printable, so an error body never carries
@@ -279,4 +284,42 @@ int pg_getprofile_parse(pg_slice raw_group, pg_slice query, const char *accept, 
     if (pg_profile_query_parse(query, out, err) != PG_OK)
         return PG_EINVAL;
     return pg_accept_parse(accept, accept_len, &out->format, err);
+}
+
+int pg_view_parse(pg_slice raw_group, pg_slice query, pg_getprofile_req *out, pg_apierr *err)
+{
+    if (pg_getprofile_parse(raw_group, query, NULL, 0, out, err) != PG_OK)
+        return PG_EINVAL;
+    static const struct {
+        const char *name;
+        pg_format f;
+    } formats[] = {{"json", PG_FMT_JSON}, {"ion", PG_FMT_ION}, {"collapsed", PG_FMT_COLLAPSED}};
+    char v[PG_COUNTER_MAX + 1];
+    bool bad = false;
+    out->format = PG_FMT_JSON;
+    if (pg_query_param(query, "format", v, sizeof v, &bad)) {
+        size_t i = 0;
+        while (!bad && i < PG_ARRAY_LEN(formats) && strcmp(v, formats[i].name) != 0)
+            i++;
+        if (bad || i == PG_ARRAY_LEN(formats)) {
+            pg_apierr_set(err, PG_AE_VALIDATION, "format must be one of json, ion, collapsed");
+            return PG_EINVAL;
+        }
+        out->format = formats[i].f;
+    }
+    if (pg_query_param(query, "counter", v, sizeof v, &bad)) {
+        size_t n = bad ? 0 : strlen(v);
+        bool ok = n > 0;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (v[i] >= 'A' && v[i] <= 'Z') || (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') ||
+                 v[i] == '_';
+        if (!ok) {
+            pg_apierr_set(err, PG_AE_VALIDATION,
+                          "counter must be a counter's name (letters, digits and '_', at most %d), such as WALL_TIME",
+                          PG_COUNTER_MAX);
+            return PG_EINVAL;
+        }
+        memcpy(out->counter, v, n + 1);
+    }
+    return PG_OK;
 }

@@ -211,7 +211,7 @@ bool gp_should_spill(const gpreq *g)
 {
     const pg_gateway *gw = g->gw;
     size_t limit = gw_inflight_limit(gw);
-    if (g->spill_fd >= 0 || g->writer == NULL || gw->d.cfg->spill_bytes <= 0 || g->charged < SPILL_MIN ||
+    if (g->spill_fd >= 0 || !gp_encoding(g) || gw->d.cfg->spill_bytes <= 0 || g->charged < SPILL_MIN ||
         gw->spilled >= (size_t)gw->d.cfg->spill_bytes)
         return false;
     /* Memory is getting short, or this one answer is a large share of it. */

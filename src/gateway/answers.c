@@ -1,7 +1,8 @@
 /*
  * answers.c: the stored-answer cache. An answer whose buckets are all complete can no longer
  * change, so a repeat of the same covered range, format, maxDepth and encoding is answered with
- * the same bytes, without planning fetches, merging or encoding.
+ * the same bytes, without planning fetches, merging or encoding. The view route's answers too
+ * (their format and counter are part of the key).
  */
 #include "gp.h"
 
@@ -21,6 +22,7 @@ typedef struct answer {
     int fd; /* -1: in body */
     pg_buf body;
     size_t len;
+    char counter[PG_COUNTER_MAX + 1]; /* X-Profgate-Counter of the view route's answers */
 } answer;
 
 static void free_answer(void *v)
@@ -58,13 +60,13 @@ pg_lru *gw_answers_new(size_t bytes)
     return pg_lru_new(bytes, free_answer);
 }
 
-/* Group names are at most 255 bytes (validated), so the key always fits. */
-#define ANSWER_KEY_MAX 400
+/* Group names are at most 255 bytes and counters 64 (validated), so the key always fits. */
+#define ANSWER_KEY_MAX 512
 
 static int answer_key(const pg_getprofile_req *r, const pg_plan *plan, bool gzip, char *out, size_t outlen)
 {
-    int n = snprintf(out, outlen, "%s|%lld|%lld|%d|%d|%d", r->group, (long long)plan->start_s, (long long)plan->end_s,
-                     (int)r->format, r->max_depth, gzip);
+    int n = snprintf(out, outlen, "%s|%lld|%lld|%d|%d|%d|%s", r->group, (long long)plan->start_s,
+                     (long long)plan->end_s, (int)r->format, r->max_depth, gzip, r->counter);
     PG_FMT_FITS(n, outlen);
     return n;
 }
@@ -98,6 +100,7 @@ bool gp_answer_from_cache(gpreq *g)
     g->hits = g->plan.n;
     /* The write holds the reference and releases it when done. */
     const answer *a = pg_lru_value(e);
+    memcpy(g->counter, a->counter, sizeof g->counter);
     gp_headers ph;
     gp_headers_make(g, &ph);
     if (a->fd >= 0)
@@ -109,6 +112,7 @@ bool gp_answer_from_cache(gpreq *g)
 
 static void put_answer(gpreq *g, answer *a)
 {
+    memcpy(a->counter, g->counter, sizeof a->counter);
     char key[ANSWER_KEY_MAX];
     int klen = answer_key(&g->r, &g->plan, g->gzip, key, sizeof key);
     pg_lru_put(g->gw->answers, key, (size_t)klen, a, a->len + sizeof *a);

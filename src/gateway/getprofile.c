@@ -59,6 +59,21 @@ void gp_set_step(gpreq *g, gp_step next)
     g->step = next;
 }
 
+/* The answer's writer: JSON or Ion, or folded stacks. */
+static int writer_step(gpreq *g, pg_buf *out, size_t budget, bool *done)
+{
+    return g->fwriter != NULL ? pg_fwriter_step(g->fwriter, out, budget, done)
+                              : pg_pwriter_step(g->writer, out, budget, done);
+}
+
+static void writer_free(gpreq *g)
+{
+    pg_pwriter_free(g->writer);
+    g->writer = NULL;
+    pg_fwriter_free(g->fwriter);
+    g->fwriter = NULL;
+}
+
 /* The one place a request ends: everything it holds is released, and what it held in the
  * memory budget lets waiting requests in. */
 void gp_end_request(gpreq *g)
@@ -67,7 +82,7 @@ void gp_end_request(gpreq *g)
     pg_gateway *gw = g->gw;
     gw->active--;
     gp_release(g);
-    pg_pwriter_free(g->writer);
+    writer_free(g);
     pg_gzip_stream_free(g->gz);
     pg_buf_free(&g->piece);
     pg_buf_free(&g->zpiece);
@@ -126,6 +141,8 @@ void gp_headers_make(const gpreq *g, gp_headers *ph)
     ph->h[2] = (pg_http_out_header){"X-Profgate-Buckets", ph->buckets};
     ph->h[3] = (pg_http_out_header){"X-Profgate-Range", ph->range};
     ph->n = 4;
+    if (g->counter[0])
+        ph->h[ph->n++] = (pg_http_out_header){"X-Profgate-Counter", g->counter};
     if (g->gzip)
         ph->h[ph->n++] = (pg_http_out_header){"Content-Encoding", "gzip"};
 }
@@ -165,8 +182,7 @@ static bool write_all(int fd, const char *p, size_t n)
 /* The whole answer is in the file: everything the tree was needed for is done. */
 static void spill_finish(gpreq *g)
 {
-    pg_pwriter_free(g->writer);
-    g->writer = NULL;
+    writer_free(g);
     pg_gzip_stream_free(g->gz);
     g->gz = NULL;
     gp_runs_free(g);
@@ -188,7 +204,7 @@ static bool spill_step(gpreq *g)
     int rc = PG_OK;
     while (!done && rc == PG_OK && made < SPILL_STEP) {
         pg_buf_reset(&g->piece);
-        rc = pg_pwriter_step(g->writer, &g->piece, 4 * STREAM_CHUNK, &done);
+        rc = writer_step(g, &g->piece, 4 * STREAM_CHUNK, &done);
         pg_buf *out = &g->piece;
         if (rc == PG_OK && g->gz != NULL) {
             pg_buf_reset(&g->zpiece);
@@ -354,7 +370,7 @@ static void gp_pump(gpreq *g)
             continue;
         }
         bool done;
-        int rc = pg_pwriter_step(g->writer, &g->piece, STREAM_CHUNK, &done);
+        int rc = writer_step(g, &g->piece, STREAM_CHUNK, &done);
         if (rc != PG_OK) {
             pg_log(PG_LOG_ERROR, "rid=%s encoding failed mid-answer: %s", pg_http_req_id(g->req), pg_strerror(rc));
             stream_done(g, false);
@@ -395,6 +411,22 @@ static void respond_whole(gpreq *g)
     gp_end_request(g);
 }
 
+/* The counter shown, for X-Profgate-Counter: only a name of the shape the route accepts (it came
+ * from the upstream's data, and goes into a header). */
+static void counter_header(gpreq *g, uint32_t counter)
+{
+    size_t len;
+    const char *name = pg_strtab_get(&g->acc.strs, counter, &len);
+    bool ok = len > 0 && len <= PG_COUNTER_MAX;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (name[i] >= 'A' && name[i] <= 'Z') || (name[i] >= 'a' && name[i] <= 'z') ||
+             (name[i] >= '0' && name[i] <= '9') || name[i] == '_';
+    if (ok) {
+        memcpy(g->counter, name, len);
+        g->counter[len] = '\0';
+    }
+}
+
 /* ENCODE: every bucket is in. The covered range is authoritative for start/end, whatever the
  * buckets said. */
 static void gp_encode(gpreq *g)
@@ -405,9 +437,24 @@ static void gp_encode(gpreq *g)
     g->acc.end_ms = g->plan.end_s * 1000;
     pg_buf_init(&g->piece, BODY_LIMIT);
     pg_buf_init(&g->zpiece, BODY_LIMIT);
-    int rc = pg_pwriter_new(&g->acc, g->r.format == PG_FMT_ION, (uint32_t)g->r.max_depth, &g->writer);
+    int rc;
+    if (g->r.format == PG_FMT_COLLAPSED) {
+        uint32_t counter = PG_STR_NONE; /* a profile without counts: no lines */
+        const char *want = g->r.counter[0] ? g->r.counter : NULL;
+        if (pg_profile_pick_counter(&g->acc, want, want ? strlen(want) : 0, &counter) != PG_OK && want != NULL) {
+            pg_apierr e; /* nothing sent yet: a proper error */
+            pg_apierr_set(&e, PG_AE_VALIDATION, "counter %s is not in this profile", want);
+            gp_fail_now(g, &e);
+            return;
+        }
+        if (counter != PG_STR_NONE)
+            counter_header(g, counter);
+        rc = pg_fwriter_new(&g->acc, counter, (uint32_t)g->r.max_depth, &g->fwriter);
+    } else {
+        rc = pg_pwriter_new(&g->acc, g->r.format == PG_FMT_ION, (uint32_t)g->r.max_depth, &g->writer);
+    }
     bool done = false;
-    rc = rc ?: pg_pwriter_step(g->writer, &g->piece, STREAM_CHUNK, &done);
+    rc = rc ?: writer_step(g, &g->piece, STREAM_CHUNK, &done);
     gp_tree_complete(g);
     if (rc == PG_OK && done) {
         respond_whole(g);
@@ -583,7 +630,7 @@ void gp_fetch_admitted(gpreq *g)
 
 /* ---------------------------------------------------------------- AUTH, VALIDATE, PLAN */
 
-void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice query)
+void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice query, bool view)
 {
     gpreq *g = calloc(1, sizeof *g);
     pg_apierr err;
@@ -599,7 +646,7 @@ void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice qu
     g->step = GP_AUTH;
     g->gw = gw;
     g->req = req;
-    g->note = (gw_note){.route = PG_MR_GETPROFILE, .gp = g};
+    g->note = (gw_note){.route = view ? PG_MR_VIEW : PG_MR_GETPROFILE, .gp = g};
     pg_http_req_set_note(req, &g->note);
     gw_origin_of(req, &g->origin);
     if (gw->d.tenants != NULL && (g->tenant = gw_authenticate(gw, req)) == NULL) {
@@ -612,7 +659,8 @@ void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice qu
     char abuf[1024]; /* every Accept field, as one list */
     const char *accept = pg_http_req_header_list(req, "accept", abuf, sizeof abuf, &alen);
     int64_t now = pg_clock_now(gw->d.clock), s, e;
-    if (pg_getprofile_parse(group, query, accept, alen, &g->r, &err) != PG_OK ||
+    if ((view ? pg_view_parse(group, query, &g->r, &err) : pg_getprofile_parse(group, query, accept, alen, &g->r, &err)) !=
+            PG_OK ||
         pg_range_resolve(&g->r, now, &s, &e, &err) != PG_OK) {
         gp_fail_now(g, &err);
         return;

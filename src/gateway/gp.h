@@ -11,6 +11,7 @@
 
 #include "profgate/gzip.h"
 #include "profgate/peers.h"
+#include "profgate/folded.h"
 #include "profgate/profile.h"
 
 /*
@@ -70,7 +71,9 @@ struct gpreq {
     size_t pending;      /* buckets not yet in */
     size_t hits, fetched, coalesced;
     /* Output: the writer, the piece being made, gzip state, the copy kept for the answer cache. */
-    pg_pwriter *writer;
+    pg_pwriter *writer;  /* JSON or Ion */
+    pg_fwriter *fwriter; /* or folded stacks (the view route's format=collapsed) */
+    char counter[PG_COUNTER_MAX + 1]; /* the counter a one-value format shows ("": none) */
     pg_buf piece, zpiece;
     pg_gzip_stream *gz;
     pg_buf keep;
@@ -97,6 +100,12 @@ struct gpreq {
     bool pump_waits_spill;     /* PAUSED because the client caught up with the file */
 };
 
+/** Whether an answer is still being encoded (a writer exists). */
+static inline bool gp_encoding(const gpreq *g)
+{
+    return g->writer != NULL || g->fwriter != NULL;
+}
+
 /** The request behind a callback's data pointer (checked). */
 gpreq *gp_of(void *data);
 
@@ -108,7 +117,7 @@ void gp_end_request(gpreq *g);
 /* profgate's response headers for a profile; the strings live in the caller's storage. */
 typedef struct gp_headers {
     char buckets[128], range[96];
-    pg_http_out_header h[5];
+    pg_http_out_header h[6];
     size_t n;
 } gp_headers;
 void gp_headers_make(const gpreq *g, gp_headers *ph);

@@ -72,7 +72,8 @@ const gw_note *gw_route_note(pg_m_route route);
 size_t gw_inflight_limit(const pg_gateway *gw);
 
 /** GET /profilingGroups/{group}/profile (getprofile.c). */
-void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice query);
+/* view: profgate's own route (/_profgate/profile/{group}: format= and counter=, pg_view_parse). */
+void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice query, bool view);
 
 /** The answer cache (answers.c) and the merged-run cache (runs.c), sized in bytes. */
 pg_lru *gw_answers_new(size_t bytes);

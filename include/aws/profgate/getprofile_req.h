@@ -14,7 +14,11 @@
 #define PG_MAX_DEPTH_MAX 10000
 #define PG_PERIOD_TEXT_MAX 64
 
-typedef enum { PG_FMT_ION = 0, PG_FMT_JSON = 1 } pg_format;
+/* Ion and JSON are AWS's; the others only profgate's own route answers (pg_view_parse). */
+typedef enum { PG_FMT_ION = 0, PG_FMT_JSON = 1, PG_FMT_COLLAPSED = 2 } pg_format;
+
+/* A counter name (RUNNABLE, WALL_TIME, ...) as the view route takes it. */
+#define PG_COUNTER_MAX 64
 
 typedef struct pg_getprofile_req {
     char group[PG_GROUP_MAX + 1]; /* decoded, NUL-terminated, matches ^[\w-]+$ */
@@ -23,6 +27,7 @@ typedef struct pg_getprofile_req {
     int64_t start_ns, end_ns, period_ns;
     int max_depth; /* 0 when absent */
     pg_format format;
+    char counter[PG_COUNTER_MAX + 1]; /* the view route's counter=, "" when absent */
 } pg_getprofile_req;
 
 /** Content type string of a response format. */
@@ -45,6 +50,14 @@ int pg_group_validate(const char *name, size_t len, pg_apierr *err);
  */
 int pg_getprofile_parse(pg_slice raw_group, pg_slice query, const char *accept, size_t accept_len,
                         pg_getprofile_req *out, pg_apierr *err);
+
+/**
+ * Parses a request of profgate's own route for the same profile in other formats,
+ * GET /_profgate/profile/{group}: GetProfile's parameters, validated as AWS does, plus
+ * format (json, the default, ion or collapsed) and counter (letters, digits and '_', at most
+ * PG_COUNTER_MAX: which counter a one-value-per-sample format shows). ValidationException else.
+ */
+int pg_view_parse(pg_slice raw_group, pg_slice query, pg_getprofile_req *out, pg_apierr *err);
 
 /**
  * Parses the query parameters (startTime, endTime, period, maxDepth) without the

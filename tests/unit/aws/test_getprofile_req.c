@@ -165,11 +165,59 @@ static void test_accept(void **state)
     assert_string_equal(pg_format_content_type(PG_FMT_ION), "application/x-amzn-ion");
 }
 
+/* profgate's own route: GetProfile's validation, then format and counter. */
+static void test_view(void **state)
+{
+    (void)state;
+    pg_getprofile_req r;
+    pg_apierr e;
+    pg_slice g = {"g", 1};
+    static const struct {
+        const char *query;
+        pg_format format;
+        const char *counter;
+    } good[] = {
+        {"period=PT1H", PG_FMT_JSON, ""},
+        {"period=PT1H&format=collapsed", PG_FMT_COLLAPSED, ""},
+        {"format=ion&period=PT1H&counter=WALL_TIME", PG_FMT_ION, "WALL_TIME"},
+        {"period=PT1H&format=json&counter=cpu_2", PG_FMT_JSON, "cpu_2"},
+    };
+    for (size_t i = 0; i < PG_ARRAY_LEN(good); i++) {
+        pg_slice q = {good[i].query, strlen(good[i].query)};
+        if (pg_view_parse(g, q, &r, &e) != PG_OK)
+            fail_msg("rejected '%s': %s", good[i].query, e.message);
+        assert_int_equal(r.format, good[i].format);
+        assert_string_equal(r.counter, good[i].counter);
+        assert_true(r.has_period);
+    }
+    static const struct {
+        const char *query, *msg;
+    } refused[] = {
+        {"period=banana&format=collapsed", "period"}, /* GetProfile's own checks come first */
+        {"period=PT1H&format=pprof2", "format must be one of json, ion, collapsed"},
+        {"period=PT1H&format=", "format must be one of"},
+        {"period=PT1H&format=%ZZ", "format must be one of"},
+        {"period=PT1H&counter=", "counter must be"},
+        {"period=PT1H&counter=WALL%20TIME", "counter must be"},
+        {"period=PT1H&counter=a;b", "counter must be"},
+        {"period=PT1H&counter=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "counter must be"},
+    };
+    for (size_t i = 0; i < PG_ARRAY_LEN(refused); i++) {
+        pg_slice q = {refused[i].query, strlen(refused[i].query)};
+        if (pg_view_parse(g, q, &r, &e) == PG_OK)
+            fail_msg("accepted '%s'", refused[i].query);
+        assert_int_equal(e.kind, PG_AE_VALIDATION);
+        if (strstr(e.message, refused[i].msg) == NULL)
+            fail_msg("'%s': message '%s' lacks '%s'", refused[i].query, e.message, refused[i].msg);
+    }
+    assert_string_equal(pg_format_content_type(PG_FMT_COLLAPSED), "text/plain; charset=utf-8");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_combinations), cmocka_unit_test(test_values), cmocka_unit_test(test_echo_is_safe),
-        cmocka_unit_test(test_group),        cmocka_unit_test(test_accept),
+        cmocka_unit_test(test_group),        cmocka_unit_test(test_accept),     cmocka_unit_test(test_view),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

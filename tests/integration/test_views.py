@@ -1,0 +1,174 @@
+"""profgate's own route for the same merged profile in other formats (issue #19, first part):
+GET /_profgate/profile/{group}?<GetProfile's parameters>&format=json|ion|collapsed&counter=C.
+
+The folded stacks of a merged multi-bucket range, fetched with the real curl, parse back into
+exactly the JSON profile's paths and counts for every counter (and the default is the counter
+with the largest total); maxDepth keeps the totals; gzip and the answer cache work as for
+GetProfile; bad parameters are AWS-format validation errors; with tenants, curl's own SigV4
+signing (--aws-sigv4) is accepted and an unsigned request is refused."""
+import gzip
+import json
+import os
+import subprocess
+import unittest
+
+from harness import get, start_profgate, start_sim
+from test_http import assert_aws_error
+from test_tenants import A_KEY, A_SECRET, TENANTS, UPSTREAM_ENV, UPSTREAM_KEY, UPSTREAM_SECRET, write_tenants
+
+NOW = "2026-11-25T12:00:00Z"
+RANGE = "startTime=2026-11-24T09:55:00Z&endTime=2026-11-24T13:10:00Z"  # PT5M, PT1H and PT5M buckets
+
+
+def paths_of(profile, counter, max_depth=0):
+    """{folded path: count} from a CodeGuru JSON profile, as the folded format defines it."""
+    out = {}
+
+    def total(node):
+        return node.get("counts", {}).get(counter, 0) + sum(total(c) for c in node.get("children", {}).values())
+
+    def walk(node, path):
+        for name, child in node.get("children", {}).items():
+            frame = name.replace(";", "|").replace("\n", " ").replace("\r", " ")
+            p = path + [frame]
+            at_limit = max_depth and len(p) >= max_depth
+            v = total(child) if at_limit else child.get("counts", {}).get(counter, 0)
+            if v:
+                out[";".join(p)] = out.get(";".join(p), 0) + v
+            if not at_limit:
+                walk(child, p)
+    walk(profile["callgraph"], [])
+    return out
+
+
+def parse_folded(text):
+    out = {}
+    for line in text.splitlines():
+        path, count = line.rsplit(" ", 1)
+        assert path not in out, f"path twice: {path}"
+        out[path] = float(count) if "." in count else int(count)
+    return out
+
+
+def curl(*args):
+    r = subprocess.run(["curl", "-sS", "-D", "-", *args], capture_output=True, check=True)
+    head, body = r.stdout.split(b"\r\n\r\n", 1)
+    lines = head.decode().split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (x.split(":", 1) for x in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+class Views(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = start_sim("--clock", NOW, "--nodes", "400")
+        cls.gw = start_profgate("--upstream", f"http://127.0.0.1:{cls.sim.port}", "--clock", NOW,
+                                config="[upstream]\nrate = 1000\nburst = 1000\n")
+        r = get(cls.gw.port, f"/profilingGroups/views/profile?{RANGE}", {"Accept": "application/json"}, timeout=30)
+        assert r.status == 200, r
+        cls.profile = json.loads(r.body)
+        cls.totals = {c: sum(paths_of(cls.profile, c).values()) for c in cls.counters(cls.profile)}
+
+    @staticmethod
+    def counters(profile):
+        seen = set()
+
+        def walk(node):
+            seen.update(node.get("counts", {}).keys())
+            for child in node.get("children", {}).values():
+                walk(child)
+        walk(profile["callgraph"])
+        return sorted(seen)
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.gw.stop() == 0
+        assert cls.sim.stop() == 0
+
+    def url(self, query):
+        return f"http://127.0.0.1:{self.gw.port}/_profgate/profile/views?{query}"
+
+    def test_collapsed_equals_the_json_profile_for_every_counter(self):
+        counters = self.counters(self.profile)
+        self.assertGreater(len(counters), 1)
+        default = max(counters, key=lambda c: (self.totals[c], [-ord(x) for x in c]))
+        status, headers, body = curl(self.url(f"{RANGE}&format=collapsed"))
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["content-type"], "text/plain; charset=utf-8")
+        self.assertEqual(headers["x-profgate-counter"], default)
+        self.assertEqual(parse_folded(body.decode()), paths_of(self.profile, default))
+        for c in counters:
+            with self.subTest(counter=c):
+                status, headers, body = curl(self.url(f"{RANGE}&format=collapsed&counter={c}"))
+                self.assertEqual((status, headers["x-profgate-counter"]), (200, c))
+                got = parse_folded(body.decode())
+                self.assertEqual(got, paths_of(self.profile, c))
+                self.assertGreater(len(got), 10)
+
+    def test_max_depth_keeps_the_totals(self):
+        c = self.counters(self.profile)[0]
+        status, _, body = curl(self.url(f"{RANGE}&format=collapsed&counter={c}&maxDepth=2"))
+        self.assertEqual(status, 200)
+        got = parse_folded(body.decode())
+        self.assertEqual(got, paths_of(self.profile, c, 2))
+        self.assertTrue(all(p.count(";") <= 1 for p in got))
+        self.assertEqual(sum(got.values()), self.totals[c])
+
+    def test_json_ion_gzip_and_the_answer_cache(self):
+        status, headers, body = curl(self.url(RANGE))  # json, the default
+        self.assertEqual((status, headers["content-type"]), (200, "application/json"))
+        self.assertEqual(json.loads(body), self.profile)
+        status, headers, _ = curl(self.url(f"{RANGE}&format=ion"))
+        self.assertEqual((status, headers["content-type"]), (200, "application/x-amzn-ion"))
+        plain = curl(self.url(f"{RANGE}&format=collapsed"))[2]
+        status, headers, body = curl("-H", "Accept-Encoding: gzip", self.url(f"{RANGE}&format=collapsed"))
+        self.assertEqual((status, headers["content-encoding"]), (200, "gzip"))
+        self.assertEqual(gzip.decompress(body), plain)
+        # A repeat of a complete range comes from the answer cache, counter header included.
+        hits = get(self.gw.port, "/healthz").json()["answerHits"]
+        status, headers, body = curl(self.url(f"{RANGE}&format=collapsed"))
+        self.assertEqual((status, body), (200, plain))
+        self.assertIn("x-profgate-counter", headers)
+        self.assertEqual(get(self.gw.port, "/healthz").json()["answerHits"], hits + 1)
+
+    def test_bad_parameters_are_validation_errors(self):
+        for query, part in [(f"{RANGE}&format=svg", "format must be one of json, ion, collapsed"),
+                            (f"{RANGE}&format=collapsed&counter=NO_SUCH", "counter NO_SUCH is not in this profile"),
+                            (f"{RANGE}&counter=a%20b", "counter must be"),
+                            ("period=PT2M3", "period")]:
+            with self.subTest(query=query):
+                r = get(self.gw.port, f"/_profgate/profile/views?{query}", timeout=30)
+                assert_aws_error(self, r, 400, "ValidationException", part)
+        r = get(self.gw.port, f"/_profgate/profile/bad%20name?{RANGE}")
+        assert_aws_error(self, r, 400, "ValidationException")
+
+
+class ViewsWithTenants(unittest.TestCase):
+    def test_curl_signs_with_sigv4_and_unsigned_is_refused(self):
+        sim = start_sim("--clock", NOW, "--nodes", "50", "--access-key", UPSTREAM_KEY, "--secret-key", UPSTREAM_SECRET)
+        tenants = write_tenants(TENANTS)
+        gw = start_profgate("--clock", NOW, "--upstream", f"http://127.0.0.1:{sim.port}", env=UPSTREAM_ENV,
+                            config=f"[auth]\nmode = sigv4\ntenants_file = {tenants}\n[upstream]\nrate = 100\nburst = 100\n")
+        try:
+            base = f"http://127.0.0.1:{gw.port}/_profgate/profile"
+            # Debian 12's curl (7.88) signs the query as written, so it is written in canonical
+            # form: names sorted, values encoded (newer curl canonicalizes it itself).
+            signed_query = "endTime=2026-11-24T13%3A10%3A00Z&format=collapsed&startTime=2026-11-24T09%3A55%3A00Z"
+            status, _, body = curl("--aws-sigv4", "aws:amz:us-east-1:codeguru-profiler", "--user", f"{A_KEY}:{A_SECRET}",
+                                   f"{base}/shared?{signed_query}")
+            self.assertEqual(status, 200, body)
+            self.assertGreater(len(parse_folded(body.decode())), 0)
+            r = get(gw.port, f"/_profgate/profile/shared?{RANGE}&format=collapsed")
+            assert_aws_error(self, r, 403, "MissingAuthenticationTokenException")
+            status, _, body = curl("--aws-sigv4", "aws:amz:us-east-1:codeguru-profiler", "--user", f"{A_KEY}:{A_SECRET}",
+                                   f"{base}/other?{signed_query}")  # not one of team-a's groups
+            self.assertEqual(status, 403, body)
+            self.assertEqual(json.loads(body)["__type"], "AccessDeniedException")
+        finally:
+            self.assertEqual(gw.stop(), 0)
+            sim.stop()
+            os.unlink(tenants)
+
+
+if __name__ == "__main__":
+    unittest.main()
