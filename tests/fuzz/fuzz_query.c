@@ -1,4 +1,4 @@
-/* Fuzz target: query-string parsing, percent-decoding, the access log's redaction of targets, GetProfile parameter validation, range
+/* Fuzz target: query-string parsing, percent-decoding, the access log's redaction of targets, GetProfile parameter validation (and the view route's format and counter), range
  * resolution and planning, with "now" taken from the input so retention edges get exercised. */
 #include "profgate/getprofile_req.h"
 #include "profgate/planner.h"
@@ -29,6 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char logged[512];
     pg_target_redact((const char *)data, size, logged, sizeof logged);
     PG_ASSERT(strlen(logged) < sizeof logged);
+    /* The view route's parameters: a counter it accepts is of the documented shape. */
+    pg_slice group = {"g", 1};
+    if (pg_view_parse(group, q, &r, &err) == PG_OK) {
+        PG_ASSERT(r.format == PG_FMT_JSON || r.format == PG_FMT_ION || r.format == PG_FMT_COLLAPSED);
+        for (const char *c = r.counter; *c; c++)
+            PG_ASSERT((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_');
+    }
     if (pg_profile_query_parse(q, &r, &err) != PG_OK)
         return 0;
     int64_t s, e;
