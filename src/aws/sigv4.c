@@ -299,7 +299,8 @@ static int canonical_request(const pg_sigv4_input *in, pg_buf *out, pg_buf *sign
     size_t sl_start = signed_list->len;
     rc = rc ?: canonical_headers(in, out, signed_list);
     rc = rc ?: pg_buf_append(out, "\n", 1);
-    rc = rc ?: pg_buf_append(out, signed_list->data + sl_start, signed_list->len - sl_start);
+    if (rc == PG_OK && signed_list->len > sl_start) /* no headers: nothing allocated to append */
+        rc = pg_buf_append(out, signed_list->data + sl_start, signed_list->len - sl_start);
     rc = rc ?: pg_buf_append(out, "\n", 1);
     rc = rc ?: pg_buf_puts(out, in->payload_hash);
     return rc;
