@@ -151,8 +151,9 @@ class Bomb(Attack):
     def start(self):
         path = t.day_path("bomb", 0, 1)
         get(self.gw.port, path, {"Accept": "application/json"}, timeout=60)
-        wait_for(lambda: resp(self.redis.port, "KEYS", "pg:v1:*:bomb:PT1H:*"), 10, "the bucket in Redis")
-        [key] = resp(self.redis.port, "KEYS", "pg:v1:*:bomb:PT1H:*")
+        pattern = f"pg:v1:*:bomb:PT1H:{t.BASE}"  # the hour asked for (earlier rounds planted others)
+        wait_for(lambda: resp(self.redis.port, "KEYS", pattern), 10, "the bucket in Redis")
+        [key] = resp(self.redis.port, "KEYS", pattern)
         prefix = key.rsplit(b":", 1)[0].decode()
         bomb = subprocess.run([BOMB_TOOL, "3000000"], input=resp(self.redis.port, "GET", key), capture_output=True,
                               check=True).stdout
