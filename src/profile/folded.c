@@ -55,11 +55,12 @@ int pg_profile_pick_counter(const pg_profile *p, const char *name, size_t len, u
 {
     if (name != NULL) {
         uint32_t c = pg_strtab_find(&p->strs, name, len);
-        for (uint32_t i = 0; c != PG_STR_NONE && i < p->pool_len; i++)
-            if (p->pool[i].counter == c) {
-                *id = c;
-                return PG_OK;
-            }
+        for (uint32_t i = 0; c != PG_STR_NONE && i < p->n; i++)
+            for (uint32_t k = 0; k < p->nodes[i].ncounts; k++) /* its first ncounts pool slots */
+                if (p->pool[p->nodes[i].counts + k].counter == c) {
+                    *id = c;
+                    return PG_OK;
+                }
         return PG_ENOTFOUND;
     }
     /* Totals per counter: profiles have a handful of counters, so a short list does. */
