@@ -8,6 +8,9 @@ pkgs=(
   libhiredis-dev node-llhttp                  # Redis client, HTTP parser sources
   zlib1g-dev libzstd-dev libinih-dev          # gzip, cache compression, config
   libyajl-dev                                 # streaming JSON parser for upstream profiles
+  libprotobuf-c-dev protobuf-c-compiler       # pprof output: protobuf-c and its code generator
+  golang-github-google-pprof-dev              # pprof's profile.proto (the schema, compiled at build)
+  golang-go                                   # tests read pprof output with `go tool pprof`
   libcmocka-dev clang libclang-rt-14-dev      # unit tests, fuzzing (libFuzzer)
   redis-server python3 python3-boto3 awscli   # integration tests and the demo
   python3-yaml binutils                       # deploy/ manifest tests (YAML, objdump)
