@@ -16,6 +16,7 @@ const char *pg_format_content_type(pg_format f)
     switch (f) {
     case PG_FMT_JSON: return "application/json";
     case PG_FMT_COLLAPSED: return "text/plain; charset=utf-8";
+    case PG_FMT_PPROF: return "application/octet-stream"; /* gzip-compressed profile.proto, as pprof serves it */
     case PG_FMT_ION: break;
     }
     return "application/x-amzn-ion";
@@ -293,7 +294,7 @@ int pg_view_parse(pg_slice raw_group, pg_slice query, pg_getprofile_req *out, pg
     static const struct {
         const char *name;
         pg_format f;
-    } formats[] = {{"json", PG_FMT_JSON}, {"ion", PG_FMT_ION}, {"collapsed", PG_FMT_COLLAPSED}};
+    } formats[] = {{"json", PG_FMT_JSON}, {"ion", PG_FMT_ION}, {"collapsed", PG_FMT_COLLAPSED}, {"pprof", PG_FMT_PPROF}};
     char v[PG_COUNTER_MAX + 1];
     bool bad = false;
     out->format = PG_FMT_JSON;
@@ -302,7 +303,7 @@ int pg_view_parse(pg_slice raw_group, pg_slice query, pg_getprofile_req *out, pg
         while (!bad && i < PG_ARRAY_LEN(formats) && strcmp(v, formats[i].name) != 0)
             i++;
         if (bad || i == PG_ARRAY_LEN(formats)) {
-            pg_apierr_set(err, PG_AE_VALIDATION, "format must be one of json, ion, collapsed");
+            pg_apierr_set(err, PG_AE_VALIDATION, "format must be one of json, ion, collapsed, pprof");
             return PG_EINVAL;
         }
         out->format = formats[i].f;

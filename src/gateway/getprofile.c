@@ -59,11 +59,14 @@ void gp_set_step(gpreq *g, gp_step next)
     g->step = next;
 }
 
-/* The answer's writer: JSON or Ion, or folded stacks. */
+/* The answer's writer: JSON or Ion, folded stacks, or pprof. */
 static int writer_step(gpreq *g, pg_buf *out, size_t budget, bool *done)
 {
-    return g->fwriter != NULL ? pg_fwriter_step(g->fwriter, out, budget, done)
-                              : pg_pwriter_step(g->writer, out, budget, done);
+    if (g->fwriter != NULL)
+        return pg_fwriter_step(g->fwriter, out, budget, done);
+    if (g->ppwriter != NULL)
+        return pg_ppwriter_step(g->ppwriter, out, budget, done);
+    return pg_pwriter_step(g->writer, out, budget, done);
 }
 
 static void writer_free(gpreq *g)
@@ -72,6 +75,8 @@ static void writer_free(gpreq *g)
     g->writer = NULL;
     pg_fwriter_free(g->fwriter);
     g->fwriter = NULL;
+    pg_ppwriter_free(g->ppwriter);
+    g->ppwriter = NULL;
 }
 
 /* The one place a request ends: everything it holds is released, and what it held in the
@@ -143,7 +148,7 @@ void gp_headers_make(const gpreq *g, gp_headers *ph)
     ph->n = 4;
     if (g->counter[0])
         ph->h[ph->n++] = (pg_http_out_header){"X-Profgate-Counter", g->counter};
-    if (g->gzip)
+    if (g->gzip && !g->gzip_body)
         ph->h[ph->n++] = (pg_http_out_header){"Content-Encoding", "gzip"};
 }
 
@@ -438,7 +443,7 @@ static void gp_encode(gpreq *g)
     pg_buf_init(&g->piece, BODY_LIMIT);
     pg_buf_init(&g->zpiece, BODY_LIMIT);
     int rc;
-    if (g->r.format == PG_FMT_COLLAPSED) {
+    if (g->r.format == PG_FMT_COLLAPSED || g->r.format == PG_FMT_PPROF) {
         uint32_t counter = PG_STR_NONE; /* a profile without counts: no lines */
         const char *want = g->r.counter[0] ? g->r.counter : NULL;
         if (pg_profile_pick_counter(&g->acc, want, want ? strlen(want) : 0, &counter) != PG_OK && want != NULL) {
@@ -449,7 +454,10 @@ static void gp_encode(gpreq *g)
         }
         if (counter != PG_STR_NONE)
             counter_header(g, counter);
-        rc = pg_fwriter_new(&g->acc, counter, (uint32_t)g->r.max_depth, &g->fwriter);
+        if (g->r.format == PG_FMT_COLLAPSED)
+            rc = pg_fwriter_new(&g->acc, counter, (uint32_t)g->r.max_depth, &g->fwriter);
+        else
+            rc = pg_ppwriter_new(&g->acc, counter, (uint32_t)g->r.max_depth, &g->ppwriter);
     } else {
         rc = pg_pwriter_new(&g->acc, g->r.format == PG_FMT_ION, (uint32_t)g->r.max_depth, &g->writer);
     }
@@ -676,7 +684,10 @@ void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice qu
         return;
     }
     gp_set_step(g, GP_PLAN);
-    g->gzip = pg_http_req_accepts_gzip(req);
+    /* pprof files are gzip-compressed protobuf: compressed whatever the client accepts, and the
+     * same stored answer serves every client. */
+    g->gzip_body = g->r.format == PG_FMT_PPROF;
+    g->gzip = g->gzip_body || pg_http_req_accepts_gzip(req);
     pg_plan_build(&gw->planner, s, e, now, &g->plan);
     g->origin.cls = g->plan.n > (size_t)gw->d.cfg->up_bulk_buckets ? PG_FQ_BULK : PG_FQ_INTERACTIVE;
     pg_log(PG_LOG_DEBUG, "rid=%s group=%s plan buckets=%zu", pg_http_req_id(req), g->r.group, g->plan.n);

@@ -12,6 +12,7 @@
 #include "profgate/gzip.h"
 #include "profgate/peers.h"
 #include "profgate/folded.h"
+#include "profgate/pprof.h"
 #include "profgate/profile.h"
 
 /*
@@ -63,7 +64,8 @@ struct gpreq {
     pg_gateway *gw;
     pg_http_req *req;
     pg_getprofile_req r;
-    bool gzip;
+    bool gzip;      /* the body is compressed: Accept-Encoding, or the format is gzip (pprof) */
+    bool gzip_body; /* the format itself is gzip: no Content-Encoding */
     pg_plan plan;
     pg_up_origin origin; /* for the upstream calls this request starts */
     pg_tenant *tenant;   /* who signed it (auth.mode = sigv4), else NULL */
@@ -73,6 +75,7 @@ struct gpreq {
     /* Output: the writer, the piece being made, gzip state, the copy kept for the answer cache. */
     pg_pwriter *writer;  /* JSON or Ion */
     pg_fwriter *fwriter; /* or folded stacks (the view route's format=collapsed) */
+    pg_ppwriter *ppwriter; /* or pprof (format=pprof) */
     char counter[PG_COUNTER_MAX + 1]; /* the counter a one-value format shows ("": none) */
     pg_buf piece, zpiece;
     pg_gzip_stream *gz;
@@ -103,7 +106,7 @@ struct gpreq {
 /** Whether an answer is still being encoded (a writer exists). */
 static inline bool gp_encoding(const gpreq *g)
 {
-    return g->writer != NULL || g->fwriter != NULL;
+    return g->writer != NULL || g->fwriter != NULL || g->ppwriter != NULL;
 }
 
 /** The request behind a callback's data pointer (checked). */

@@ -32,7 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The view route's parameters: a counter it accepts is of the documented shape. */
     pg_slice group = {"g", 1};
     if (pg_view_parse(group, q, &r, &err) == PG_OK) {
-        PG_ASSERT(r.format == PG_FMT_JSON || r.format == PG_FMT_ION || r.format == PG_FMT_COLLAPSED);
+        PG_ASSERT(r.format == PG_FMT_JSON || r.format == PG_FMT_ION || r.format == PG_FMT_COLLAPSED ||
+                  r.format == PG_FMT_PPROF);
         for (const char *c = r.counter; *c; c++)
             PG_ASSERT((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_');
     }

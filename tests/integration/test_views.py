@@ -1,15 +1,17 @@
 """profgate's own route for the same merged profile in other formats (issue #19, first part):
-GET /_profgate/profile/{group}?<GetProfile's parameters>&format=json|ion|collapsed&counter=C.
+GET /_profgate/profile/{group}?<GetProfile's parameters>&format=json|ion|collapsed|pprof&counter=C.
 
 The folded stacks of a merged multi-bucket range, fetched with the real curl, parse back into
 exactly the JSON profile's paths and counts for every counter (and the default is the counter
-with the largest total); maxDepth keeps the totals; gzip and the answer cache work as for
+with the largest total); go tool pprof reads the pprof output, its totals per sample type equal
+the JSON's and its top function is the JSON's; maxDepth keeps the totals; gzip and the answer cache work as for
 GetProfile; bad parameters are AWS-format validation errors; with tenants, curl's own SigV4
 signing (--aws-sigv4) is accepted and an unsigned request is refused."""
 import gzip
 import json
 import os
 import subprocess
+import tempfile
 import unittest
 
 from harness import get, start_profgate, start_sim
@@ -48,6 +50,42 @@ def parse_folded(text):
         assert path not in out, f"path twice: {path}"
         out[path] = float(count) if "." in count else int(count)
     return out
+
+
+def self_by_function(profile, counter):
+    """{frame name: the sum of its self counts} for a counter, as pprof's flat column."""
+    out = {}
+
+    def walk(node):
+        for name, child in node.get("children", {}).items():
+            out[name] = out.get(name, 0) + child.get("counts", {}).get(counter, 0)
+            walk(child)
+    walk(profile["callgraph"])
+    return out
+
+
+def pprof_raw_totals(path):
+    """{sample type: total} from `go tool pprof -raw` (Debian's golang-go)."""
+    out = subprocess.run(["go", "tool", "pprof", "-raw", path], capture_output=True, text=True, check=True).stdout
+    lines = out.splitlines()
+    i = lines.index("Samples:")
+    types = [t.split("/")[0] for t in lines[i + 1].split()]
+    totals = dict.fromkeys(types, 0)
+    for line in lines[i + 2:]:
+        if ":" not in line or not line.strip() or not line.strip()[0].isdigit():
+            break
+        for t, v in zip(types, line.split(":")[0].split()):
+            totals[t] += int(v)
+    return totals
+
+
+def pprof_top(path, counter):
+    """The first function of `go tool pprof -top -sample_index=counter`."""
+    out = subprocess.run(["go", "tool", "pprof", "-top", f"-sample_index={counter}", path], capture_output=True,
+                         text=True, check=True).stdout
+    lines = out.splitlines()
+    i = next(k for k, line in enumerate(lines) if line.split()[:2] == ["flat", "flat%"])
+    return lines[i + 1].split(None, 5)[5]
 
 
 def curl(*args):
@@ -131,8 +169,33 @@ class Views(unittest.TestCase):
         self.assertIn("x-profgate-counter", headers)
         self.assertEqual(get(self.gw.port, "/healthz").json()["answerHits"], hits + 1)
 
+    def test_go_tool_pprof_reads_it_with_the_json_totals(self):
+        counters = self.counters(self.profile)
+        status, headers, body = curl(self.url(f"{RANGE}&format=pprof"))
+        self.assertEqual((status, headers["content-type"]), (200, "application/octet-stream"))
+        self.assertNotIn("content-encoding", headers)  # the file itself is gzip, as pprof's are
+        self.assertEqual(body[:2], b"\x1f\x8b")
+        with tempfile.NamedTemporaryFile(suffix=".pb.gz") as f:
+            f.write(body)
+            f.flush()
+            self.assertEqual(pprof_raw_totals(f.name), self.totals)
+            for c in counters:
+                with self.subTest(counter=c):
+                    flat = self_by_function(self.profile, c)
+                    best = max(flat.values())
+                    self.assertIn(pprof_top(f.name, c), {n for n, v in flat.items() if v == best})
+        # The default sample type is the counter the route names; maxDepth keeps the totals.
+        status, headers, body = curl(self.url(f"{RANGE}&format=pprof&maxDepth=2&counter={counters[0]}"))
+        self.assertEqual((status, headers["x-profgate-counter"]), (200, counters[0]))
+        with tempfile.NamedTemporaryFile(suffix=".pb.gz") as f:
+            f.write(body)
+            f.flush()
+            self.assertEqual(pprof_raw_totals(f.name), self.totals)
+            raw = subprocess.run(["go", "tool", "pprof", "-raw", f.name], capture_output=True, text=True).stdout
+            self.assertIn(f"{counters[0]}/count[dflt]", raw)
+
     def test_bad_parameters_are_validation_errors(self):
-        for query, part in [(f"{RANGE}&format=svg", "format must be one of json, ion, collapsed"),
+        for query, part in [(f"{RANGE}&format=svg", "format must be one of json, ion, collapsed, pprof"),
                             (f"{RANGE}&format=collapsed&counter=NO_SUCH", "counter NO_SUCH is not in this profile"),
                             (f"{RANGE}&counter=a%20b", "counter must be"),
                             ("period=PT2M3", "period")]:

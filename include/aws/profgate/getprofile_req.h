@@ -15,7 +15,7 @@
 #define PG_PERIOD_TEXT_MAX 64
 
 /* Ion and JSON are AWS's; the others only profgate's own route answers (pg_view_parse). */
-typedef enum { PG_FMT_ION = 0, PG_FMT_JSON = 1, PG_FMT_COLLAPSED = 2 } pg_format;
+typedef enum { PG_FMT_ION = 0, PG_FMT_JSON = 1, PG_FMT_COLLAPSED = 2, PG_FMT_PPROF = 3 } pg_format;
 
 /* A counter name (RUNNABLE, WALL_TIME, ...) as the view route takes it. */
 #define PG_COUNTER_MAX 64
@@ -54,8 +54,9 @@ int pg_getprofile_parse(pg_slice raw_group, pg_slice query, const char *accept, 
 /**
  * Parses a request of profgate's own route for the same profile in other formats,
  * GET /_profgate/profile/{group}: GetProfile's parameters, validated as AWS does, plus
- * format (json, the default, ion or collapsed) and counter (letters, digits and '_', at most
- * PG_COUNTER_MAX: which counter a one-value-per-sample format shows). ValidationException else.
+ * format (json, the default, ion, collapsed or pprof) and counter (letters, digits and '_', at
+ * most PG_COUNTER_MAX: which counter a one-value-per-sample format shows, and pprof's default
+ * sample type). ValidationException else.
  */
 int pg_view_parse(pg_slice raw_group, pg_slice query, pg_getprofile_req *out, pg_apierr *err);
 

@@ -181,6 +181,7 @@ static void test_view(void **state)
         {"period=PT1H&format=collapsed", PG_FMT_COLLAPSED, ""},
         {"format=ion&period=PT1H&counter=WALL_TIME", PG_FMT_ION, "WALL_TIME"},
         {"period=PT1H&format=json&counter=cpu_2", PG_FMT_JSON, "cpu_2"},
+        {"period=PT1H&format=pprof", PG_FMT_PPROF, ""},
     };
     for (size_t i = 0; i < PG_ARRAY_LEN(good); i++) {
         pg_slice q = {good[i].query, strlen(good[i].query)};
@@ -194,7 +195,7 @@ static void test_view(void **state)
         const char *query, *msg;
     } refused[] = {
         {"period=banana&format=collapsed", "period"}, /* GetProfile's own checks come first */
-        {"period=PT1H&format=pprof2", "format must be one of json, ion, collapsed"},
+        {"period=PT1H&format=pprof2", "format must be one of json, ion, collapsed, pprof"},
         {"period=PT1H&format=", "format must be one of"},
         {"period=PT1H&format=%ZZ", "format must be one of"},
         {"period=PT1H&counter=", "counter must be"},
@@ -211,6 +212,7 @@ static void test_view(void **state)
             fail_msg("'%s': message '%s' lacks '%s'", refused[i].query, e.message, refused[i].msg);
     }
     assert_string_equal(pg_format_content_type(PG_FMT_COLLAPSED), "text/plain; charset=utf-8");
+    assert_string_equal(pg_format_content_type(PG_FMT_PPROF), "application/octet-stream");
 }
 
 int main(void)
