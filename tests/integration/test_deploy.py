@@ -298,7 +298,8 @@ class Docker(unittest.TestCase):
             deps = f.read()
         build = self.packages(self.build)
         for pkg in ("libuv1-dev", "libcurl4-openssl-dev", "libssl-dev", "libhiredis-dev", "node-llhttp",
-                    "zlib1g-dev", "libzstd-dev", "libinih-dev", "libyajl-dev", "cmake", "pkg-config"):
+                    "zlib1g-dev", "libzstd-dev", "libinih-dev", "libyajl-dev", "libprotobuf-c-dev",
+                    "protobuf-c-compiler", "golang-github-google-pprof-dev", "cmake", "pkg-config"):
             self.assertIn(pkg, deps)
             self.assertIn(pkg, build)
 
