@@ -2,6 +2,8 @@
  * folded.c: a profile as folded stacks (see folded.h). A depth-first walk with an explicit stack
  * of levels: each level holds the sorted children of one node on the current path, in one shared
  * arena (a path's levels are contiguous in it), so the walk stops at any line and resumes there.
+ * The current path's text is kept as it is built (each frame made safe once, when the walk enters
+ * it), so a line is a copy of that prefix and one name.
  */
 #include "profgate/folded.h"
 #include "profgate/emit.h"
@@ -13,6 +15,7 @@ typedef struct level {
     uint32_t node;     /* whose children this level lists */
     size_t start, len; /* in the kids arena */
     size_t pos;        /* the next child to visit */
+    size_t path_len;   /* the path's text up to and including node */
 } level;
 
 struct pg_fwriter {
@@ -24,6 +27,7 @@ struct pg_fwriter {
     size_t nlv, lv_cap;
     uint32_t *stack; /* subtree sums at the depth limit */
     size_t stack_cap;
+    pg_buf path;     /* "a;b;c": the frames of the current path, made safe */
     bool root_done;
 };
 
@@ -101,6 +105,23 @@ static int cmp_name(const void *a, const void *b, void *ctx)
     return pg_strtab_cmp(&p->strs, p->nodes[*(const uint32_t *)a].name, p->nodes[*(const uint32_t *)b].name);
 }
 
+/* A frame name with ';' made '|' and line breaks made spaces, so that the line parses back. */
+static int put_frame(pg_buf *out, const char *s, size_t len)
+{
+    size_t from = out->len;
+    int rc = pg_buf_append(out, s, len);
+    if (len == 0 || (memchr(s, ';', len) == NULL && memchr(s, '\n', len) == NULL && memchr(s, '\r', len) == NULL))
+        return rc; /* the usual frame: nothing to change */
+    for (size_t i = from; rc == PG_OK && i < out->len; i++) {
+        char ch = out->data[i];
+        if (ch == ';')
+            out->data[i] = '|';
+        else if (ch == '\n' || ch == '\r')
+            out->data[i] = ' ';
+    }
+    return rc;
+}
+
 /* Pushes a level with node's children, sorted. */
 static int push_level(pg_fwriter *w, uint32_t node)
 {
@@ -114,8 +135,16 @@ static int push_level(pg_fwriter *w, uint32_t node)
     if (!reserve((void **)&w->lv, &w->lv_cap, w->nlv + 1, sizeof *w->lv))
         return PG_ENOMEM;
     qsort_r(w->kids + start, w->nkids - start, sizeof *w->kids, cmp_name, (void *)p);
-    w->lv[w->nlv++] = (level){.node = node, .start = start, .len = w->nkids - start, .pos = 0};
-    return PG_OK;
+    int rc = PG_OK;
+    if (node != 0) { /* the unnamed root has no frame */
+        size_t len;
+        const char *name = pg_strtab_get(&p->strs, p->nodes[node].name, &len);
+        if (w->path.len > 0)
+            rc = pg_buf_append(&w->path, ";", 1);
+        rc = rc ?: put_frame(&w->path, name, len);
+    }
+    w->lv[w->nlv++] = (level){.node = node, .start = start, .len = w->nkids - start, .pos = 0, .path_len = w->path.len};
+    return rc;
 }
 
 /* A frame at the depth limit carries its whole subtree's count (as the JSON answer folds it). */
@@ -140,34 +169,18 @@ static int subtree_count(pg_fwriter *w, uint32_t node, double *out)
     return PG_OK;
 }
 
-/* A frame name with ';' made '|' and line breaks made spaces, so that the line parses back. */
-static int put_frame(pg_buf *out, const char *s, size_t len)
-{
-    size_t from = out->len;
-    int rc = pg_buf_append(out, s, len);
-    for (size_t i = from; rc == PG_OK && i < out->len; i++) {
-        char ch = out->data[i];
-        if (ch == ';')
-            out->data[i] = '|';
-        else if (ch == '\n' || ch == '\r')
-            out->data[i] = ' ';
-    }
-    return rc;
-}
-
 static int put_line(pg_fwriter *w, uint32_t node, double value, pg_buf *out)
 {
     const pg_profile *p = w->p;
+    /* The path so far (the nodes whose children levels 1.. list), then node itself. */
+    size_t len;
+    const char *name = pg_strtab_get(&p->strs, p->nodes[node].name, &len);
     int rc = PG_OK;
-    /* The path: the nodes whose children levels 1.. list, then node itself. */
-    for (size_t k = 1; rc == PG_OK && k <= w->nlv; k++) {
-        uint32_t x = k < w->nlv ? w->lv[k].node : node;
-        size_t len;
-        const char *name = pg_strtab_get(&p->strs, p->nodes[x].name, &len);
-        rc = put_frame(out, name, len);
-        if (rc == PG_OK && k < w->nlv)
-            rc = pg_buf_append(out, ";", 1);
+    if (w->path.len > 0) { /* (an empty path has no buffer yet) */
+        rc = pg_buf_append(out, w->path.data, w->path.len);
+        rc = rc ?: pg_buf_append(out, ";", 1);
     }
+    rc = rc ?: put_frame(out, name, len);
     rc = rc ?: pg_buf_append(out, " ", 1);
     rc = rc ?: pg_emit_number_text(out, value);
     return rc ?: pg_buf_append(out, "\n", 1);
@@ -181,6 +194,7 @@ int pg_fwriter_new(const pg_profile *p, uint32_t counter, uint32_t max_depth, pg
     w->p = p;
     w->counter = counter;
     w->max_depth = max_depth;
+    pg_buf_init(&w->path, (size_t)1 << 30);
     int rc = push_level(w, 0);
     if (rc != PG_OK) {
         pg_fwriter_free(w);
@@ -209,6 +223,7 @@ int pg_fwriter_step(pg_fwriter *w, pg_buf *out, size_t budget, bool *done)
         if (l->pos == l->len) {
             w->nkids = l->start;
             w->nlv--;
+            w->path.len = w->nlv > 0 ? w->lv[w->nlv - 1].path_len : 0;
             continue;
         }
         uint32_t node = w->kids[l->start + l->pos++];
@@ -234,5 +249,6 @@ void pg_fwriter_free(pg_fwriter *w)
     free(w->kids);
     free(w->lv);
     free(w->stack);
+    pg_buf_free(&w->path);
     free(w);
 }
