@@ -69,6 +69,21 @@ bool pg_memdup(void **out, const void *p, size_t n)
     return *out != NULL;
 }
 
+bool pg_grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    size_t n = *cap ? *cap : 64;
+    while (n < need)
+        n *= 2;
+    void *a = realloc(*arr, n * elem);
+    if (a == NULL)
+        return false;
+    *arr = a;
+    *cap = n;
+    return true;
+}
+
 char *pg_strndup(const char *s, size_t n)
 {
     char *d = malloc(n + 1);

@@ -31,30 +31,6 @@ struct pg_fwriter {
     bool root_done;
 };
 
-static bool reserve(void **arr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return true;
-    size_t n = *cap ? *cap * 2 : 64;
-    while (n < need)
-        n *= 2;
-    void *m = realloc(*arr, n * elem);
-    if (m == NULL)
-        return false;
-    *arr = m;
-    *cap = n;
-    return true;
-}
-
-static double self_count(const pg_profile *p, uint32_t node, uint32_t counter)
-{
-    const pg_pnode *nd = &p->nodes[node];
-    for (uint32_t k = 0; k < nd->ncounts; k++)
-        if (p->pool[nd->counts + k].counter == counter)
-            return p->pool[nd->counts + k].value;
-    return 0;
-}
-
 int pg_profile_pick_counter(const pg_profile *p, const char *name, size_t len, uint32_t *id)
 {
     if (name != NULL) {
@@ -128,11 +104,11 @@ static int push_level(pg_fwriter *w, uint32_t node)
     const pg_profile *p = w->p;
     size_t start = w->nkids;
     for (uint32_t c = p->nodes[node].first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling) {
-        if (!reserve((void **)&w->kids, &w->kids_cap, w->nkids + 1, sizeof *w->kids))
+        if (!pg_grow((void **)&w->kids, &w->kids_cap, w->nkids + 1, sizeof *w->kids))
             return PG_ENOMEM;
         w->kids[w->nkids++] = c;
     }
-    if (!reserve((void **)&w->lv, &w->lv_cap, w->nlv + 1, sizeof *w->lv))
+    if (!pg_grow((void **)&w->lv, &w->lv_cap, w->nlv + 1, sizeof *w->lv))
         return PG_ENOMEM;
     qsort_r(w->kids + start, w->nkids - start, sizeof *w->kids, cmp_name, (void *)p);
     int rc = PG_OK;
@@ -153,14 +129,14 @@ static int subtree_count(pg_fwriter *w, uint32_t node, double *out)
     const pg_profile *p = w->p;
     size_t n = 0;
     double sum = 0;
-    if (!reserve((void **)&w->stack, &w->stack_cap, 1, sizeof *w->stack))
+    if (!pg_grow((void **)&w->stack, &w->stack_cap, 1, sizeof *w->stack))
         return PG_ENOMEM;
     w->stack[n++] = node;
     while (n > 0) {
         uint32_t x = w->stack[--n];
-        sum += self_count(p, x, w->counter);
+        sum += pg_profile_self_count(p, x, w->counter);
         for (uint32_t c = p->nodes[x].first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling) {
-            if (!reserve((void **)&w->stack, &w->stack_cap, n + 1, sizeof *w->stack))
+            if (!pg_grow((void **)&w->stack, &w->stack_cap, n + 1, sizeof *w->stack))
                 return PG_ENOMEM;
             w->stack[n++] = c;
         }
@@ -211,7 +187,7 @@ int pg_fwriter_step(pg_fwriter *w, pg_buf *out, size_t budget, bool *done)
     if (!w->root_done) {
         /* Counts on the unnamed root (rare) still count: a line of their own. */
         w->root_done = true;
-        double v = self_count(p, 0, w->counter);
+        double v = pg_profile_self_count(p, 0, w->counter);
         if (v != 0) {
             rc = pg_buf_puts(out, "(root) ");
             rc = rc ?: pg_emit_number_text(out, v);
@@ -232,7 +208,7 @@ int pg_fwriter_step(pg_fwriter *w, pg_buf *out, size_t budget, bool *done)
         if (at_limit)
             rc = subtree_count(w, node, &v);
         else
-            v = self_count(p, node, w->counter);
+            v = pg_profile_self_count(p, node, w->counter);
         if (rc == PG_OK && v != 0)
             rc = put_line(w, node, v, out);
         if (rc == PG_OK && !at_limit && p->nodes[node].first_child != PG_NODE_NONE)

@@ -239,15 +239,6 @@ static int step_functions(pg_ppwriter *w, pg_buf *out)
     return rc;
 }
 
-static double count_of(const pg_profile *p, uint32_t node, uint32_t counter)
-{
-    const pg_pnode *nd = &p->nodes[node];
-    for (uint32_t k = 0; k < nd->ncounts; k++)
-        if (p->pool[nd->counts + k].counter == counter)
-            return p->pool[nd->counts + k].value;
-    return 0;
-}
-
 /* The node's values, one per sample type: its self counts, or its subtree's at the depth limit. */
 static int node_values(pg_ppwriter *w, uint32_t node, bool at_limit, bool *any)
 {
@@ -256,27 +247,18 @@ static int node_values(pg_ppwriter *w, uint32_t node, bool at_limit, bool *any)
     size_t n = 0;
     if (!at_limit) {
         for (size_t t = 0; t < w->ntypes; t++)
-            sums[t] = count_of(p, node, w->types[t]);
+            sums[t] = pg_profile_self_count(p, node, w->types[t]);
     } else {
-        if (w->sub_cap == 0) {
-            w->sub = malloc(64 * sizeof *w->sub);
-            if (w->sub == NULL)
-                return PG_ENOMEM;
-            w->sub_cap = 64;
-        }
+        if (!pg_grow((void **)&w->sub, &w->sub_cap, 1, sizeof *w->sub))
+            return PG_ENOMEM;
         w->sub[n++] = node;
         while (n > 0) {
             uint32_t x = w->sub[--n];
             for (size_t t = 0; t < w->ntypes; t++)
-                sums[t] += count_of(p, x, w->types[t]);
+                sums[t] += pg_profile_self_count(p, x, w->types[t]);
             for (uint32_t c = p->nodes[x].first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling) {
-                if (n == w->sub_cap) {
-                    uint32_t *m = realloc(w->sub, 2 * w->sub_cap * sizeof *w->sub);
-                    if (m == NULL)
-                        return PG_ENOMEM;
-                    w->sub = m;
-                    w->sub_cap *= 2;
-                }
+                if (!pg_grow((void **)&w->sub, &w->sub_cap, n + 1, sizeof *w->sub))
+                    return PG_ENOMEM;
                 w->sub[n++] = c;
             }
         }

@@ -107,6 +107,15 @@ int pg_profile_copy(pg_profile *dst, const pg_profile *src, const pg_profile_lim
     return PG_OK;
 }
 
+double pg_profile_self_count(const pg_profile *p, uint32_t node, uint32_t counter)
+{
+    const pg_pnode *nd = &p->nodes[node];
+    for (uint32_t k = 0; k < nd->ncounts; k++)
+        if (p->pool[nd->counts + k].counter == counter)
+            return p->pool[nd->counts + k].value;
+    return 0;
+}
+
 size_t pg_profile_memory(const pg_profile *p)
 {
     /* Everything it holds, the carried metadata included (a cache must not count a value bomb
@@ -295,21 +304,6 @@ static int cmp_counter(const void *a, const void *b, void *ctx)
     return pg_strtab_cmp(&p->strs, ((const pg_count *)a)->counter, ((const pg_count *)b)->counter);
 }
 
-static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return true;
-    size_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    void *a = realloc(*arr, n * elem);
-    if (a == NULL)
-        return false;
-    *arr = a;
-    *cap = n;
-    return true;
-}
-
 static int field(pg_pwriter *w, const char *name)
 {
     return w->e.ops->field(&w->e, name, strlen(name));
@@ -343,7 +337,7 @@ static int acc_add(pg_pwriter *w, const pg_count *c)
             return PG_OK;
         }
     size_t cap = w->acc_cap;
-    if (!grow((void **)&w->acc, &cap, (size_t)w->nacc + 1, sizeof *w->acc))
+    if (!pg_grow((void **)&w->acc, &cap, (size_t)w->nacc + 1, sizeof *w->acc))
         return PG_ENOMEM;
     w->acc_cap = (uint32_t)cap;
     w->acc[w->nacc++] = *c;
@@ -356,7 +350,7 @@ static int fold_subtree(pg_pwriter *w, uint32_t node)
     const pg_profile *p = w->p;
     size_t sp = 0, cap = w->stack_cap;
     w->nacc = 0;
-    if (!grow((void **)&w->stack, &cap, 1, sizeof *w->stack))
+    if (!pg_grow((void **)&w->stack, &cap, 1, sizeof *w->stack))
         return PG_ENOMEM;
     w->stack_cap = (uint32_t)cap;
     w->stack[sp++] = node;
@@ -366,7 +360,7 @@ static int fold_subtree(pg_pwriter *w, uint32_t node)
             if (acc_add(w, &p->pool[nd->counts + k]) != PG_OK)
                 return PG_ENOMEM;
         for (uint32_t c = nd->first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling) {
-            if (!grow((void **)&w->stack, &cap, sp + 1, sizeof *w->stack))
+            if (!pg_grow((void **)&w->stack, &cap, sp + 1, sizeof *w->stack))
                 return PG_ENOMEM;
             w->stack_cap = (uint32_t)cap;
             w->stack[sp++] = c;
@@ -393,7 +387,7 @@ static int open_node(pg_pwriter *w, uint32_t node, uint32_t depth)
             rc = field(w, "counts") ?: emit_counts(w);
     } else if (nd->ncounts > 0) {
         size_t cap = w->acc_cap;
-        if (!grow((void **)&w->acc, &cap, nd->ncounts, sizeof *w->acc))
+        if (!pg_grow((void **)&w->acc, &cap, nd->ncounts, sizeof *w->acc))
             return PG_ENOMEM;
         w->acc_cap = (uint32_t)cap;
         memcpy(w->acc, p->pool + nd->counts, nd->ncounts * sizeof *w->acc);
@@ -420,8 +414,8 @@ static int open_node(pg_pwriter *w, uint32_t node, uint32_t depth)
     for (uint32_t c = nd->first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling)
         n++;
     size_t fcap = w->fr_cap;
-    if (!grow((void **)&w->arena, &w->arena_cap, w->narena + n, sizeof *w->arena) ||
-        !grow((void **)&w->fr, &fcap, (size_t)w->nfr + 1, sizeof *w->fr))
+    if (!pg_grow((void **)&w->arena, &w->arena_cap, w->narena + n, sizeof *w->arena) ||
+        !pg_grow((void **)&w->fr, &fcap, (size_t)w->nfr + 1, sizeof *w->fr))
         return PG_ENOMEM;
     w->fr_cap = (uint32_t)fcap;
     uint32_t *kids = w->arena + w->narena;

@@ -63,6 +63,10 @@ char *pg_strndup(const char *s, size_t n);
  * False only when allocation fails. For deep copies of a structure's arrays. */
 bool pg_memdup(void **out, const void *p, size_t n);
 
+/** Makes *arr (of *cap elements of elem bytes) hold at least need, doubling from 64; false when
+ *  allocation fails (the array is then unchanged). The growable arrays of writers and walks. */
+bool pg_grow(void **arr, size_t *cap, size_t need, size_t elem);
+
 /** ASCII case-insensitive comparison of a counted string with a C string. */
 bool pg_strieq(const char *a, size_t alen, const char *b);
 

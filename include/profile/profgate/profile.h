@@ -80,6 +80,8 @@ uint32_t pg_profile_child_id(pg_profile *p, uint32_t parent, uint32_t name_id);
 int pg_profile_add_count(pg_profile *p, uint32_t node, const char *counter, size_t len, double v);
 /** The same with an already interned counter name (an id of p->strs). */
 int pg_profile_add_count_id(pg_profile *p, uint32_t node, uint32_t counter_id, double v);
+/** The node's self count for counter (a string id), 0 when it has none. */
+double pg_profile_self_count(const pg_profile *p, uint32_t node, uint32_t counter);
 /** Sets the node's file unless it already has one (first non-null wins). */
 int pg_profile_set_file(pg_profile *p, uint32_t node, const char *file, size_t len);
 /** Widens the node's line range to include [min, max]. */

@@ -50,15 +50,6 @@ static void folded(const pg_profile *p, uint32_t counter, uint32_t depth, size_t
     assert_true(budget > out->len || steps > 1);
 }
 
-static double count_of(const pg_profile *p, uint32_t node, uint32_t counter)
-{
-    const pg_pnode *nd = &p->nodes[node];
-    for (uint32_t k = 0; k < nd->ncounts; k++)
-        if (p->pool[nd->counts + k].counter == counter)
-            return p->pool[nd->counts + k].value;
-    return 0;
-}
-
 /* The expected lines, by recursion (another walk than the writer's): "path count\n" each, into
  * a list of strings; returns the number. */
 static size_t expect(const pg_profile *p, uint32_t node, uint32_t counter, char *path, size_t plen, char **lines,
@@ -73,7 +64,7 @@ static size_t expect(const pg_profile *p, uint32_t node, uint32_t counter, char 
             path[plen] = ';';
         memcpy(path + plen + (plen ? 1 : 0), name, len);
         path[l2] = '\0';
-        double v = count_of(p, c, counter);
+        double v = pg_profile_self_count(p, c, counter);
         if (v != 0) {
             char *line = malloc(l2 + 40);
             snprintf(line, l2 + 40, "%s %lld\n", path, (long long)v);
