@@ -32,8 +32,8 @@ typedef struct parsed {
 } parsed;
 
 typedef struct load_ctx {
-    parsed *p;
-    size_t n;
+    parsed *p; /* grown as sections appear (a reload of a few tenants stays small) */
+    size_t n, cap;
     char err[256];
 } load_ctx;
 
@@ -136,6 +136,21 @@ static int on_entry(void *user, const char *section, const char *name, const cha
         if (lc->n == PG_TENANTS_MAX) {
             snprintf(lc->err, sizeof lc->err, "more than %d tenants", PG_TENANTS_MAX);
             return 0;
+        }
+        if (lc->n == lc->cap) { /* moved by hand: the old block holds secrets and is wiped */
+            size_t cap = lc->cap ? 2 * lc->cap : 4;
+            parsed *m = calloc(cap, sizeof *m);
+            if (m == NULL) {
+                snprintf(lc->err, sizeof lc->err, "out of memory");
+                return 0;
+            }
+            if (lc->n > 0) {
+                memcpy(m, lc->p, lc->n * sizeof *m);
+                OPENSSL_cleanse(lc->p, lc->n * sizeof *lc->p);
+            }
+            free(lc->p);
+            lc->p = m;
+            lc->cap = cap;
         }
         p = &lc->p[lc->n++];
         memset(p, 0, sizeof *p);
@@ -266,7 +281,8 @@ static int finish(pg_tenants *ts, load_ctx *lc, int line, const char *name, int6
     }
     rc = PG_OK;
 out:
-    OPENSSL_cleanse(lc->p, sizeof *lc->p * PG_TENANTS_MAX);
+    if (lc->p != NULL)
+        OPENSSL_cleanse(lc->p, sizeof *lc->p * lc->cap);
     free(lc->p);
     return rc;
 }
@@ -274,11 +290,7 @@ out:
 int pg_tenants_load_string(pg_tenants *ts, const char *text, const char *name, int64_t now_ns, char *err,
                            size_t errlen)
 {
-    load_ctx lc = {.p = calloc(PG_TENANTS_MAX, sizeof(parsed))};
-    if (lc.p == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return PG_ENOMEM;
-    }
+    load_ctx lc = {0};
     int line = ini_parse_string(text, on_entry, &lc);
     return finish(ts, &lc, line, name, now_ns, err, errlen);
 }
@@ -300,12 +312,7 @@ int pg_tenants_load_file(pg_tenants *ts, const char *path, int64_t now_ns, char 
         close(fd);
         return PG_EINVAL;
     }
-    load_ctx lc = {.p = calloc(PG_TENANTS_MAX, sizeof(parsed))};
-    if (lc.p == NULL) {
-        fclose(f);
-        snprintf(err, errlen, "out of memory");
-        return PG_ENOMEM;
-    }
+    load_ctx lc = {0};
     int line = ini_parse_file(f, on_entry, &lc);
     fclose(f);
     return finish(ts, &lc, line, path, now_ns, err, errlen);
