@@ -11,9 +11,11 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/adapters/libuv.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 typedef enum { R_DOWN, R_CONNECTING, R_READY } rstate;
 
@@ -24,10 +26,11 @@ struct pg_redis {
     redisAsyncContext *ac;
     rstate state;
     uv_timer_t timer; /* connect deadline or reconnect delay */
+    uv_timer_t watch; /* the idle check (watch_connection) */
     uint64_t backoff_ms;
     unsigned silent; /* commands in a row that timed out with no reply in between */
     bool probing;    /* a PING was sent to tell a dead connection from a busy loop */
-    int open; /* our timer plus command timers */
+    int open; /* our two timers plus command timers */
     bool closing;
     void (*closed)(void *);
     void *closed_data;
@@ -50,6 +53,10 @@ typedef struct cmd {
 } cmd;
 
 static void connect_now(pg_redis *r);
+static void on_watch(uv_timer_t *t);
+
+/* How often an idle connection is checked (on_watch). */
+#define WATCH_MS 1000
 
 /* ------------------------------------------------------------------ URL */
 
@@ -294,7 +301,10 @@ pg_redis *pg_redis_new(uv_loop_t *loop, const pg_redis_cfg *cfg, char *err, size
     explicit_bzero(r->cfg.password, sizeof r->cfg.password); /* kept once, in url */
     PG_CHECK_UV(uv_timer_init(loop, &r->timer));
     r->timer.data = r;
-    r->open = 1;
+    PG_CHECK_UV(uv_timer_init(loop, &r->watch));
+    r->watch.data = r;
+    PG_CHECK_UV(uv_timer_start(&r->watch, on_watch, WATCH_MS, WATCH_MS));
+    r->open = 2;
     r->st.reconnects = 0;
     connect_now(r);
     r->st.reconnects = 0; /* the first connection is not a reconnect */
@@ -324,12 +334,9 @@ static void on_cmd_timer_closed(uv_handle_t *h)
 static cmd *send_cmd(pg_redis *r, int argc, const char **argv, const size_t *lens, pg_redis_get_cb cb,
                      pg_redis_ints_cb ints_cb, void *ctx);
 
-/* A connection that stopped answering: hiredis's libuv adapter ignores poll errors, so a socket
- * reset by a server that went away (while commands were unread) is never read or written again,
- * and nothing else would ever notice. Dropping it answers its commands and reconnects. */
-static void drop_silent_connection(pg_redis *r)
+/* Dropping a connection answers its commands (NULL replies) and reconnects. */
+static void drop_connection(pg_redis *r)
 {
-    pg_log(PG_LOG_WARN, "redis: no reply to %u commands in a row nor to a PING; dropping the connection", r->silent);
     redisAsyncContext *ac = r->ac;
     r->silent = 0;
     redisAsyncFree(ac); /* pending commands get NULL replies; on_disconnect runs and reconnects */
@@ -337,6 +344,33 @@ static void drop_silent_connection(pg_redis *r)
         r->ac = NULL;
         schedule_reconnect(r);
     }
+}
+
+/* A connection that stopped answering: hiredis's libuv adapter ignores poll errors, so a socket
+ * reset by a server that went away (while commands were unread) is never read or written again,
+ * and nothing else would ever notice. */
+static void drop_silent_connection(pg_redis *r)
+{
+    pg_log(PG_LOG_WARN, "redis: no reply to %u commands in a row nor to a PING; dropping the connection", r->silent);
+    drop_connection(r);
+}
+
+/* The idle check, every WATCH_MS: the same blind spot without commands. A server that went away
+ * while the connection was idle can leave it reset with no command to time out, and the gateway
+ * would call it connected until the next lookups failed one by one. A peek at the socket tells:
+ * end of stream or an error means it is gone; nothing to read (EAGAIN) or bytes waiting, alive. */
+static void on_watch(uv_timer_t *t)
+{
+    pg_redis *r = t->data;
+    if (r->closing || r->state != R_READY || r->ac == NULL)
+        return;
+    char b;
+    ssize_t n = recv(r->ac->c.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+        return;
+    pg_log(PG_LOG_WARN, "redis: connection lost while idle (%s); serving from the upstream until it is back",
+           n == 0 ? "closed" : strerror(errno));
+    drop_connection(r);
 }
 
 static void on_cmd_timeout(uv_timer_t *t)
@@ -520,6 +554,8 @@ void pg_redis_close(pg_redis *r, void (*done)(void *data), void *data)
     r->closed_data = data;
     PG_CHECK_UV(uv_timer_stop(&r->timer));
     uv_close((uv_handle_t *)&r->timer, on_timer_closed);
+    PG_CHECK_UV(uv_timer_stop(&r->watch));
+    uv_close((uv_handle_t *)&r->watch, on_timer_closed);
     if (r->ac != NULL) {
         redisAsyncContext *ac = r->ac;
         /* Pending commands get their callbacks with NULL replies; on_disconnect runs if connected. */

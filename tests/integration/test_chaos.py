@@ -168,6 +168,9 @@ class Chaos(unittest.TestCase):
             def restart_redis():
                 nonlocal redis
                 redis = Redis(port=redis.port)
+                # The gateway's reconnect backoff grew while Redis was dead: the next phases are
+                # only about Redis again once it is back in use.
+                wait_for(lambda: metrics(gw.port)["profgate_redis_connected"] == 1, 30, "Redis reconnected")
 
             injected = {}
 
@@ -201,7 +204,10 @@ class Chaos(unittest.TestCase):
                 print(f"  {fault}: {dict(sorted(t.items()))}", flush=True)
             self.assertEqual(load.problems, [], "\n".join(load.problems[:20]))
             for fault, t in load.tally.items():
-                self.assertGreater(t.get(200, 0), 0, f"no 200 while '{fault}'")
+                # Without an upstream, 200s need every bucket of the range in Redis, which was
+                # emptied by its restart and refilled only by the answers since: not a given.
+                if fault != "upstream killed":
+                    self.assertGreater(t.get(200, 0), 0, f"no 200 while '{fault}'")
             self.assertIsNone(gw.proc.poll(), "the gateway died")
             self.assertEqual(get(gw.port, "/healthz").status, 200)
 
