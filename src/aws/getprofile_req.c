@@ -287,6 +287,15 @@ int pg_getprofile_parse(pg_slice raw_group, pg_slice query, const char *accept, 
     return pg_accept_parse(accept, accept_len, &out->format, err);
 }
 
+bool pg_counter_name_ok(const char *s, size_t len)
+{
+    bool ok = len > 0 && len <= PG_COUNTER_MAX;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+             s[i] == '_';
+    return ok;
+}
+
 int pg_view_parse(pg_slice raw_group, pg_slice query, pg_getprofile_req *out, pg_apierr *err)
 {
     if (pg_getprofile_parse(raw_group, query, NULL, 0, out, err) != PG_OK)
@@ -310,11 +319,7 @@ int pg_view_parse(pg_slice raw_group, pg_slice query, pg_getprofile_req *out, pg
     }
     if (pg_query_param(query, "counter", v, sizeof v, &bad)) {
         size_t n = bad ? 0 : strlen(v);
-        bool ok = n > 0;
-        for (size_t i = 0; ok && i < n; i++)
-            ok = (v[i] >= 'A' && v[i] <= 'Z') || (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') ||
-                 v[i] == '_';
-        if (!ok) {
+        if (!pg_counter_name_ok(v, n)) {
             pg_apierr_set(err, PG_AE_VALIDATION,
                           "counter must be a counter's name (letters, digits and '_', at most %d), such as WALL_TIME",
                           PG_COUNTER_MAX);

@@ -59,6 +59,22 @@ static bool unreserved(unsigned char c)
            c == '_' || c == '~';
 }
 
+/* SigV4's URI encoding: every byte but the unreserved ones as %XX with uppercase hex. */
+static int append_encoded(pg_buf *b, const char *s, size_t n)
+{
+    int rc = PG_OK;
+    for (size_t i = 0; rc == PG_OK && i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (unreserved(ch)) {
+            rc = pg_buf_append(b, &s[i], 1);
+        } else {
+            char esc[3] = {'%', "0123456789ABCDEF"[ch >> 4], "0123456789ABCDEF"[ch & 15]};
+            rc = pg_buf_append(b, esc, 3);
+        }
+    }
+    return rc;
+}
+
 /* botocore: quote(remove_dot_segments(path), safe='/~'). */
 static int canonical_uri(pg_buf *b, pg_slice path)
 {
@@ -89,15 +105,7 @@ static int canonical_uri(pg_buf *b, pg_slice path)
     for (size_t k = 0; rc == PG_OK && k < n; k++) {
         if (k > 0)
             rc = pg_buf_append(b, "/", 1);
-        for (size_t c = 0; rc == PG_OK && c < segs[k].len; c++) {
-            unsigned char ch = (unsigned char)segs[k].p[c];
-            if (unreserved(ch)) {
-                rc = pg_buf_append(b, &segs[k].p[c], 1);
-            } else {
-                char esc[3] = {'%', "0123456789ABCDEF"[ch >> 4], "0123456789ABCDEF"[ch & 15]};
-                rc = pg_buf_append(b, esc, 3);
-            }
-        }
+        rc = append_encoded(b, segs[k].p, segs[k].len);
     }
     if (rc == PG_OK && n > 0 && path.p[path.len - 1] == '/')
         rc = pg_buf_append(b, "/", 1);
@@ -132,17 +140,7 @@ static int encode_component(pg_buf *b, pg_slice raw, char *scratch)
         s = raw.p;
         n = raw.len;
     }
-    int rc = PG_OK;
-    for (size_t i = 0; rc == PG_OK && i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (unreserved(ch)) {
-            rc = pg_buf_append(b, &s[i], 1);
-        } else {
-            char esc[3] = {'%', "0123456789ABCDEF"[ch >> 4], "0123456789ABCDEF"[ch & 15]};
-            rc = pg_buf_append(b, esc, 3);
-        }
-    }
-    return rc;
+    return append_encoded(b, s, n);
 }
 
 /* The query as AWS canonicalizes it, whatever form the client sent it in: split on '&', each pair

@@ -429,11 +429,7 @@ static void counter_header(gpreq *g, uint32_t counter)
 {
     size_t len;
     const char *name = pg_strtab_get(&g->acc.strs, counter, &len);
-    bool ok = len > 0 && len <= PG_COUNTER_MAX;
-    for (size_t i = 0; ok && i < len; i++)
-        ok = (name[i] >= 'A' && name[i] <= 'Z') || (name[i] >= 'a' && name[i] <= 'z') ||
-             (name[i] >= '0' && name[i] <= '9') || name[i] == '_';
-    if (ok) {
+    if (pg_counter_name_ok(name, len)) {
         memcpy(g->counter, name, len);
         g->counter[len] = '\0';
     }

@@ -34,8 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (pg_view_parse(group, q, &r, &err) == PG_OK) {
         PG_ASSERT(r.format == PG_FMT_JSON || r.format == PG_FMT_ION || r.format == PG_FMT_COLLAPSED ||
                   r.format == PG_FMT_PPROF);
-        for (const char *c = r.counter; *c; c++)
-            PG_ASSERT((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_');
+        PG_ASSERT(r.counter[0] == '\0' || pg_counter_name_ok(r.counter, strlen(r.counter)));
     }
     if (pg_profile_query_parse(q, &r, &err) != PG_OK)
         return 0;

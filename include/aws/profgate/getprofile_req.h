@@ -51,6 +51,10 @@ int pg_group_validate(const char *name, size_t len, pg_apierr *err);
 int pg_getprofile_parse(pg_slice raw_group, pg_slice query, const char *accept, size_t accept_len,
                         pg_getprofile_req *out, pg_apierr *err);
 
+/** Whether len bytes at s are a counter name as the view route takes it: letters, digits and
+ *  '_', 1 to PG_COUNTER_MAX (also what may go into X-Profgate-Counter). */
+bool pg_counter_name_ok(const char *s, size_t len);
+
 /**
  * Parses a request of profgate's own route for the same profile in other formats,
  * GET /_profgate/profile/{group}: GetProfile's parameters, validated as AWS does, plus
