@@ -105,7 +105,7 @@ static int canonical_uri(pg_buf *b, pg_slice path)
     for (size_t k = 0; rc == PG_OK && k < n; k++) {
         if (k > 0)
             rc = pg_buf_append(b, "/", 1);
-        rc = append_encoded(b, segs[k].p, segs[k].len);
+        rc = rc ?: append_encoded(b, segs[k].p, segs[k].len);
     }
     if (rc == PG_OK && n > 0 && path.p[path.len - 1] == '/')
         rc = pg_buf_append(b, "/", 1);
