@@ -25,7 +25,7 @@ struct pg_fwriter {
     size_t nkids, kids_cap;
     level *lv;
     size_t nlv, lv_cap;
-    uint32_t *stack; /* subtree sums at the depth limit */
+    uint32_t *stack; /* pg_profile_subtree_counts's scratch (frames at the depth limit) */
     size_t stack_cap;
     pg_buf path;     /* "a;b;c": the frames of the current path, made safe */
     bool root_done;
@@ -123,28 +123,6 @@ static int push_level(pg_fwriter *w, uint32_t node)
     return rc;
 }
 
-/* A frame at the depth limit carries its whole subtree's count (as the JSON answer folds it). */
-static int subtree_count(pg_fwriter *w, uint32_t node, double *out)
-{
-    const pg_profile *p = w->p;
-    size_t n = 0;
-    double sum = 0;
-    if (!pg_grow((void **)&w->stack, &w->stack_cap, 1, sizeof *w->stack))
-        return PG_ENOMEM;
-    w->stack[n++] = node;
-    while (n > 0) {
-        uint32_t x = w->stack[--n];
-        sum += pg_profile_self_count(p, x, w->counter);
-        for (uint32_t c = p->nodes[x].first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling) {
-            if (!pg_grow((void **)&w->stack, &w->stack_cap, n + 1, sizeof *w->stack))
-                return PG_ENOMEM;
-            w->stack[n++] = c;
-        }
-    }
-    *out = sum;
-    return PG_OK;
-}
-
 static int put_line(pg_fwriter *w, uint32_t node, double value, pg_buf *out)
 {
     const pg_profile *p = w->p;
@@ -206,7 +184,7 @@ int pg_fwriter_step(pg_fwriter *w, pg_buf *out, size_t budget, bool *done)
         bool at_limit = w->max_depth != 0 && w->nlv >= w->max_depth; /* node's depth is nlv */
         double v;
         if (at_limit)
-            rc = subtree_count(w, node, &v);
+            rc = pg_profile_subtree_counts(p, node, &w->counter, 1, &v, &w->stack, &w->stack_cap);
         else
             v = pg_profile_self_count(p, node, w->counter);
         if (rc == PG_OK && v != 0)

@@ -21,6 +21,7 @@ static const char *const extra[EX_N] = {"count", "wall", "nanoseconds"};
 
 #define MAX_TYPES 64
 #define BATCH 256 /* elements per packed step */
+#define STACKS_CAP (BATCH * 64) /* location ids per step (deeper stacks start the next step) */
 
 struct pg_ppwriter {
     const pg_profile *p;
@@ -37,6 +38,10 @@ struct pg_ppwriter {
     uint32_t *sub;       /* subtree walk at the depth limit */
     size_t sub_cap;
     int64_t *values;
+    /* A step's buffers, allocated once: its samples' values and stacks, its strings' copies. */
+    int64_t *batch_values;  /* BATCH * MAX_TYPES */
+    uint64_t *batch_stacks; /* STACKS_CAP location ids */
+    pg_buf batch_strs;      /* NUL-terminated copies */
 };
 
 static int64_t str_index(uint32_t id)
@@ -76,6 +81,9 @@ void pg_ppwriter_free(pg_ppwriter *w)
     free(w->is_name);
     free(w->sub);
     free(w->values);
+    free(w->batch_values);
+    free(w->batch_stacks);
+    pg_buf_free(&w->batch_strs);
     free(w);
 }
 
@@ -91,7 +99,11 @@ int pg_ppwriter_new(const pg_profile *p, uint32_t default_counter, uint32_t max_
     w->fn_line = calloc(ns, sizeof *w->fn_line);
     w->is_name = calloc(ns, sizeof *w->is_name);
     w->values = calloc(MAX_TYPES, sizeof *w->values);
-    if (w->fn_file == NULL || w->fn_line == NULL || w->is_name == NULL || w->values == NULL) {
+    w->batch_values = malloc(BATCH * MAX_TYPES * sizeof *w->batch_values);
+    w->batch_stacks = malloc(STACKS_CAP * sizeof *w->batch_stacks);
+    pg_buf_init(&w->batch_strs, (size_t)1 << 30);
+    if (w->fn_file == NULL || w->fn_line == NULL || w->is_name == NULL || w->values == NULL ||
+        w->batch_values == NULL || w->batch_stacks == NULL) {
         pg_ppwriter_free(w);
         return PG_ENOMEM;
     }
@@ -155,39 +167,37 @@ static int step_strings(pg_ppwriter *w, pg_buf *out)
     const pg_profile *p = w->p;
     uint32_t total = p->strs.n + 1 + EX_N;
     char *strs[BATCH];
-    char *copies[BATCH];
-    size_t n = 0, ncopies = 0;
+    size_t at[BATCH]; /* offsets into batch_strs (which may move while it grows), or SIZE_MAX */
+    size_t n = 0;
     int rc = PG_OK;
     /* protobuf-c packs NUL-terminated strings; a profile's strings are length-delimited, so each is
      * copied with its terminator. A NUL inside a name (never in practice) ends it early. */
+    pg_buf_reset(&w->batch_strs);
     while (w->next < total && n < BATCH && rc == PG_OK) {
         uint32_t i = w->next++;
+        at[n] = SIZE_MAX;
         if (i == 0) {
-            strs[n++] = (char *)"";
+            strs[n] = (char *)"";
         } else if (i <= p->strs.n) {
             size_t len;
             const char *s = pg_strtab_get(&p->strs, i - 1, &len);
-            char *c = malloc(len + 1);
-            if (c == NULL) {
-                rc = PG_ENOMEM;
-                break;
-            }
-            memcpy(c, s, len);
-            c[len] = '\0';
-            copies[ncopies++] = c;
-            strs[n++] = c;
+            at[n] = w->batch_strs.len;
+            rc = pg_buf_append(&w->batch_strs, s, len);
+            rc = rc ?: pg_buf_append(&w->batch_strs, "", 1);
         } else {
-            strs[n++] = (char *)extra[i - p->strs.n - 1];
+            strs[n] = (char *)extra[i - p->strs.n - 1];
         }
+        n++;
     }
+    for (size_t k = 0; rc == PG_OK && k < n; k++)
+        if (at[k] != SIZE_MAX)
+            strs[k] = w->batch_strs.data + at[k];
     if (rc == PG_OK) {
         Perftools__Profiles__Profile msg = PERFTOOLS__PROFILES__PROFILE__INIT;
         msg.n_string_table = n;
         msg.string_table = strs;
         rc = pack(&msg, out);
     }
-    for (size_t i = 0; i < ncopies; i++)
-        free(copies[i]);
     if (rc == PG_OK && w->next == total) {
         w->stage = ST_FUNCTIONS;
         w->next = 0;
@@ -244,24 +254,13 @@ static int node_values(pg_ppwriter *w, uint32_t node, bool at_limit, bool *any)
 {
     const pg_profile *p = w->p;
     double sums[MAX_TYPES] = {0};
-    size_t n = 0;
-    if (!at_limit) {
+    if (at_limit) {
+        int rc = pg_profile_subtree_counts(p, node, w->types, w->ntypes, sums, &w->sub, &w->sub_cap);
+        if (rc != PG_OK)
+            return rc;
+    } else {
         for (size_t t = 0; t < w->ntypes; t++)
             sums[t] = pg_profile_self_count(p, node, w->types[t]);
-    } else {
-        if (!pg_grow((void **)&w->sub, &w->sub_cap, 1, sizeof *w->sub))
-            return PG_ENOMEM;
-        w->sub[n++] = node;
-        while (n > 0) {
-            uint32_t x = w->sub[--n];
-            for (size_t t = 0; t < w->ntypes; t++)
-                sums[t] += pg_profile_self_count(p, x, w->types[t]);
-            for (uint32_t c = p->nodes[x].first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling) {
-                if (!pg_grow((void **)&w->sub, &w->sub_cap, n + 1, sizeof *w->sub))
-                    return PG_ENOMEM;
-                w->sub[n++] = c;
-            }
-        }
     }
     *any = false;
     for (size_t t = 0; t < w->ntypes; t++) {
@@ -275,16 +274,10 @@ static int step_samples(pg_ppwriter *w, pg_buf *out)
 {
     const pg_profile *p = w->p;
     Perftools__Profiles__Sample ss[BATCH], *ssp[BATCH];
-    int64_t *vals = malloc(BATCH * w->ntypes * sizeof *vals + 1);
+    int64_t *vals = w->batch_values;
     /* Each sample's stack: leaf first, up to the top frame; all of a batch in one array. */
-    size_t stack_cap = BATCH * 64, used = 0;
-    uint64_t *stacks = malloc(stack_cap * sizeof *stacks);
-    if (vals == NULL || stacks == NULL) {
-        free(vals);
-        free(stacks);
-        return PG_ENOMEM;
-    }
-    size_t n = 0;
+    uint64_t *stacks = w->batch_stacks;
+    size_t used = 0, n = 0;
     int rc = PG_OK;
     while (rc == PG_OK && w->next < p->n && n < BATCH) {
         uint32_t node = w->next;
@@ -294,7 +287,7 @@ static int step_samples(pg_ppwriter *w, pg_buf *out)
             w->next++;
             continue; /* folded into its ancestor at the limit */
         }
-        if (used + nd->depth > stack_cap)
+        if (used + nd->depth > STACKS_CAP)
             break; /* this batch's stacks are full: the node starts the next step */
         w->next++;
         bool any;
@@ -323,8 +316,6 @@ static int step_samples(pg_ppwriter *w, pg_buf *out)
         msg.sample = ssp;
         rc = pack(&msg, out);
     }
-    free(vals);
-    free(stacks);
     if (rc == PG_OK && w->next >= p->n)
         w->stage = ST_DONE;
     return rc;

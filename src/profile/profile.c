@@ -116,6 +116,28 @@ double pg_profile_self_count(const pg_profile *p, uint32_t node, uint32_t counte
     return 0;
 }
 
+int pg_profile_subtree_counts(const pg_profile *p, uint32_t node, const uint32_t *counters, size_t n, double *sums,
+                              uint32_t **stack, size_t *cap)
+{
+    for (size_t i = 0; i < n; i++)
+        sums[i] = 0;
+    if (!pg_grow((void **)stack, cap, 1, sizeof **stack))
+        return PG_ENOMEM;
+    size_t sp = 0;
+    (*stack)[sp++] = node;
+    while (sp > 0) {
+        uint32_t x = (*stack)[--sp];
+        for (size_t i = 0; i < n; i++)
+            sums[i] += pg_profile_self_count(p, x, counters[i]);
+        for (uint32_t c = p->nodes[x].first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling) {
+            if (!pg_grow((void **)stack, cap, sp + 1, sizeof **stack))
+                return PG_ENOMEM;
+            (*stack)[sp++] = c;
+        }
+    }
+    return PG_OK;
+}
+
 size_t pg_profile_memory(const pg_profile *p)
 {
     /* Everything it holds, the carried metadata included (a cache must not count a value bomb

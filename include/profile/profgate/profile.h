@@ -82,6 +82,13 @@ int pg_profile_add_count(pg_profile *p, uint32_t node, const char *counter, size
 int pg_profile_add_count_id(pg_profile *p, uint32_t node, uint32_t counter_id, double v);
 /** The node's self count for counter (a string id), 0 when it has none. */
 double pg_profile_self_count(const pg_profile *p, uint32_t node, uint32_t counter);
+/**
+ * The counts of node's whole subtree (itself included) for n counters: sums[i] for counters[i].
+ * What a writer shows for a frame at its maxDepth limit. *stack (capacity *cap) is the caller's
+ * scratch space for the walk, grown as needed and kept for the next call. PG_ENOMEM.
+ */
+int pg_profile_subtree_counts(const pg_profile *p, uint32_t node, const uint32_t *counters, size_t n, double *sums,
+                              uint32_t **stack, size_t *cap);
 /** Sets the node's file unless it already has one (first non-null wins). */
 int pg_profile_set_file(pg_profile *p, uint32_t node, const char *file, size_t len);
 /** Widens the node's line range to include [min, max]. */
