@@ -31,50 +31,6 @@ struct pg_fwriter {
     bool root_done;
 };
 
-int pg_profile_pick_counter(const pg_profile *p, const char *name, size_t len, uint32_t *id)
-{
-    if (name != NULL) {
-        uint32_t c = pg_strtab_find(&p->strs, name, len);
-        for (uint32_t i = 0; c != PG_STR_NONE && i < p->n; i++)
-            for (uint32_t k = 0; k < p->nodes[i].ncounts; k++) /* its first ncounts pool slots */
-                if (p->pool[p->nodes[i].counts + k].counter == c) {
-                    *id = c;
-                    return PG_OK;
-                }
-        return PG_ENOTFOUND;
-    }
-    /* Totals per counter: profiles have a handful of counters, so a short list does. */
-    enum { MAXC = 64 };
-    uint32_t ids[MAXC];
-    double sums[MAXC];
-    size_t n = 0;
-    for (uint32_t i = 0; i < p->n; i++) {
-        const pg_pnode *nd = &p->nodes[i];
-        for (uint32_t k = 0; k < nd->ncounts; k++) {
-            const pg_count *c = &p->pool[nd->counts + k];
-            size_t j = 0;
-            while (j < n && ids[j] != c->counter)
-                j++;
-            if (j == n) {
-                if (n == MAXC)
-                    continue; /* beyond 64 counters the rest cannot be the default */
-                ids[n] = c->counter;
-                sums[n++] = 0;
-            }
-            sums[j] += c->value;
-        }
-    }
-    if (n == 0)
-        return PG_ENOTFOUND;
-    size_t best = 0;
-    for (size_t j = 1; j < n; j++)
-        if (sums[j] > sums[best] ||
-            (sums[j] == sums[best] && pg_strtab_cmp(&p->strs, ids[j], ids[best]) < 0))
-            best = j;
-    *id = ids[best];
-    return PG_OK;
-}
-
 static int cmp_name(const void *a, const void *b, void *ctx)
 {
     const pg_profile *p = ctx;

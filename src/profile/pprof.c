@@ -19,7 +19,7 @@ enum { ST_HEADER, ST_STRINGS, ST_FUNCTIONS, ST_SAMPLES, ST_DONE };
 enum { EX_COUNT, EX_WALL, EX_NANOSECONDS, EX_N };
 static const char *const extra[EX_N] = {"count", "wall", "nanoseconds"};
 
-#define MAX_TYPES 64
+#define MAX_TYPES PG_PROFILE_COUNTERS_MAX
 #define BATCH 256 /* elements per packed step */
 #define STACKS_CAP (BATCH * 64) /* location ids per step (deeper stacks start the next step) */
 
@@ -118,16 +118,7 @@ int pg_ppwriter_new(const pg_profile *p, uint32_t default_counter, uint32_t max_
             w->fn_line[nd->name] = nd->line_min;
     }
     /* The sample types: every counter that occurs, in byte order of name. */
-    for (uint32_t i = 0; i < p->n; i++) { /* a node's counts are its first ncounts pool slots */
-        for (uint32_t k = 0; k < p->nodes[i].ncounts; k++) {
-            uint32_t c = p->pool[p->nodes[i].counts + k].counter;
-            size_t j = 0;
-            while (j < w->ntypes && w->types[j] != c)
-                j++;
-            if (j == w->ntypes && w->ntypes < MAX_TYPES)
-                w->types[w->ntypes++] = c;
-        }
-    }
+    w->ntypes = pg_profile_counters(p, w->types, NULL, MAX_TYPES);
     qsort_r(w->types, w->ntypes, sizeof *w->types, cmp_counter, (void *)&p->strs);
     w->default_type = default_counter != PG_STR_NONE ? str_index(default_counter) : 0;
     *out = w;

@@ -116,6 +116,56 @@ double pg_profile_self_count(const pg_profile *p, uint32_t node, uint32_t counte
     return 0;
 }
 
+size_t pg_profile_counters(const pg_profile *p, uint32_t *ids, double *totals, size_t max)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < p->n; i++) { /* a node's counts are its first ncounts pool slots */
+        const pg_pnode *nd = &p->nodes[i];
+        for (uint32_t k = 0; k < nd->ncounts; k++) {
+            const pg_count *c = &p->pool[nd->counts + k];
+            size_t j = 0;
+            while (j < n && ids[j] != c->counter)
+                j++;
+            if (j == n) {
+                if (n == max)
+                    continue; /* past max counters the rest are left out */
+                ids[n] = c->counter;
+                if (totals)
+                    totals[n] = 0;
+                n++;
+            }
+            if (totals)
+                totals[j] += c->value;
+        }
+    }
+    return n;
+}
+
+int pg_profile_pick_counter(const pg_profile *p, const char *name, size_t len, uint32_t *id)
+{
+    if (name != NULL) { /* any node's own counts holding it, however many counters there are */
+        uint32_t c = pg_strtab_find(&p->strs, name, len);
+        for (uint32_t i = 0; c != PG_STR_NONE && i < p->n; i++)
+            for (uint32_t k = 0; k < p->nodes[i].ncounts; k++)
+                if (p->pool[p->nodes[i].counts + k].counter == c) {
+                    *id = c;
+                    return PG_OK;
+                }
+        return PG_ENOTFOUND;
+    }
+    uint32_t ids[PG_PROFILE_COUNTERS_MAX];
+    double sums[PG_PROFILE_COUNTERS_MAX];
+    size_t n = pg_profile_counters(p, ids, sums, PG_PROFILE_COUNTERS_MAX);
+    if (n == 0)
+        return PG_ENOTFOUND;
+    size_t best = 0;
+    for (size_t j = 1; j < n; j++)
+        if (sums[j] > sums[best] || (sums[j] == sums[best] && pg_strtab_cmp(&p->strs, ids[j], ids[best]) < 0))
+            best = j;
+    *id = ids[best];
+    return PG_OK;
+}
+
 int pg_profile_subtree_counts(const pg_profile *p, uint32_t node, const uint32_t *counters, size_t n, double *sums,
                               uint32_t **stack, size_t *cap)
 {

@@ -5,8 +5,8 @@
  *
  *     com.example.Main.main;com.example.Worker.loop 40
  *
- * One counter per output (folded stacks have one value per line), chosen by name, or the one
- * with the largest total. Paths come in depth-first order, children in byte order of name (as
+ * One counter per output (folded stacks have one value per line; pg_profile_pick_counter chooses
+ * it). Paths come in depth-first order, children in byte order of name (as
  * the JSON writer's). A ';' inside a frame name becomes '|', a line break a space, so that every
  * line parses back. maxDepth folds as the JSON answer does: a frame at the limit carries its whole
  * subtree's count. Pure and resumable, like pg_pwriter.
@@ -15,10 +15,6 @@
 #define PG_FOLDED_H
 
 #include "profgate/profile.h"
-
-/** The counter named name (len bytes), or with name NULL the counter with the largest total
- *  (ties: the first in byte order). PG_OK with *id, PG_ENOTFOUND when the profile has none. */
-int pg_profile_pick_counter(const pg_profile *p, const char *name, size_t len, uint32_t *id);
 
 typedef struct pg_fwriter pg_fwriter;
 /** A writer of p's folded stacks for counter (a string id of p->strs); max_depth 0: unlimited. */

@@ -82,6 +82,17 @@ int pg_profile_add_count(pg_profile *p, uint32_t node, const char *counter, size
 int pg_profile_add_count_id(pg_profile *p, uint32_t node, uint32_t counter_id, double v);
 /** The node's self count for counter (a string id), 0 when it has none. */
 double pg_profile_self_count(const pg_profile *p, uint32_t node, uint32_t counter);
+/* The most counters a profile's listing holds; profiles have a handful (RUNNABLE, WALL_TIME, ...). */
+#define PG_PROFILE_COUNTERS_MAX 64
+
+/** The distinct counters the nodes' counts use (at most max, first seen first), with each one's
+ *  total over the profile when totals is not NULL; their number. */
+size_t pg_profile_counters(const pg_profile *p, uint32_t *ids, double *totals, size_t max);
+
+/** The counter named name (len bytes), or with name NULL the counter with the largest total
+ *  (ties: the first in byte order). PG_OK with *id, PG_ENOTFOUND when the profile has none. */
+int pg_profile_pick_counter(const pg_profile *p, const char *name, size_t len, uint32_t *id);
+
 /**
  * The counts of node's whole subtree (itself included) for n counters: sums[i] for counters[i].
  * What a writer shows for a frame at its maxDepth limit. *stack (capacity *cap) is the caller's
