@@ -79,9 +79,12 @@ http {{
             self.assertEqual(r.status, 200, r)
             direct = get(self.sim.port, self.path(), {"Accept": "application/json"})
             self.assertEqual(json.loads(r.body), json.loads(direct.body))
-            with open(os.path.join(self.dir, "access.log")) as f:
-                lines = [l for l in f.read().splitlines() if "/profilingGroups/tls/" in l]
-            self.assertTrue(lines)
+            def logged():
+                # nginx writes its access log as it finishes the request, which may be just after
+                # the client has the answer: wait for the line rather than read once.
+                with open(os.path.join(self.dir, "access.log")) as f:
+                    return [l for l in f.read().splitlines() if "/profilingGroups/tls/" in l]
+            lines = wait_for(logged, 10, "nginx's access log line")
             self.assertTrue(all(l.startswith("HTTP/2.0 200") for l in lines), lines)
         finally:
             self.assertEqual(gw.stop(), 0)
