@@ -17,6 +17,7 @@ const char *pg_format_content_type(pg_format f)
     case PG_FMT_JSON: return "application/json";
     case PG_FMT_COLLAPSED: return "text/plain; charset=utf-8";
     case PG_FMT_PPROF: return "application/octet-stream"; /* gzip-compressed profile.proto, as pprof serves it */
+    case PG_FMT_SPEEDSCOPE: return "application/json";
     case PG_FMT_ION: break;
     }
     return "application/x-amzn-ion";
@@ -262,11 +263,9 @@ int pg_profile_query_parse(pg_slice query, pg_getprofile_req *out, pg_apierr *er
     return PG_OK;
 }
 
-int pg_getprofile_parse(pg_slice raw_group, pg_slice query, const char *accept, size_t accept_len,
-                        pg_getprofile_req *out, pg_apierr *err)
+/* The path's group, decoded and validated; the service checks it before the query. */
+static int parse_group(pg_slice raw_group, pg_getprofile_req *out, pg_apierr *err)
 {
-    memset(out, 0, sizeof *out);
-    /* The group is checked first, as the service validates the path before the query. */
     char gbuf[3 * (PG_GROUP_MAX + 1)];
     size_t glen;
     if (raw_group.len >= sizeof gbuf)
@@ -281,7 +280,15 @@ int pg_getprofile_parse(pg_slice raw_group, pg_slice query, const char *accept, 
     memcpy(out->group, gbuf, glen);
     out->group[glen] = '\0';
     out->group_len = glen;
+    return PG_OK;
+}
 
+int pg_getprofile_parse(pg_slice raw_group, pg_slice query, const char *accept, size_t accept_len,
+                        pg_getprofile_req *out, pg_apierr *err)
+{
+    memset(out, 0, sizeof *out);
+    if (parse_group(raw_group, out, err) != PG_OK)
+        return PG_EINVAL;
     if (pg_profile_query_parse(query, out, err) != PG_OK)
         return PG_EINVAL;
     return pg_accept_parse(accept, accept_len, &out->format, err);
@@ -296,27 +303,11 @@ bool pg_counter_name_ok(const char *s, size_t len)
     return ok;
 }
 
-int pg_view_parse(pg_slice raw_group, pg_slice query, pg_getprofile_req *out, pg_apierr *err)
+/* counter=, when given: a counter's name. */
+static int parse_counter(pg_slice query, pg_getprofile_req *out, pg_apierr *err)
 {
-    if (pg_getprofile_parse(raw_group, query, NULL, 0, out, err) != PG_OK)
-        return PG_EINVAL;
-    static const struct {
-        const char *name;
-        pg_format f;
-    } formats[] = {{"json", PG_FMT_JSON}, {"ion", PG_FMT_ION}, {"collapsed", PG_FMT_COLLAPSED}, {"pprof", PG_FMT_PPROF}};
     char v[PG_COUNTER_MAX + 1];
     bool bad = false;
-    out->format = PG_FMT_JSON;
-    if (pg_query_param(query, "format", v, sizeof v, &bad)) {
-        size_t i = 0;
-        while (!bad && i < PG_ARRAY_LEN(formats) && strcmp(v, formats[i].name) != 0)
-            i++;
-        if (bad || i == PG_ARRAY_LEN(formats)) {
-            pg_apierr_set(err, PG_AE_VALIDATION, "format must be one of json, ion, collapsed, pprof");
-            return PG_EINVAL;
-        }
-        out->format = formats[i].f;
-    }
     if (pg_query_param(query, "counter", v, sizeof v, &bad)) {
         size_t n = bad ? 0 : strlen(v);
         if (!pg_counter_name_ok(v, n)) {
@@ -327,5 +318,84 @@ int pg_view_parse(pg_slice raw_group, pg_slice query, pg_getprofile_req *out, pg
         }
         memcpy(out->counter, v, n + 1);
     }
+    return PG_OK;
+}
+
+int pg_view_parse(pg_slice raw_group, pg_slice query, pg_getprofile_req *out, pg_apierr *err)
+{
+    if (pg_getprofile_parse(raw_group, query, NULL, 0, out, err) != PG_OK)
+        return PG_EINVAL;
+    static const struct {
+        const char *name;
+        pg_format f;
+    } formats[] = {{"json", PG_FMT_JSON},
+                   {"ion", PG_FMT_ION},
+                   {"collapsed", PG_FMT_COLLAPSED},
+                   {"pprof", PG_FMT_PPROF},
+                   {"speedscope", PG_FMT_SPEEDSCOPE}};
+    char v[PG_COUNTER_MAX + 1];
+    bool bad = false;
+    out->format = PG_FMT_JSON;
+    if (pg_query_param(query, "format", v, sizeof v, &bad)) {
+        size_t i = 0;
+        while (!bad && i < PG_ARRAY_LEN(formats) && strcmp(v, formats[i].name) != 0)
+            i++;
+        if (bad || i == PG_ARRAY_LEN(formats)) {
+            pg_apierr_set(err, PG_AE_VALIDATION, "format must be one of json, ion, collapsed, pprof, speedscope");
+            return PG_EINVAL;
+        }
+        out->format = formats[i].f;
+    }
+    return parse_counter(query, out, err);
+}
+
+/* One range of the diff route: "START/END", two timestamps. */
+static int parse_interval(pg_slice query, const char *name, pg_getprofile_req *out, pg_apierr *err)
+{
+    char v[2 * VALUE_MAX], why[96];
+    bool bad = false;
+    if (!pg_query_param(query, name, v, sizeof v, &bad)) {
+        pg_apierr_set(err, PG_AE_VALIDATION,
+                      "%s is required: START/END, two ISO 8601 timestamps such as "
+                      "2026-11-30T00:00:00Z/2026-12-01T00:00:00Z",
+                      name);
+        return PG_EINVAL;
+    }
+    const char *slash = bad ? NULL : strchr(v, '/');
+    if (slash == NULL) {
+        pg_apierr_set(err, PG_AE_VALIDATION, "%s must be START/END, two ISO 8601 timestamps such as "
+                      "2026-11-30T00:00:00Z/2026-12-01T00:00:00Z", name);
+        return PG_EINVAL;
+    }
+    size_t slen = (size_t)(slash - v), elen = strlen(slash + 1);
+    if (pg_ts_parse(v, slen, &out->start_ns, why, sizeof why) != PG_OK ||
+        pg_ts_parse(slash + 1, elen, &out->end_ns, why, sizeof why) != PG_OK) {
+        pg_apierr_set(err, PG_AE_VALIDATION, "%s must be START/END, two ISO 8601 timestamps (%s)", name, why);
+        return PG_EINVAL;
+    }
+    out->has_start = out->has_end = true;
+    return PG_OK;
+}
+
+int pg_diff_parse(pg_slice raw_group, pg_slice query, pg_getprofile_req *base, pg_getprofile_req *head,
+                  pg_apierr *err)
+{
+    memset(base, 0, sizeof *base);
+    if (parse_group(raw_group, base, err) != PG_OK)
+        return PG_EINVAL;
+    static const char *const other[] = {"startTime", "endTime", "period"};
+    char v[8];
+    bool bad;
+    for (size_t i = 0; i < PG_ARRAY_LEN(other); i++)
+        if (pg_query_param(query, other[i], v, sizeof v, &bad)) {
+            pg_apierr_set(err, PG_AE_VALIDATION, "The diff route takes base and head ranges, not %s", other[i]);
+            return PG_EINVAL;
+        }
+    base->format = PG_FMT_JSON;
+    if (parse_counter(query, base, err) != PG_OK)
+        return PG_EINVAL;
+    *head = *base;
+    if (parse_interval(query, "base", base, err) != PG_OK || parse_interval(query, "head", head, err) != PG_OK)
+        return PG_EINVAL;
     return PG_OK;
 }

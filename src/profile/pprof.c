@@ -96,7 +96,7 @@ int pg_ppwriter_new(const pg_profile *p, uint32_t default_counter, uint32_t max_
     w->max_depth = max_depth;
     size_t ns = p->strs.n ? p->strs.n : 1;
     w->fn_file = malloc(ns * sizeof *w->fn_file);
-    w->fn_line = calloc(ns, sizeof *w->fn_line);
+    w->fn_line = malloc(ns * sizeof *w->fn_line);
     w->is_name = calloc(ns, sizeof *w->is_name);
     w->values = calloc(MAX_TYPES, sizeof *w->values);
     w->batch_values = malloc(BATCH * MAX_TYPES * sizeof *w->batch_values);
@@ -107,16 +107,9 @@ int pg_ppwriter_new(const pg_profile *p, uint32_t default_counter, uint32_t max_
         pg_ppwriter_free(w);
         return PG_ENOMEM;
     }
-    for (size_t i = 0; i < ns; i++)
-        w->fn_file[i] = PG_STR_NONE;
-    for (uint32_t i = 1; i < p->n; i++) {
-        const pg_pnode *nd = &p->nodes[i];
-        w->is_name[nd->name] = true;
-        if (w->fn_file[nd->name] == PG_STR_NONE && nd->file != PG_STR_NONE)
-            w->fn_file[nd->name] = nd->file;
-        if (w->fn_line[nd->name] == 0 && nd->has_line && nd->line_min > 0)
-            w->fn_line[nd->name] = nd->line_min;
-    }
+    pg_profile_frame_sources(p, w->fn_file, w->fn_line);
+    for (uint32_t i = 1; i < p->n; i++)
+        w->is_name[p->nodes[i].name] = true;
     /* The sample types: every counter that occurs, in byte order of name. */
     w->ntypes = pg_profile_counters(p, w->types, NULL, MAX_TYPES);
     qsort_r(w->types, w->ntypes, sizeof *w->types, cmp_counter, (void *)&p->strs);

@@ -188,6 +188,21 @@ int pg_profile_subtree_counts(const pg_profile *p, uint32_t node, const uint32_t
     return PG_OK;
 }
 
+void pg_profile_frame_sources(const pg_profile *p, uint32_t *file_of, int64_t *line_of)
+{
+    for (uint32_t i = 0; i < p->strs.n; i++) {
+        file_of[i] = PG_STR_NONE;
+        line_of[i] = 0;
+    }
+    for (uint32_t i = 1; i < p->n; i++) {
+        const pg_pnode *nd = &p->nodes[i];
+        if (file_of[nd->name] == PG_STR_NONE && nd->file != PG_STR_NONE)
+            file_of[nd->name] = nd->file;
+        if (line_of[nd->name] == 0 && nd->has_line && nd->line_min > 0)
+            line_of[nd->name] = nd->line_min;
+    }
+}
+
 size_t pg_profile_memory(const pg_profile *p)
 {
     /* Everything it holds, the carried metadata included (a cache must not count a value bomb

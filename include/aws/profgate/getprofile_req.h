@@ -15,7 +15,7 @@
 #define PG_PERIOD_TEXT_MAX 64
 
 /* Ion and JSON are AWS's; the others only profgate's own route answers (pg_view_parse). */
-typedef enum { PG_FMT_ION = 0, PG_FMT_JSON = 1, PG_FMT_COLLAPSED = 2, PG_FMT_PPROF = 3 } pg_format;
+typedef enum { PG_FMT_ION = 0, PG_FMT_JSON = 1, PG_FMT_COLLAPSED = 2, PG_FMT_PPROF = 3, PG_FMT_SPEEDSCOPE = 4 } pg_format;
 
 /* A counter name (RUNNABLE, WALL_TIME, ...) as the view route takes it. */
 #define PG_COUNTER_MAX 64
@@ -58,11 +58,21 @@ bool pg_counter_name_ok(const char *s, size_t len);
 /**
  * Parses a request of profgate's own route for the same profile in other formats,
  * GET /_profgate/profile/{group}: GetProfile's parameters, validated as AWS does, plus
- * format (json, the default, ion, collapsed or pprof) and counter (letters, digits and '_', at
+ * format (json, the default, ion, collapsed, pprof or speedscope) and counter (letters, digits and '_', at
  * most PG_COUNTER_MAX: which counter a one-value-per-sample format shows, and pprof's default
  * sample type). ValidationException else.
  */
 int pg_view_parse(pg_slice raw_group, pg_slice query, pg_getprofile_req *out, pg_apierr *err);
+
+/**
+ * Parses a request of profgate's diff route, GET /_profgate/diff/{group}: base=START/END and
+ * head=START/END, each two ISO 8601 timestamps as startTime and endTime take them (AWS's
+ * interval notation), and counter as the view route takes it. base and head get the group, their
+ * range, the counter and format JSON. startTime, endTime and period belong to the other routes
+ * and are refused here, as is a missing or malformed range: ValidationException.
+ */
+int pg_diff_parse(pg_slice raw_group, pg_slice query, pg_getprofile_req *base, pg_getprofile_req *head,
+                  pg_apierr *err);
 
 /**
  * Parses the query parameters (startTime, endTime, period, maxDepth) without the

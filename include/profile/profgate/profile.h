@@ -100,6 +100,10 @@ int pg_profile_pick_counter(const pg_profile *p, const char *name, size_t len, u
  */
 int pg_profile_subtree_counts(const pg_profile *p, uint32_t node, const uint32_t *counters, size_t n, double *sums,
                               uint32_t **stack, size_t *cap);
+/** For every name (string id) a frame has: the file (string id, else PG_STR_NONE) and the first line
+ *  (else 0) of the first node so named that has them, which is what the pprof and speedscope
+ *  writers show for the frame. file_of and line_of hold p->strs.n entries each. */
+void pg_profile_frame_sources(const pg_profile *p, uint32_t *file_of, int64_t *line_of);
 /** Sets the node's file unless it already has one (first non-null wins). */
 int pg_profile_set_file(pg_profile *p, uint32_t node, const char *file, size_t len);
 /** Widens the node's line range to include [min, max]. */

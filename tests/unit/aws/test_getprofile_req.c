@@ -182,6 +182,7 @@ static void test_view(void **state)
         {"format=ion&period=PT1H&counter=WALL_TIME", PG_FMT_ION, "WALL_TIME"},
         {"period=PT1H&format=json&counter=cpu_2", PG_FMT_JSON, "cpu_2"},
         {"period=PT1H&format=pprof", PG_FMT_PPROF, ""},
+        {"period=PT1H&format=speedscope&counter=RUNNABLE", PG_FMT_SPEEDSCOPE, "RUNNABLE"},
     };
     for (size_t i = 0; i < PG_ARRAY_LEN(good); i++) {
         pg_slice q = {good[i].query, strlen(good[i].query)};
@@ -195,7 +196,7 @@ static void test_view(void **state)
         const char *query, *msg;
     } refused[] = {
         {"period=banana&format=collapsed", "period"}, /* GetProfile's own checks come first */
-        {"period=PT1H&format=pprof2", "format must be one of json, ion, collapsed, pprof"},
+        {"period=PT1H&format=pprof2", "format must be one of json, ion, collapsed, pprof, speedscope"},
         {"period=PT1H&format=", "format must be one of"},
         {"period=PT1H&format=%ZZ", "format must be one of"},
         {"period=PT1H&counter=", "counter must be"},
@@ -213,13 +214,62 @@ static void test_view(void **state)
     }
     assert_string_equal(pg_format_content_type(PG_FMT_COLLAPSED), "text/plain; charset=utf-8");
     assert_string_equal(pg_format_content_type(PG_FMT_PPROF), "application/octet-stream");
+    assert_string_equal(pg_format_content_type(PG_FMT_SPEEDSCOPE), "application/json");
+}
+
+/* The diff route: two ranges in interval notation, a counter; the other routes' range parameters
+ * and any malformed range are refused with a message that says which. */
+static void test_diff(void **state)
+{
+    (void)state;
+    pg_getprofile_req b, h;
+    pg_apierr e;
+    pg_slice g = {"checkout-1", 10};
+    const char *q = "base=2026-11-30T00:00:00Z/2026-11-30T06:00:00Z&head=2026-12-01T00%3A00%3A00Z%2F2026-12-01T01:00:00Z"
+                    "&counter=WALL_TIME";
+    assert_int_equal(pg_diff_parse(g, (pg_slice){q, strlen(q)}, &b, &h, &e), PG_OK);
+    assert_string_equal(b.group, "checkout-1");
+    assert_string_equal(h.group, "checkout-1");
+    assert_true(b.has_start && b.has_end && !b.has_period && h.has_start && h.has_end);
+    int64_t day = INT64_C(86400) * PG_NS_PER_S;
+    assert_true(h.start_ns - b.start_ns == day);
+    assert_true(b.end_ns - b.start_ns == 6 * INT64_C(3600) * PG_NS_PER_S);
+    assert_true(h.end_ns - h.start_ns == INT64_C(3600) * PG_NS_PER_S);
+    assert_string_equal(b.counter, "WALL_TIME");
+    assert_string_equal(h.counter, "WALL_TIME");
+    assert_int_equal(b.format, PG_FMT_JSON);
+    static const struct {
+        const char *group, *query, *msg;
+    } refused[] = {
+        {"g", "head=2026-12-01T00:00:00Z/2026-12-01T01:00:00Z", "base is required"},
+        {"g", "base=2026-12-01T00:00:00Z/2026-12-01T01:00:00Z", "head is required"},
+        {"g", "base=2026-12-01T00:00:00Z&head=2026-12-01T00:00:00Z/2026-12-01T01:00:00Z", "base must be START/END"},
+        {"g", "base=2026-12-01T00:00:00Z/yesterday&head=2026-12-01T00:00:00Z/2026-12-01T01:00:00Z", "base must be"},
+        {"g", "base=/&head=2026-12-01T00:00:00Z/2026-12-01T01:00:00Z", "base must be"},
+        {"g", "base=2026-12-01T00:00:00Z/2026-12-01T01:00:00Z&head=2026-12-01T00:00:00Z/2026-12-01T01:00:00Z&period=PT1H",
+         "not period"},
+        {"g", "startTime=2026-12-01T00:00:00Z&endTime=2026-12-01T01:00:00Z", "not startTime"},
+        {"g", "base=2026-12-01T00:00:00Z/2026-12-01T01:00:00Z&head=2026-12-01T00:00:00Z/2026-12-01T01:00:00Z&counter=a;b",
+         "counter must be"},
+        {"bad%20group", "base=2026-12-01T00:00:00Z/2026-12-01T01:00:00Z&head=2026-12-01T00:00:00Z/2026-12-01T01:00:00Z",
+         "profilingGroupName"},
+    };
+    for (size_t i = 0; i < PG_ARRAY_LEN(refused); i++) {
+        pg_slice rg = {refused[i].group, strlen(refused[i].group)};
+        pg_slice rq = {refused[i].query, strlen(refused[i].query)};
+        if (pg_diff_parse(rg, rq, &b, &h, &e) == PG_OK)
+            fail_msg("accepted '%s'", refused[i].query);
+        assert_int_equal(e.kind, PG_AE_VALIDATION);
+        if (strstr(e.message, refused[i].msg) == NULL)
+            fail_msg("'%s': message '%s' lacks '%s'", refused[i].query, e.message, refused[i].msg);
+    }
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_combinations), cmocka_unit_test(test_values), cmocka_unit_test(test_echo_is_safe),
-        cmocka_unit_test(test_group),        cmocka_unit_test(test_accept),     cmocka_unit_test(test_view),
+        cmocka_unit_test(test_group),        cmocka_unit_test(test_accept),     cmocka_unit_test(test_view), cmocka_unit_test(test_diff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

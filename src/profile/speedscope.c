@@ -1,0 +1,267 @@
+/*
+ * speedscope.c: a profile in speedscope's file format (see speedscope.h). Stages: the head, the
+ * shared frames, then per counter a profile head, its samples, its weights and its end, then the
+ * tail. Samples and weights are two walks of the same tree in the same order (a sampled profile
+ * keeps them as parallel arrays); the walk is resumable at any node because it follows the tree's
+ * own links (first child, next sibling, parent) instead of keeping a stack.
+ */
+#include "profgate/speedscope.h"
+
+#include "profgate/jsonw.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { ST_HEAD, ST_FRAMES, ST_PROFILE, ST_SAMPLES, ST_WEIGHTS, ST_PROFILE_END, ST_TAIL, ST_DONE };
+
+#define MAX_TYPES PG_PROFILE_COUNTERS_MAX
+#define SCHEMA "https://www.speedscope.app/file-format-schema.json"
+
+struct pg_sswriter {
+    const pg_profile *p;
+    char *name;
+    uint32_t max_depth;
+    int stage;
+    uint32_t types[MAX_TYPES]; /* counter string ids, sorted by name */
+    double totals[MAX_TYPES];
+    size_t ntypes, type, active;
+    /* Frames: the name ids in first-seen order, and each name's frame index. */
+    uint32_t *frames, *frame_of;
+    uint32_t *file_of; /* per name: pg_profile_frame_sources */
+    int64_t *line_of;
+    uint32_t nframes, root_frame; /* root_frame: "(root)" when the root has counts, else PG_STR_NONE */
+    uint32_t next;                /* the next frame, or the walk's next node (PG_NODE_NONE: at the end) */
+    uint32_t *path;               /* a sample's frames, leaf first */
+    size_t path_cap;
+    uint32_t *sub; /* pg_profile_subtree_counts's scratch */
+    size_t sub_cap;
+    bool first; /* no element written yet in the current array */
+};
+
+static int cmp_counter(const void *a, const void *b, void *ctx)
+{
+    return pg_strtab_cmp(ctx, *(const uint32_t *)a, *(const uint32_t *)b);
+}
+
+void pg_sswriter_free(pg_sswriter *w)
+{
+    if (w == NULL)
+        return;
+    free(w->name);
+    free(w->frames);
+    free(w->frame_of);
+    free(w->file_of);
+    free(w->line_of);
+    free(w->path);
+    free(w->sub);
+    free(w);
+}
+
+static bool shown(const pg_sswriter *w, uint32_t node)
+{
+    return w->max_depth == 0 || w->p->nodes[node].depth <= w->max_depth;
+}
+
+int pg_sswriter_new(const pg_profile *p, const char *name, uint32_t default_counter, uint32_t max_depth,
+                    pg_sswriter **out)
+{
+    pg_sswriter *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return PG_ENOMEM;
+    w->p = p;
+    w->max_depth = max_depth;
+    w->name = strdup(name);
+    size_t ns = p->strs.n > 0 ? p->strs.n : 1;
+    w->frames = malloc((ns + 1) * sizeof *w->frames);
+    w->frame_of = malloc(ns * sizeof *w->frame_of);
+    w->file_of = malloc(ns * sizeof *w->file_of);
+    w->line_of = malloc(ns * sizeof *w->line_of);
+    if (w->name == NULL || w->frames == NULL || w->frame_of == NULL || w->file_of == NULL || w->line_of == NULL) {
+        pg_sswriter_free(w);
+        return PG_ENOMEM;
+    }
+    pg_profile_frame_sources(p, w->file_of, w->line_of);
+    for (size_t i = 0; i < ns; i++)
+        w->frame_of[i] = PG_STR_NONE;
+    for (uint32_t n = 1; n < p->n; n++) {
+        uint32_t id = p->nodes[n].name;
+        if (shown(w, n) && w->frame_of[id] == PG_STR_NONE) {
+            w->frame_of[id] = w->nframes;
+            w->frames[w->nframes++] = id;
+        }
+    }
+    w->root_frame = PG_STR_NONE;
+    if (p->nodes[PG_ROOT].ncounts > 0)
+        w->root_frame = w->nframes++; /* frames[] holds a name id only below it */
+    w->ntypes = pg_profile_counters(p, w->types, w->totals, MAX_TYPES);
+    /* Sorted by name, the totals with them. */
+    uint32_t unsorted[MAX_TYPES];
+    double tot[MAX_TYPES];
+    memcpy(unsorted, w->types, w->ntypes * sizeof *unsorted);
+    memcpy(tot, w->totals, w->ntypes * sizeof *tot);
+    qsort_r(w->types, w->ntypes, sizeof *w->types, cmp_counter, (void *)&p->strs);
+    for (size_t i = 0; i < w->ntypes; i++)
+        for (size_t j = 0; j < w->ntypes; j++)
+            if (unsorted[j] == w->types[i])
+                w->totals[i] = tot[j];
+    for (size_t i = 0; i < w->ntypes; i++)
+        if (w->types[i] == default_counter)
+            w->active = i;
+    *out = w;
+    return PG_OK;
+}
+
+/* The node after n in depth-first order among the shown ones; PG_NODE_NONE after the last. */
+static uint32_t walk_next(const pg_sswriter *w, uint32_t n)
+{
+    const pg_pnode *nodes = w->p->nodes;
+    if (nodes[n].first_child != PG_NODE_NONE && (w->max_depth == 0 || nodes[n].depth < w->max_depth))
+        return nodes[n].first_child;
+    while (n != PG_ROOT) {
+        if (nodes[n].next_sibling != PG_NODE_NONE)
+            return nodes[n].next_sibling;
+        n = nodes[n].parent;
+    }
+    return PG_NODE_NONE;
+}
+
+/* The node's value for the current counter: its self count, or its subtree's at the depth limit. */
+static int node_value(pg_sswriter *w, uint32_t n, double *v)
+{
+    uint32_t counter = w->types[w->type];
+    if (n != PG_ROOT && w->max_depth != 0 && w->p->nodes[n].depth == w->max_depth)
+        return pg_profile_subtree_counts(w->p, n, &counter, 1, v, &w->sub, &w->sub_cap);
+    *v = pg_profile_self_count(w->p, n, counter);
+    return PG_OK;
+}
+
+static int put_frame(pg_sswriter *w, uint32_t i, pg_buf *out)
+{
+    const pg_profile *p = w->p;
+    int rc = pg_buf_puts(out, i > 0 ? ",{\"name\":" : "{\"name\":");
+    if (i == w->root_frame)
+        return rc ?: pg_buf_puts(out, "\"(root)\"}");
+    uint32_t id = w->frames[i];
+    size_t len;
+    const char *name = pg_strtab_get(&p->strs, id, &len);
+    rc = rc ?: pg_json_str(out, name, len);
+    uint32_t file = w->file_of[id];
+    int64_t line = w->line_of[id];
+    if (file != PG_STR_NONE) {
+        const char *f = pg_strtab_get(&p->strs, file, &len);
+        rc = rc ?: pg_buf_puts(out, ",\"file\":");
+        rc = rc ?: pg_json_str(out, f, len);
+    }
+    if (line > 0)
+        rc = rc ?: pg_buf_printf(out, ",\"line\":%lld", (long long)line);
+    return rc ?: pg_buf_puts(out, "}");
+}
+
+/* A sample: the frames of n's path, root first. */
+static int put_sample(pg_sswriter *w, uint32_t n, pg_buf *out)
+{
+    const pg_pnode *nodes = w->p->nodes;
+    size_t depth = 0;
+    if (n == PG_ROOT) {
+        if (!pg_grow((void **)&w->path, &w->path_cap, 1, sizeof *w->path))
+            return PG_ENOMEM;
+        w->path[depth++] = w->root_frame;
+    }
+    for (uint32_t k = n; k != PG_ROOT; k = nodes[k].parent) {
+        if (!pg_grow((void **)&w->path, &w->path_cap, depth + 1, sizeof *w->path))
+            return PG_ENOMEM;
+        w->path[depth++] = w->frame_of[nodes[k].name];
+    }
+    int rc = pg_buf_puts(out, w->first ? "[" : ",[");
+    for (size_t i = depth; rc == PG_OK && i-- > 0;)
+        rc = pg_buf_printf(out, i + 1 < depth ? ",%u" : "%u", w->path[i]);
+    return rc ?: pg_buf_puts(out, "]");
+}
+
+static int put_head(pg_sswriter *w, pg_buf *out)
+{
+    int rc = pg_buf_puts(out, "{\"$schema\":\"" SCHEMA "\",\"exporter\":\"profgate\",\"name\":");
+    rc = rc ?: pg_json_cstr(out, w->name);
+    rc = rc ?: pg_buf_printf(out, ",\"activeProfileIndex\":%zu,\"shared\":{\"frames\":[", w->active);
+    return rc;
+}
+
+static int put_profile_head(pg_sswriter *w, pg_buf *out)
+{
+    size_t len;
+    const char *name = pg_strtab_get(&w->p->strs, w->types[w->type], &len);
+    int rc = pg_buf_puts(out, w->type > 0 ? ",{\"type\":\"sampled\",\"name\":" : "{\"type\":\"sampled\",\"name\":");
+    rc = rc ?: pg_json_str(out, name, len);
+    rc = rc ?: pg_buf_puts(out, ",\"unit\":\"none\",\"startValue\":0,\"endValue\":");
+    rc = rc ?: pg_emit_number_text(out, w->totals[w->type]);
+    return rc ?: pg_buf_puts(out, ",\"samples\":[");
+}
+
+int pg_sswriter_step(pg_sswriter *w, pg_buf *out, size_t budget, bool *done)
+{
+    int rc = PG_OK;
+    while (rc == PG_OK && w->stage != ST_DONE && out->len < budget) {
+        switch (w->stage) {
+        case ST_HEAD:
+            rc = put_head(w, out);
+            w->next = 0;
+            w->stage = ST_FRAMES;
+            break;
+        case ST_FRAMES:
+            if (w->next < w->nframes) {
+                rc = put_frame(w, w->next++, out);
+                break;
+            }
+            rc = pg_buf_puts(out, "]},\"profiles\":[");
+            w->type = 0;
+            w->stage = w->ntypes > 0 ? ST_PROFILE : ST_TAIL;
+            break;
+        case ST_PROFILE:
+            rc = put_profile_head(w, out);
+            w->next = PG_ROOT;
+            w->first = true;
+            w->stage = ST_SAMPLES;
+            break;
+        case ST_SAMPLES:
+        case ST_WEIGHTS: {
+            if (w->next == PG_NODE_NONE) {
+                if (w->stage == ST_SAMPLES) {
+                    rc = pg_buf_puts(out, "],\"weights\":[");
+                    w->next = PG_ROOT;
+                    w->first = true;
+                    w->stage = ST_WEIGHTS;
+                } else {
+                    w->stage = ST_PROFILE_END;
+                }
+                break;
+            }
+            uint32_t n = w->next;
+            w->next = walk_next(w, n);
+            double v;
+            rc = node_value(w, n, &v);
+            if (rc != PG_OK || v == 0)
+                break;
+            if (w->stage == ST_SAMPLES) {
+                rc = put_sample(w, n, out);
+            } else {
+                rc = w->first ? PG_OK : pg_buf_puts(out, ",");
+                rc = rc ?: pg_emit_number_text(out, v);
+            }
+            w->first = false;
+            break;
+        }
+        case ST_PROFILE_END:
+            rc = pg_buf_puts(out, "]}");
+            w->stage = ++w->type < w->ntypes ? ST_PROFILE : ST_TAIL;
+            break;
+        case ST_TAIL:
+            rc = pg_buf_puts(out, "]}\n");
+            w->stage = ST_DONE;
+            break;
+        default:
+            PG_UNREACHABLE();
+        }
+    }
+    *done = rc == PG_OK && w->stage == ST_DONE;
+    return rc;
+}
