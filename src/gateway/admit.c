@@ -72,6 +72,8 @@ static size_t held_by(const gpreq *g)
     if (g->spill_fd >= 0 && !g->spilling)
         return b; /* the tree is gone; the rest is in the file */
     b += pg_profile_memory(&g->acc);
+    if (g->has_base)
+        b += pg_profile_memory(&g->base);
     for (size_t r = 0; r < g->nruns; r++)
         if (g->runs[r].acc != NULL)
             b += pg_profile_memory(g->runs[r].acc);

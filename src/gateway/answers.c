@@ -83,7 +83,8 @@ static bool plan_immutable(const pg_plan *plan)
 
 bool gp_answer_cacheable(const gpreq *g)
 {
-    return pg_lru_capacity(g->gw->answers) > 0 && plan_immutable(&g->plan);
+    /* A diff's answer depends on two plans: not kept (its trees come from the caches anyway). */
+    return g->kind != GP_DIFF && pg_lru_capacity(g->gw->answers) > 0 && plan_immutable(&g->plan);
 }
 
 /* A repeat of an all-complete request: the stored answer, written without a copy. */

@@ -48,7 +48,7 @@ void gp_set_step(gpreq *g, gp_step next)
         [GP_VALIDATE] = {[GP_PLAN] = true, [GP_DONE] = true},
         [GP_PLAN] = {[GP_ADMIT] = true, [GP_FETCH] = true, [GP_DONE] = true},
         [GP_ADMIT] = {[GP_FETCH] = true, [GP_DONE] = true},
-        [GP_FETCH] = {[GP_ENCODE] = true, [GP_DONE] = true},
+        [GP_FETCH] = {[GP_ENCODE] = true, [GP_PLAN] = true /* a diff's head range */, [GP_DONE] = true},
         [GP_ENCODE] = {[GP_STREAM] = true, [GP_ABORTED] = true, [GP_DONE] = true},
         [GP_STREAM] = {[GP_PAUSED] = true, [GP_ABORTED] = true, [GP_DONE] = true},
         [GP_PAUSED] = {[GP_STREAM] = true, [GP_DONE] = true},
@@ -59,13 +59,17 @@ void gp_set_step(gpreq *g, gp_step next)
     g->step = next;
 }
 
-/* The answer's writer: JSON or Ion, folded stacks, or pprof. */
+/* The answer's writer: JSON or Ion, folded stacks, pprof, speedscope, or a diff. */
 static int writer_step(gpreq *g, pg_buf *out, size_t budget, bool *done)
 {
     if (g->fwriter != NULL)
         return pg_fwriter_step(g->fwriter, out, budget, done);
     if (g->ppwriter != NULL)
         return pg_ppwriter_step(g->ppwriter, out, budget, done);
+    if (g->sswriter != NULL)
+        return pg_sswriter_step(g->sswriter, out, budget, done);
+    if (g->dwriter != NULL)
+        return pg_dwriter_step(g->dwriter, out, budget, done);
     return pg_pwriter_step(g->writer, out, budget, done);
 }
 
@@ -77,6 +81,18 @@ static void writer_free(gpreq *g)
     g->fwriter = NULL;
     pg_ppwriter_free(g->ppwriter);
     g->ppwriter = NULL;
+    pg_sswriter_free(g->sswriter);
+    g->sswriter = NULL;
+    pg_dwriter_free(g->dwriter);
+    g->dwriter = NULL;
+}
+
+/* A diff's base tree, kept while the head's is built and encoded. */
+static void base_free(gpreq *g)
+{
+    if (g->has_base)
+        pg_profile_free(&g->base);
+    g->has_base = false;
 }
 
 /* The one place a request ends: everything it holds is released, and what it held in the
@@ -94,6 +110,7 @@ void gp_end_request(gpreq *g)
     pg_buf_free(&g->keep);
     gp_runs_free(g);
     pg_profile_free(&g->acc);
+    base_free(g);
     gp_free(g);
     if (gw->wait.n > 0)
         gw_admit_waiting(gw);
@@ -134,7 +151,8 @@ static void fail_limits(gpreq *g, int rc)
 void gp_headers_make(const gpreq *g, gp_headers *ph)
 {
     char s[PG_TS_FMT_MAX], e[PG_TS_FMT_MAX];
-    int n = snprintf(ph->buckets, sizeof ph->buckets, "total=%zu hit=%zu fetched=%zu coalesced=%zu", g->plan.n,
+    size_t total = g->planned + g->plan.n; /* a diff's counts cover both of its plans */
+    int n = snprintf(ph->buckets, sizeof ph->buckets, "total=%zu hit=%zu fetched=%zu coalesced=%zu", total,
                      g->hits, g->fetched, g->coalesced);
     PG_FMT_FITS(n, sizeof ph->buckets);
     pg_ts_format(g->plan.start_s * PG_NS_PER_S, s, sizeof s);
@@ -142,10 +160,17 @@ void gp_headers_make(const gpreq *g, gp_headers *ph)
     n = snprintf(ph->range, sizeof ph->range, "%s/%s", s, e);
     PG_FMT_FITS(n, sizeof ph->range);
     ph->h[0] = (pg_http_out_header){"Content-Type", pg_format_content_type(g->r.format)};
-    ph->h[1] = (pg_http_out_header){"X-Profgate-Cache", g->hits == g->plan.n ? "hit" : g->hits > 0 ? "partial" : "miss"};
+    ph->h[1] = (pg_http_out_header){"X-Profgate-Cache", g->hits == total ? "hit" : g->hits > 0 ? "partial" : "miss"};
     ph->h[2] = (pg_http_out_header){"X-Profgate-Buckets", ph->buckets};
     ph->h[3] = (pg_http_out_header){"X-Profgate-Range", ph->range};
     ph->n = 4;
+    if (g->kind == GP_DIFF) {
+        pg_ts_format(g->base_start_s * PG_NS_PER_S, s, sizeof s);
+        pg_ts_format(g->base_end_s * PG_NS_PER_S, e, sizeof e);
+        n = snprintf(ph->base_range, sizeof ph->base_range, "%s/%s", s, e);
+        PG_FMT_FITS(n, sizeof ph->base_range);
+        ph->h[ph->n++] = (pg_http_out_header){"X-Profgate-Base-Range", ph->base_range};
+    }
     if (g->counter[0])
         ph->h[ph->n++] = (pg_http_out_header){"X-Profgate-Counter", g->counter};
     if (g->gzip && !g->gzip_body)
@@ -192,6 +217,7 @@ static void spill_finish(gpreq *g)
     g->gz = NULL;
     gp_runs_free(g);
     pg_profile_free(&g->acc);
+    base_free(g);
     pg_buf_free(&g->zpiece);
     pg_buf_free(&g->piece);
     pg_buf_init(&g->piece, STREAM_CHUNK); /* from now on it only carries a piece of the file */
@@ -435,6 +461,52 @@ static void counter_header(gpreq *g, uint32_t counter)
     }
 }
 
+/* speedscope's file, named after the group and the covered range (what its window title shows). */
+static int speedscope_writer(gpreq *g, uint32_t counter)
+{
+    gp_headers ph;
+    gp_headers_make(g, &ph);
+    char name[PG_GROUP_MAX + sizeof ph.range + 2];
+    int n = snprintf(name, sizeof name, "%s %s", g->r.group, ph.range);
+    PG_FMT_FITS(n, sizeof name);
+    return pg_sswriter_new(&g->acc, name, counter, (uint32_t)g->r.max_depth, &g->sswriter);
+}
+
+/* A diff's writer over the base tree and the head's (acc). The counter: the one asked for, else
+ * the head's largest (the base's when the head has none). PG_ENOTFOUND when the request was
+ * answered instead (a counter in neither profile). */
+static int diff_writer(gpreq *g)
+{
+    const char *want = g->r.counter[0] ? g->r.counter : NULL;
+    size_t wlen = want ? strlen(want) : 0;
+    uint32_t hc = PG_STR_NONE, bc = PG_STR_NONE;
+    const char *name = "";
+    size_t len = 0;
+    if (pg_profile_pick_counter(&g->acc, want, wlen, &hc) == PG_OK)
+        name = pg_strtab_get(&g->acc.strs, hc, &len);
+    else if (pg_profile_pick_counter(&g->base, want, wlen, &bc) == PG_OK)
+        name = pg_strtab_get(&g->base.strs, bc, &len);
+    else if (want != NULL) {
+        pg_apierr e; /* nothing sent yet: a proper error */
+        pg_apierr_set(&e, PG_AE_VALIDATION, "counter %s is in neither profile", want);
+        gp_fail_now(g, &e);
+        return PG_ENOTFOUND;
+    }
+    char counter[PG_COUNTER_MAX + 1] = "";
+    if (len > 0 && pg_counter_name_ok(name, len)) {
+        memcpy(counter, name, len);
+        counter[len] = '\0';
+        memcpy(g->counter, counter, len + 1);
+    }
+    if (bc == PG_STR_NONE && len > 0)
+        bc = pg_strtab_find(&g->base.strs, name, len);
+    if (hc == PG_STR_NONE && len > 0)
+        hc = pg_strtab_find(&g->acc.strs, name, len);
+    pg_diff_side b = {&g->base, bc, g->base_start_s, g->base_end_s};
+    pg_diff_side h = {&g->acc, hc, g->plan.start_s, g->plan.end_s};
+    return pg_dwriter_new(&b, &h, counter, &g->dwriter);
+}
+
 /* ENCODE: every bucket is in. The covered range is authoritative for start/end, whatever the
  * buckets said. */
 static void gp_encode(gpreq *g)
@@ -446,7 +518,11 @@ static void gp_encode(gpreq *g)
     pg_buf_init(&g->piece, BODY_LIMIT);
     pg_buf_init(&g->zpiece, BODY_LIMIT);
     int rc;
-    if (g->r.format == PG_FMT_COLLAPSED || g->r.format == PG_FMT_PPROF) {
+    if (g->kind == GP_DIFF) {
+        rc = diff_writer(g);
+        if (rc == PG_ENOTFOUND)
+            return; /* answered */
+    } else if (g->r.format == PG_FMT_COLLAPSED || g->r.format == PG_FMT_PPROF || g->r.format == PG_FMT_SPEEDSCOPE) {
         uint32_t counter = PG_STR_NONE; /* a profile without counts: no lines */
         const char *want = g->r.counter[0] ? g->r.counter : NULL;
         if (pg_profile_pick_counter(&g->acc, want, want ? strlen(want) : 0, &counter) != PG_OK && want != NULL) {
@@ -459,8 +535,10 @@ static void gp_encode(gpreq *g)
             counter_header(g, counter);
         if (g->r.format == PG_FMT_COLLAPSED)
             rc = pg_fwriter_new(&g->acc, counter, (uint32_t)g->r.max_depth, &g->fwriter);
-        else
+        else if (g->r.format == PG_FMT_PPROF)
             rc = pg_ppwriter_new(&g->acc, counter, (uint32_t)g->r.max_depth, &g->ppwriter);
+        else
+            rc = speedscope_writer(g, counter);
     } else {
         rc = pg_pwriter_new(&g->acc, g->r.format == PG_FMT_ION, (uint32_t)g->r.max_depth, &g->writer);
     }
@@ -495,6 +573,41 @@ static void gp_encode(gpreq *g)
 
 /* ---------------------------------------------------------------- FETCH */
 
+static void gp_start(gpreq *g, int64_t now);
+
+/* Every bucket of the plan is in: the answer is encoded, or for a diff's base the head's range
+ * is planned and fetched next, the base's tree kept aside. */
+static void gp_fetched(gpreq *g)
+{
+    if (g->kind != GP_DIFF || g->has_base) {
+        gp_encode(g);
+        return;
+    }
+    gp_set_step(g, GP_PLAN);
+    g->base = g->acc;
+    g->has_base = true;
+    g->base_start_s = g->plan.start_s;
+    g->base_end_s = g->plan.end_s;
+    g->planned = g->plan.n;
+    gp_runs_free(g); /* (all stored by now: none is pending) */
+    g->nruns = 0;
+    memset(g->skip, 0, sizeof g->skip);
+    pg_apierr err;
+    int64_t now = pg_clock_now(g->gw->d.clock), s, e;
+    if (pg_profile_init(&g->acc, &g->gw->limits) != PG_OK) {
+        pg_apierr_set(&err, PG_AE_INTERNAL, "out of memory");
+        gp_fail_now(g, &err);
+        return;
+    }
+    if (pg_range_resolve(&g->head_r, now, &s, &e, &err) != PG_OK) { /* checked before: only time moved */
+        gp_fail_now(g, &err);
+        return;
+    }
+    g->r = g->head_r;
+    pg_plan_build(&g->gw->planner, s, e, now, &g->plan);
+    gp_start(g, now);
+}
+
 static void on_bucket(void *ctx, pg_bucket_data *data, const pg_apierr *err)
 {
     gpslot *slot = ctx;
@@ -525,7 +638,7 @@ static void on_bucket(void *ctx, pg_bucket_data *data, const pg_apierr *err)
     }
     gp_charge(g);
     if (g->pending == 0)
-        gp_encode(g);
+        gp_fetched(g);
 }
 
 /* The client left. Where nothing of ours is on the stack (ADMIT, FETCH, PAUSED) the request ends
@@ -620,7 +733,7 @@ static void gp_fetch(gpreq *g, int64_t now)
     }
     gp_charge(g);
     if (g->pending == 0)
-        gp_encode(g);
+        gp_fetched(g);
 }
 
 /* Admitted: the stored merged runs are folded in, then every other bucket is asked for. */
@@ -641,7 +754,7 @@ void gp_fetch_admitted(gpreq *g)
 
 /* ---------------------------------------------------------------- AUTH, VALIDATE, PLAN */
 
-void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice query, bool view)
+void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice query, gp_kind kind)
 {
     gpreq *g = calloc(1, sizeof *g);
     pg_apierr err;
@@ -657,7 +770,9 @@ void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice qu
     g->step = GP_AUTH;
     g->gw = gw;
     g->req = req;
-    g->note = (gw_note){.route = view ? PG_MR_VIEW : PG_MR_GETPROFILE, .gp = g};
+    g->kind = kind;
+    static const pg_m_route route[] = {[GP_API] = PG_MR_GETPROFILE, [GP_VIEW] = PG_MR_VIEW, [GP_DIFF] = PG_MR_DIFF};
+    g->note = (gw_note){.route = route[kind], .gp = g};
     pg_http_req_set_note(req, &g->note);
     gw_origin_of(req, &g->origin);
     if (gw->d.tenants != NULL && (g->tenant = gw_authenticate(gw, req)) == NULL) {
@@ -670,8 +785,11 @@ void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice qu
     char abuf[1024]; /* every Accept field, as one list */
     const char *accept = pg_http_req_header_list(req, "accept", abuf, sizeof abuf, &alen);
     int64_t now = pg_clock_now(gw->d.clock), s, e;
-    if ((view ? pg_view_parse(group, query, &g->r, &err) : pg_getprofile_parse(group, query, accept, alen, &g->r, &err)) !=
-            PG_OK ||
+    int rc = kind == GP_VIEW   ? pg_view_parse(group, query, &g->r, &err)
+             : kind == GP_DIFF ? pg_diff_parse(group, query, &g->r, &g->head_r, &err)
+                               : pg_getprofile_parse(group, query, accept, alen, &g->r, &err);
+    /* Both of a diff's ranges are checked before anything is fetched. */
+    if (rc != PG_OK || (kind == GP_DIFF && pg_range_resolve(&g->head_r, now, &s, &e, &err) != PG_OK) ||
         pg_range_resolve(&g->r, now, &s, &e, &err) != PG_OK) {
         gp_fail_now(g, &err);
         return;

@@ -13,6 +13,8 @@
 #include "profgate/peers.h"
 #include "profgate/folded.h"
 #include "profgate/pprof.h"
+#include "profgate/speedscope.h"
+#include "profgate/diff.h"
 #include "profgate/profile.h"
 
 /*
@@ -23,6 +25,8 @@
  * that fits goes out whole (DONE), a larger one is STREAMed, PAUSED while the connection's queue
  * is full. A client that leaves ends FETCH and PAUSED at once; while the gateway itself is on the
  * stack (ENCODE, STREAM) it moves to ABORTED and the code on the stack ends the request.
+ * A diff (/_profgate/diff) runs PLAN and FETCH twice: when the base range's last bucket is in,
+ * its tree is kept aside and FETCH goes back to PLAN for the head range; admission is once.
  * gp_set_step is the only writer of the step and checks every move.
  */
 typedef enum {
@@ -57,13 +61,20 @@ typedef struct gprun {
 
 #define GP_MAGIC 0x67707271u /* "gprq" */
 
+
 struct gpreq {
     gw_note note; /* first: what the on_done hook reads */
     uint32_t magic;
     gp_step step;
     pg_gateway *gw;
     pg_http_req *req;
-    pg_getprofile_req r;
+    gp_kind kind;
+    pg_getprofile_req r; /* a diff: the base range first, then the head's (head_r) */
+    pg_getprofile_req head_r;
+    pg_profile base;      /* a diff: the base's merged tree, once it is complete (has_base) */
+    bool has_base;
+    int64_t base_start_s, base_end_s; /* the base's covered range */
+    size_t planned;       /* a diff: the base plan's buckets (the counts below cover both plans) */
     bool gzip;      /* the body is compressed: Accept-Encoding, or the format is gzip (pprof) */
     bool gzip_body; /* the format itself is gzip: no Content-Encoding */
     pg_plan plan;
@@ -76,6 +87,8 @@ struct gpreq {
     pg_pwriter *writer;  /* JSON or Ion */
     pg_fwriter *fwriter; /* or folded stacks (the view route's format=collapsed) */
     pg_ppwriter *ppwriter; /* or pprof (format=pprof) */
+    pg_sswriter *sswriter; /* or speedscope (format=speedscope) */
+    pg_dwriter *dwriter;   /* or a diff */
     char counter[PG_COUNTER_MAX + 1]; /* the counter a one-value format shows ("": none) */
     pg_buf piece, zpiece;
     pg_gzip_stream *gz;
@@ -106,7 +119,7 @@ struct gpreq {
 /** Whether an answer is still being encoded (a writer exists). */
 static inline bool gp_encoding(const gpreq *g)
 {
-    return g->writer != NULL || g->fwriter != NULL || g->ppwriter != NULL;
+    return g->writer != NULL || g->fwriter != NULL || g->ppwriter != NULL || g->sswriter != NULL || g->dwriter != NULL;
 }
 
 /** The request behind a callback's data pointer (checked). */
@@ -119,8 +132,8 @@ void gp_end_request(gpreq *g);
 
 /* profgate's response headers for a profile; the strings live in the caller's storage. */
 typedef struct gp_headers {
-    char buckets[128], range[96];
-    pg_http_out_header h[6];
+    char buckets[128], range[96], base_range[96];
+    pg_http_out_header h[7];
     size_t n;
 } gp_headers;
 void gp_headers_make(const gpreq *g, gp_headers *ph);

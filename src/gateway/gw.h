@@ -72,8 +72,11 @@ const gw_note *gw_route_note(pg_m_route route);
 size_t gw_inflight_limit(const pg_gateway *gw);
 
 /** GET /profilingGroups/{group}/profile (getprofile.c). */
-/* view: profgate's own route (/_profgate/profile/{group}: format= and counter=, pg_view_parse). */
-void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice query, bool view);
+/* Which route a profile request came by: AWS's GetProfile, profgate's view route
+ * (/_profgate/profile/{group}: format= and counter=, pg_view_parse) or its diff route
+ * (/_profgate/diff/{group}: base= and head=, pg_diff_parse). */
+typedef enum { GP_API, GP_VIEW, GP_DIFF } gp_kind;
+void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice query, gp_kind kind);
 
 /** The answer cache (answers.c) and the merged-run cache (runs.c), sized in bytes. */
 pg_lru *gw_answers_new(size_t bytes);

@@ -19,6 +19,7 @@ const pg_route pg_gateway_routes[] = {
     {PG_MR_METRICS, "GET", "/metrics"},
     {PG_MR_PLAN, "GET", "/_profgate/plan"},
     {PG_MR_VIEW, "GET", "/_profgate/profile/{}"},
+    {PG_MR_DIFF, "GET", "/_profgate/diff/{}"},
 };
 const size_t pg_gateway_route_count = PG_ARRAY_LEN(pg_gateway_routes);
 
@@ -31,7 +32,7 @@ const gw_note *gw_route_note(pg_m_route route)
         [PG_MR_READYZ] = {PG_MR_READYZ, NULL},         [PG_MR_METRICS] = {PG_MR_METRICS, NULL},
         [PG_MR_PLAN] = {PG_MR_PLAN, NULL},             [PG_MR_OTHER] = {PG_MR_OTHER, NULL},
         [PG_MR_LISTTIMES] = {PG_MR_LISTTIMES, NULL},   [PG_MR_API] = {PG_MR_API, NULL},
-        [PG_MR_VIEW] = {PG_MR_VIEW, NULL},
+        [PG_MR_VIEW] = {PG_MR_VIEW, NULL},             [PG_MR_DIFF] = {PG_MR_DIFF, NULL},
     };
     PG_ASSERT(route < PG_MR_COUNT);
     return &notes[route];
@@ -129,10 +130,13 @@ void pg_gateway_handle(pg_http_req *req, void *data)
     pg_http_req_set_note(req, gw_route_note((pg_m_route)m.id));
     switch ((pg_m_route)m.id) {
     case PG_MR_GETPROFILE:
-        gw_getprofile(gw, req, m.params[0], query, false);
+        gw_getprofile(gw, req, m.params[0], query, GP_API);
         return;
     case PG_MR_VIEW:
-        gw_getprofile(gw, req, m.params[0], query, true);
+        gw_getprofile(gw, req, m.params[0], query, GP_VIEW);
+        return;
+    case PG_MR_DIFF:
+        gw_getprofile(gw, req, m.params[0], query, GP_DIFF);
         return;
     case PG_MR_LISTTIMES:
         gw_listtimes(gw, req, m.params[0], query);

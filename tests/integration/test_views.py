@@ -1,12 +1,16 @@
 """profgate's own route for the same merged profile in other formats (issue #19, first part):
-GET /_profgate/profile/{group}?<GetProfile's parameters>&format=json|ion|collapsed|pprof&counter=C.
+GET /_profgate/profile/{group}?<GetProfile's parameters>&format=json|ion|collapsed|pprof|speedscope&counter=C,
+and the diff route GET /_profgate/diff/{group}?base=START/END&head=START/END.
 
 The folded stacks of a merged multi-bucket range, fetched with the real curl, parse back into
 exactly the JSON profile's paths and counts for every counter (and the default is the counter
 with the largest total); go tool pprof reads the pprof output, its totals per sample type equal
 the JSON's and its top function is the JSON's; maxDepth keeps the totals; gzip and the answer cache work as for
 GetProfile; bad parameters are AWS-format validation errors; with tenants, curl's own SigV4
-signing (--aws-sigv4) is accepted and an unsigned request is refused."""
+signing (--aws-sigv4) is accepted and an unsigned request is refused. speedscope's file, read back,
+has one profile per counter whose samples are exactly that counter's paths and counts. A diff of
+two ranges has every path of either range once, with each range's folded count and its rate per
+second of that range. (speedscope's own importer reads the file in test_ui.py, in a browser.)"""
 import gzip
 import json
 import os
@@ -194,8 +198,76 @@ class Views(unittest.TestCase):
             raw = subprocess.run(["go", "tool", "pprof", "-raw", f.name], capture_output=True, text=True).stdout
             self.assertIn(f"{counters[0]}/count[dflt]", raw)
 
+    def test_speedscope_has_every_counters_paths(self):
+        counters = self.counters(self.profile)
+        status, headers, body = curl(self.url(f"{RANGE}&format=speedscope&counter={counters[-1]}"))
+        self.assertEqual((status, headers["content-type"]), (200, "application/json"))
+        doc = json.loads(body)
+        self.assertEqual(doc["$schema"], "https://www.speedscope.app/file-format-schema.json")
+        self.assertTrue(doc["name"].startswith("views 2026-11-24T09:55:00Z/"))
+        frames = doc["shared"]["frames"]
+        self.assertEqual([p["name"] for p in doc["profiles"]], counters)
+        self.assertEqual(doc["activeProfileIndex"], len(counters) - 1)
+        for prof in doc["profiles"]:
+            with self.subTest(counter=prof["name"]):
+                self.assertEqual(prof["type"], "sampled")
+                got = {}
+                for stack, w in zip(prof["samples"], prof["weights"], strict=True):
+                    path = ";".join(frames[i]["name"].replace(";", "|").replace("\n", " ") for i in stack)
+                    self.assertNotIn(path, got)
+                    got[path] = w
+                self.assertEqual(got, paths_of(self.profile, prof["name"]))
+                self.assertEqual(prof["endValue"], self.totals[prof["name"]])
+        # gzip when accepted, like every answer.
+        status, headers, zbody = curl("-H", "Accept-Encoding: gzip", self.url(f"{RANGE}&format=speedscope"))
+        self.assertEqual((status, headers["content-encoding"]), (200, "gzip"))
+        self.assertEqual(json.loads(gzip.decompress(zbody))["profiles"], doc["profiles"])
+
+    def test_diff_of_two_ranges(self):
+        base, head = "2026-11-24T09:00:00Z/2026-11-24T12:00:00Z", "2026-11-24T13:00:00Z/2026-11-24T13:30:00Z"
+        c = self.counters(self.profile)[0]
+        want = {}
+        for side, rng in (("base", base), ("head", head)):
+            s, e = rng.split("/")
+            status, _, body = curl(self.url(f"startTime={s}&endTime={e}&format=collapsed&counter={c}"))
+            self.assertEqual(status, 200)
+            want[side] = parse_folded(body.decode())
+        status, headers, body = curl(f"http://127.0.0.1:{self.gw.port}/_profgate/diff/views?base={base}&head={head}"
+                                     f"&counter={c}")
+        self.assertEqual((status, headers["content-type"]), (200, "application/json"), body)
+        self.assertEqual(headers["x-profgate-counter"], c)
+        self.assertEqual(headers["x-profgate-range"], head)
+        self.assertEqual(headers["x-profgate-base-range"], base)
+        # 3 PT1H buckets, then 6 PT5M ones: both plans' buckets are counted.
+        self.assertTrue(headers["x-profgate-buckets"].startswith("total=9 "), headers["x-profgate-buckets"])
+        doc = json.loads(body)
+        self.assertEqual((doc["counter"], doc["base"]["seconds"], doc["head"]["seconds"]), (c, 3 * 3600, 1800))
+        self.assertEqual(doc["base"]["total"], sum(want["base"].values()))
+        self.assertEqual(doc["head"]["total"], sum(want["head"].values()))
+        stacks = {s["stack"]: s for s in doc["stacks"]}
+        self.assertEqual(len(stacks), len(doc["stacks"]))
+        self.assertEqual(set(stacks), set(want["base"]) | set(want["head"]))
+        self.assertGreater(len(set(want["base"]) ^ set(want["head"])) + len(stacks), 10)
+        for path, s in stacks.items():
+            b, h = want["base"].get(path, 0), want["head"].get(path, 0)
+            self.assertEqual((s["baseCount"], s["headCount"]), (b, h), path)
+            self.assertAlmostEqual(s["base"], b / (3 * 3600), delta=1e-8 * max(1, b))
+            self.assertAlmostEqual(s["head"], h / 1800, delta=1e-8 * max(1, h))
+        # The default counter is the head's largest; errors are AWS-format validation errors.
+        status, headers, _ = curl(f"http://127.0.0.1:{self.gw.port}/_profgate/diff/views?base={base}&head={head}")
+        self.assertEqual(status, 200)
+        self.assertIn(headers["x-profgate-counter"], self.counters(self.profile))
+        for query, part in [(f"base={base}", "head is required"),
+                            (f"base={base}&head=2026-11-24T13:00:00Z", "head must be START/END"),
+                            (f"base={base}&head={head}&period=PT1H", "not period"),
+                            (f"base=2026-11-01T00:00:00Z/2026-11-24T00:00:00Z&head={head}", "7 days"),
+                            (f"base={base}&head={head}&counter=NO_SUCH", "counter NO_SUCH is in neither profile")]:
+            with self.subTest(query=query):
+                r = get(self.gw.port, f"/_profgate/diff/views?{query}", timeout=30)
+                assert_aws_error(self, r, 400, "ValidationException", part)
+
     def test_bad_parameters_are_validation_errors(self):
-        for query, part in [(f"{RANGE}&format=svg", "format must be one of json, ion, collapsed, pprof"),
+        for query, part in [(f"{RANGE}&format=svg", "format must be one of json, ion, collapsed, pprof, speedscope"),
                             (f"{RANGE}&format=collapsed&counter=NO_SUCH", "counter NO_SUCH is not in this profile"),
                             (f"{RANGE}&counter=a%20b", "counter must be"),
                             ("period=PT2M3", "period")]:
