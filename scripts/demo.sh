@@ -21,6 +21,7 @@ trap 'kill $sim_pid 2>/dev/null; wait $sim_pid 2>/dev/null; redis-cli -p $redis_
 cat <<MSG
 
 profgate      http://127.0.0.1:$port   (Ctrl-C stops both)
+the page      http://127.0.0.1:$port/ui/#group=my-group&period=PT24H   (flame graph, top functions, compare)
 profgate-sim  http://127.0.0.1:$sim_port   (the upstream: 10 req/s, bursts of 20, SigV4 required)
 redis         127.0.0.1:$redis_port          (the shared cache; try: redis-cli -p $redis_port keys 'pg:v1:*')
 
@@ -31,6 +32,8 @@ Try, from another shell (the gateway signs its own upstream calls; any client ke
   curl -s -D - -o /dev/null -H 'Accept: application/json' \\
       "http://127.0.0.1:$port/profilingGroups/my-group/profile?period=PT6H"   # again: X-Profgate-Cache
   curl -s 'http://127.0.0.1:$port/_profgate/plan?period=PT6H' | python3 -m json.tool | head -30
+  curl -s "http://127.0.0.1:$port/_profgate/profile/my-group?period=PT6H&format=collapsed" | head -3
+  go tool pprof -top "http://127.0.0.1:$port/_profgate/profile/my-group?period=PT6H&format=pprof" | head -12
   curl -s http://127.0.0.1:$port/healthz
   curl -s http://127.0.0.1:$sim_port/_sim/stats | head -c 400    # what the upstream saw
   aws codeguruprofiler get-profile --profiling-group-name my-group --period P8D out.bin \\
@@ -40,5 +43,7 @@ MSG
 cat >/tmp/profgate-demo.conf <<CONF
 [redis]
 url = redis://127.0.0.1:$redis_port
+[ui]
+root = $PWD/ui
 CONF
 build-release/profgate -c /tmp/profgate-demo.conf --listen "127.0.0.1:$port" --upstream "http://127.0.0.1:$sim_port"

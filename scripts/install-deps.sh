@@ -16,6 +16,7 @@ pkgs=(
   python3-yaml binutils                       # deploy/ manifest tests (YAML, objdump)
   curl                                        # the demo's sample request
   wrk nginx openssl                           # benchmarks (the anchor); TLS upstream tests
+  chromium                                    # the page's browser test (headless)
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -36,6 +37,10 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)
-if [ ! -d "$root/tests/ion/node_modules/ion-js" ]; then
-  (cd "$root/tests/ion" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-fi
+# npm ci: exactly the versions in each package-lock.json. ui/ is profgate's page with the libraries
+# it serves (d3, d3-flame-graph, speedscope); tests/browser drives chromium for its test.
+for dir in tests/ion:ion-js ui:d3-flame-graph tests/browser:playwright-core; do
+  if [ ! -d "$root/${dir%%:*}/node_modules/${dir#*:}" ]; then
+    (cd "$root/${dir%%:*}" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+done

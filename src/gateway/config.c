@@ -194,6 +194,10 @@ static const directive table[] = {
      "How long the answer of a passed-through read (ListProfilingGroups, DescribeProfilingGroup, GetPolicy, ...) is "
      "reused for the same request: a dashboard wall listing groups costs one upstream call per read_ttl. 0: every "
      "read goes upstream (concurrent identical ones still share one call).", true},
+    {"ui", "root", T_STRING, F(ui_root), "", 0, 0,
+     "The directory of profgate's page (/ui/: flame graphs, top functions, diffs): the repository's ui/ after "
+     "`npm ci` there (scripts/install-deps.sh does it), /usr/share/profgate/ui in the container image. Empty: the "
+     "page is off (404). Files are served only from inside it, by name (docs/UI.md).", true},
     {"auth", "mode", T_AUTHMODE, F(auth_mode), "off", 0, 0,
      "off: anyone who reaches the port may read every group (a trusted network). sigv4: clients sign requests with "
      "SigV4 as they do for AWS, using a tenant's access key and secret from auth.tenants_file; profgate checks the "

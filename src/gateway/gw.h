@@ -76,6 +76,8 @@ size_t gw_inflight_limit(const pg_gateway *gw);
  * (/_profgate/profile/{group}: format= and counter=, pg_view_parse) or its diff route
  * (/_profgate/diff/{group}: base= and head=, pg_diff_parse). */
 typedef enum { GP_API, GP_VIEW, GP_DIFF } gp_kind;
+/* profgate's page: a static file under ui.root for a path under /ui/ (ui.c). */
+void gw_ui(pg_gateway *gw, pg_http_req *req, pg_slice path);
 void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice query, gp_kind kind);
 
 /** The answer cache (answers.c) and the merged-run cache (runs.c), sized in bytes. */

@@ -27,7 +27,7 @@ typedef struct label {
 
 #define VALUES(...) (const char *const[]){__VA_ARGS__}, sizeof((const char *const[]){__VA_ARGS__}) / sizeof(char *)
 static const label L_ROUTE = {"route", VALUES("GetProfile", "healthz", "readyz", "metrics", "plan", "other",
-                                              "ListProfileTimes", "api", "view", "diff")};
+                                              "ListProfileTimes", "api", "view", "diff", "ui")};
 static const label L_STATUS = {"code", VALUES("200", "400", "403", "404", "405", "408", "413", "414", "429", "431",
                                               "500", "501", "503", "504", "other")};
 static const label L_CACHE = {"cache", VALUES("hit", "partial", "miss", "none")};

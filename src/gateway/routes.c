@@ -33,6 +33,7 @@ const gw_note *gw_route_note(pg_m_route route)
         [PG_MR_PLAN] = {PG_MR_PLAN, NULL},             [PG_MR_OTHER] = {PG_MR_OTHER, NULL},
         [PG_MR_LISTTIMES] = {PG_MR_LISTTIMES, NULL},   [PG_MR_API] = {PG_MR_API, NULL},
         [PG_MR_VIEW] = {PG_MR_VIEW, NULL},             [PG_MR_DIFF] = {PG_MR_DIFF, NULL},
+        [PG_MR_UI] = {PG_MR_UI, NULL},
     };
     PG_ASSERT(route < PG_MR_COUNT);
     return &notes[route];
@@ -107,6 +108,22 @@ void pg_gateway_handle(pg_http_req *req, void *data)
     pg_gateway *gw = gw_of(data);
     pg_slice query;
     pg_route_result m;
+    /* The page: a tree of static files under one prefix (the route table matches whole paths). */
+    const pg_http_head *head = pg_http_req_head(req);
+    pg_slice path;
+    pg_target_split(head->target, head->target_len, &path, &query);
+    if (path.len >= 3 && memcmp(path.p, "/ui", 3) == 0 && (path.len == 3 || path.p[3] == '/')) {
+        pg_http_req_set_note(req, gw_route_note(PG_MR_UI));
+        if (head->method_len == 3 && memcmp(head->method, "GET", 3) == 0) {
+            gw_ui(gw, req, path);
+            return;
+        }
+        pg_apierr err;
+        pg_apierr_set(&err, PG_AE_METHOD_NOT_ALLOWED, "profgate's page is read with GET");
+        const pg_http_out_header allow[] = {{"Allow", "GET"}};
+        pg_http_respond_error_with(req, &err, allow, 1);
+        return;
+    }
     pg_route_head(pg_gateway_routes, pg_gateway_route_count, pg_http_req_head(req), &m, &query);
     if (m.status == 404) {
         /* Not profgate's own: one of the service's other operations? */
@@ -154,6 +171,7 @@ void pg_gateway_handle(pg_http_req *req, void *data)
         handle_plan(gw, req, query);
         return;
     case PG_MR_API:
+    case PG_MR_UI:
     case PG_MR_OTHER:
     case PG_MR_COUNT:
         break;

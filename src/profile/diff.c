@@ -144,8 +144,9 @@ static int put_stack(pg_dwriter *w, const char *path, size_t len, double base, d
     int rc = pg_buf_puts(out, w->first ? "\n{\"stack\":" : ",\n{\"stack\":");
     w->first = false;
     rc = rc ?: pg_json_str(out, path, len);
-    rc = rc ?: pg_buf_printf(out, ",\"base\":%.9g,\"head\":%.9g,\"baseCount\":", base / seconds(&w->base),
-                             head / seconds(&w->head));
+    rc = rc
+             ?: pg_buf_printf(out, ",\"base\":%.9g,\"head\":%.9g,\"baseCount\":", base / seconds(&w->base),
+                              head / seconds(&w->head));
     rc = rc ?: pg_emit_number_text(out, base);
     rc = rc ?: pg_buf_puts(out, ",\"headCount\":");
     rc = rc ?: pg_emit_number_text(out, head);
@@ -215,8 +216,7 @@ int pg_dwriter_step(pg_dwriter *w, pg_buf *out, size_t budget, bool *done)
             rc = pg_buf_puts(out, "\n]}\n");
             w->stage = ST_DONE;
             break;
-        default:
-            PG_UNREACHABLE();
+        default: PG_UNREACHABLE();
         }
     }
     *done = rc == PG_OK && w->stage == ST_DONE;

@@ -258,8 +258,7 @@ int pg_sswriter_step(pg_sswriter *w, pg_buf *out, size_t budget, bool *done)
             rc = pg_buf_puts(out, "]}\n");
             w->stage = ST_DONE;
             break;
-        default:
-            PG_UNREACHABLE();
+        default: PG_UNREACHABLE();
         }
     }
     *done = rc == PG_OK && w->stage == ST_DONE;

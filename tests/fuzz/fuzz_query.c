@@ -1,7 +1,9 @@
-/* Fuzz target: query-string parsing, percent-decoding, the access log's redaction of targets, GetProfile parameter validation (and the view route's format and counter), range
- * resolution and planning, with "now" taken from the input so retention edges get exercised. */
+/* Fuzz target: query-string parsing, percent-decoding, the access log's redaction of targets, GetProfile parameter validation (and the view route's format and counter, the diff
+ * route's two ranges), range resolution and planning, with "now" taken from the input so retention edges get exercised;
+ * and the static page's mapping of a request path to a file name (the same bytes as a path). */
 #include "profgate/getprofile_req.h"
 #include "profgate/planner.h"
+#include "profgate/static_path.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -33,8 +35,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pg_slice group = {"g", 1};
     if (pg_view_parse(group, q, &r, &err) == PG_OK) {
         PG_ASSERT(r.format == PG_FMT_JSON || r.format == PG_FMT_ION || r.format == PG_FMT_COLLAPSED ||
-                  r.format == PG_FMT_PPROF);
+                  r.format == PG_FMT_PPROF || r.format == PG_FMT_SPEEDSCOPE);
         PG_ASSERT(r.counter[0] == '\0' || pg_counter_name_ok(r.counter, strlen(r.counter)));
+    }
+    pg_getprofile_req head;
+    if (pg_diff_parse(group, q, &r, &head, &err) == PG_OK) {
+        PG_ASSERT(r.has_start && r.has_end && head.has_start && head.has_end && !r.has_period && !head.has_period);
+        PG_ASSERT(strcmp(r.counter, head.counter) == 0 && strcmp(head.group, "g") == 0);
+    }
+    /* A file name the static page maps a path to never leaves its root nor names a hidden file. */
+    char rel[PG_STATIC_PATH_MAX + 1];
+    const char *ctype;
+    if (pg_static_path((const char *)data, size, "/ui/", rel, &ctype) == PG_SP_FILE) {
+        PG_ASSERT(strlen(rel) <= PG_STATIC_PATH_MAX && rel[0] != '/' && rel[0] != '.' && strstr(rel, "/.") == NULL &&
+                  strstr(rel, "//") == NULL && ctype != NULL);
     }
     if (pg_profile_query_parse(q, &r, &err) != PG_OK)
         return 0;

@@ -85,6 +85,8 @@ typedef struct pg_config {
     int64_t fleet_lease_poll_ms;
     /* [api] */
     int64_t api_read_ttl_ms;
+    /* [ui] */
+    char ui_root[512];
     bool api_writes;
     /* [auth] */
     int64_t auth_mode;

@@ -17,7 +17,7 @@
 /* Label values. Each enum below is one label's value set; its names are in metrics.c. */
 typedef enum {
     PG_MR_GETPROFILE, PG_MR_HEALTHZ, PG_MR_READYZ, PG_MR_METRICS, PG_MR_PLAN, PG_MR_OTHER, PG_MR_LISTTIMES, PG_MR_API,
-    PG_MR_VIEW, PG_MR_DIFF, PG_MR_COUNT
+    PG_MR_VIEW, PG_MR_DIFF, PG_MR_UI, PG_MR_COUNT
 } pg_m_route;
 typedef enum { PG_MC_HIT, PG_MC_PARTIAL, PG_MC_MISS, PG_MC_NONE, PG_MC_COUNT } pg_m_cache;
 /* HTTP statuses profgate sends, and "other". */

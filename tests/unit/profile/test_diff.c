@@ -162,7 +162,7 @@ static void test_every_stack_of_either_side(void **state)
 {
     (void)state;
     pg_profile pb, ph;
-    sim_profile(0, 6 * 3600, &pb);     /* six hours */
+    sim_profile(0, 6 * 3600, &pb);         /* six hours */
     sim_profile(86400, 86400 + 3600, &ph); /* one hour, a day later */
     uint32_t counter;
     assert_int_equal(pg_profile_pick_counter(&ph, NULL, 0, &counter), PG_OK);
@@ -201,8 +201,10 @@ static void test_grown_shrunk_new_and_gone(void **state)
     pg_buf out;
     diff(&b, &h, "CPU", SIZE_MAX / 2, &out);
     const char *want = "{\"counter\":\"CPU\","
-                       "\"base\":{\"startTime\":\"1970-01-01T00:00:00Z\",\"endTime\":\"1970-01-01T00:01:40Z\",\"seconds\":100,\"total\":140},"
-                       "\"head\":{\"startTime\":\"1970-01-01T00:16:40Z\",\"endTime\":\"1970-01-01T00:16:50Z\",\"seconds\":10,\"total\":100},"
+                       "\"base\":{\"startTime\":\"1970-01-01T00:00:00Z\",\"endTime\":\"1970-01-01T00:01:40Z\","
+                       "\"seconds\":100,\"total\":140},"
+                       "\"head\":{\"startTime\":\"1970-01-01T00:16:40Z\",\"endTime\":\"1970-01-01T00:16:50Z\","
+                       "\"seconds\":10,\"total\":100},"
                        "\"stacks\":[\n"
                        "{\"stack\":\"main;new\",\"base\":0,\"head\":1,\"baseCount\":0,\"headCount\":10},\n"
                        "{\"stack\":\"main;parse\",\"base\":1,\"head\":9,\"baseCount\":100,\"headCount\":90},\n"

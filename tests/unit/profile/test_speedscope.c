@@ -227,14 +227,15 @@ static void test_frames_files_lines_and_root(void **state)
     pg_buf out;
     speedscope(&p, runnable, 0, SIZE_MAX / 2, &out);
     /* Samples in the tree's own order (a node's newest child first). */
-    const char *want = "{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\",\"exporter\":\"profgate\","
-                       "\"name\":\"g \\\"quoted\\\"\",\"activeProfileIndex\":0,\"shared\":{\"frames\":["
-                       "{\"name\":\"a;b\"},{\"name\":\"Main.run\",\"file\":\"Main.java\",\"line\":42},"
-                       "{\"name\":\"(root)\"}]},\"profiles\":["
-                       "{\"type\":\"sampled\",\"name\":\"RUNNABLE\",\"unit\":\"none\",\"startValue\":0,\"endValue\":4.5,"
-                       "\"samples\":[[1],[0,1]],\"weights\":[1.5,3]},"
-                       "{\"type\":\"sampled\",\"name\":\"WAITING\",\"unit\":\"none\",\"startValue\":0,\"endValue\":2,"
-                       "\"samples\":[[2]],\"weights\":[2]}]}\n";
+    const char *want =
+        "{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\",\"exporter\":\"profgate\","
+        "\"name\":\"g \\\"quoted\\\"\",\"activeProfileIndex\":0,\"shared\":{\"frames\":["
+        "{\"name\":\"a;b\"},{\"name\":\"Main.run\",\"file\":\"Main.java\",\"line\":42},"
+        "{\"name\":\"(root)\"}]},\"profiles\":["
+        "{\"type\":\"sampled\",\"name\":\"RUNNABLE\",\"unit\":\"none\",\"startValue\":0,\"endValue\":4.5,"
+        "\"samples\":[[1],[0,1]],\"weights\":[1.5,3]},"
+        "{\"type\":\"sampled\",\"name\":\"WAITING\",\"unit\":\"none\",\"startValue\":0,\"endValue\":2,"
+        "\"samples\":[[2]],\"weights\":[2]}]}\n";
     assert_int_equal(out.len, strlen(want));
     assert_memory_equal(out.data, want, out.len);
     pg_buf_free(&out);
