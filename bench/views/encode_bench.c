@@ -1,7 +1,7 @@
 /* Encoders of the view route, measured (issue #19): a merged 24-hour profile from the simulator's
  * generator (NODES call-tree nodes per 5-minute bucket), encoded as JSON (GetProfile's answer, the
  * anchor), folded stacks (format=collapsed, the default counter) and pprof (the protobuf, then
- * gzip at level 1 as served), REPS times each, interleaved in rotated order within each repetition so that
+ * gzip at level 1 as served) and speedscope's JSON (a profile per counter), REPS times each, interleaved in rotated order within each repetition so that
  * machine drift hits all alike; memcpy of the JSON's size is printed for scale. Median (min-max)
  * milliseconds and MB/s of output. Usage: encode_bench NODES [REPS] */
 #include "profgate/folded.h"
@@ -9,15 +9,16 @@
 #include "profgate/merge.h"
 #include "profgate/pprof.h"
 #include "profgate/simgen.h"
+#include "profgate/speedscope.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-enum { C_MEMCPY, C_JSON, C_COLLAPSED, C_PPROF, C_PPROF_GZ, C_N };
-static const char *const names[C_N] = {"memcpy (JSON's size)", "json (anchor)", "collapsed", "pprof (protobuf)",
-                                       "pprof + gzip (as served)"};
+enum { C_MEMCPY, C_JSON, C_COLLAPSED, C_PPROF, C_PPROF_GZ, C_SPEEDSCOPE, C_N };
+static const char *const names[C_N] = {"memcpy (JSON's size)",     "json (anchor)", "collapsed", "pprof (protobuf)",
+                                       "pprof + gzip (as served)", "speedscope"};
 
 static double now_ms(void)
 {
@@ -78,6 +79,16 @@ static double run(int c, const pg_profile *p, uint32_t counter, size_t json_len,
         pg_ppwriter_free(w);
         if (c == C_PPROF_GZ && pg_gzip(out.data, out.len, 1, &gz) != PG_OK) /* the gateway's level for pprof */
             abort();
+        break;
+    }
+    case C_SPEEDSCOPE: {
+        pg_sswriter *w;
+        if (pg_sswriter_new(p, "bench", counter, 0, &w) != PG_OK)
+            abort();
+        while (!done)
+            if (pg_sswriter_step(w, &out, out.len + (256 << 10), &done) != PG_OK)
+                abort();
+        pg_sswriter_free(w);
         break;
     }
     default: abort();

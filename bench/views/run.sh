@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The view route's encoders (issue #19): a merged 24-hour profile at 3,000 and 30,000 call-tree
 # nodes per 5-minute bucket, encoded as JSON (the anchor: GetProfile's answer), folded stacks and
-# pprof (protobuf, then gzip as served), interleaved within each repetition; memcpy for scale.
+# pprof (protobuf, then gzip as served) and speedscope, interleaved within each repetition; memcpy for scale.
 # Usage: bench/views/run.sh [REPS] (default 7). Writes the table (see report_file).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

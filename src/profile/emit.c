@@ -105,6 +105,11 @@ static int put_i64(pg_buf *b, int64_t v)
     return pg_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
+int pg_emit_int_text(pg_buf *out, int64_t v)
+{
+    return put_i64(out, v);
+}
+
 static int j_i64(pg_emit *e, int64_t v)
 {
     int rc = j_value_prefix(e);

@@ -173,8 +173,11 @@ static int put_sample(pg_sswriter *w, uint32_t n, pg_buf *out)
         w->path[depth++] = w->frame_of[nodes[k].name];
     }
     int rc = pg_buf_puts(out, w->first ? "[" : ",[");
-    for (size_t i = depth; rc == PG_OK && i-- > 0;)
-        rc = pg_buf_printf(out, i + 1 < depth ? ",%u" : "%u", w->path[i]);
+    for (size_t i = depth; rc == PG_OK && i-- > 0;) {
+        if (i + 1 < depth)
+            rc = pg_buf_append(out, ",", 1);
+        rc = rc ?: pg_emit_int_text(out, w->path[i]); /* printf here was most of the writer's time */
+    }
     return rc ?: pg_buf_puts(out, "]");
 }
 

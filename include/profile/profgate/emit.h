@@ -65,5 +65,7 @@ void pg_emit_free(pg_emit *e);
 bool pg_num_is_int(double v);
 /** A number as JSON writes it (an integer when pg_num_is_int, else %.17g; null when not finite). */
 int pg_emit_number_text(pg_buf *out, double v);
+/** An integer as JSON text, without printf (writers that put many numbers: speedscope's stacks). */
+int pg_emit_int_text(pg_buf *out, int64_t v);
 
 #endif
