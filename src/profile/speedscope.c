@@ -1,9 +1,13 @@
 /*
  * speedscope.c: a profile in speedscope's file format (see speedscope.h). Stages: the head, the
  * shared frames, then per counter a profile head, its samples, its weights and its end, then the
- * tail. Samples and weights are two walks of the same tree in the same order (a sampled profile
- * keeps them as parallel arrays); the walk is resumable at any node because it follows the tree's
- * own links (first child, next sibling, parent) instead of keeping a stack.
+ * tail. Samples and weights are written in the same order (a sampled profile keeps them as parallel
+ * arrays), once per counter. The tree is walked once, when the writer is made, into arrays in
+ * depth-first order: each shown node's frame, depth and value per counter. Every later pass reads
+ * them in sequence, so a pass is resumable at any index, a sample's path is kept as the pass goes
+ * (a node's ancestors come before it), and no pass touches the tree again: walking its links and
+ * count pools once per counter and per array was a cache miss per node (most of the writer's time
+ * at 60,000 nodes).
  */
 #include "profgate/speedscope.h"
 
@@ -30,12 +34,15 @@ struct pg_sswriter {
     uint32_t *file_of; /* per name: pg_profile_frame_sources */
     int64_t *line_of;
     uint32_t nframes, root_frame; /* root_frame: "(root)" when the root has counts, else PG_STR_NONE */
-    uint32_t next;                /* the next frame, or the walk's next node (PG_NODE_NONE: at the end) */
-    uint32_t *path;               /* a sample's frames, leaf first */
-    size_t path_cap;
-    uint32_t *sub; /* pg_profile_subtree_counts's scratch */
-    size_t sub_cap;
-    bool first; /* no element written yet in the current array */
+    uint32_t next;                /* the next frame, or the next index of the walk */
+    /* The walk: m shown nodes in depth-first order (the root first), their frames and depths, and
+     * val[t * m + i], node i's value for counter t (its self count, its subtree's at the limit). */
+    uint32_t m;
+    uint32_t *wframe;
+    uint16_t *wdepth;
+    double *val;
+    uint32_t *path; /* the current sample's frames, root first (indexed by depth - 1) */
+    bool first;     /* no element written yet in the current array */
 };
 
 static int cmp_counter(const void *a, const void *b, void *ctx)
@@ -52,14 +59,75 @@ void pg_sswriter_free(pg_sswriter *w)
     free(w->frame_of);
     free(w->file_of);
     free(w->line_of);
+    free(w->wframe);
+    free(w->wdepth);
+    free(w->val);
     free(w->path);
-    free(w->sub);
     free(w);
 }
 
 static bool shown(const pg_sswriter *w, uint32_t node)
 {
     return w->max_depth == 0 || w->p->nodes[node].depth <= w->max_depth;
+}
+
+/* The node after n in depth-first order among the shown ones; PG_NODE_NONE after the last. */
+static uint32_t walk_next(const pg_sswriter *w, uint32_t n)
+{
+    const pg_pnode *nodes = w->p->nodes;
+    if (nodes[n].first_child != PG_NODE_NONE && (w->max_depth == 0 || nodes[n].depth < w->max_depth))
+        return nodes[n].first_child;
+    while (n != PG_ROOT) {
+        if (nodes[n].next_sibling != PG_NODE_NONE)
+            return nodes[n].next_sibling;
+        n = nodes[n].parent;
+    }
+    return PG_NODE_NONE;
+}
+
+/* The walk's arrays (see the top of the file). */
+static int build_walk(pg_sswriter *w)
+{
+    const pg_profile *p = w->p;
+    uint32_t m = 0, max = 0;
+    for (uint32_t n = PG_ROOT; n != PG_NODE_NONE; n = walk_next(w, n)) {
+        m++;
+        max = PG_MAX(max, (uint32_t)p->nodes[n].depth);
+    }
+    size_t nt = PG_MAX(w->ntypes, (size_t)1);
+    w->m = m;
+    w->wframe = malloc(m * sizeof *w->wframe);
+    w->wdepth = malloc(m * sizeof *w->wdepth);
+    w->val = malloc(nt * m * sizeof *w->val);
+    w->path = malloc((max + 1) * sizeof *w->path);
+    uint32_t *sub = NULL;
+    size_t sub_cap = 0;
+    if (w->wframe == NULL || w->wdepth == NULL || w->val == NULL || w->path == NULL)
+        return PG_ENOMEM;
+    uint32_t i = 0;
+    int rc = PG_OK;
+    for (uint32_t n = PG_ROOT; rc == PG_OK && n != PG_NODE_NONE; n = walk_next(w, n), i++) {
+        const pg_pnode *nd = &p->nodes[n];
+        w->wframe[i] = n == PG_ROOT ? w->root_frame : w->frame_of[nd->name];
+        w->wdepth[i] = nd->depth;
+        for (size_t t = 0; t < w->ntypes; t++)
+            w->val[t * m + i] = 0;
+        if (n != PG_ROOT && w->max_depth != 0 && nd->depth == w->max_depth) {
+            double sums[MAX_TYPES];
+            rc = pg_profile_subtree_counts(p, n, w->types, w->ntypes, sums, &sub, &sub_cap);
+            for (size_t t = 0; rc == PG_OK && t < w->ntypes; t++)
+                w->val[t * m + i] = sums[t];
+            continue;
+        }
+        for (uint32_t k = 0; k < nd->ncounts; k++) { /* a handful of counts, a handful of types */
+            const pg_count *c = &p->pool[nd->counts + k];
+            for (size_t t = 0; t < w->ntypes; t++)
+                if (w->types[t] == c->counter)
+                    w->val[t * m + i] = c->value;
+        }
+    }
+    free(sub);
+    return rc;
 }
 
 int pg_sswriter_new(const pg_profile *p, const char *name, uint32_t default_counter, uint32_t max_depth,
@@ -107,31 +175,12 @@ int pg_sswriter_new(const pg_profile *p, const char *name, uint32_t default_coun
     for (size_t i = 0; i < w->ntypes; i++)
         if (w->types[i] == default_counter)
             w->active = i;
-    *out = w;
-    return PG_OK;
-}
-
-/* The node after n in depth-first order among the shown ones; PG_NODE_NONE after the last. */
-static uint32_t walk_next(const pg_sswriter *w, uint32_t n)
-{
-    const pg_pnode *nodes = w->p->nodes;
-    if (nodes[n].first_child != PG_NODE_NONE && (w->max_depth == 0 || nodes[n].depth < w->max_depth))
-        return nodes[n].first_child;
-    while (n != PG_ROOT) {
-        if (nodes[n].next_sibling != PG_NODE_NONE)
-            return nodes[n].next_sibling;
-        n = nodes[n].parent;
+    int rc = build_walk(w);
+    if (rc != PG_OK) {
+        pg_sswriter_free(w);
+        return rc;
     }
-    return PG_NODE_NONE;
-}
-
-/* The node's value for the current counter: its self count, or its subtree's at the depth limit. */
-static int node_value(pg_sswriter *w, uint32_t n, double *v)
-{
-    uint32_t counter = w->types[w->type];
-    if (n != PG_ROOT && w->max_depth != 0 && w->p->nodes[n].depth == w->max_depth)
-        return pg_profile_subtree_counts(w->p, n, &counter, 1, v, &w->sub, &w->sub_cap);
-    *v = pg_profile_self_count(w->p, n, counter);
+    *out = w;
     return PG_OK;
 }
 
@@ -157,26 +206,17 @@ static int put_frame(pg_sswriter *w, uint32_t i, pg_buf *out)
     return rc ?: pg_buf_puts(out, "}");
 }
 
-/* A sample: the frames of n's path, root first. */
-static int put_sample(pg_sswriter *w, uint32_t n, pg_buf *out)
+/* A sample: the frames of walk index i's path, root first (the pass keeps w->path). */
+static int put_sample(pg_sswriter *w, uint32_t i, pg_buf *out)
 {
-    const pg_pnode *nodes = w->p->nodes;
-    size_t depth = 0;
-    if (n == PG_ROOT) {
-        if (!pg_grow((void **)&w->path, &w->path_cap, 1, sizeof *w->path))
-            return PG_ENOMEM;
-        w->path[depth++] = w->root_frame;
-    }
-    for (uint32_t k = n; k != PG_ROOT; k = nodes[k].parent) {
-        if (!pg_grow((void **)&w->path, &w->path_cap, depth + 1, sizeof *w->path))
-            return PG_ENOMEM;
-        w->path[depth++] = w->frame_of[nodes[k].name];
-    }
     int rc = pg_buf_puts(out, w->first ? "[" : ",[");
-    for (size_t i = depth; rc == PG_OK && i-- > 0;) {
-        if (i + 1 < depth)
+    uint32_t depth = w->wdepth[i];
+    if (depth == 0) /* the root's own counts */
+        return rc ?: pg_emit_int_text(out, w->root_frame) ?: pg_buf_puts(out, "]");
+    for (uint32_t k = 0; rc == PG_OK && k < depth; k++) {
+        if (k > 0)
             rc = pg_buf_append(out, ",", 1);
-        rc = rc ?: pg_emit_int_text(out, w->path[i]); /* printf here was most of the writer's time */
+        rc = rc ?: pg_emit_int_text(out, w->path[k]);
     }
     return rc ?: pg_buf_puts(out, "]");
 }
@@ -221,16 +261,16 @@ int pg_sswriter_step(pg_sswriter *w, pg_buf *out, size_t budget, bool *done)
             break;
         case ST_PROFILE:
             rc = put_profile_head(w, out);
-            w->next = PG_ROOT;
+            w->next = 0;
             w->first = true;
             w->stage = ST_SAMPLES;
             break;
         case ST_SAMPLES:
         case ST_WEIGHTS: {
-            if (w->next == PG_NODE_NONE) {
+            if (w->next == w->m) {
                 if (w->stage == ST_SAMPLES) {
                     rc = pg_buf_puts(out, "],\"weights\":[");
-                    w->next = PG_ROOT;
+                    w->next = 0;
                     w->first = true;
                     w->stage = ST_WEIGHTS;
                 } else {
@@ -238,16 +278,16 @@ int pg_sswriter_step(pg_sswriter *w, pg_buf *out, size_t budget, bool *done)
                 }
                 break;
             }
-            uint32_t n = w->next;
-            w->next = walk_next(w, n);
-            double v;
-            rc = node_value(w, n, &v);
-            if (rc != PG_OK || v == 0)
+            uint32_t i = w->next++;
+            double v = w->val[w->type * w->m + i];
+            if (w->stage == ST_SAMPLES && w->wdepth[i] > 0)
+                w->path[w->wdepth[i] - 1] = w->wframe[i]; /* its ancestors came before it */
+            if (v == 0)
                 break;
             if (w->stage == ST_SAMPLES) {
-                rc = put_sample(w, n, out);
+                rc = put_sample(w, i, out);
             } else {
-                rc = w->first ? PG_OK : pg_buf_puts(out, ",");
+                rc = w->first ? PG_OK : pg_buf_append(out, ",", 1);
                 rc = rc ?: pg_emit_number_text(out, v);
             }
             w->first = false;

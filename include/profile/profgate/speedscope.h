@@ -12,8 +12,9 @@
  * sample is a call path with a count for that counter (a node's self count), its weight the count;
  * frames are shared by name, with the file and first line of the first node that has them. maxDepth
  * folds as the other writers do: a frame at the limit carries its whole subtree. Counts on the
- * unnamed root become a "(root)" frame. Pure and resumable, like pg_pwriter; the walk needs no
- * stack of its own (the tree's parent links), so the writer holds only the frame table.
+ * unnamed root become a "(root)" frame. Samples come depth first in the tree's own order (speedscope
+ * does not mind the order). Pure and resumable, like pg_pwriter; the writer holds the frame table
+ * and the current path.
  */
 #ifndef PG_SPEEDSCOPE_H
 #define PG_SPEEDSCOPE_H

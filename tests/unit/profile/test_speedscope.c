@@ -226,7 +226,7 @@ static void test_frames_files_lines_and_root(void **state)
     uint32_t runnable = pg_strtab_find(&p.strs, "RUNNABLE", 8);
     pg_buf out;
     speedscope(&p, runnable, 0, SIZE_MAX / 2, &out);
-    /* Samples in the tree's own order (a node's newest child first). */
+    /* Samples depth first in the tree's own order (a node's newest child first). */
     const char *want =
         "{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\",\"exporter\":\"profgate\","
         "\"name\":\"g \\\"quoted\\\"\",\"activeProfileIndex\":0,\"shared\":{\"frames\":["
