@@ -3,7 +3,8 @@
  * anchor), folded stacks (format=collapsed, the default counter) and pprof (the protobuf, then
  * gzip at level 1 as served) and speedscope's JSON (a profile per counter), REPS times each, interleaved in rotated order within each repetition so that
  * machine drift hits all alike; memcpy of the JSON's size is printed for scale. Median (min-max)
- * milliseconds and MB/s of output. Usage: encode_bench NODES [REPS] */
+ * milliseconds and MB/s of output. Usage: encode_bench NODES [REPS [ONLY]]; ONLY (a contender's
+ * name, such as "json") runs just that one, for profiling it with perf. */
 #include "profgate/folded.h"
 #include "profgate/gzip.h"
 #include "profgate/merge.h"
@@ -103,13 +104,14 @@ static double run(int c, const pg_profile *p, uint32_t counter, size_t json_len,
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: encode_bench NODES [REPS]\n");
+        fprintf(stderr, "usage: encode_bench NODES [REPS [ONLY]]\n");
         return 64;
     }
     uint32_t nodes = (uint32_t)strtoul(argv[1], NULL, 10);
     int reps = argc > 2 ? atoi(argv[2]) : 7;
     if (reps < 1 || reps > 1000)
         reps = 7;
+    const char *only = argc > 3 ? argv[3] : NULL;
     /* 24 hours merged from their 288 five-minute buckets, as a sliding day's answer is. */
     pg_simgen_cfg cfg = {.seed = 1, .nodes = nodes, .data_since_s = 0, .cache_bytes = (size_t)1 << 30};
     pg_simgen *g = pg_simgen_new(&cfg);
@@ -136,18 +138,21 @@ int main(int argc, char **argv)
         return 1;
     size_t json_len;
     run(C_JSON, &day, counter, 0, &json_len);
-    double t[C_N][1000];
+    static double t[C_N][1000];
     size_t bytes[C_N] = {0};
     for (int r = 0; r < reps; r++)
         for (int k = 0; k < C_N; k++) {
             int c = (k + r) % C_N;
-            t[c][r] = run(c, &day, counter, json_len, &bytes[c]);
+            if (only == NULL || strncmp(names[c], only, strlen(only)) == 0)
+                t[c][r] = run(c, &day, counter, json_len, &bytes[c]);
         }
     printf("| nodes/bucket | merged nodes | encoder | output KB | ms, median (min-max) | MB/s (median) | vs json |\n");
     printf("|---|---|---|---|---|---|---|\n");
     qsort(t[C_JSON], (size_t)reps, sizeof(double), cmp_double);
     double json_med = t[C_JSON][reps / 2];
     for (int c = 0; c < C_N; c++) {
+        if (bytes[c] == 0)
+            continue; /* not run (ONLY) */
         if (c != C_JSON)
             qsort(t[c], (size_t)reps, sizeof(double), cmp_double);
         double med = t[c][reps / 2];

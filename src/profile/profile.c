@@ -5,6 +5,7 @@
  * reallocated (block doubled at the pool's end) when a node gains a counter.
  */
 #include "profgate/profile.h"
+#include "profgate/jsonw.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -377,12 +378,30 @@ struct pg_pwriter {
     uint32_t nacc, acc_cap;
     uint32_t *stack; /* fold_subtree's */
     uint32_t stack_cap;
+    /* JSON: each string id as written (quoted, escaped), made the first time it is needed:
+     * frame, file and counter names repeat across nodes (a counter's at every node), and escaping
+     * them each time was a tenth of the writer's time. fpos[id]: its start in ftext + 1 (0: not
+     * made yet), flen[id] its length. */
+    uint32_t *fpos, *flen;
+    pg_buf ftext;
+    /* Counters' places in byte order of name (string id -> rank + 1; 0: not a counter), made
+     * once: sorting each node's counts compared names, a fifth of the writer's time. */
+    uint8_t *crank;
 };
+
+/* Insertion sort: kid lists and count lists are short (qsort's call per comparison was a
+ * sixth of the writer's time); long lists still go to qsort_r. */
+#define SHORT_SORT 16
 
 static int cmp_name(const void *a, const void *b, void *ctx)
 {
     const pg_profile *p = ctx;
     return pg_strtab_cmp(&p->strs, p->nodes[*(const uint32_t *)a].name, p->nodes[*(const uint32_t *)b].name);
+}
+
+static int cmp_id(const void *a, const void *b, void *ctx)
+{
+    return pg_strtab_cmp(ctx, *(const uint32_t *)a, *(const uint32_t *)b);
 }
 
 static int cmp_counter(const void *a, const void *b, void *ctx)
@@ -396,18 +415,90 @@ static int field(pg_pwriter *w, const char *name)
     return w->e.ops->field(&w->e, name, strlen(name));
 }
 
+/* A member name of every node ("counts", "children", ...): in JSON its text is a constant. */
+#define FIELD(w, name) \
+    ((w)->fpos != NULL ? pg_emit_json_field_text(&(w)->e, "\"" name "\"", sizeof(name) + 1) : field(w, name))
+
+/* JSON: string id's text, quoted and escaped, made the first time it is needed. */
+static int quoted(pg_pwriter *w, uint32_t id, const char **text, size_t *len)
+{
+    if (w->fpos[id] == 0) {
+        size_t n, from = w->ftext.len;
+        const char *s = pg_strtab_get(&w->p->strs, id, &n);
+        int rc = pg_json_str(&w->ftext, s, n);
+        if (rc != PG_OK)
+            return rc;
+        w->fpos[id] = (uint32_t)from + 1;
+        w->flen[id] = (uint32_t)(w->ftext.len - from);
+    }
+    *text = w->ftext.data + w->fpos[id] - 1;
+    *len = w->flen[id];
+    return PG_OK;
+}
+
 static int field_id(pg_pwriter *w, uint32_t id)
 {
+    const char *s;
     size_t len;
-    const char *s = pg_strtab_get(&w->p->strs, id, &len);
-    return w->e.ops->field(&w->e, s, len);
+    if (w->fpos == NULL) { /* Ion: its fields are symbols, interned by the emitter */
+        s = pg_strtab_get(&w->p->strs, id, &len);
+        return w->e.ops->field(&w->e, s, len);
+    }
+    return quoted(w, id, &s, &len) ?: pg_emit_json_field_text(&w->e, s, len);
+}
+
+/* A string value by id (a frame's file). */
+static int str_id(pg_pwriter *w, uint32_t id)
+{
+    const char *s;
+    size_t len;
+    if (w->fpos == NULL) {
+        s = pg_strtab_get(&w->p->strs, id, &len);
+        return w->e.ops->str(&w->e, s, len);
+    }
+    return quoted(w, id, &s, &len) ?: pg_emit_json_str_text(&w->e, s, len);
+}
+
+/* Whether counter a comes before b in byte order of name: by their ranks when both have one. */
+static bool counter_before(const pg_pwriter *w, const pg_strtab *t, uint32_t a, uint32_t b)
+{
+    if (w->crank != NULL && w->crank[a] != 0 && w->crank[b] != 0)
+        return w->crank[a] < w->crank[b];
+    return pg_strtab_cmp(t, a, b) < 0;
+}
+
+/* The counters' ranks (see crank); none when the profile has more than fit a byte. */
+static int rank_counters(pg_pwriter *w)
+{
+    const pg_profile *p = w->p;
+    uint32_t ids[PG_PROFILE_COUNTERS_MAX];
+    size_t n = pg_profile_counters(p, ids, NULL, PG_PROFILE_COUNTERS_MAX);
+    if (n == 0)
+        return PG_OK;
+    w->crank = calloc(p->strs.n, sizeof *w->crank);
+    if (w->crank == NULL)
+        return PG_ENOMEM;
+    qsort_r(ids, n, sizeof *ids, cmp_id, (void *)&p->strs);
+    for (size_t i = 0; i < n; i++)
+        w->crank[ids[i]] = (uint8_t)(i + 1);
+    return PG_OK;
 }
 
 /* Writes {counter: value, ...} from w->acc[0..nacc), sorted by counter name. */
 static int emit_counts(pg_pwriter *w)
 {
-    if (w->nacc > 1) /* with none, acc may still be NULL, which qsort_r must not get */
+    const pg_strtab *t = &w->p->strs;
+    if (w->nacc > SHORT_SORT) {
         qsort_r(w->acc, w->nacc, sizeof *w->acc, cmp_counter, (void *)w->p);
+    } else {
+        for (uint32_t i = 1; i < w->nacc; i++) {
+            pg_count c = w->acc[i];
+            uint32_t j = i;
+            for (; j > 0 && counter_before(w, t, c.counter, w->acc[j - 1].counter); j--)
+                w->acc[j] = w->acc[j - 1];
+            w->acc[j] = c;
+        }
+    }
     int rc = w->e.ops->begin_struct(&w->e);
     for (uint32_t i = 0; rc == PG_OK && i < w->nacc; i++) {
         rc = field_id(w, w->acc[i].counter);
@@ -471,7 +562,7 @@ static int open_node(pg_pwriter *w, uint32_t node, uint32_t depth)
     if (at_limit && nd->first_child != PG_NODE_NONE) {
         rc = fold_subtree(w, node);
         if (rc == PG_OK && w->nacc > 0)
-            rc = field(w, "counts") ?: emit_counts(w);
+            rc = FIELD(w, "counts") ?: emit_counts(w);
     } else if (nd->ncounts > 0) {
         size_t cap = w->acc_cap;
         if (!pg_grow((void **)&w->acc, &cap, nd->ncounts, sizeof *w->acc))
@@ -479,15 +570,12 @@ static int open_node(pg_pwriter *w, uint32_t node, uint32_t depth)
         w->acc_cap = (uint32_t)cap;
         memcpy(w->acc, p->pool + nd->counts, nd->ncounts * sizeof *w->acc);
         w->nacc = nd->ncounts;
-        rc = field(w, "counts") ?: emit_counts(w);
+        rc = FIELD(w, "counts") ?: emit_counts(w);
     }
-    if (rc == PG_OK && nd->file != PG_STR_NONE) {
-        size_t len;
-        const char *s = pg_strtab_get(&p->strs, nd->file, &len);
-        rc = field(w, "file") ?: o->str(e, s, len);
-    }
+    if (rc == PG_OK && nd->file != PG_STR_NONE)
+        rc = FIELD(w, "file") ?: str_id(w, nd->file);
     if (rc == PG_OK && nd->has_line) {
-        rc = field(w, "line") ?: o->begin_list(e);
+        rc = FIELD(w, "line") ?: o->begin_list(e);
         rc = rc ?: o->i64(e, nd->line_min);
         if (rc == PG_OK && nd->line_max != nd->line_min)
             rc = o->i64(e, nd->line_max);
@@ -509,10 +597,19 @@ static int open_node(pg_pwriter *w, uint32_t node, uint32_t depth)
     n = 0;
     for (uint32_t c = nd->first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling)
         kids[n++] = c;
-    qsort_r(kids, n, sizeof *kids, cmp_name, (void *)p);
+    if (n > SHORT_SORT) {
+        qsort_r(kids, n, sizeof *kids, cmp_name, (void *)p);
+    } else {
+        for (uint32_t i = 1; i < n; i++) {
+            uint32_t k = kids[i], j = i;
+            for (; j > 0 && pg_strtab_cmp(&p->strs, p->nodes[kids[j - 1]].name, p->nodes[k].name) > 0; j--)
+                kids[j] = kids[j - 1];
+            kids[j] = k;
+        }
+    }
     w->fr[w->nfr++] = (wframe){.node = node, .depth = depth, .kids = w->narena, .nkids = n};
     w->narena += n;
-    return field(w, "children") ?: o->begin_struct(e);
+    return FIELD(w, "children") ?: o->begin_struct(e);
 }
 
 /* One step of the tree: the next child of the innermost open node, or that node's end. */
@@ -600,8 +697,20 @@ int pg_pwriter_new(const pg_profile *p, bool ion, uint32_t max_depth, pg_pwriter
     w->p = p;
     w->ion = ion;
     w->max_depth = max_depth;
+    if (rank_counters(w) != PG_OK) {
+        pg_pwriter_free(w);
+        return PG_ENOMEM;
+    }
     if (!ion) {
         pg_emit_json(&w->e, NULL);
+        size_t ns = p->strs.n > 0 ? p->strs.n : 1;
+        w->fpos = calloc(ns, sizeof *w->fpos);
+        w->flen = malloc(ns * sizeof *w->flen);
+        pg_buf_init(&w->ftext, UINT32_MAX - 1); /* offsets are 32-bit */
+        if (w->fpos == NULL || w->flen == NULL) {
+            pg_pwriter_free(w);
+            return PG_ENOMEM;
+        }
         *out = w;
         return PG_OK;
     }
@@ -646,6 +755,10 @@ void pg_pwriter_free(pg_pwriter *w)
     free(w->arena);
     free(w->acc);
     free(w->stack);
+    free(w->fpos);
+    free(w->flen);
+    free(w->crank);
+    pg_buf_free(&w->ftext);
     free(w);
 }
 

@@ -46,6 +46,10 @@ struct pg_emit {
 
 /** A JSON writer into out. */
 void pg_emit_json(pg_emit *e, pg_buf *out);
+/** JSON only: a member's name, or a string value, already escaped and quoted ("\"name\""), for
+ *  a writer that writes the same strings many times and escapes each once. */
+int pg_emit_json_field_text(pg_emit *e, const char *quoted, size_t len);
+int pg_emit_json_str_text(pg_emit *e, const char *quoted, size_t len);
 
 /**
  * Binary Ion in two walks of the same data: pass 1 (pg_emit_ion_measure) writes nothing, collects
