@@ -145,12 +145,18 @@ static void on_fleet_closed(void *data)
  * closing turns into an upstream call; the fetcher ends lookups waiting for another member's
  * fetch; the upstream then fails the calls nobody waits for any more; last the fetcher (every
  * waiter was answered or left with its request), the fleet (nothing calls it any more) and the
- * signal handles. */
+ * signal handles. The metrics publisher stops as soon as the server is closed, before any module:
+ * it reads every module's figures, and one firing while the credentials or the fleet took their
+ * time to close read the upstream after it was freed (seen under ASan with server.workers). */
 static void close_next(app *a)
 {
     if (a->server != NULL) {
         pg_http_server_shutdown(a->server, (uint64_t)a->cfg.shutdown_timeout_ms, on_server_closed, a);
         return;
+    }
+    if (a->stats_on) {
+        uv_close((uv_handle_t *)&a->stats_timer, NULL);
+        a->stats_on = false;
     }
     if (a->fleet != NULL)
         pg_fleet_leave(a->fleet);
@@ -181,9 +187,7 @@ static void close_next(app *a)
         pg_stop_signals_close(&a->signals);
     if (a->hup_on)
         uv_close((uv_handle_t *)&a->hup, NULL);
-    if (a->stats_on)
-        uv_close((uv_handle_t *)&a->stats_timer, NULL);
-    a->signals_on = a->hup_on = a->stats_on = false;
+    a->signals_on = a->hup_on = false;
     pg_log(PG_LOG_INFO, "server closed; exiting");
 }
 
