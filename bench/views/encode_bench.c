@@ -17,9 +17,10 @@
 #include <string.h>
 #include <time.h>
 
-enum { C_MEMCPY, C_JSON, C_COLLAPSED, C_PPROF, C_PPROF_GZ, C_SPEEDSCOPE, C_N };
-static const char *const names[C_N] = {"memcpy (JSON's size)",     "json (anchor)", "collapsed", "pprof (protobuf)",
-                                       "pprof + gzip (as served)", "speedscope"};
+enum { C_MEMCPY, C_JSON, C_ION, C_COLLAPSED, C_PPROF, C_PPROF_GZ, C_SPEEDSCOPE, C_N };
+static const char *const names[C_N] = {
+    "memcpy (JSON's size)", "json (anchor)", "ion", "collapsed", "pprof (protobuf)", "pprof + gzip (as served)",
+    "speedscope"};
 
 static double now_ms(void)
 {
@@ -56,7 +57,8 @@ static double run(int c, const pg_profile *p, uint32_t counter, size_t json_len,
         return t;
     }
     case C_JSON:
-        if (pg_profile_encode(p, false, 0, &out) != PG_OK)
+    case C_ION:
+        if (pg_profile_encode(p, c == C_ION, 0, &out) != PG_OK)
             abort();
         break;
     case C_COLLAPSED: {

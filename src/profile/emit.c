@@ -414,6 +414,22 @@ static int w_null(pg_emit *e)
 static const pg_emit_ops ion_ops = {w_begin_struct, w_end, w_begin_list, w_end, w_field,
                                     w_str,          w_i64, w_num,        w_bool, w_null};
 
+int pg_emit_ion_field_cached(pg_emit *e, const char *name, size_t len, uint32_t *sym)
+{
+    PG_ASSERT(e->ops == &measure_ops || e->ops == &ion_ops);
+    if (*sym == PG_STR_NONE) {
+        /* The first time is in pass 1, which interns (pass 2 only finds what pass 1 put). */
+        *sym = e->ops == &measure_ops ? pg_strtab_intern(e->symbols, name, len) : pg_strtab_find(e->symbols, name, len);
+        if (*sym == PG_STR_NONE)
+            return PG_ELIMIT;
+    }
+    if (e->ops == &measure_ops) {
+        e->pos += varuint_len((uint64_t)*sym + SID_LOCAL_BASE);
+        return PG_OK;
+    }
+    return varuint(e->out, (uint64_t)*sym + SID_LOCAL_BASE);
+}
+
 void pg_emit_ion_measure(pg_emit *e, pg_strtab *symbols)
 {
     e->ops = &measure_ops;
