@@ -8,6 +8,8 @@
 #   merge24h   an unaligned, fully cached 24 h (3,000 nodes per bucket), merged and encoded on every
 #              request (cache.response_bytes = 0), one connection: latency
 #   merge7d    the same for 7 days
+#   merge24h-ion, merge7d-ion   the same two in Ion (GetProfile's default format)
+# NODES (environment, default 3000): call-tree nodes per bucket (30000 for the large case).
 # Contenders are interleaved within each repetition, in an order that rotates from one
 # repetition to the next, so machine drift hits all of them alike. Servers on core 0, wrk on
 # core 1. Reports the median and min-max of REPS runs, and head/base and each/nginx ratios.
@@ -31,11 +33,12 @@ declare -A bin=([base]="$work/base/build-release/profgate" [head]=build-release/
 clock='2026-11-25T09:30:00Z!'
 declare -A port
 for s in sim nginx base head base-merge head-merge; do port[$s]=$(free_port); done
-taskset -c 0 build-release/profgate-sim --listen 127.0.0.1:${port[sim]} --clock "$clock" --nodes 3000 \
-  --cache-mb 2048 --log-level warn 2>"$work/sim.log" &
+nodes=${NODES:-3000}
+taskset -c 0 build-release/profgate-sim --listen 127.0.0.1:${port[sim]} --clock "$clock" --nodes "$nodes" \
+  --cache-mb 4096 --log-level warn 2>"$work/sim.log" &
 pids+=($!)
-printf '[cache]\nmemory_bytes = 1g\n' >"$work/stored.conf"
-printf '[cache]\nmemory_bytes = 1g\nresponse_bytes = 0\n' >"$work/merge.conf"
+printf '[cache]\nmemory_bytes = 2g\n' >"$work/stored.conf"
+printf '[cache]\nmemory_bytes = 2g\nresponse_bytes = 0\n' >"$work/merge.conf"
 for v in base head; do
   for kind in stored merge; do
     name=$v; [ $kind = merge ] && name=$v-merge
@@ -53,17 +56,22 @@ declare -A path=(
   [merge24h]='/profilingGroups/bench/profile?startTime=2026-11-24T09%3A07%3A00Z&endTime=2026-11-25T09%3A07%3A00Z'
   [merge7d]='/profilingGroups/bench/profile?startTime=2026-11-18T09%3A07%3A00Z&endTime=2026-11-25T09%3A07%3A00Z'
 )
-declare -A conns=([hit64]=64 [encode16]=16 [merge24h]=1 [merge7d]=1)
+path[merge24h-ion]=${path[merge24h]}
+path[merge7d-ion]=${path[merge7d]}
+declare -A conns=([hit64]=64 [encode16]=16 [merge24h]=1 [merge7d]=1 [merge24h-ion]=1 [merge7d-ion]=1)
 declare -A who=([hit64]="nginx base head" [encode16]="nginx base-merge head-merge"
-                [merge24h]="nginx base-merge head-merge" [merge7d]="nginx base-merge head-merge")
-workloads=(hit64 encode16 merge24h merge7d)
+                [merge24h]="nginx base-merge head-merge" [merge7d]="nginx base-merge head-merge"
+                [merge24h-ion]="nginx base-merge head-merge" [merge7d-ion]="nginx base-merge head-merge")
+declare -A accept=([hit64]=application/json [encode16]=application/json [merge24h]=application/json
+                   [merge7d]=application/json [merge24h-ion]=application/x-amzn-ion [merge7d-ion]=application/x-amzn-ion)
+workloads=(hit64 encode16 merge24h merge7d merge24h-ion merge7d-ion)
 
 # Warm every cache and check that every contender answers the simulator's bytes.
 for w in "${workloads[@]}"; do
-  want=$(curl -sf -H 'Accept: application/json' "http://127.0.0.1:${port[sim]}${path[$w]}" | md5sum)
+  want=$(curl -sf -H "Accept: ${accept[$w]}" "http://127.0.0.1:${port[sim]}${path[$w]}" | md5sum)
   for s in ${who[$w]}; do
     for _ in 1 2; do
-      got=$(curl -sf -H 'Accept: application/json' "http://127.0.0.1:${port[$s]}${path[$w]}" | md5sum)
+      got=$(curl -sf -H "Accept: ${accept[$w]}" "http://127.0.0.1:${port[$s]}${path[$w]}" | md5sum)
       [ "$got" = "$want" ] || { echo "bench: $s answers $w differently from the simulator" >&2; exit 1; }
     done
   done
@@ -77,7 +85,7 @@ for ((r = 0; r < reps; r++)); do
     for ((i = 0; i < n; i++)); do # rotate the order each repetition
       s=${order[$(((i + r) % n))]}
       o=$(taskset -c "${WRK_CPU:-1}" wrk -t1 -c"${conns[$w]}" -d"$secs"s --timeout 30s --latency \
-        -H 'Accept: application/json' "http://127.0.0.1:${port[$s]}${path[$w]}")
+        -H "Accept: ${accept[$w]}" "http://127.0.0.1:${port[$s]}${path[$w]}")
       [ "$(wrk_errors "$o")" = 0 ] || { echo "bench: errors from $s on $w" >&2; echo "$o" >&2; exit 1; }
       rps[$w.$s]+="$(wrk_rps "$o") "
       p50[$w.$s]+="$(wrk_lat "$o" 50) "
@@ -87,9 +95,9 @@ done
 
 # median min max of a list
 stat() { printf '%s\n' $1 | sort -g | awk '{a[NR]=$1} END {printf "%s %s %s", a[int((NR+1)/2)], a[1], a[NR]}'; }
-out=$(report_file compare)
+out=$(report_file "compare$([ "$nodes" = 3000 ] || echo "-$nodes")")
 {
-  echo "## A/B: base $base_sha vs head $head_sha ($(date -u +%Y-%m-%dT%H:%MZ), ${secs}s per run, $reps repetitions)"
+  echo "## A/B: base $base_sha vs head $head_sha ($(date -u +%Y-%m-%dT%H:%MZ), ${secs}s per run, $reps repetitions, $nodes nodes per bucket)"
   echo
   echo "Contenders interleaved within each repetition (order rotated). Medians (min-max). nginx proxy_cache is the anchor."
   echo
