@@ -74,6 +74,11 @@ static size_t held_by(const gpreq *g)
     b += pg_profile_memory(&g->acc);
     if (g->has_base)
         b += pg_profile_memory(&g->base);
+    /* The writers that index the tree (a diff's base paths, speedscope's walk) hold about as much. */
+    if (g->dwriter != NULL)
+        b += pg_dwriter_memory(g->dwriter);
+    if (g->sswriter != NULL)
+        b += pg_sswriter_memory(g->sswriter);
     for (size_t r = 0; r < g->nruns; r++)
         if (g->runs[r].acc != NULL)
             b += pg_profile_memory(g->runs[r].acc);

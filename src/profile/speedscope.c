@@ -130,6 +130,13 @@ static int build_walk(pg_sswriter *w)
     return rc;
 }
 
+size_t pg_sswriter_memory(const pg_sswriter *w)
+{
+    size_t ns = w->p->strs.n > 0 ? w->p->strs.n : 1, nt = PG_MAX(w->ntypes, (size_t)1);
+    return sizeof *w + ns * (2 * sizeof(uint32_t) + sizeof(uint32_t) + sizeof(int64_t)) +
+           (size_t)w->m * (sizeof *w->wframe + sizeof *w->wdepth + nt * sizeof *w->val);
+}
+
 int pg_sswriter_new(const pg_profile *p, const char *name, uint32_t default_counter, uint32_t max_depth,
                     pg_sswriter **out)
 {

@@ -34,5 +34,7 @@ int pg_dwriter_new(const pg_diff_side *base, const pg_diff_side *head, const cha
 /** Appends to out until out->len reaches budget or the answer is complete (*done). */
 int pg_dwriter_step(pg_dwriter *w, pg_buf *out, size_t budget, bool *done);
 void pg_dwriter_free(pg_dwriter *w);
+/** Bytes the writer holds (the base's indexed paths, mostly), for the memory budget. */
+size_t pg_dwriter_memory(const pg_dwriter *w);
 
 #endif

@@ -29,5 +29,7 @@ int pg_sswriter_new(const pg_profile *p, const char *name, uint32_t default_coun
 /** Appends to out until out->len reaches budget or the file is complete (*done). */
 int pg_sswriter_step(pg_sswriter *w, pg_buf *out, size_t budget, bool *done);
 void pg_sswriter_free(pg_sswriter *w);
+/** Bytes the writer holds (its frame table and walk), for the memory budget. */
+size_t pg_sswriter_memory(const pg_sswriter *w);
 
 #endif

@@ -131,6 +131,14 @@ static size_t check(const pg_diff_side *b, const pg_diff_side *h, const char *co
     lines lb, lh;
     folded(b, &lb);
     folded(h, &lh);
+    /* What the writer reports holding covers the base's indexed paths (the memory budget's charge). */
+    size_t path_bytes = 0;
+    for (size_t i = 0; i < lb.n; i++)
+        path_bytes += strlen(lb.path[i]);
+    pg_dwriter *w;
+    assert_int_equal(pg_dwriter_new(b, h, counter, &w), PG_OK);
+    assert_true(pg_dwriter_memory(w) >= path_bytes);
+    pg_dwriter_free(w);
     double tb = 0, th = 0;
     yajl_val stacks = get(doc, "stacks");
     for (size_t i = 0; i < stacks->u.array.len; i++) {

@@ -157,6 +157,11 @@ static void check_against_folded(const pg_profile *p, uint32_t depth)
     uint32_t dflt;
     assert_int_equal(pg_profile_pick_counter(p, NULL, 0, &dflt), PG_OK);
     pg_buf whole, stepped;
+    /* What the writer reports holding covers its walk: a value per node and counter at least. */
+    pg_sswriter *w;
+    assert_int_equal(pg_sswriter_new(p, "m", dflt, depth, &w), PG_OK);
+    assert_true(pg_sswriter_memory(w) >= (size_t)p->n * sizeof(double) * (depth == 0 ? 2 : 1));
+    pg_sswriter_free(w);
     speedscope(p, dflt, depth, SIZE_MAX / 2, &whole);
     speedscope(p, dflt, depth, 1, &stepped);
     assert_int_equal(whole.len, stepped.len);
