@@ -775,6 +775,7 @@ void pg_pwriter_free(pg_pwriter *w)
     free(w->fpos);
     free(w->flen);
     free(w->crank);
+    free(w->sym);
     pg_buf_free(&w->ftext);
     free(w);
 }
