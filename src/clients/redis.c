@@ -32,6 +32,7 @@ struct pg_redis {
     bool probing;    /* a PING was sent to tell a dead connection from a busy loop */
     int open; /* our two timers plus command timers */
     bool closing;
+    bool close_waits; /* closing gracefully: timer is the deadline for the queued commands */
     void (*closed)(void *);
     void *closed_data;
     pg_redis_stats st;
@@ -189,6 +190,11 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
         pg_log(PG_LOG_WARN, "redis: connection lost (%s); serving from the upstream until it is back",
                status == REDIS_OK ? "closed" : ac->errstr);
         schedule_reconnect(r);
+    }
+    if (r->close_waits) { /* every queued command was answered in time */
+        r->close_waits = false;
+        PG_CHECK_UV(uv_timer_stop(&r->timer));
+        uv_close((uv_handle_t *)&r->timer, on_timer_closed);
     }
     maybe_closed(r);
 }
@@ -547,15 +553,41 @@ void pg_redis_get_stats(const pg_redis *r, pg_redis_stats *out)
     out->connected = pg_redis_ready(r);
 }
 
+/* A graceful close's deadline: what Redis did not answer in time is dropped. */
+static void on_close_deadline(uv_timer_t *t)
+{
+    pg_redis *r = t->data;
+    PG_ASSERT(r->closing && r->close_waits);
+    r->close_waits = false;
+    uv_close((uv_handle_t *)&r->timer, on_timer_closed);
+    pg_log(PG_LOG_WARN, "redis: commands still unanswered at shutdown after %llu ms; dropped",
+           (unsigned long long)r->cfg.command_timeout_ms);
+    redisAsyncContext *ac = r->ac;
+    redisAsyncFree(ac); /* pending commands get NULL replies; on_disconnect runs if it was connected */
+    if (r->ac == ac)
+        r->ac = NULL;
+    maybe_closed(r);
+}
+
 void pg_redis_close(pg_redis *r, void (*done)(void *data), void *data)
 {
     r->closing = true;
     r->closed = done;
     r->closed_data = data;
-    PG_CHECK_UV(uv_timer_stop(&r->timer));
-    uv_close((uv_handle_t *)&r->timer, on_timer_closed);
     PG_CHECK_UV(uv_timer_stop(&r->watch));
     uv_close((uv_handle_t *)&r->watch, on_timer_closed);
+    PG_CHECK_UV(uv_timer_stop(&r->timer));
+    if (r->ac != NULL && r->state == R_READY) {
+        /* Gracefully: the commands already queued (the fleet's leave, the SETs of buckets just
+         * fetched) are written and answered before the connection closes, for at most
+         * command_timeout. Freeing the context at once dropped them: a stopped replica's fleet
+         * entry stayed until it expired, and a bucket fetched last could be fetched again. */
+        r->close_waits = true;
+        PG_CHECK_UV(uv_timer_start(&r->timer, on_close_deadline, r->cfg.command_timeout_ms, 0));
+        redisAsyncDisconnect(r->ac); /* on_disconnect may run inside, when nothing is pending */
+        return;
+    }
+    uv_close((uv_handle_t *)&r->timer, on_timer_closed);
     if (r->ac != NULL) {
         redisAsyncContext *ac = r->ac;
         /* Pending commands get their callbacks with NULL replies; on_disconnect runs if connected. */

@@ -74,6 +74,16 @@ class RedisCache(unittest.TestCase):
         self.assertEqual(len(keys), n)  # stores were written before the second request could hit
         self.assertTrue(all(k.startswith(b"pg:v1:") and k.count(b":") == 5 for k in keys), keys)
 
+    def test_a_graceful_stop_finishes_what_it_queued(self):
+        # The fleet's leave is queued just before Redis closes; a close that freed the connection
+        # at once dropped it (and any SET still queued), leaving the member behind until it expired.
+        gw = self.gateway("[fleet]\nenabled = on\n")
+        wait_for(lambda: resp(self.redis.port, "KEYS", "pg:v1:*:fleet:members"), 10, "the fleet member's beat")
+        members = resp(self.redis.port, "KEYS", "pg:v1:*:fleet:members")[0].decode()
+        self.assertEqual(resp(self.redis.port, "ZCARD", members), 1)
+        self.stop_gateway(gw)
+        self.assertEqual(resp(self.redis.port, "ZCARD", members), 0)
+
     def test_ttls_follow_retention(self):
         gw = self.gateway("[freshness]\nlive_ttl = 20s\n")
         five = NOW - timedelta(days=14)        # a 5-minute bucket, 1 day of its 15 left
