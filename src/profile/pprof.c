@@ -54,10 +54,6 @@ static int64_t extra_index(const pg_ppwriter *w, int e)
     return (int64_t)w->p->strs.n + 1 + e;
 }
 
-static int cmp_counter(const void *a, const void *b, void *ctx)
-{
-    return pg_strtab_cmp(ctx, *(const uint32_t *)a, *(const uint32_t *)b);
-}
 
 /* Packs msg into out (a step); PG_ELIMIT past out's limit. */
 static int pack(const Perftools__Profiles__Profile *msg, pg_buf *out)
@@ -111,8 +107,7 @@ int pg_ppwriter_new(const pg_profile *p, uint32_t default_counter, uint32_t max_
     for (uint32_t i = 1; i < p->n; i++)
         w->is_name[p->nodes[i].name] = true;
     /* The sample types: every counter that occurs, in byte order of name. */
-    w->ntypes = pg_profile_counters(p, w->types, NULL, MAX_TYPES);
-    qsort_r(w->types, w->ntypes, sizeof *w->types, cmp_counter, (void *)&p->strs);
+    w->ntypes = pg_profile_counters_by_name(p, w->types, NULL, MAX_TYPES);
     w->default_type = default_counter != PG_STR_NONE ? str_index(default_counter) : 0;
     *out = w;
     return PG_OK;

@@ -142,6 +142,25 @@ size_t pg_profile_counters(const pg_profile *p, uint32_t *ids, double *totals, s
     return n;
 }
 
+size_t pg_profile_counters_by_name(const pg_profile *p, uint32_t *ids, double *totals, size_t max)
+{
+    size_t n = pg_profile_counters(p, ids, totals, max);
+    for (size_t i = 1; i < n; i++) { /* a handful: insertion sort */
+        uint32_t id = ids[i];
+        double t = totals ? totals[i] : 0;
+        size_t j = i;
+        for (; j > 0 && pg_strtab_cmp(&p->strs, ids[j - 1], id) > 0; j--) {
+            ids[j] = ids[j - 1];
+            if (totals)
+                totals[j] = totals[j - 1];
+        }
+        ids[j] = id;
+        if (totals)
+            totals[j] = t;
+    }
+    return n;
+}
+
 int pg_profile_pick_counter(const pg_profile *p, const char *name, size_t len, uint32_t *id)
 {
     if (name != NULL) { /* any node's own counts holding it, however many counters there are */
@@ -404,11 +423,6 @@ static int cmp_name(const void *a, const void *b, void *ctx)
     return pg_strtab_cmp(&p->strs, p->nodes[*(const uint32_t *)a].name, p->nodes[*(const uint32_t *)b].name);
 }
 
-static int cmp_id(const void *a, const void *b, void *ctx)
-{
-    return pg_strtab_cmp(ctx, *(const uint32_t *)a, *(const uint32_t *)b);
-}
-
 static int cmp_counter(const void *a, const void *b, void *ctx)
 {
     const pg_profile *p = ctx;
@@ -479,13 +493,12 @@ static int rank_counters(pg_pwriter *w)
 {
     const pg_profile *p = w->p;
     uint32_t ids[PG_PROFILE_COUNTERS_MAX];
-    size_t n = pg_profile_counters(p, ids, NULL, PG_PROFILE_COUNTERS_MAX);
+    size_t n = pg_profile_counters_by_name(p, ids, NULL, PG_PROFILE_COUNTERS_MAX);
     if (n == 0)
         return PG_OK;
     w->crank = calloc(p->strs.n, sizeof *w->crank);
     if (w->crank == NULL)
         return PG_ENOMEM;
-    qsort_r(ids, n, sizeof *ids, cmp_id, (void *)&p->strs);
     for (size_t i = 0; i < n; i++)
         w->crank[ids[i]] = (uint8_t)(i + 1);
     return PG_OK;

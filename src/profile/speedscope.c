@@ -45,11 +45,6 @@ struct pg_sswriter {
     bool first;     /* no element written yet in the current array */
 };
 
-static int cmp_counter(const void *a, const void *b, void *ctx)
-{
-    return pg_strtab_cmp(ctx, *(const uint32_t *)a, *(const uint32_t *)b);
-}
-
 void pg_sswriter_free(pg_sswriter *w)
 {
     if (w == NULL)
@@ -168,17 +163,7 @@ int pg_sswriter_new(const pg_profile *p, const char *name, uint32_t default_coun
     w->root_frame = PG_STR_NONE;
     if (p->nodes[PG_ROOT].ncounts > 0)
         w->root_frame = w->nframes++; /* frames[] holds a name id only below it */
-    w->ntypes = pg_profile_counters(p, w->types, w->totals, MAX_TYPES);
-    /* Sorted by name, the totals with them. */
-    uint32_t unsorted[MAX_TYPES];
-    double tot[MAX_TYPES];
-    memcpy(unsorted, w->types, w->ntypes * sizeof *unsorted);
-    memcpy(tot, w->totals, w->ntypes * sizeof *tot);
-    qsort_r(w->types, w->ntypes, sizeof *w->types, cmp_counter, (void *)&p->strs);
-    for (size_t i = 0; i < w->ntypes; i++)
-        for (size_t j = 0; j < w->ntypes; j++)
-            if (unsorted[j] == w->types[i])
-                w->totals[i] = tot[j];
+    w->ntypes = pg_profile_counters_by_name(p, w->types, w->totals, MAX_TYPES);
     for (size_t i = 0; i < w->ntypes; i++)
         if (w->types[i] == default_counter)
             w->active = i;

@@ -88,6 +88,9 @@ double pg_profile_self_count(const pg_profile *p, uint32_t node, uint32_t counte
 /** The distinct counters the nodes' counts use (at most max, first seen first), with each one's
  *  total over the profile when totals is not NULL; their number. */
 size_t pg_profile_counters(const pg_profile *p, uint32_t *ids, double *totals, size_t max);
+/** The same, in byte order of name (totals kept with their counters): the order in which every
+ *  writer lists counters. */
+size_t pg_profile_counters_by_name(const pg_profile *p, uint32_t *ids, double *totals, size_t max);
 
 /** The counter named name (len bytes), or with name NULL the counter with the largest total
  *  (ties: the first in byte order). PG_OK with *id, PG_ENOTFOUND when the profile has none. */

@@ -86,6 +86,18 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* lines (n, each allocated) sorted and joined into out; the lines and the array are freed. */
+static void join_sorted(char **lines, size_t n, pg_buf *out)
+{
+    qsort(lines, n, sizeof *lines, cmp_str);
+    pg_buf_init(out, 256 << 20);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(pg_buf_puts(out, lines[i]), PG_OK);
+        free(lines[i]);
+    }
+    free(lines);
+}
+
 /* One profile's samples as folded lines ("a;b count\n", frames made safe as folded.c does),
  * sorted, joined. */
 static void as_folded(yajl_val frames, yajl_val prof, pg_buf *out)
@@ -120,13 +132,7 @@ static void as_folded(yajl_val frames, yajl_val prof, pg_buf *out)
         pg_buf_free(&line);
     }
     assert_true(sum == YAJL_GET_DOUBLE(get(prof, "endValue")));
-    qsort(lines, n, sizeof *lines, cmp_str);
-    pg_buf_init(out, 256 << 20);
-    for (size_t i = 0; i < n; i++) {
-        assert_int_equal(pg_buf_puts(out, lines[i]), PG_OK);
-        free(lines[i]);
-    }
-    free(lines);
+    join_sorted(lines, n, out);
 }
 
 /* The folded text with its lines sorted. */
@@ -142,13 +148,7 @@ static void sorted_lines(const pg_buf *in, pg_buf *out)
         lines[m++] = strndup(s, (size_t)(nl - s + 1));
         s = nl + 1;
     }
-    qsort(lines, m, sizeof *lines, cmp_str);
-    pg_buf_init(out, 256 << 20);
-    for (size_t i = 0; i < m; i++) {
-        assert_int_equal(pg_buf_puts(out, lines[i]), PG_OK);
-        free(lines[i]);
-    }
-    free(lines);
+    join_sorted(lines, m, out);
 }
 
 /* Every profile of the file equals the folded stacks of its counter. */
