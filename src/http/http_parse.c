@@ -24,20 +24,31 @@ static int fail(pg_http_parser *p, int status, const char *reason)
     return -1;
 }
 
+#define STORE_FIRST 1024
+#define HDRS_FIRST 16
+
 /* Appends a piece of the head to the store, enforcing the head-size limit. Each header also
  * costs 4 bytes (": " and CRLF on the wire) so the limit tracks what the client sent. */
 static int store(pg_http_parser *p, const char *at, size_t len)
 {
-    if (p->store == NULL) {
-        /* Allocated per request and freed when it is answered: an idle keep-alive connection
-         * holds neither the store nor the header table. */
-        p->store = malloc(p->lim.max_head);
-        p->hdrs = calloc(p->lim.max_headers, sizeof *p->hdrs);
-        if (p->store == NULL || p->hdrs == NULL)
-            return fail(p, 503, "out of memory");
-    }
+    if (len == 0)
+        return 0;
     if (len > p->lim.max_head - p->store_len)
         return fail(p, 431, "request head too large");
+    if (len > p->store_cap - p->store_len) {
+        /* Allocated per request, freed when it is answered, and grown by doubling up to the
+         * limit: a typical head (1-2 KB with SigV4) does not hold max_head bytes while it lives. */
+        size_t cap = p->store_cap ? p->store_cap : STORE_FIRST;
+        while (cap < p->store_len + len)
+            cap *= 2;
+        if (cap > p->lim.max_head)
+            cap = p->lim.max_head;
+        char *n = realloc(p->store, cap);
+        if (n == NULL)
+            return fail(p, 503, "out of memory");
+        p->store = n;
+        p->store_cap = cap;
+    }
     memcpy(p->store + p->store_len, at, len);
     p->store_len += len;
     return 0;
@@ -93,6 +104,16 @@ static int on_header_field(llhttp_t *ll, const char *at, size_t len)
     if (p->field_state != 1) {
         if (p->nhdrs == p->lim.max_headers)
             return fail(p, 431, "too many request headers");
+        if (p->nhdrs == p->hdrs_cap) {
+            size_t cap = p->hdrs_cap ? 2 * p->hdrs_cap : HDRS_FIRST;
+            if (cap > p->lim.max_headers)
+                cap = p->lim.max_headers;
+            pg_http_header *n = realloc(p->hdrs, cap * sizeof *n);
+            if (n == NULL)
+                return fail(p, 503, "out of memory");
+            p->hdrs = n;
+            p->hdrs_cap = cap;
+        }
         if (p->store_len + 4 > p->lim.max_head)
             return fail(p, 431, "request head too large");
         p->store_len += 4; /* accounted, not stored: see store() */
@@ -233,7 +254,8 @@ static void reset_message(pg_http_parser *p)
     p->store = NULL;
     p->hdrs = NULL;
     p->body = NULL;
-    p->store_len = 0;
+    p->store_len = p->store_cap = 0;
+    p->hdrs_cap = 0;
     p->nhdrs = 0;
     p->method_off = p->method_len = p->target_off = p->target_len = 0;
     p->field_state = 0;

@@ -49,10 +49,10 @@ typedef enum {
 typedef struct pg_http_parser {
     llhttp_t ll;
     pg_http_limits lim;
-    char *store;           /* method, target, header names and values; capacity lim.max_head */
-    size_t store_len;
-    pg_http_header *hdrs;  /* lim.max_headers entries, offsets until the head completes */
-    size_t nhdrs;
+    char *store;           /* method, target, header names and values; at most lim.max_head */
+    size_t store_len, store_cap;
+    pg_http_header *hdrs;  /* at most lim.max_headers entries, offsets until the head completes */
+    size_t nhdrs, hdrs_cap;
     size_t method_off, method_len, target_off, target_len;
     int field_state;       /* 0 between headers, 1 in a name, 2 in a value, 3 head complete */
     bool in_message;       /* first byte of a request seen, not yet complete */

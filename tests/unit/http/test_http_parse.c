@@ -98,6 +98,46 @@ static void test_pipelined(void **state)
     pg_http_parser_free(&p);
 }
 
+/* The head's store and header table start small and grow as a request needs: a head of several
+ * KB with many headers, split at every byte, arrives intact (the store moves as it grows). */
+static void test_large_head_grows_its_store(void **state)
+{
+    (void)state;
+    const pg_http_limits big = {.max_head = 8192, .max_url = 1024, .max_headers = 40, .max_body = 64};
+    char req[8192];
+    int n = snprintf(req, sizeof req, "GET /p HTTP/1.1\r\nHost: x\r\n");
+    for (int i = 0; i < 38; i++)
+        n += snprintf(req + n, sizeof req - (size_t)n, "X-H%02d: %0100d\r\n", i, i);
+    n += snprintf(req + n, sizeof req - (size_t)n, "\r\n");
+    size_t len = (size_t)n;
+    assert_true(len > 4000);
+    for (size_t cut = 0; cut <= len; cut += 7) {
+        pg_http_parser p;
+        pg_http_parser_init(&p, &big);
+        pg_hp_event ev;
+        size_t used = pg_http_parser_feed(&p, req, cut, &ev);
+        if (cut < len)
+            used += pg_http_parser_feed(&p, req + cut, len - cut, &ev);
+        assert_int_equal(used, len);
+        assert_int_equal(ev, PG_HP_REQUEST);
+        const pg_http_head *h = pg_http_parser_head(&p);
+        assert_int_equal(h->nheaders, 39);
+        for (int i = 0; i < 38; i++) {
+            char name[8], want[101];
+            snprintf(name, sizeof name, "x-h%02d", i);
+            snprintf(want, sizeof want, "%0100d", i);
+            const pg_http_header *x = pg_http_head_find(h, name);
+            assert_non_null(x);
+            assert_int_equal(x->value_len, 100);
+            assert_memory_equal(x->value, want, 100);
+        }
+        assert_true(p.store_cap <= big.max_head && p.hdrs_cap <= big.max_headers);
+        pg_http_parser_next(&p);
+        assert_null(p.store); /* an answered request gives its storage back */
+        pg_http_parser_free(&p);
+    }
+}
+
 static int error_status(const char *req)
 {
     pg_http_parser p;
@@ -226,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_pipelined),
         cmocka_unit_test(test_trailers_are_ignored),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_large_head_grows_its_store),
         cmocka_unit_test(test_error_is_sticky),
         cmocka_unit_test(test_accept_encoding),
         cmocka_unit_test(test_strict),
