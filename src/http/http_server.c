@@ -4,12 +4,14 @@
  *   HEAD ──request──▶ HANDLER ──respond──▶ WRITING ──written──▶ HEAD (keep-alive)
  *                                                    └─close_after─▶ LINGER ──EOF/timer──▶ closed
  *
- * A single timer per connection serves whichever deadline the state needs (first-request head
- * deadline, keep-alive idle, send timeout, lingering close). Bytes that arrive while a request is
- * being handled are kept (bounded) and parsed only after its response is written, which is how
- * pipelined responses stay in order. Reads go into one shared buffer, so an idle connection costs
- * only its struct. Memory of a connection is freed only when both its handles are closed and no
- * write or handler still refers to it.
+ * A connection waits for one deadline at a time (first-request head deadline, keep-alive idle,
+ * send timeout, lingering close), kept in the server's deadline lists rather than a timer of its
+ * own. Bytes that arrive while a request is being handled are kept (bounded) and parsed only after
+ * its response is written, which is how pipelined responses stay in order. Reads go into one
+ * shared buffer, and everything a request needs (parser, request, pending bytes) is allocated when
+ * its first byte arrives and freed when the connection is idle again, so an idle keep-alive
+ * connection costs its struct and libuv's handle. Memory of a connection is freed only when its
+ * handles are closed and no write or handler still refers to it.
  */
 #include "profgate/http_server.h"
 #include "profgate/buf.h"
@@ -41,7 +43,7 @@
  * the client still sends). conn_set_state checks each move. */
 typedef enum { C_NEW, C_HEAD, C_HANDLER, C_WRITING, C_LINGER, C_COUNT } cstate;
 static const char *const cstate_names[C_COUNT] = {"new", "head", "handler", "writing", "linger"};
-typedef enum { T_NONE, T_FIRST, T_IDLE, T_HEAD, T_SEND, T_LINGER } tmode;
+typedef enum { T_NONE, T_FIRST, T_IDLE, T_HEAD, T_SEND, T_LINGER, T_COUNT } tmode;
 
 typedef struct conn conn;
 
@@ -67,21 +69,14 @@ struct pg_http_req {
 
 #define CONN_MAGIC 0x636f6e6eu /* "conn" */
 
-struct conn {
-    uint32_t magic;
-    uv_tcp_t tcp;
-    uv_timer_t timer;
-    uv_shutdown_t shutdown_req;
-    pg_http_server *srv;
-    conn *prev, *next;
-    int open_handles;
-    bool closing;
-    bool reading;
-    bool close_after;
-    unsigned writes; /* uv_write requests in flight */
+/* What a connection holds only while it has a request: allocated when the request's first byte
+ * arrives, freed when the connection is idle again (conn_process) or gone (conn_maybe_free). */
+typedef struct conn_work {
+    pg_http_parser hp;
+    pg_buf pending; /* received, not yet parsed */
+    pg_http_req req;
     /* A body sent from a file with sendfile(2): cached answers live in memfds, so the kernel
-     * hands their pages to the socket without copying them. Waiting for room uses a poll
-     * handle on a dup of the socket, since libuv streams have no sendfile. */
+     * hands their pages to the socket without copying them. */
     struct {
         bool active;
         int fd;
@@ -89,16 +84,35 @@ struct conn {
         void (*release)(void *ctx);
         void *ctx;
     } sf;
+    uv_shutdown_t shutdown_req;
+} conn_work;
+
+/* Waiting for room for a file body: libuv streams have no sendfile, so a poll handle on a dup of
+ * the socket. Made the first time a socket is full; kept until the connection closes. */
+typedef struct conn_poll {
     uv_poll_t poll;
-    int poll_fd; /* -1 until the poll handle exists */
-    pg_peer_key peer; /* the client's address, counted in the server's peers while counted */
-    bool counted;
-    bool shutdown_active;
+    int fd;
+} conn_poll;
+
+struct conn {
+    uint32_t magic;
     cstate state;
     tmode tmode;
-    pg_http_parser hp;
-    pg_buf pending; /* received, not yet parsed */
-    pg_http_req req;
+    int open_handles;
+    unsigned writes; /* uv_write requests in flight */
+    bool closing;
+    bool reading;
+    bool close_after;
+    bool counted;
+    bool shutdown_active;
+    uv_tcp_t tcp;
+    pg_http_server *srv;
+    conn *prev, *next;   /* every connection of the server */
+    conn *tprev, *tnext; /* the server's list of connections waiting for a deadline of tmode */
+    uint64_t deadline;   /* loop time, ms */
+    conn_work *work;     /* NULL while idle */
+    conn_poll *cpoll;    /* NULL until a file body found the socket full */
+    pg_peer_key peer;    /* the client's address, counted in the server's peers while counted */
 };
 
 /* The connection behind a handle's or request's data pointer (checked). */
@@ -155,6 +169,14 @@ struct pg_http_server {
     uint64_t rng[2];
     int64_t last_reject_log_ns;
     uint64_t rejects_since_log;
+    /* Deadlines: per kind, the connections waiting for one in deadline order, and one timer for
+     * the earliest of them. */
+    struct {
+        conn *head, *tail;
+    } tl[T_COUNT];
+    uv_timer_t tick;
+    bool tick_init;
+    uint64_t tick_due; /* loop time the tick is set for; 0 when it is not set */
     time_t date_sec;
     char date[40];
     char readbuf[READ_CHUNK];
@@ -163,7 +185,8 @@ struct pg_http_server {
 static void conn_close(conn *c);
 static void conn_process(conn *c);
 static void start_read(conn *c);
-static void on_timer(uv_timer_t *t);
+static void on_tick(uv_timer_t *t);
+static void on_deadline(conn *c, tmode mode);
 static void server_maybe_done(pg_http_server *s);
 
 /* ---------------------------------------------------------------- helpers */
@@ -222,32 +245,147 @@ static const char *http_date(pg_http_server *s)
     return s->date;
 }
 
+/* ---------------------------------------------------------------- deadlines */
+
+/* A libuv timer per connection would cost 152 bytes each and a heap operation per re-arm (every
+ * write re-arms the send deadline). Instead each kind of deadline keeps its connections in a list
+ * in deadline order, and the server has one timer, for the earliest head. Connections in one list
+ * got the same timeout, so a new deadline belongs at the tail: inserting walks back from there
+ * only when a reconfigured timeout put later deadlines ahead of it. */
+
+static void tl_unlink(conn *c)
+{
+    if (c->tmode == T_NONE)
+        return;
+    pg_http_server *s = c->srv;
+    if (c->tprev)
+        c->tprev->tnext = c->tnext;
+    else
+        s->tl[c->tmode].head = c->tnext;
+    if (c->tnext)
+        c->tnext->tprev = c->tprev;
+    else
+        s->tl[c->tmode].tail = c->tprev;
+    c->tprev = c->tnext = NULL;
+    c->tmode = T_NONE;
+}
+
+static void tick_set(pg_http_server *s, uint64_t due)
+{
+    uint64_t now = uv_now(s->loop);
+    PG_CHECK_UV(uv_timer_start(&s->tick, on_tick, due > now ? due - now : 0, 0));
+    s->tick_due = due;
+}
+
 static void arm(conn *c, tmode mode)
 {
-    const pg_http_server_cfg *cfg = &c->srv->cfg;
+    pg_http_server *s = c->srv;
+    const pg_http_server_cfg *cfg = &s->cfg;
     uint64_t ms = 0;
     if (c->closing)
         return;
+    tl_unlink(c);
     switch (mode) {
-    case T_NONE:
-        PG_CHECK_UV(uv_timer_stop(&c->timer));
-        c->tmode = T_NONE;
-        return;
+    case T_NONE: return; /* the tick may fire for nothing; it then sets itself for what is left */
     case T_FIRST:
     case T_HEAD: ms = cfg->head_timeout_ms; break;
     case T_IDLE: ms = cfg->idle_timeout_ms; break;
     case T_SEND: ms = cfg->send_timeout_ms; break;
     case T_LINGER: ms = LINGER_MS; break;
+    case T_COUNT: PG_ASSERT(!"no such deadline");
     }
+    /* At least 1 ms, so a connection re-armed while the tick runs is not due in the same pass. */
+    c->deadline = uv_now(s->loop) + (ms > 0 ? ms : 1);
     c->tmode = mode;
-    PG_CHECK_UV(uv_timer_start(&c->timer, on_timer, ms, 0));
+    conn *after = s->tl[mode].tail;
+    while (after != NULL && after->deadline > c->deadline)
+        after = after->tprev;
+    c->tprev = after;
+    c->tnext = after ? after->tnext : s->tl[mode].head;
+    if (c->tnext)
+        c->tnext->tprev = c;
+    else
+        s->tl[mode].tail = c;
+    if (after)
+        after->tnext = c;
+    else
+        s->tl[mode].head = c;
+    if (s->tick_due == 0 || c->deadline < s->tick_due)
+        tick_set(s, c->deadline);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    pg_http_server *s = t->data;
+    uint64_t now = uv_now(s->loop);
+    s->tick_due = 0;
+    for (int m = T_NONE + 1; m < T_COUNT; m++) {
+        conn *c;
+        while ((c = s->tl[m].head) != NULL && c->deadline <= now) {
+            tl_unlink(c);
+            on_deadline(c, (tmode)m);
+        }
+    }
+    uint64_t due = 0;
+    for (int m = T_NONE + 1; m < T_COUNT; m++)
+        if (s->tl[m].head != NULL && (due == 0 || s->tl[m].head->deadline < due))
+            due = s->tl[m].head->deadline;
+    if (due != 0 && (s->tick_due == 0 || due < s->tick_due))
+        tick_set(s, due);
+}
+
+/* ---------------------------------------------------------------- per-request state */
+
+/* Unparsed input a connection may hold: a request head plus what pipelining clients send ahead. */
+static size_t pending_limit(const conn *c)
+{
+    return 2 * READ_CHUNK + c->srv->cfg.limits.max_head;
+}
+
+/* The connection's request state, allocated on first use; NULL when out of memory. */
+static conn_work *conn_work_get(conn *c)
+{
+    if (c->work != NULL)
+        return c->work;
+    conn_work *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return NULL;
+    pg_http_parser_init(&w->hp, &c->srv->cfg.limits);
+    pg_buf_init(&w->pending, pending_limit(c));
+    w->req.c = c;
+    c->work = w;
+    return w;
+}
+
+static void conn_work_free(conn *c)
+{
+    conn_work *w = c->work;
+    if (w == NULL)
+        return;
+    PG_ASSERT(!w->req.active && !w->sf.active && !c->shutdown_active);
+    pg_http_parser_free(&w->hp);
+    pg_buf_free(&w->pending);
+    free(w);
+    c->work = NULL;
+}
+
+/* Bytes received and not yet parsed. */
+static size_t pending_len(const conn *c)
+{
+    return c->work ? c->work->pending.len : 0;
+}
+
+/* Whether a request has begun arriving (its first byte is in). */
+static bool in_message(const conn *c)
+{
+    return c->work != NULL && (c->work->hp.in_message || c->work->pending.len > 0);
 }
 
 /* ---------------------------------------------------------------- closing */
 
 static void conn_maybe_free(conn *c)
 {
-    if (c->open_handles > 0 || c->req.active || c->writes > 0 || c->shutdown_active)
+    if (c->open_handles > 0 || (c->work && c->work->req.active) || c->writes > 0 || c->shutdown_active)
         return;
     pg_http_server *s = c->srv;
     if (c->prev)
@@ -259,8 +397,7 @@ static void conn_maybe_free(conn *c)
     s->nconns--;
     if (c->counted)
         pg_peers_remove(s->peers, &c->peer);
-    pg_http_parser_free(&c->hp);
-    pg_buf_free(&c->pending);
+    conn_work_free(c);
     c->magic = 0;
     free(c);
     server_maybe_done(s);
@@ -276,27 +413,30 @@ static void on_conn_handle_closed(uv_handle_t *h)
 static void on_poll_closed(uv_handle_t *h)
 {
     conn *c = conn_of(h->data);
-    close(c->poll_fd);
-    on_conn_handle_closed(h);
+    close(c->cpoll->fd);
+    free(c->cpoll); /* h with it */
+    c->cpoll = NULL;
+    c->open_handles--;
+    conn_maybe_free(c);
 }
 
 static void sf_release(conn *c)
 {
-    if (!c->sf.active)
+    if (c->work == NULL || !c->work->sf.active)
         return;
-    c->sf.active = false;
-    c->sf.release(c->sf.ctx);
+    c->work->sf.active = false;
+    c->work->sf.release(c->work->sf.ctx);
 }
 
 /* Closes every handle of the connection; reset sends a TCP RST (SO_LINGER 0) instead of a FIN. */
 static void close_handles(conn *c, bool reset)
 {
     sf_release(c);
+    tl_unlink(c);
     if (!reset || uv_tcp_close_reset(&c->tcp, on_conn_handle_closed) != 0)
         uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
-    uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
-    if (c->poll_fd >= 0)
-        uv_close((uv_handle_t *)&c->poll, on_poll_closed);
+    if (c->cpoll != NULL)
+        uv_close((uv_handle_t *)&c->cpoll->poll, on_poll_closed);
 }
 
 static void conn_close(conn *c)
@@ -305,8 +445,9 @@ static void conn_close(conn *c)
         return;
     c->closing = true;
     /* A handler still working on this connection's request hears about it now. */
-    if (c->req.active && c->req.on_abort != NULL)
-        c->req.on_abort(&c->req, c->req.abort_data);
+    pg_http_req *r = c->work ? &c->work->req : NULL;
+    if (r != NULL && r->active && r->on_abort != NULL)
+        r->on_abort(r, r->abort_data);
     close_handles(c, false);
 }
 
@@ -342,16 +483,21 @@ static void conn_set_state(conn *c, cstate next)
         [C_WRITING] = {[C_HEAD] = true, [C_LINGER] = true},
     };
     static const pg_fsm fsm = {"connection", cstate_names, C_COUNT, &legal[0][0]};
-    pg_fsm_move(&fsm, c->req.id[0] ? c->req.id : NULL, c->state, next);
+    pg_fsm_move(&fsm, c->work && c->work->req.id[0] ? c->work->req.id : NULL, c->state, next);
     c->state = next;
 }
 
 static void start_linger(conn *c)
 {
     conn_set_state(c, C_LINGER);
-    pg_buf_free(&c->pending);
-    c->shutdown_req.data = c;
-    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+    conn_work *w = conn_work_get(c);
+    if (w == NULL) {
+        conn_close(c);
+        return;
+    }
+    pg_buf_free(&w->pending);
+    w->shutdown_req.data = c;
+    if (uv_shutdown(&w->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
         conn_close(c);
         return;
     }
@@ -372,7 +518,7 @@ static void response_done(conn *c)
         start_linger(c);
         return;
     }
-    pg_http_parser_next(&c->hp);
+    pg_http_parser_next(&c->work->hp);
     if (c->close_after) {
         start_linger(c);
         return;
@@ -413,24 +559,28 @@ static void sf_pump(conn *c)
 {
     uv_os_fd_t sock;
     PG_ASSERT(uv_fileno((uv_handle_t *)&c->tcp, &sock) == 0);
-    while (c->sf.off < c->sf.end) {
-        ssize_t n = sendfile(sock, c->sf.fd, &c->sf.off, (size_t)(c->sf.end - c->sf.off));
+    __typeof__(c->work->sf) *sf = &c->work->sf;
+    while (sf->off < sf->end) {
+        ssize_t n = sendfile(sock, sf->fd, &sf->off, (size_t)(sf->end - sf->off));
         if (n > 0 || (n < 0 && errno == EINTR))
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (c->poll_fd < 0) {
-                int fd = dup(sock);
-                if (fd < 0 || uv_poll_init(c->srv->loop, &c->poll, fd) != 0) {
+            if (c->cpoll == NULL) {
+                conn_poll *cp = malloc(sizeof *cp);
+                int fd = cp ? dup(sock) : -1;
+                if (fd < 0 || uv_poll_init(c->srv->loop, &cp->poll, fd) != 0) {
                     if (fd >= 0)
                         close(fd);
+                    free(cp);
                     conn_close(c);
                     return;
                 }
-                c->poll_fd = fd;
-                c->poll.data = c;
+                cp->fd = fd;
+                cp->poll.data = c;
+                c->cpoll = cp;
                 c->open_handles++;
             }
-            if (uv_poll_start(&c->poll, UV_WRITABLE, on_writable) != 0)
+            if (uv_poll_start(&c->cpoll->poll, UV_WRITABLE, on_writable) != 0)
                 conn_close(c);
             else
                 arm(c, T_SEND);
@@ -453,7 +603,7 @@ static void on_write(uv_write_t *w, int status)
     if (wr->release)
         wr->release(wr->release_ctx);
     if (kind == W_PIECE)
-        c->req.queued -= wr->len;
+        c->work->req.queued -= wr->len;
     free(wr);
     c->writes--;
     if (c->closing) {
@@ -471,7 +621,7 @@ static void on_write(uv_write_t *w, int status)
     }
     if (kind == W_PIECE) {
         /* A piece of a streamed answer: its producer may be waiting for room. */
-        pg_http_req *r = &c->req;
+        pg_http_req *r = &c->work->req;
         if (r->on_drain != NULL && r->queued <= r->drain_low) {
             pg_http_drain_cb cb = r->on_drain;
             r->on_drain = NULL;
@@ -486,7 +636,7 @@ static void on_write(uv_write_t *w, int status)
  * plain access line. */
 static void request_done(conn *c, int status, size_t body_len)
 {
-    pg_http_req *r = &c->req;
+    pg_http_req *r = &c->work->req;
     pg_http_server *s = c->srv;
     pg_http_done_info info = {.status = status, .body_bytes = body_len, .duration_ns = pg_monotonic_ns() - r->t0,
                               .client_gone = c->closing};
@@ -524,17 +674,18 @@ static size_t format_head(conn *c, int status, const pg_http_out_header *hdrs, s
 {
     pg_http_server *s = c->srv;
     int n;
-    if (c->req.upstream_id[0])
+    const pg_http_req *r = &c->work->req;
+    if (r->upstream_id[0])
         /* An answer passed through from the upstream keeps its request id; ours goes alongside. */
         n = snprintf(out, cap,
                      "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: %s\r\nx-amzn-RequestId: %s\r\nX-Profgate-Request-Id: "
                      "%s\r\n%sConnection: %s\r\n",
-                     status, pg_http_reason(status), http_date(s), s->cfg.server_name, c->req.upstream_id, c->req.id,
+                     status, pg_http_reason(status), http_date(s), s->cfg.server_name, r->upstream_id, r->id,
                      framing, c->close_after ? "close" : "keep-alive");
     else
         n = snprintf(out, cap,
                      "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: %s\r\nx-amzn-RequestId: %s\r\n%sConnection: %s\r\n",
-                     status, pg_http_reason(status), http_date(s), s->cfg.server_name, c->req.id, framing,
+                     status, pg_http_reason(status), http_date(s), s->cfg.server_name, r->id, framing,
                      c->close_after ? "close" : "keep-alive");
     size_t off = (size_t)n;
     for (size_t i = 0; i < nhdrs; i++) {
@@ -612,12 +763,13 @@ static void respond(pg_http_req *r, int status, const pg_http_out_header *hdrs, 
     if (c->state == C_HANDLER)
         conn_set_state(c, C_WRITING);
     if (fd >= 0) {
-        c->sf.active = true;
-        c->sf.fd = fd;
-        c->sf.off = 0;
-        c->sf.end = (off_t)len;
-        c->sf.release = release;
-        c->sf.ctx = ctx;
+        __typeof__(c->work->sf) *sf = &c->work->sf;
+        sf->active = true;
+        sf->fd = fd;
+        sf->off = 0;
+        sf->end = (off_t)len;
+        sf->release = release;
+        sf->ctx = ctx;
         cork(c, true);
         queue_write(c, wr, off, NULL, 0, W_HEAD_THEN_FILE, NULL, NULL);
     } else if (copied) {
@@ -813,7 +965,12 @@ static void respond_early(conn *c, int status, const char *reason)
     for (size_t i = 0; i < PG_ARRAY_LEN(map); i++)
         if (map[i].status == status)
             kind = map[i].kind;
-    pg_http_req *r = &c->req;
+    conn_work *w = conn_work_get(c);
+    if (w == NULL) {
+        conn_close(c);
+        return;
+    }
+    pg_http_req *r = &w->req;
     memset(r, 0, sizeof *r);
     r->c = c;
     r->t0 = pg_monotonic_ns();
@@ -828,11 +985,6 @@ static void respond_early(conn *c, int status, const char *reason)
 
 /* ---------------------------------------------------------------- reading */
 
-static size_t pending_limit(const conn *c)
-{
-    return 2 * READ_CHUNK + c->srv->cfg.limits.max_head;
-}
-
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
@@ -845,7 +997,7 @@ static void update_reading(conn *c)
 {
     if (c->closing)
         return;
-    bool want = c->state == C_LINGER || c->pending.len + READ_CHUNK <= pending_limit(c);
+    bool want = c->state == C_LINGER || pending_len(c) + READ_CHUNK <= pending_limit(c);
     if (want && !c->reading) {
         c->reading = true;
         start_read(c);
@@ -870,14 +1022,20 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
             c->reading = false;
             return;
         }
-        if (c->state == C_HEAD && c->hp.in_message)
+        if (c->state == C_HEAD && in_message(c))
             pg_log(PG_LOG_DEBUG, "client closed mid-request");
         conn_close(c);
         return;
     }
     if (c->state == C_LINGER)
         return; /* discarded */
-    if (pg_buf_append(&c->pending, buf->base, (size_t)nread) != PG_OK) {
+    conn_work *w = conn_work_get(c);
+    if (w == NULL) {
+        pg_log(PG_LOG_ERROR, "out of memory reading a request");
+        conn_close(c);
+        return;
+    }
+    if (pg_buf_append(&w->pending, buf->base, (size_t)nread) != PG_OK) {
         pg_log(PG_LOG_WARN, "closing a connection whose unread input exceeds %zu bytes", pending_limit(c));
         conn_close(c);
         return;
@@ -898,10 +1056,10 @@ static void dispatch(conn *c)
     pg_http_server *s = c->srv;
     arm(c, T_NONE);
     conn_set_state(c, C_HANDLER);
-    pg_http_req *r = &c->req;
+    pg_http_req *r = &c->work->req;
     memset(r, 0, sizeof *r);
     r->c = c;
-    r->head = pg_http_parser_head(&c->hp);
+    r->head = pg_http_parser_head(&c->work->hp);
     r->t0 = pg_monotonic_ns();
     r->active = true;
     make_request_id(s, r->id);
@@ -912,32 +1070,37 @@ static void dispatch(conn *c)
 
 static void conn_process(conn *c)
 {
-    while (!c->closing && c->state == C_HEAD && c->writes == 0 && c->pending.len > 0) {
+    conn_work *w = c->work;
+    while (!c->closing && c->state == C_HEAD && c->writes == 0 && w != NULL && w->pending.len > 0) {
         pg_hp_event ev;
-        size_t used = pg_http_parser_feed(&c->hp, c->pending.data, c->pending.len, &ev);
-        pg_buf_consume(&c->pending, used);
+        size_t used = pg_http_parser_feed(&w->hp, w->pending.data, w->pending.len, &ev);
+        pg_buf_consume(&w->pending, used);
         if (ev == PG_HP_MORE) {
-            if (c->hp.in_message && c->tmode == T_IDLE)
+            if (w->hp.in_message && c->tmode == T_IDLE)
                 arm(c, T_HEAD); /* the deadline runs from the first byte of a request */
             break;
         }
         if (ev == PG_HP_ERROR) {
-            respond_early(c, c->hp.error_status, c->hp.error_reason);
+            respond_early(c, w->hp.error_status, w->hp.error_reason);
             break;
         }
         dispatch(c);
     }
-    if (c->pending.len == 0)
-        pg_buf_free(&c->pending); /* idle connections hold no buffer */
+    if (w != NULL && w->pending.len == 0) {
+        pg_buf_free(&w->pending);
+        /* Idle between requests: the connection gives back everything but its struct. */
+        if (!c->closing && c->state == C_HEAD && c->writes == 0 && !w->hp.in_message && !w->req.active &&
+            !w->sf.active && !c->shutdown_active)
+            conn_work_free(c);
+    }
     update_reading(c);
 }
 
-static void on_timer(uv_timer_t *t)
+static void on_deadline(conn *c, tmode mode)
 {
-    conn *c = conn_of(t->data);
     if (c->closing)
         return;
-    switch (c->tmode) {
+    switch (mode) {
     case T_IDLE:
         pg_log(PG_LOG_DEBUG, "closing idle keep-alive connection");
         conn_close(c);
@@ -946,7 +1109,7 @@ static void on_timer(uv_timer_t *t)
     case T_HEAD:
         /* A request that started but did not finish in time is told so; a connection that never
          * sent a byte is just closed. */
-        if (c->state == C_HEAD && c->hp.in_message && c->writes == 0)
+        if (c->state == C_HEAD && c->work != NULL && c->work->hp.in_message && c->writes == 0)
             respond_early(c, 408, "the request was not received in time");
         else
             conn_close(c);
@@ -959,7 +1122,8 @@ static void on_timer(uv_timer_t *t)
         conn_close(c);
         break;
     case T_NONE:
-        break;
+    case T_COUNT:
+        PG_ASSERT(!"no such deadline");
     }
 }
 
@@ -1048,13 +1212,8 @@ static void on_connection(uv_stream_t *server, int status)
     }
     c->srv = s;
     PG_CHECK_UV(uv_tcp_init(s->loop, &c->tcp));
-    PG_CHECK_UV(uv_timer_init(s->loop, &c->timer));
     c->tcp.data = c;
-    c->timer.data = c;
-    c->open_handles = 2;
-    c->poll_fd = -1;
-    pg_http_parser_init(&c->hp, &s->cfg.limits);
-    pg_buf_init(&c->pending, pending_limit(c));
+    c->open_handles = 1;
     c->next = s->conns;
     if (s->conns)
         s->conns->prev = c;
@@ -1103,7 +1262,7 @@ static void on_listener_closed(uv_handle_t *h)
     server_maybe_done(l->srv);
 }
 
-static void on_shutdown_timer_closed(uv_handle_t *h)
+static void on_server_timer_closed(uv_handle_t *h)
 {
     pg_http_server *s = h->data;
     s->open_handles--;
@@ -1116,8 +1275,11 @@ static void server_maybe_done(pg_http_server *s)
         return;
     if (s->shutdown_timer_init) {
         s->shutdown_timer_init = false;
-        uv_close((uv_handle_t *)&s->shutdown_timer, on_shutdown_timer_closed);
-        return;
+        uv_close((uv_handle_t *)&s->shutdown_timer, on_server_timer_closed);
+    }
+    if (s->tick_init) {
+        s->tick_init = false;
+        uv_close((uv_handle_t *)&s->tick, on_server_timer_closed);
     }
     if (s->open_handles > 0)
         return;
@@ -1143,6 +1305,10 @@ int pg_http_server_start(uv_loop_t *loop, const pg_http_server_cfg *cfg, pg_http
         return PG_ENOMEM;
     }
     s->hdata = data;
+    PG_CHECK_UV(uv_timer_init(loop, &s->tick));
+    s->tick.data = s;
+    s->tick_init = true;
+    s->open_handles++;
     if (getrandom(s->rng, sizeof s->rng, 0) != (ssize_t)sizeof s->rng) {
         s->rng[0] = (uint64_t)pg_realtime_ns();
         s->rng[1] = (uint64_t)pg_monotonic_ns() | 1;
@@ -1242,7 +1408,7 @@ void pg_http_server_shutdown(pg_http_server *s, uint64_t timeout_ms, pg_http_clo
     for (conn *c = s->conns; c != NULL; c = c->next) {
         if (c->closing)
             continue;
-        if (c->state == C_HEAD && !c->hp.in_message && c->pending.len == 0)
+        if (c->state == C_HEAD && !in_message(c))
             conn_close(c); /* idle: nothing to finish */
         else
             c->close_after = true;

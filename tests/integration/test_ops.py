@@ -289,6 +289,25 @@ class Reload(unittest.TestCase):
         tail = self.gw.text().split("reload: upstream.burst changed")[1]
         self.assertNotIn(" access ", tail)
 
+    def test_a_shortened_idle_timeout_applies_to_connections_idle_from_then(self):
+        # Connections wait for their deadlines in lists kept in deadline order. After a reload
+        # shortens idle_timeout, a connection that goes idle gets a deadline earlier than one
+        # that went idle before: it must still be closed on time, not after the older one.
+        self.conf.write("[upstream]\nrate = 10\n[server]\nidle_timeout = 1h\n")
+        self.reload("ok")
+        old = Conn(self.gw.port, timeout=10)
+        self.assertEqual(old.get("/healthz").status, 200)  # idle until an hour from now
+        self.conf.write("[upstream]\nrate = 10\n[server]\nidle_timeout = 300ms\n")
+        self.reload("ok")
+        new = Conn(self.gw.port, timeout=10)
+        self.assertEqual(new.get("/healthz").status, 200)
+        self.assertTrue(new.closed_by_peer())  # within its 300 ms (the read waits up to 10 s)
+        # The older connection keeps the deadline it was given; its next idle spell is 300 ms.
+        self.assertEqual(old.get("/healthz").status, 200)
+        self.assertTrue(old.closed_by_peer())
+        old.close()
+        new.close()
+
     def test_reload_does_not_cut_requests_in_flight(self):
         port = self.gw.port
         results = []
