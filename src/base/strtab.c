@@ -112,6 +112,27 @@ const char *pg_strtab_get(const pg_strtab *t, uint32_t id, size_t *len)
     return t->bytes + t->off[id];
 }
 
+int pg_strtab_shrink(pg_strtab *t)
+{
+    if (t->n == 0)
+        return PG_OK;
+    /* Shrinking reallocs cannot fail in practice; if one does, the table keeps its larger
+     * block, which is still consistent. */
+    char *b = realloc(t->bytes, t->bytes_len ? t->bytes_len : 1);
+    uint32_t *off = b ? realloc(t->off, t->n * sizeof *off) : NULL;
+    if (b != NULL)
+        t->bytes = b, t->bytes_cap = t->bytes_len ? t->bytes_len : 1;
+    if (off == NULL)
+        return PG_ENOMEM;
+    t->off = off;
+    uint32_t *ln = realloc(t->len, t->n * sizeof *ln);
+    if (ln == NULL)
+        return PG_ENOMEM;
+    t->len = ln;
+    t->cap = t->n;
+    return PG_OK;
+}
+
 int pg_strtab_cmp(const pg_strtab *t, uint32_t a, uint32_t b)
 {
     size_t la, lb;

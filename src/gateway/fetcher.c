@@ -300,6 +300,9 @@ static void on_upstream(void *ctx, const pg_up_result *r)
             }
             data = NULL;
         } else {
+            /* Compact before it is shared (it is only read from now on); a failed shrink just
+             * leaves it larger. */
+            (void)pg_profile_shrink(&data->prof, false);
             data->refs = 1;
             data->json_bytes = r->len;
             l1_put(f, c->key, data, c->complete, (int64_t)f->cfg.live_ttl_ms);
@@ -487,6 +490,7 @@ static void on_l2(void *ctx, int status, const char *val, size_t len, int64_t tt
     }
     f->st.l2_hits++;
     f->st.lease_hits += c->lease_wait_until != 0 || c->lease_held;
+    (void)pg_profile_shrink(&data->prof, false); /* as for an upstream answer */
     data->refs = 1;
     data->source = PG_SRC_REDIS;
     l1_put(f, c->key, data, c->complete, fresh_ms);

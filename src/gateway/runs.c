@@ -105,6 +105,9 @@ int gp_fold_bucket(gpreq *g, size_t i, const pg_profile *prof)
     pg_profile *done = run->acc;
     run->acc = NULL;
     g->gw->run_stores++;
+    /* Kept with its index: a stored run is the first thing most answers are built from, and
+     * building on a copy needs the index (copied, not rebuilt, per request). */
+    (void)pg_profile_shrink(done, true);
     pg_lru_put(g->gw->runs, key, (size_t)klen, done, pg_profile_memory(done)); /* takes it */
     return rc;
 }

@@ -59,7 +59,10 @@ void pg_profile_free(pg_profile *p)
 
 static bool grow_slots(pg_profile *p)
 {
+    /* Twice the nodes at least: the index may have been dropped (pg_profile_shrink). */
     uint32_t n = p->nslots ? p->nslots * 2 : 256;
+    while (n < (p->n + 1) * 2)
+        n *= 2;
     uint32_t *slots = calloc(n, sizeof *slots);
     if (slots == NULL)
         return false;
@@ -221,6 +224,41 @@ void pg_profile_frame_sources(const pg_profile *p, uint32_t *file_of, int64_t *l
         if (line_of[nd->name] == 0 && nd->has_line && nd->line_min > 0)
             line_of[nd->name] = nd->line_min;
     }
+}
+
+int pg_profile_shrink(pg_profile *p, bool keep_index)
+{
+    /* Counts: one block per node, exactly its counts, in node order (blocks moved to the end as
+     * nodes gained counters leave holes and spare room behind). */
+    if (p->pool_len > p->ncounts || p->pool_cap > p->ncounts) {
+        pg_count *pool = malloc((p->ncounts ? p->ncounts : 1) * sizeof *pool);
+        if (pool == NULL)
+            return PG_ENOMEM;
+        uint32_t at = 0;
+        for (uint32_t i = 0; i < p->n; i++) {
+            pg_pnode *nd = &p->nodes[i];
+            if (nd->ncounts > 0)
+                memcpy(pool + at, p->pool + nd->counts, nd->ncounts * sizeof *pool);
+            nd->counts = at;
+            nd->ccap = nd->ncounts;
+            at += nd->ncounts;
+        }
+        PG_ASSERT(at == p->ncounts);
+        free(p->pool);
+        p->pool = pool;
+        p->pool_len = p->pool_cap = p->ncounts;
+    }
+    pg_pnode *nodes = realloc(p->nodes, (size_t)p->n * sizeof *nodes);
+    if (nodes == NULL)
+        return PG_ENOMEM;
+    p->nodes = nodes;
+    p->cap = p->n;
+    if (!keep_index) {
+        free(p->slots);
+        p->slots = NULL;
+        p->nslots = 0;
+    }
+    return pg_strtab_shrink(&p->strs);
 }
 
 size_t pg_profile_memory(const pg_profile *p)

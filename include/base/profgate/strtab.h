@@ -29,6 +29,9 @@ uint32_t pg_strtab_find(const pg_strtab *t, const char *s, size_t len);
 const char *pg_strtab_get(const pg_strtab *t, uint32_t id, size_t *len);
 /** Makes dst (uninitialized) an independent copy of src, limits included. PG_ENOMEM on failure. */
 int pg_strtab_copy(pg_strtab *dst, const pg_strtab *src);
+/** Gives back the room kept for growth (the table stays usable): for tables that no longer
+ *  grow, such as a cached profile's. PG_ENOMEM leaves the table as it was. */
+int pg_strtab_shrink(pg_strtab *t);
 /** Byte-wise comparison of two interned strings (shorter prefix first). */
 int pg_strtab_cmp(const pg_strtab *t, uint32_t a, uint32_t b);
 

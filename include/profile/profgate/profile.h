@@ -115,6 +115,13 @@ void pg_profile_add_line(pg_profile *p, uint32_t node, int64_t min, int64_t max)
 int pg_profile_set_weight(pg_profile *p, const char *counter, size_t len, double w);
 
 
+/**
+ * Makes p compact for keeping (a cached bucket or run): arrays at their exact size, each node's
+ * counts side by side, and unless keep_index the (parent, name) index dropped, since a cached
+ * profile is only read (it is rebuilt if the profile grows again). PG_ENOMEM leaves p usable.
+ */
+int pg_profile_shrink(pg_profile *p, bool keep_index);
+
 /** Approximate bytes of memory the profile holds (for byte-bounded caches). */
 size_t pg_profile_memory(const pg_profile *p);
 

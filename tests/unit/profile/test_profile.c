@@ -76,6 +76,51 @@ static void test_json(void **state)
     pg_profile_free(&p);
 }
 
+/* A cached profile is compacted: smaller, the same output, and still a profile that can grow
+ * (its dropped index is rebuilt: a known child is found again, not added twice). */
+static void test_shrink(void **state)
+{
+    (void)state;
+    pg_profile p;
+    build(&p);
+    /* Many nodes gaining a second counter later leave holes in the counts pool. */
+    for (int i = 0; i < 300; i++) {
+        char name[32];
+        int n = snprintf(name, sizeof name, "f%03d", i);
+        uint32_t id = pg_profile_child(&p, PG_ROOT, name, (size_t)n);
+        assert_int_equal(pg_profile_add_count(&p, id, "WALL_TIME", 9, i), PG_OK);
+    }
+    for (uint32_t id = 1; id < p.n; id++)
+        assert_int_equal(pg_profile_add_count(&p, id, "CPU", 3, 1), PG_OK);
+    pg_buf before, after;
+    pg_buf_init(&before, 1 << 20);
+    pg_buf_init(&after, 1 << 20);
+    assert_int_equal(pg_profile_encode(&p, false, 0, &before), PG_OK);
+    size_t mem = pg_profile_memory(&p);
+    uint32_t n = p.n;
+    assert_int_equal(pg_profile_shrink(&p, false), PG_OK);
+    assert_true(pg_profile_memory(&p) < mem * 3 / 4);
+    assert_int_equal(p.pool_cap, p.ncounts);
+    assert_int_equal(p.cap, p.n);
+    assert_int_equal(pg_profile_encode(&p, false, 0, &after), PG_OK);
+    assert_int_equal(after.len, before.len);
+    assert_memory_equal(after.data, before.data, before.len);
+    /* It grows again: known children are found, new ones added, counts added to a full block. */
+    uint32_t run = pg_profile_child(&p, PG_ROOT, "java.lang.Thread.run", 20);
+    assert_true(run != PG_NODE_NONE && run < n);
+    assert_int_equal(pg_profile_child(&p, PG_ROOT, "f150", 4), pg_profile_child(&p, PG_ROOT, "f150", 4));
+    assert_int_equal(p.n, n);
+    uint32_t fresh = pg_profile_child(&p, run, "new.Frame", 9);
+    assert_int_equal(fresh, n);
+    assert_int_equal(pg_profile_add_count(&p, run, "RUNNABLE", 8, 7), PG_OK);
+    assert_int_equal(pg_profile_add_count(&p, run, "CPU", 3, 1), PG_OK);
+    assert_true(pg_profile_self_count(&p, run, pg_strtab_find(&p.strs, "CPU", 3)) == 2);
+    assert_true(pg_profile_self_count(&p, run, pg_strtab_find(&p.strs, "RUNNABLE", 8)) == 7);
+    pg_buf_free(&before);
+    pg_buf_free(&after);
+    pg_profile_free(&p);
+}
+
 static void test_json_escaping_and_extras(void **state)
 {
     (void)state;
@@ -275,7 +320,7 @@ int main(void)
         cmocka_unit_test(test_json), cmocka_unit_test(test_json_escaping_and_extras),
         cmocka_unit_test(test_ion_bytes), cmocka_unit_test(test_ion_long_container_and_negative),
         cmocka_unit_test(test_limits), cmocka_unit_test(test_stepped_writer_matches_whole),
-        cmocka_unit_test(test_copy),
+        cmocka_unit_test(test_copy), cmocka_unit_test(test_shrink),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
