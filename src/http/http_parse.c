@@ -35,7 +35,7 @@ static int store(pg_http_parser *p, const char *at, size_t len)
         return 0;
     if (len > p->lim.max_head - p->store_len)
         return fail(p, 431, "request head too large");
-    if (len > p->store_cap - p->store_len) {
+    if (p->store_len + len > p->store_cap) { /* store_len may pass store_cap: see on_header_field */
         /* Allocated per request, freed when it is answered, and grown by doubling up to the
          * limit: a typical head (1-2 KB with SigV4) does not hold max_head bytes while it lives. */
         size_t cap = p->store_cap ? p->store_cap : STORE_FIRST;
