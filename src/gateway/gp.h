@@ -50,11 +50,13 @@ typedef struct gpslot {
     bool coalesced; /* joined a lookup already under way */
 } gpslot;
 
-/* A run: consecutive complete buckets of one period, merged once and kept (gw->runs), so later
- * requests covering the same run fold one profile instead of each bucket. Being built: acc. */
+/* A run: consecutive complete buckets, merged once and kept (gw->runs), so later requests
+ * covering the same run fold one profile instead of each bucket (runs.c). Being built: acc, and
+ * the pieces (buckets, or runs inside a span) it still waits for. */
 typedef struct gprun {
     size_t first, count, pending;
     pg_profile *acc;
+    uint8_t parent; /* the span it is folded into, or GP_NO_RUN: the answer */
 } gprun;
 
 #define GP_NO_RUN UINT8_MAX
@@ -96,7 +98,7 @@ struct gpreq {
     bool keeping;
     pg_fetch_waiter *waiters[PG_PLAN_MAX];
     gpslot slots[PG_PLAN_MAX];
-    gprun runs[PG_PLAN_MAX / 2];
+    gprun runs[PG_PLAN_MAX / 2 + 1]; /* period runs have 2+ buckets each; spans hold 2+ pieces */
     size_t nruns;
     uint8_t run_of[PG_PLAN_MAX]; /* the run a bucket is folded into, or GP_NO_RUN */
     bool skip[PG_PLAN_MAX];      /* covered by a stored run */

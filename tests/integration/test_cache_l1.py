@@ -73,15 +73,23 @@ class L1(unittest.TestCase):
         base = NOW - timedelta(days=3, minutes=53)
         p1 = path("runs", base, base + timedelta(days=1))
         p2 = path("runs", base, base + timedelta(days=1, minutes=5))  # one more 5-minute bucket
+        def runs():
+            return get(self.gw.port, "/healthz").json()["mergedRuns"]
         a = fetch(self.gw, p1)
-        runs = get(self.gw.port, "/healthz").json()["mergedRuns"]
-        self.assertGreaterEqual(runs["stores"], 2)  # the leading 5-minute run and the whole hours
-        self.assertEqual(runs["hits"], 0)
+        first = runs()
+        # The leading 5-minute run, the whole hours, the 5-minute buckets after them, and the span
+        # that holds them all (it mixes periods).
+        self.assertGreaterEqual(first["stores"], 3)
+        self.assertEqual(first["hits"], 0)
+        a2 = fetch(self.gw, p1)  # the same window: one stored span, nothing else
+        self.assertEqual((runs()["hits"], runs()["stores"]), (1, first["stores"]))
         b = fetch(self.gw, p2)
-        again = get(self.gw.port, "/healthz").json()["mergedRuns"]
-        self.assertGreaterEqual(again["hits"], 2)
+        # The window grew by a bucket: a new span, built from the stored leading run and hours
+        # plus a new run of trailing 5-minute buckets.
+        again = runs()
+        self.assertEqual((again["hits"], again["stores"]), (3, first["stores"] + 2))
         self.assertGreater(again["bytes"], 0)
-        for p, r in ((p1, a), (p2, b), (p1, fetch(self.gw, p1))):
+        for p, r in ((p1, a), (p1, a2), (p2, b), (p2, fetch(self.gw, p2))):
             self.assertEqual(json.loads(r.body), json.loads(get(self.sim.port, p, {"Accept": "application/json"}).body))
 
     def test_live_buckets_expire_complete_ones_do_not(self):
