@@ -46,6 +46,9 @@ typedef struct pg_pnode {
     int64_t line_min, line_max;
 } pg_pnode;
 
+/* The most counters a profile's listing holds; profiles have a handful (RUNNABLE, WALL_TIME, ...). */
+#define PG_PROFILE_COUNTERS_MAX 64
+
 typedef struct pg_profile {
     pg_profile_limits lim;
     pg_strtab strs;
@@ -55,6 +58,11 @@ typedef struct pg_profile {
     uint32_t pool_len, pool_cap, ncounts;
     uint32_t *slots; /* (parent, name) -> node id + 1 */
     uint32_t nslots;
+    /* The distinct counters the counts use, kept as counts are added, so that writers can list
+     * them without walking the tree (cseen_over: more than fit, list them by walking). */
+    uint32_t cseen[PG_PROFILE_COUNTERS_MAX];
+    uint32_t ncseen;
+    bool cseen_over;
     /* Top level and agentMetadata. */
     bool has_start, has_end;
     int64_t start_ms, end_ms;
@@ -82,9 +90,6 @@ int pg_profile_add_count(pg_profile *p, uint32_t node, const char *counter, size
 int pg_profile_add_count_id(pg_profile *p, uint32_t node, uint32_t counter_id, double v);
 /** The node's self count for counter (a string id), 0 when it has none. */
 double pg_profile_self_count(const pg_profile *p, uint32_t node, uint32_t counter);
-/* The most counters a profile's listing holds; profiles have a handful (RUNNABLE, WALL_TIME, ...). */
-#define PG_PROFILE_COUNTERS_MAX 64
-
 /** The distinct counters the nodes' counts use (at most max, first seen first), with each one's
  *  total over the profile when totals is not NULL; their number. */
 size_t pg_profile_counters(const pg_profile *p, uint32_t *ids, double *totals, size_t max);

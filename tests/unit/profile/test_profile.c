@@ -121,6 +121,41 @@ static void test_shrink(void **state)
     pg_profile_free(&p);
 }
 
+/* The counters a writer lists come from a list kept as counts are added; it must name the same
+ * counters, in the same order, as a walk over every node (the listing with totals), also after
+ * a copy, and past the list's capacity. */
+static void expect_same_listing(const pg_profile *p)
+{
+    uint32_t kept[PG_PROFILE_COUNTERS_MAX], walked[PG_PROFILE_COUNTERS_MAX];
+    double totals[PG_PROFILE_COUNTERS_MAX];
+    size_t n = pg_profile_counters_by_name(p, kept, NULL, PG_PROFILE_COUNTERS_MAX);
+    size_t m = pg_profile_counters_by_name(p, walked, totals, PG_PROFILE_COUNTERS_MAX);
+    assert_int_equal(n, m);
+    assert_memory_equal(kept, walked, n * sizeof *kept);
+}
+
+static void test_counter_listing(void **state)
+{
+    (void)state;
+    pg_profile p, q;
+    build(&p); /* WALL_TIME, RUNNABLE, WAITING: added out of byte order */
+    expect_same_listing(&p);
+    pg_profile_limits lim;
+    pg_profile_limits_default(&lim);
+    assert_int_equal(pg_profile_copy(&q, &p, &lim), PG_OK);
+    expect_same_listing(&q);
+    pg_profile_free(&q);
+    /* 70 counters: more than the kept list holds, so the listing walks the nodes. */
+    for (int i = 0; i < 70; i++) {
+        char name[16];
+        int n = snprintf(name, sizeof name, "C%02d", 69 - i);
+        assert_int_equal(pg_profile_add_count(&p, PG_ROOT, name, (size_t)n, 1), PG_OK);
+    }
+    assert_true(p.cseen_over);
+    expect_same_listing(&p);
+    pg_profile_free(&p);
+}
+
 static void test_json_escaping_and_extras(void **state)
 {
     (void)state;
@@ -320,7 +355,7 @@ int main(void)
         cmocka_unit_test(test_json), cmocka_unit_test(test_json_escaping_and_extras),
         cmocka_unit_test(test_ion_bytes), cmocka_unit_test(test_ion_long_container_and_negative),
         cmocka_unit_test(test_limits), cmocka_unit_test(test_stepped_writer_matches_whole),
-        cmocka_unit_test(test_copy), cmocka_unit_test(test_shrink),
+        cmocka_unit_test(test_copy), cmocka_unit_test(test_shrink), cmocka_unit_test(test_counter_listing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
