@@ -64,6 +64,7 @@ struct inflight {
 
 struct pg_fetcher {
     uint32_t magic;
+    uint64_t serials; /* the last pg_bucket_data serial given */
     pg_fetch_tiers t;
     bool closing;
     unsigned timers;        /* lease polls and the renewal tick pending */
@@ -304,6 +305,7 @@ static void on_upstream(void *ctx, const pg_up_result *r)
              * leaves it larger. */
             (void)pg_profile_shrink(&data->prof, false);
             data->refs = 1;
+            data->serial = ++f->serials;
             data->json_bytes = r->len;
             l1_put(f, c->key, data, c->complete, (int64_t)f->cfg.live_ttl_ms);
             l2_store(f, c, data);
@@ -492,6 +494,7 @@ static void on_l2(void *ctx, int status, const char *val, size_t len, int64_t tt
     f->st.lease_hits += c->lease_wait_until != 0 || c->lease_held;
     (void)pg_profile_shrink(&data->prof, false); /* as for an upstream answer */
     data->refs = 1;
+    data->serial = ++f->serials;
     data->source = PG_SRC_REDIS;
     l1_put(f, c->key, data, c->complete, fresh_ms);
     finish(c, data, NULL);

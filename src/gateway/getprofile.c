@@ -630,7 +630,7 @@ static void on_bucket(void *ctx, pg_bucket_data *data, const pg_apierr *err)
     } else {
         g->gw->m.buckets[slot->coalesced ? PG_MB_COALESCED : PG_MB_UPSTREAM]++;
     }
-    int rc = gp_fold_bucket(g, slot->i, &data->prof);
+    int rc = gp_fold_bucket(g, slot->i, data);
     pg_bucket_data_release(data);
     if (rc != PG_OK) {
         fail_limits(g, rc);
@@ -713,7 +713,7 @@ static void gp_fetch(gpreq *g, int64_t now)
         case PG_FETCH_HIT: {
             g->hits++;
             gw->m.buckets[PG_MB_L1]++;
-            int rc = gp_fold_bucket(g, i, &res.hit->prof);
+            int rc = gp_fold_bucket(g, i, res.hit);
             pg_bucket_data_release(res.hit);
             if (rc != PG_OK) {
                 fail_limits(g, rc);

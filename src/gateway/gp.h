@@ -60,6 +60,8 @@ typedef struct gprun {
 } gprun;
 
 #define GP_NO_RUN UINT8_MAX
+/* Group names are at most 255 bytes (validated), so a run's key always fits. */
+#define GP_RUN_KEY_MAX 400
 
 #define GP_MAGIC 0x67707271u /* "gprq" */
 
@@ -101,6 +103,12 @@ struct gpreq {
     gprun runs[PG_PLAN_MAX / 2 + 1]; /* period runs have 2+ buckets each; spans hold 2+ pieces */
     size_t nruns;
     uint8_t run_of[PG_PLAN_MAX]; /* the run a bucket is folded into, or GP_NO_RUN */
+    /* While the answer holds nothing but a stored run (a sliding window's span), that run's key:
+     * the run merged with a live bucket is kept too (runs.c). */
+    bool acc_is_run;
+    char acc_run_key[GP_RUN_KEY_MAX];
+    size_t acc_run_klen;
+    unsigned acc_folds; /* profiles folded into the answer so far */
     bool skip[PG_PLAN_MAX];      /* covered by a stored run */
     /* The memory budget (admit.c): what this request holds, its place while waiting, its
      * client's count of GetProfiles in progress, and its answer when spilled to a file. */
@@ -155,9 +163,9 @@ void gp_store_answer_file(gpreq *g, int fd, size_t len);
 /** Splits the plan into runs, folds the ones already stored (their buckets are skipped), and
  *  gives the others an accumulator. */
 int gp_plan_runs(gpreq *g);
-/** Folds bucket i's profile into its run, or into the answer; a run whose last bucket is in is
- *  folded into the answer and stored. */
-int gp_fold_bucket(gpreq *g, size_t i, const pg_profile *prof);
+/** Folds bucket i (d, a reference the caller keeps) into its run, or into the answer; a run
+ *  whose last bucket is in is folded into the answer and stored. */
+int gp_fold_bucket(gpreq *g, size_t i, const pg_bucket_data *d);
 /** Frees the runs still being built. */
 void gp_runs_free(gpreq *g);
 

@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Group names are at most 255 bytes (validated), so the key always fits. */
-#define RUN_KEY_MAX 400
 
 static void free_run(void *v)
 {
@@ -60,15 +58,33 @@ static int run_key(const gpreq *g, const gprun *run, char *out, size_t outlen)
 /* A stored run's key, or NULL. */
 static pg_lru_entry *stored_run(gpreq *g, const gprun *run)
 {
-    char key[RUN_KEY_MAX];
+    char key[GP_RUN_KEY_MAX];
     int klen = run_key(g, run, key, sizeof key);
     return pg_lru_get(g->gw->runs, key, (size_t)klen);
+}
+
+/* Folds p into the answer. */
+static int fold_answer(gpreq *g, const pg_profile *p)
+{
+    g->acc_is_run = false;
+    g->acc_folds++;
+    return pg_profile_merge(&g->acc, p);
 }
 
 /* Folds a stored run into target (the answer, or the span being built) and skips its buckets. */
 static int fold_stored(gpreq *g, pg_lru_entry *e, const gprun *run, pg_profile *target)
 {
-    int rc = pg_profile_merge(target, pg_lru_value(e));
+    int rc;
+    if (target == &g->acc) {
+        bool first = g->acc_folds == 0;
+        rc = fold_answer(g, pg_lru_value(e));
+        if (first) { /* the answer is this run alone, for now */
+            g->acc_is_run = true;
+            g->acc_run_klen = (size_t)run_key(g, run, g->acc_run_key, sizeof g->acc_run_key);
+        }
+    } else {
+        rc = pg_profile_merge(target, pg_lru_value(e));
+    }
     pg_lru_release(g->gw->runs, e);
     g->gw->run_hits++;
     g->gw->m.buckets[PG_MB_MERGED_RUN] += run->count;
@@ -105,8 +121,8 @@ static int piece_done(gpreq *g, gprun *run);
 static int run_complete(gpreq *g, gprun *run)
 {
     gprun *parent = run->parent == GP_NO_RUN ? NULL : &g->runs[run->parent];
-    int rc = pg_profile_merge(parent ? parent->acc : &g->acc, run->acc);
-    char key[RUN_KEY_MAX];
+    int rc = parent ? pg_profile_merge(parent->acc, run->acc) : fold_answer(g, run->acc);
+    char key[GP_RUN_KEY_MAX];
     int klen = run_key(g, run, key, sizeof key);
     pg_profile *done = run->acc;
     run->acc = NULL;
@@ -176,6 +192,8 @@ static int plan_period_runs(gpreq *g, size_t i, size_t j, uint8_t parent, size_t
 int gp_plan_runs(gpreq *g)
 {
     memset(g->run_of, GP_NO_RUN, sizeof g->run_of);
+    g->acc_is_run = false;
+    g->acc_folds = 0;
     if (pg_lru_capacity(g->gw->runs) == 0)
         return PG_OK;
     const pg_plan *plan = &g->plan;
@@ -220,13 +238,52 @@ int gp_plan_runs(gpreq *g)
     return PG_OK;
 }
 
+/* A live bucket folded into an answer that holds only a stored run (the span of a sliding
+ * window): that merge is kept too, keyed by the run and this version of the bucket, so the
+ * requests of the next seconds (until the bucket is refreshed) copy it instead of merging. */
+static int fold_live_onto_run(gpreq *g, size_t i, const pg_bucket_data *d)
+{
+    const pg_bucket *b = &g->plan.b[i];
+    char key[GP_RUN_KEY_MAX + 64];
+    int n = snprintf(key, sizeof key, "%.*s|+%dx%lld#%llu", (int)g->acc_run_klen, g->acc_run_key, (int)b->period,
+                     (long long)b->start_s, (unsigned long long)d->serial);
+    PG_FMT_FITS(n, sizeof key);
+    g->acc_is_run = false;
+    g->acc_folds++;
+    pg_lru_entry *e = pg_lru_get(g->gw->runs, key, (size_t)n);
+    if (e != NULL) {
+        pg_profile copy;
+        int rc = pg_profile_copy(&copy, pg_lru_value(e), &g->acc.lim);
+        pg_lru_release(g->gw->runs, e);
+        if (rc != PG_OK)
+            return rc;
+        pg_profile_free(&g->acc);
+        g->acc = copy;
+        g->gw->run_hits++;
+        return PG_OK;
+    }
+    int rc = pg_profile_merge(&g->acc, &d->prof);
+    pg_profile *keep = rc == PG_OK ? malloc(sizeof *keep) : NULL;
+    if (keep != NULL && pg_profile_copy(keep, &g->acc, &g->acc.lim) == PG_OK) {
+        (void)pg_profile_shrink(keep, true);
+        g->gw->run_stores++;
+        pg_lru_put(g->gw->runs, key, (size_t)n, keep, pg_profile_memory(keep)); /* takes it */
+    } else {
+        free(keep); /* only a missed saving */
+    }
+    return rc;
+}
+
 /* Folds bucket i's profile into its run, or into the answer. A run whose last piece is in is
  * folded into its parent (a span, or the answer) and stored. */
-int gp_fold_bucket(gpreq *g, size_t i, const pg_profile *prof)
+int gp_fold_bucket(gpreq *g, size_t i, const pg_bucket_data *d)
 {
-    if (g->run_of[i] == GP_NO_RUN)
-        return pg_profile_merge(&g->acc, prof);
+    if (g->run_of[i] == GP_NO_RUN) {
+        if (g->acc_is_run && !g->plan.b[i].complete && d->serial != 0)
+            return fold_live_onto_run(g, i, d);
+        return fold_answer(g, &d->prof);
+    }
     gprun *run = &g->runs[g->run_of[i]];
-    int rc = pg_profile_merge(run->acc, prof);
+    int rc = pg_profile_merge(run->acc, &d->prof);
     return rc ?: piece_done(g, run);
 }

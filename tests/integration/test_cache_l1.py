@@ -92,6 +92,25 @@ class L1(unittest.TestCase):
         for p, r in ((p1, a), (p1, a2), (p2, b), (p2, fetch(self.gw, p2))):
             self.assertEqual(json.loads(r.body), json.loads(get(self.sim.port, p, {"Accept": "application/json"}).body))
 
+    def test_a_sliding_window_copies_its_span_merged_with_the_live_bucket(self):
+        # Merged on every request (no stored answers); the live bucket stays one version for the
+        # test (live_ttl 1h). A sliding day is a stored span of complete buckets plus live ones.
+        self.gateway("[cache]\nresponse_bytes = 0\n[freshness]\nlive_ttl = 1h\nrefresh_ahead = 0s\n")
+        p = path("slide", NOW - timedelta(hours=23, minutes=53), NOW + timedelta(minutes=7))
+        _, n = self.first_fetch_with_live_buckets(p)  # cold: the span is built from its buckets
+
+        def runs():
+            return get(self.gw.port, "/healthz").json()["mergedRuns"]
+        before = runs()
+        merged = fetch(self.gw, p)  # folds the stored span, merges the live bucket, keeps the merge
+        after = runs()
+        self.assertEqual((after["hits"], after["stores"]), (before["hits"] + 1, before["stores"] + 1))
+        copied = fetch(self.gw, p)  # copies the kept merge: two hits, nothing stored
+        again = runs()
+        self.assertEqual((again["hits"], again["stores"]), (after["hits"] + 2, after["stores"]))
+        self.assertEqual(copied.body, merged.body)
+        self.assertEqual(calls(self.sim), n)  # every bucket from L1 throughout
+
     def test_live_buckets_expire_complete_ones_do_not(self):
         self.gateway("[freshness]\nlive_ttl = 300ms\nrefresh_ahead = 0s\n")
         p = path("live", NOW - timedelta(hours=2), NOW + timedelta(hours=1))  # ends in the live tail

@@ -23,6 +23,7 @@ typedef struct pg_bucket_data {
     pg_profile prof;
     size_t json_bytes;       /* size of the upstream body it came from (0 from Redis) */
     pg_bucket_source source; /* where a waiter's copy came from (L1 hits are reported as such) */
+    uint64_t serial;         /* unique in the process: names this version of a live bucket */
 } pg_bucket_data;
 
 void pg_bucket_data_release(pg_bucket_data *d);
