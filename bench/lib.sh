@@ -57,7 +57,9 @@ bench_prepare() {
 report_file() {
   if [ -n "${BENCH_PARTS:-}" ]; then echo "$BENCH_PARTS/$1.md"; else echo "$(result_base "$1").md"; fi
 }
-result_base() { echo "bench/results/$(date -u +%Y-%m-%d)-$(hostname -s)-$1"; }
+# Results are named <stamp>-<host>-<workload>; the stamp is the day (UTC) unless BENCH_STAMP
+# says otherwise (a second report on the same day, say 2026-12-02b, keeps the first).
+result_base() { echo "bench/results/${BENCH_STAMP:-$(date -u +%Y-%m-%d)}-$(hostname -s)-$1"; }
 
 # target LINE: one line for the report's "targets" summary (under bench/run.sh; else printed).
 target() {
@@ -115,6 +117,16 @@ VCL
 stop_anchors() {
   [ -f "$1/nginx.pid" ] && kill "$(cat "$1/nginx.pid")" 2>/dev/null || true
   pkill -f "varnishd.*$1/varnish" 2>/dev/null || true
+}
+
+# wrk1 CONNS SECONDS URL [WRK ARGS...]: one wrk run (1 thread, on CPU ${WRK_CPU:-1}); prints
+# "req/s p50 p99". Fails on any error response. For workloads that interleave their contenders.
+wrk1() {
+  local c=$1 s=$2 url=$3 o
+  shift 3
+  o=$(taskset -c "${WRK_CPU:-1}" wrk -t1 -c"$c" -d"$s"s --timeout 30s --latency "$@" "$url")
+  [ "$(wrk_errors "$o")" = 0 ] || { echo "bench: errors from $url" >&2; echo "$o" >&2; return 1; }
+  echo "$(wrk_rps "$o") $(wrk_lat "$o" 50) $(wrk_lat "$o" 99)"
 }
 
 # wrk3 CONNS SECONDS URL [WRK ARGS...]: three wrk runs (1 thread, on CPU ${WRK_CPU:-1});

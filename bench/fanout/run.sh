@@ -72,7 +72,7 @@ for case in one same8 groups4; do
     groups4) for i in 0 1 2 3; do paths+=("/profilingGroups/fan$i/profile?$range"); done ;;
   esac
   w=(); d=(); u=(); t=(); ideal=()
-  for rep in 1 2 3; do
+  for rep in $(seq "${REPS:-3}"); do
     start profgate
     w+=("$(fetch "$gp" "${paths[@]}")")
     read -r c th <<<"$(sim_calls "$sp")"

@@ -22,7 +22,10 @@ from botocore.credentials import Credentials
 
 A = Credentials("AKIABENCHTEAMAAAAAA1", "bench-team-a-secret-00000000000001")
 B = Credentials("AKIABENCHTEAMBBBBBB2", "bench-team-b-secret-00000000000002")
-F = "%Y-%m-%dT%H:%M:%SZ"
+# Times as botocore's own clients send them: ':' percent-encoded. SigV4's canonical query encodes
+# it, and botocore signs a URL given to it as it stands, so a raw ':' would not verify (at AWS
+# either).
+F = "%Y-%m-%dT%H%%3A%M%%3A%SZ"
 
 
 def signed(host, target, creds):
