@@ -157,7 +157,9 @@ static const directive table[] = {
      "without merging or encoding again); 0 turns it off.", true},
     {"cache", "merged_bytes", T_SIZE, F(cache_merged_bytes), "128m", 0, (int64_t)64 * 1024 * MiB,
      "Memory for merged runs of consecutive complete buckets (e.g. the 23 whole hours of a sliding "
-     "'last 24 hours'), so a request merges a few runs instead of every bucket; 0 turns it off.", true},
+     "'last 24 hours', and all its complete buckets as one span), and for a run merged with the "
+     "current version of a live bucket, so a request copies one profile instead of merging every "
+     "bucket; 0 turns it off.", true},
     {"cache", "namespace", T_STRING, F(cache_namespace), "", 0, 0,
      "Cache key namespace. Empty: derived from the upstream endpoint and region, so gateways in front "
      "of the same upstream share entries and different upstreams never mix.", false},
