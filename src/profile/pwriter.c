@@ -1,0 +1,448 @@
+/*
+ * pwriter.c: the profile's writer, JSON or binary Ion, resumable so that an answer is streamed in
+ * pieces while it is produced.
+ */
+#include "profgate/profile.h"
+#include "profgate/jsonw.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * The writer walks the tree depth-first with an explicit stack, so it can stop after any node and
+ * resume later: the caller asks for output in steps of a few tens of kilobytes and sends each one
+ * while the next is produced. Children are written in byte order of their names; the sorted
+ * child lists of the open nodes live in one LIFO arena.
+ */
+
+typedef enum { S_TOP, S_TREE, S_TAIL, S_DONE } wstage;
+
+typedef struct wframe {
+    uint32_t node, depth;
+    size_t kids; /* offset of the sorted children in the arena */
+    uint32_t nkids, next;
+} wframe;
+
+struct pg_pwriter {
+    const pg_profile *p;
+    uint32_t max_depth;
+    bool ion;
+    wstage stage;
+    pg_emit e;
+    pg_strtab syms; /* Ion: field names */
+    wframe *fr;
+    uint32_t nfr, fr_cap;
+    uint32_t *arena;
+    size_t narena, arena_cap;
+    pg_count *acc; /* a node's counts, sorted, or the counts folded at the depth limit */
+    uint32_t nacc, acc_cap;
+    uint32_t *stack; /* fold_subtree's */
+    uint32_t stack_cap;
+    /* JSON: each string id as written (quoted, escaped), made the first time it is needed:
+     * frame, file and counter names repeat across nodes (a counter's at every node), and escaping
+     * them each time was a tenth of the writer's time. fpos[id]: its start in ftext + 1 (0: not
+     * made yet), flen[id] its length. */
+    uint32_t *fpos, *flen;
+    pg_buf ftext;
+    /* Counters' places in byte order of name (string id -> rank + 1; 0: not a counter), made
+     * once: sorting each node's counts compared names, a fifth of the writer's time. */
+    uint8_t *crank;
+    /* Ion: each string id's field symbol (PG_STR_NONE until first written), and the constant
+     * member names' (FIELD's slot): looking symbols up by name at every node was a quarter of
+     * the Ion writer's time. */
+    uint32_t *sym;
+    uint32_t csym[4];
+};
+
+/* Insertion sort: kid lists and count lists are short (qsort's call per comparison was a
+ * sixth of the writer's time); long lists still go to qsort_r. */
+#define SHORT_SORT 16
+
+static int cmp_name(const void *a, const void *b, void *ctx)
+{
+    const pg_profile *p = ctx;
+    return pg_strtab_cmp(&p->strs, p->nodes[*(const uint32_t *)a].name, p->nodes[*(const uint32_t *)b].name);
+}
+
+static int cmp_counter(const void *a, const void *b, void *ctx)
+{
+    const pg_profile *p = ctx;
+    return pg_strtab_cmp(&p->strs, ((const pg_count *)a)->counter, ((const pg_count *)b)->counter);
+}
+
+static int field(pg_pwriter *w, const char *name)
+{
+    return w->e.ops->field(&w->e, name, strlen(name));
+}
+
+/* A member name of every node ("counts", "children", ...): in JSON its text is a constant, in
+ * Ion its symbol is kept in slot k. */
+#define FIELD(w, name, k)                                                                  \
+    ((w)->fpos != NULL ? pg_emit_json_field_text(&(w)->e, "\"" name "\"", sizeof(name) + 1) \
+                       : pg_emit_ion_field_cached(&(w)->e, name, sizeof(name) - 1, &(w)->csym[k]))
+
+/* JSON: string id's text, quoted and escaped, made the first time it is needed. */
+static int quoted(pg_pwriter *w, uint32_t id, const char **text, size_t *len)
+{
+    if (w->fpos[id] == 0) {
+        size_t n, from = w->ftext.len;
+        const char *s = pg_strtab_get(&w->p->strs, id, &n);
+        int rc = pg_json_str(&w->ftext, s, n);
+        if (rc != PG_OK)
+            return rc;
+        w->fpos[id] = (uint32_t)from + 1;
+        w->flen[id] = (uint32_t)(w->ftext.len - from);
+    }
+    *text = w->ftext.data + w->fpos[id] - 1;
+    *len = w->flen[id];
+    return PG_OK;
+}
+
+static int field_id(pg_pwriter *w, uint32_t id)
+{
+    const char *s;
+    size_t len;
+    if (w->fpos == NULL) { /* Ion: its fields are symbols */
+        s = pg_strtab_get(&w->p->strs, id, &len);
+        return pg_emit_ion_field_cached(&w->e, s, len, &w->sym[id]);
+    }
+    return quoted(w, id, &s, &len) ?: pg_emit_json_field_text(&w->e, s, len);
+}
+
+/* A string value by id (a frame's file). */
+static int str_id(pg_pwriter *w, uint32_t id)
+{
+    const char *s;
+    size_t len;
+    if (w->fpos == NULL) {
+        s = pg_strtab_get(&w->p->strs, id, &len);
+        return w->e.ops->str(&w->e, s, len);
+    }
+    return quoted(w, id, &s, &len) ?: pg_emit_json_str_text(&w->e, s, len);
+}
+
+/* Whether counter a comes before b in byte order of name: by their ranks when both have one. */
+static bool counter_before(const pg_pwriter *w, const pg_strtab *t, uint32_t a, uint32_t b)
+{
+    if (w->crank != NULL && w->crank[a] != 0 && w->crank[b] != 0)
+        return w->crank[a] < w->crank[b];
+    return pg_strtab_cmp(t, a, b) < 0;
+}
+
+/* The counters' ranks (see crank); none when the profile has more than fit a byte. */
+static int rank_counters(pg_pwriter *w)
+{
+    const pg_profile *p = w->p;
+    uint32_t ids[PG_PROFILE_COUNTERS_MAX];
+    size_t n = pg_profile_counters_by_name(p, ids, NULL, PG_PROFILE_COUNTERS_MAX);
+    if (n == 0)
+        return PG_OK;
+    w->crank = calloc(p->strs.n, sizeof *w->crank);
+    if (w->crank == NULL)
+        return PG_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        w->crank[ids[i]] = (uint8_t)(i + 1);
+    return PG_OK;
+}
+
+/* Writes {counter: value, ...} from w->acc[0..nacc), sorted by counter name. */
+static int emit_counts(pg_pwriter *w)
+{
+    const pg_strtab *t = &w->p->strs;
+    if (w->nacc > SHORT_SORT) {
+        qsort_r(w->acc, w->nacc, sizeof *w->acc, cmp_counter, (void *)w->p);
+    } else {
+        for (uint32_t i = 1; i < w->nacc; i++) {
+            pg_count c = w->acc[i];
+            uint32_t j = i;
+            for (; j > 0 && counter_before(w, t, c.counter, w->acc[j - 1].counter); j--)
+                w->acc[j] = w->acc[j - 1];
+            w->acc[j] = c;
+        }
+    }
+    int rc = w->e.ops->begin_struct(&w->e);
+    for (uint32_t i = 0; rc == PG_OK && i < w->nacc; i++) {
+        rc = field_id(w, w->acc[i].counter);
+        rc = rc ?: w->e.ops->num(&w->e, w->acc[i].value);
+    }
+    return rc ?: w->e.ops->end_struct(&w->e);
+}
+
+static int acc_add(pg_pwriter *w, const pg_count *c)
+{
+    for (uint32_t i = 0; i < w->nacc; i++)
+        if (w->acc[i].counter == c->counter) {
+            w->acc[i].value += c->value;
+            return PG_OK;
+        }
+    size_t cap = w->acc_cap;
+    if (!pg_grow((void **)&w->acc, &cap, (size_t)w->nacc + 1, sizeof *w->acc))
+        return PG_ENOMEM;
+    w->acc_cap = (uint32_t)cap;
+    w->acc[w->nacc++] = *c;
+    return PG_OK;
+}
+
+/* Sums the self counts of node and every descendant into w->acc (maxDepth folding). */
+static int fold_subtree(pg_pwriter *w, uint32_t node)
+{
+    const pg_profile *p = w->p;
+    size_t sp = 0, cap = w->stack_cap;
+    w->nacc = 0;
+    if (!pg_grow((void **)&w->stack, &cap, 1, sizeof *w->stack))
+        return PG_ENOMEM;
+    w->stack_cap = (uint32_t)cap;
+    w->stack[sp++] = node;
+    while (sp > 0) {
+        const pg_pnode *nd = &p->nodes[w->stack[--sp]];
+        for (uint32_t k = 0; k < nd->ncounts; k++)
+            if (acc_add(w, &p->pool[nd->counts + k]) != PG_OK)
+                return PG_ENOMEM;
+        for (uint32_t c = nd->first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling) {
+            if (!pg_grow((void **)&w->stack, &cap, sp + 1, sizeof *w->stack))
+                return PG_ENOMEM;
+            w->stack_cap = (uint32_t)cap;
+            w->stack[sp++] = c;
+        }
+    }
+    return PG_OK;
+}
+
+/* Writes a node up to its children; a node with children to write gets a frame, one without is
+ * closed here. */
+static int open_node(pg_pwriter *w, uint32_t node, uint32_t depth)
+{
+    const pg_profile *p = w->p;
+    const pg_pnode *nd = &p->nodes[node];
+    const pg_emit_ops *o = w->e.ops;
+    pg_emit *e = &w->e;
+    bool at_limit = w->max_depth != 0 && depth >= w->max_depth;
+    int rc = o->begin_struct(e);
+    if (rc != PG_OK)
+        return rc;
+    if (at_limit && nd->first_child != PG_NODE_NONE) {
+        rc = fold_subtree(w, node);
+        if (rc == PG_OK && w->nacc > 0)
+            rc = FIELD(w, "counts", 0) ?: emit_counts(w);
+    } else if (nd->ncounts > 0) {
+        size_t cap = w->acc_cap;
+        if (!pg_grow((void **)&w->acc, &cap, nd->ncounts, sizeof *w->acc))
+            return PG_ENOMEM;
+        w->acc_cap = (uint32_t)cap;
+        memcpy(w->acc, p->pool + nd->counts, nd->ncounts * sizeof *w->acc);
+        w->nacc = nd->ncounts;
+        rc = FIELD(w, "counts", 0) ?: emit_counts(w);
+    }
+    if (rc == PG_OK && nd->file != PG_STR_NONE)
+        rc = FIELD(w, "file", 1) ?: str_id(w, nd->file);
+    if (rc == PG_OK && nd->has_line) {
+        rc = FIELD(w, "line", 2) ?: o->begin_list(e);
+        rc = rc ?: o->i64(e, nd->line_min);
+        if (rc == PG_OK && nd->line_max != nd->line_min)
+            rc = o->i64(e, nd->line_max);
+        rc = rc ?: o->end_list(e);
+    }
+    if (rc != PG_OK)
+        return rc;
+    if (at_limit || nd->first_child == PG_NODE_NONE)
+        return o->end_struct(e);
+    uint32_t n = 0;
+    for (uint32_t c = nd->first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling)
+        n++;
+    size_t fcap = w->fr_cap;
+    if (!pg_grow((void **)&w->arena, &w->arena_cap, w->narena + n, sizeof *w->arena) ||
+        !pg_grow((void **)&w->fr, &fcap, (size_t)w->nfr + 1, sizeof *w->fr))
+        return PG_ENOMEM;
+    w->fr_cap = (uint32_t)fcap;
+    uint32_t *kids = w->arena + w->narena;
+    n = 0;
+    for (uint32_t c = nd->first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling)
+        kids[n++] = c;
+    if (n > SHORT_SORT) {
+        qsort_r(kids, n, sizeof *kids, cmp_name, (void *)p);
+    } else {
+        for (uint32_t i = 1; i < n; i++) {
+            uint32_t k = kids[i], j = i;
+            for (; j > 0 && pg_strtab_cmp(&p->strs, p->nodes[kids[j - 1]].name, p->nodes[k].name) > 0; j--)
+                kids[j] = kids[j - 1];
+            kids[j] = k;
+        }
+    }
+    w->fr[w->nfr++] = (wframe){.node = node, .depth = depth, .kids = w->narena, .nkids = n};
+    w->narena += n;
+    return FIELD(w, "children", 3) ?: o->begin_struct(e);
+}
+
+/* One step of the tree: the next child of the innermost open node, or that node's end. */
+static int tree_step(pg_pwriter *w)
+{
+    wframe *f = &w->fr[w->nfr - 1];
+    if (f->next < f->nkids) {
+        uint32_t kid = w->arena[f->kids + f->next++];
+        uint32_t depth = f->depth + 1; /* f may move when open_node pushes */
+        return field_id(w, w->p->nodes[kid].name) ?: open_node(w, kid, depth);
+    }
+    w->narena = f->kids;
+    w->nfr--;
+    return w->e.ops->end_struct(&w->e) ?: w->e.ops->end_struct(&w->e); /* children, then the node */
+}
+
+static int emit_meta(pg_pwriter *w)
+{
+    const pg_profile *p = w->p;
+    const pg_emit_ops *o = w->e.ops;
+    pg_emit *e = &w->e;
+    int rc = o->begin_struct(e);
+    if (rc == PG_OK && p->has_weights) {
+        w->nacc = 0;
+        for (uint32_t i = 0; rc == PG_OK && i < p->nweights; i++)
+            rc = acc_add(w, &p->weights[i]);
+        rc = rc ?: field(w, "sampleWeights");
+        rc = rc ?: emit_counts(w);
+    }
+    if (rc == PG_OK && p->has_duration)
+        rc = field(w, "durationInMs") ?: o->num(e, p->duration_ms);
+    if (rc == PG_OK && p->has_samples)
+        rc = field(w, "numTimesSampled") ?: o->num(e, p->num_samples);
+    if (rc == PG_OK && p->has_cpu)
+        rc = field(w, "cpuTimeInSeconds") ?: o->num(e, p->cpu_s);
+    /* Descriptive members (fleetInfo, agentInfo, ...) follow the ones we interpret. */
+    if (rc == PG_OK && p->meta_extra != NULL)
+        rc = pg_value_emit_members(p->meta_extra, e);
+    return rc ?: o->end_struct(e);
+}
+
+/* One unit of output: the profile's head, one tree step, or its tail. */
+static int walk_step(pg_pwriter *w)
+{
+    const pg_profile *p = w->p;
+    const pg_emit_ops *o = w->e.ops;
+    pg_emit *e = &w->e;
+    int rc = PG_OK;
+    switch (w->stage) {
+    case S_TOP:
+        rc = o->begin_struct(e);
+        if (rc == PG_OK && p->has_start)
+            rc = field(w, "start") ?: o->i64(e, p->start_ms);
+        if (rc == PG_OK && p->has_end)
+            rc = field(w, "end") ?: o->i64(e, p->end_ms);
+        rc = rc ?: field(w, "agentMetadata");
+        rc = rc ?: emit_meta(w);
+        rc = rc ?: field(w, "callgraph");
+        rc = rc ?: open_node(w, PG_ROOT, 0);
+        w->stage = S_TREE;
+        return rc;
+    case S_TREE:
+        if (w->nfr > 0)
+            return tree_step(w);
+        w->stage = S_TAIL;
+        return PG_OK;
+    case S_TAIL:
+        if (p->top_extra != NULL)
+            rc = pg_value_emit_members(p->top_extra, e);
+        rc = rc ?: o->end_struct(e);
+        w->stage = S_DONE;
+        return rc;
+    case S_DONE:
+        return PG_OK;
+    }
+    PG_UNREACHABLE();
+}
+
+int pg_pwriter_new(const pg_profile *p, bool ion, uint32_t max_depth, pg_pwriter **out)
+{
+    pg_pwriter *w = calloc(1, sizeof *w);
+    *out = NULL;
+    if (w == NULL)
+        return PG_ENOMEM;
+    w->p = p;
+    w->ion = ion;
+    w->max_depth = max_depth;
+    if (rank_counters(w) != PG_OK) {
+        pg_pwriter_free(w);
+        return PG_ENOMEM;
+    }
+    if (!ion) {
+        pg_emit_json(&w->e, NULL);
+        size_t ns = p->strs.n > 0 ? p->strs.n : 1;
+        w->fpos = calloc(ns, sizeof *w->fpos);
+        w->flen = malloc(ns * sizeof *w->flen);
+        pg_buf_init(&w->ftext, UINT32_MAX - 1); /* offsets are 32-bit */
+        if (w->fpos == NULL || w->flen == NULL) {
+            pg_pwriter_free(w);
+            return PG_ENOMEM;
+        }
+        *out = w;
+        return PG_OK;
+    }
+    size_t ns = p->strs.n > 0 ? p->strs.n : 1;
+    w->sym = malloc(ns * sizeof *w->sym);
+    if (w->sym == NULL) {
+        pg_pwriter_free(w);
+        return PG_ENOMEM;
+    }
+    for (size_t i = 0; i < ns; i++)
+        w->sym[i] = PG_STR_NONE;
+    for (size_t i = 0; i < PG_ARRAY_LEN(w->csym); i++)
+        w->csym[i] = PG_STR_NONE;
+    /* Ion's first walk: symbols and container lengths, nothing written. */
+    pg_strtab_init(&w->syms, p->strs.bytes_limit + 4096, p->strs.count_limit + 64);
+    pg_emit_ion_measure(&w->e, &w->syms);
+    int rc = PG_OK;
+    while (rc == PG_OK && w->stage != S_DONE)
+        rc = walk_step(w);
+    if (rc != PG_OK) {
+        pg_pwriter_free(w);
+        return rc;
+    }
+    PG_ASSERT(w->nfr == 0 && w->narena == 0);
+    w->stage = S_TOP;
+    w->e.out = NULL; /* set by the first step, which writes the symbol table */
+    *out = w;
+    return PG_OK;
+}
+
+int pg_pwriter_step(pg_pwriter *w, pg_buf *out, size_t budget, bool *done)
+{
+    int rc = PG_OK;
+    if (w->ion && w->e.out == NULL)
+        rc = pg_emit_ion_begin(&w->e, out);
+    w->e.out = out;
+    while (rc == PG_OK && w->stage != S_DONE && out->len < budget)
+        rc = walk_step(w);
+    *done = rc == PG_OK && w->stage == S_DONE;
+    if (*done)
+        PG_ASSERT(pg_emit_done(&w->e));
+    return rc;
+}
+
+void pg_pwriter_free(pg_pwriter *w)
+{
+    if (w == NULL)
+        return;
+    pg_emit_free(&w->e);
+    pg_strtab_free(&w->syms);
+    free(w->fr);
+    free(w->arena);
+    free(w->acc);
+    free(w->stack);
+    free(w->fpos);
+    free(w->flen);
+    free(w->crank);
+    free(w->sym);
+    pg_buf_free(&w->ftext);
+    free(w);
+}
+
+int pg_profile_encode(const pg_profile *p, bool ion, uint32_t max_depth, pg_buf *out)
+{
+    pg_pwriter *w;
+    int rc = pg_pwriter_new(p, ion, max_depth, &w);
+    if (rc != PG_OK)
+        return rc;
+    bool done;
+    rc = pg_pwriter_step(w, out, SIZE_MAX, &done);
+    PG_ASSERT(rc != PG_OK || done);
+    pg_pwriter_free(w);
+    return rc;
+}
