@@ -11,14 +11,31 @@ static bool needs_escape(unsigned char c)
     return c < 0x20 || c == '"' || c == '\\';
 }
 
+bool pg_json_plain(const char *s, size_t len)
+{
+    /* A word has a byte below 0x20, a quote or a backslash when one of these has a high bit set
+     * (the "has a byte less than n" and "has a zero byte" tricks: no word with such a byte is
+     * missed; bytes of 0x80 and above, UTF-8's, are never flagged). */
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t v;
+        memcpy(&v, s + i, 8);
+        uint64_t q = v ^ (ones * '"'), bs = v ^ (ones * '\\');
+        if (((v - ones * 0x20) | (q - ones) | (bs - ones)) & ~v & highs)
+            return false;
+    }
+    for (; i < len; i++)
+        if (needs_escape((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
 int pg_json_str(pg_buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     /* Most names need no escaping: checked first, then copied with the quotes in one go. */
-    size_t k = 0;
-    while (k < len && !needs_escape((unsigned char)s[k]))
-        k++;
-    if (k == len && len <= SIZE_MAX - 2 && pg_buf_reserve(b, len + 2) == PG_OK) {
+    if (pg_json_plain(s, len) && len <= SIZE_MAX - 2 && pg_buf_reserve(b, len + 2) == PG_OK) {
         char *p = b->data + b->len;
         p[0] = '"';
         memcpy(p + 1, s, len);

@@ -104,22 +104,54 @@ int pg_emit_json_str_text(pg_emit *e, const char *quoted, size_t len)
     return rc ? rc : pg_buf_append(e->out, quoted, len);
 }
 
+int pg_emit_json_value_raw(pg_emit *e)
+{
+    return j_value_prefix(e);
+}
+
 static int j_str(pg_emit *e, const char *s, size_t len)
 {
     int rc = j_value_prefix(e);
     return rc ? rc : pg_json_str(e->out, s, len);
 }
 
-/* Decimal digits by hand: printf's machinery dominated the time to write a profile. */
-static int put_i64(pg_buf *b, int64_t v)
+/* Decimal digits by hand: printf's machinery dominated the time to write a profile. Written
+ * forwards into space the caller reserved, so a writer can put a node's numbers without a call
+ * and a capacity check for each. */
+char *pg_emit_i64_chars(char *o, int64_t v)
 {
     /* Two digits per division: counts are most of a profile's numbers. */
     static const char pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
                                    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
                                    "8081828384858687888990919293949596979899";
-    char tmp[24];
-    char *p = tmp + sizeof tmp;
+    static const uint64_t pow10[20] = {1,
+                                       10,
+                                       100,
+                                       1000,
+                                       10000,
+                                       100000,
+                                       1000000,
+                                       10000000,
+                                       100000000,
+                                       1000000000,
+                                       10000000000ULL,
+                                       100000000000ULL,
+                                       1000000000000ULL,
+                                       10000000000000ULL,
+                                       100000000000000ULL,
+                                       1000000000000000ULL,
+                                       10000000000000000ULL,
+                                       100000000000000000ULL,
+                                       1000000000000000000ULL,
+                                       10000000000000000000ULL};
     uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    if (v < 0)
+        *o++ = '-';
+    /* The digit count without a division per digit: t, from the bit length (1233/4096 is just
+     * above log10(2)), is the count or one less; it is one less when m reaches 10^t (0 has 1). */
+    unsigned t = (unsigned)(64 - __builtin_clzll(m | 1)) * 1233 >> 12;
+    unsigned n = t + ((m | 1) >= pow10[t]);
+    char *end = o + n, *p = end;
     while (m >= 100) {
         unsigned d = (unsigned)(m % 100) * 2;
         m /= 100;
@@ -132,9 +164,28 @@ static int put_i64(pg_buf *b, int64_t v)
     } else {
         *--p = (char)('0' + m);
     }
-    if (v < 0)
-        *--p = '-';
-    return pg_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+    return end;
+}
+
+char *pg_emit_number_chars(char *o, double v)
+{
+    if (pg_num_is_int(v))
+        return pg_emit_i64_chars(o, (int64_t)v);
+    if (!isfinite(v)) {
+        memcpy(o, "null", 4); /* JSON has no NaN or infinity */
+        return o + 4;
+    }
+    int n = snprintf(o, PG_EMIT_NUMBER_MAX, "%.17g", v);
+    PG_ASSERT(n > 0 && n < PG_EMIT_NUMBER_MAX);
+    return o + n;
+}
+
+static int put_i64(pg_buf *b, int64_t v)
+{
+    int rc = pg_buf_reserve(b, PG_EMIT_NUMBER_MAX);
+    if (rc == PG_OK)
+        b->len = (size_t)(pg_emit_i64_chars(b->data + b->len, v) - b->data);
+    return rc;
 }
 
 int pg_emit_int_text(pg_buf *out, int64_t v)
@@ -150,11 +201,10 @@ static int j_i64(pg_emit *e, int64_t v)
 
 int pg_emit_number_text(pg_buf *out, double v)
 {
-    if (pg_num_is_int(v))
-        return put_i64(out, (int64_t)v);
-    if (!isfinite(v))
-        return pg_buf_puts(out, "null"); /* JSON has no NaN or infinity */
-    return pg_buf_printf(out, "%.17g", v);
+    int rc = pg_buf_reserve(out, PG_EMIT_NUMBER_MAX);
+    if (rc == PG_OK)
+        out->len = (size_t)(pg_emit_number_chars(out->data + out->len, v) - out->data);
+    return rc;
 }
 
 static int j_num(pg_emit *e, double v)

@@ -56,6 +56,17 @@ void pg_profile_free(pg_profile *p)
     memset(p, 0, sizeof *p);
 }
 
+/* Puts every node but the root into slots (n of them, zeroed). */
+static void fill_slots(const pg_profile *p, uint32_t *slots, uint32_t n)
+{
+    for (uint32_t id = 1; id < p->n; id++) {
+        uint32_t i = slot_hash(p->nodes[id].parent, p->nodes[id].name) & (n - 1);
+        while (slots[i] != 0)
+            i = (i + 1) & (n - 1);
+        slots[i] = id + 1;
+    }
+}
+
 static bool grow_slots(pg_profile *p)
 {
     /* Twice the nodes at least: the index may have been dropped (pg_profile_shrink). */
@@ -65,12 +76,7 @@ static bool grow_slots(pg_profile *p)
     uint32_t *slots = calloc(n, sizeof *slots);
     if (slots == NULL)
         return false;
-    for (uint32_t id = 1; id < p->n; id++) {
-        uint32_t i = slot_hash(p->nodes[id].parent, p->nodes[id].name) & (n - 1);
-        while (slots[i] != 0)
-            i = (i + 1) & (n - 1);
-        slots[i] = id + 1;
-    }
+    fill_slots(p, slots, n);
     free(p->slots);
     p->slots = slots;
     p->nslots = n;
@@ -232,33 +238,111 @@ void pg_profile_frame_sources(const pg_profile *p, uint32_t *file_of, int64_t *l
     }
 }
 
+static int cmp_node_name(const void *a, const void *b, void *ctx)
+{
+    const pg_profile *p = ctx;
+    return pg_strtab_cmp(&p->strs, p->nodes[*(const uint32_t *)a].name, p->nodes[*(const uint32_t *)b].name);
+}
+
+/*
+ * Renumbers the nodes in the order the writers visit them (depth first, children in byte order
+ * of name), links each node's children in that order and puts each node's counts side by side in
+ * byte order of counter name: a kept profile is written many times, and the writer then reads
+ * memory front to back and sorts nothing (p->ordered). Everything is allocated before anything
+ * changes, so PG_ENOMEM leaves p as it was.
+ */
+static int put_in_order(pg_profile *p)
+{
+    uint32_t n = p->n;
+    uint32_t *order = malloc((size_t)n * sizeof *order), *newid = malloc((size_t)n * sizeof *newid);
+    uint32_t *stack = malloc((size_t)n * sizeof *stack);
+    pg_pnode *nodes = malloc((size_t)n * sizeof *nodes);
+    pg_count *pool = malloc((p->ncounts ? p->ncounts : 1) * sizeof *pool);
+    if (order == NULL || newid == NULL || stack == NULL || nodes == NULL || pool == NULL) {
+        free(order);
+        free(newid);
+        free(stack);
+        free(nodes);
+        free(pool);
+        return PG_ENOMEM;
+    }
+    /* Preorder with sorted children: a node's children are pushed in reverse, so the first by
+     * name is visited next. */
+    uint32_t sp = 0, k = 0;
+    stack[sp++] = PG_ROOT;
+    while (sp > 0) {
+        uint32_t id = stack[--sp];
+        order[k++] = id;
+        uint32_t from = sp;
+        for (uint32_t c = p->nodes[id].first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling)
+            stack[sp++] = c;
+        if (sp - from < 2)
+            continue;
+        qsort_r(stack + from, sp - from, sizeof *stack, cmp_node_name, p);
+        for (uint32_t i = from, j = sp - 1; i < j; i++, j--) { /* reversed: popped in order */
+            uint32_t t = stack[i];
+            stack[i] = stack[j];
+            stack[j] = t;
+        }
+    }
+    PG_ASSERT(k == n); /* a tree: every node is reached from the root once */
+    for (uint32_t i = 0; i < n; i++)
+        newid[order[i]] = i;
+    /* In preorder a node's first child follows it; its next sibling follows its subtree. Both are
+     * set from the children's new ids: a parent's children, in name order, get ascending ids. */
+    uint32_t at = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        pg_pnode nd = p->nodes[order[i]];
+        nd.parent = nd.parent == PG_NODE_NONE ? PG_NODE_NONE : newid[nd.parent];
+        nd.first_child = nd.next_sibling = PG_NODE_NONE;
+        /* Counts in byte order of counter name (a handful per node: insertion). */
+        pg_count *c = pool + at;
+        if (nd.ncounts > 0)
+            memcpy(c, p->pool + nd.counts, nd.ncounts * sizeof *c);
+        for (uint32_t a = 1; a < nd.ncounts; a++) {
+            pg_count v = c[a];
+            uint32_t b = a;
+            for (; b > 0 && pg_strtab_cmp(&p->strs, c[b - 1].counter, v.counter) > 0; b--)
+                c[b] = c[b - 1];
+            c[b] = v;
+        }
+        nd.counts = at;
+        nd.ccap = nd.ncounts;
+        at += nd.ncounts;
+        nodes[i] = nd;
+    }
+    PG_ASSERT(at == p->ncounts);
+    /* Children link up walking backwards: each one becomes its parent's first, ahead of the ones
+     * after it by name. */
+    for (uint32_t i = n; i-- > 1;) {
+        pg_pnode *par = &nodes[nodes[i].parent];
+        nodes[i].next_sibling = par->first_child;
+        par->first_child = i;
+    }
+    free(p->nodes);
+    free(p->pool);
+    p->nodes = nodes;
+    p->cap = n;
+    p->pool = pool;
+    p->pool_len = p->pool_cap = p->ncounts;
+    if (p->slots != NULL) {
+        memset(p->slots, 0, (size_t)p->nslots * sizeof *p->slots);
+        fill_slots(p, p->slots, p->nslots);
+    }
+    p->ordered = true;
+    free(order);
+    free(newid);
+    free(stack);
+    return PG_OK;
+}
+
 int pg_profile_shrink(pg_profile *p, bool keep_index)
 {
-    /* Counts: one block per node, exactly its counts, in node order (blocks moved to the end as
-     * nodes gained counters leave holes and spare room behind). */
-    if (p->pool_len > p->ncounts || p->pool_cap > p->ncounts) {
-        pg_count *pool = malloc((p->ncounts ? p->ncounts : 1) * sizeof *pool);
-        if (pool == NULL)
-            return PG_ENOMEM;
-        uint32_t at = 0;
-        for (uint32_t i = 0; i < p->n; i++) {
-            pg_pnode *nd = &p->nodes[i];
-            if (nd->ncounts > 0)
-                memcpy(pool + at, p->pool + nd->counts, nd->ncounts * sizeof *pool);
-            nd->counts = at;
-            nd->ccap = nd->ncounts;
-            at += nd->ncounts;
-        }
-        PG_ASSERT(at == p->ncounts);
-        free(p->pool);
-        p->pool = pool;
-        p->pool_len = p->pool_cap = p->ncounts;
+    if (!p->ordered) {
+        int rc = put_in_order(p); /* also cuts nodes and counts to their size */
+        if (rc != PG_OK)
+            return rc;
     }
-    pg_pnode *nodes = realloc(p->nodes, (size_t)p->n * sizeof *nodes);
-    if (nodes == NULL)
-        return PG_ENOMEM;
-    p->nodes = nodes;
-    p->cap = p->n;
     if (!keep_index) {
         free(p->slots);
         p->slots = NULL;
@@ -319,6 +403,7 @@ uint32_t pg_profile_child_id(pg_profile *p, uint32_t parent, uint32_t nid)
                               .depth = (uint16_t)(par->depth + 1)};
     par->first_child = id;
     p->slots[i] = id + 1;
+    p->ordered = false;
     return id;
 }
 
@@ -363,6 +448,7 @@ int pg_profile_add_count_id(pg_profile *p, uint32_t node, uint32_t cid, double v
     }
     p->pool[nd->counts + nd->ncounts++] = (pg_count){cid, v};
     p->ncounts++;
+    p->ordered = false;
     if (!p->cseen_over) {
         uint32_t k = 0;
         while (k < p->ncseen && p->cseen[k] != cid)

@@ -36,6 +36,7 @@ struct pg_pwriter {
     size_t narena, arena_cap;
     pg_count *acc; /* a node's counts, sorted, or the counts folded at the depth limit */
     uint32_t nacc, acc_cap;
+    bool acc_ordered; /* acc holds an ordered profile's node counts, already sorted */
     uint32_t *stack; /* fold_subtree's */
     uint32_t stack_cap;
     /* JSON: each string id as written (quoted, escaped), made the first time it is needed:
@@ -81,10 +82,14 @@ static int field(pg_pwriter *w, const char *name)
     ((w)->fpos != NULL ? pg_emit_json_field_text(&(w)->e, "\"" name "\"", sizeof(name) + 1) \
                        : pg_emit_ion_field_cached(&(w)->e, name, sizeof(name) - 1, &(w)->csym[k]))
 
+/* fpos[id] of a string that needs no escaping: written from the profile's string table between
+ * quotes, never copied into ftext (most names; ftext's offsets stay below it). */
+#define J_PLAIN UINT32_MAX
+
 /* JSON: string id's text, quoted and escaped, made the first time it is needed. */
 static int quoted(pg_pwriter *w, uint32_t id, const char **text, size_t *len)
 {
-    if (w->fpos[id] == 0) {
+    if (w->fpos[id] == 0 || w->fpos[id] == J_PLAIN) {
         size_t n, from = w->ftext.len;
         const char *s = pg_strtab_get(&w->p->strs, id, &n);
         int rc = pg_json_str(&w->ftext, s, n);
@@ -145,10 +150,12 @@ static int rank_counters(pg_pwriter *w)
     return PG_OK;
 }
 
-/* Writes {counter: value, ...} from w->acc[0..nacc), sorted by counter name. */
-static int emit_counts(pg_pwriter *w)
+/* Sorts w->acc[0..nacc) by counter name. */
+static void sort_acc(pg_pwriter *w)
 {
     const pg_strtab *t = &w->p->strs;
+    if (w->acc_ordered)
+        return;
     if (w->nacc > SHORT_SORT) {
         qsort_r(w->acc, w->nacc, sizeof *w->acc, cmp_counter, (void *)w->p);
     } else {
@@ -160,6 +167,12 @@ static int emit_counts(pg_pwriter *w)
             w->acc[j] = c;
         }
     }
+}
+
+/* Writes {counter: value, ...} from w->acc[0..nacc), sorted by counter name. */
+static int emit_counts(pg_pwriter *w)
+{
+    sort_acc(w);
     int rc = w->e.ops->begin_struct(&w->e);
     for (uint32_t i = 0; rc == PG_OK && i < w->nacc; i++) {
         rc = field_id(w, w->acc[i].counter);
@@ -208,10 +221,197 @@ static int fold_subtree(pg_pwriter *w, uint32_t node)
     return PG_OK;
 }
 
+/* The counts a node shows into w->acc (unsorted): its own, or at the depth limit its subtree's. */
+static int node_counts(pg_pwriter *w, const pg_pnode *nd, uint32_t node, bool at_limit)
+{
+    w->acc_ordered = false;
+    if (at_limit && nd->first_child != PG_NODE_NONE)
+        return fold_subtree(w, node);
+    w->acc_ordered = w->p->ordered; /* a node's own counts are in order in an ordered profile */
+    w->nacc = 0;
+    if (nd->ncounts == 0)
+        return PG_OK;
+    size_t cap = w->acc_cap;
+    if (!pg_grow((void **)&w->acc, &cap, nd->ncounts, sizeof *w->acc))
+        return PG_ENOMEM;
+    w->acc_cap = (uint32_t)cap;
+    memcpy(w->acc, w->p->pool + nd->counts, nd->ncounts * sizeof *w->acc);
+    w->nacc = nd->ncounts;
+    return PG_OK;
+}
+
+/* Pushes a frame for node's children, sorted by name, to be written one per tree step. */
+static int push_kids(pg_pwriter *w, const pg_pnode *nd, uint32_t node, uint32_t depth)
+{
+    const pg_profile *p = w->p;
+    uint32_t n = 0;
+    for (uint32_t c = nd->first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling)
+        n++;
+    size_t fcap = w->fr_cap;
+    if (!pg_grow((void **)&w->arena, &w->arena_cap, w->narena + n, sizeof *w->arena) ||
+        !pg_grow((void **)&w->fr, &fcap, (size_t)w->nfr + 1, sizeof *w->fr))
+        return PG_ENOMEM;
+    w->fr_cap = (uint32_t)fcap;
+    uint32_t *kids = w->arena + w->narena;
+    n = 0;
+    for (uint32_t c = nd->first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling)
+        kids[n++] = c;
+    if (p->ordered) {
+        /* already linked in name order */
+    } else if (n > SHORT_SORT) {
+        qsort_r(kids, n, sizeof *kids, cmp_name, (void *)p);
+    } else {
+        for (uint32_t i = 1; i < n; i++) {
+            uint32_t k = kids[i], j = i;
+            for (; j > 0 && pg_strtab_cmp(&p->strs, p->nodes[kids[j - 1]].name, p->nodes[k].name) > 0; j--)
+                kids[j] = kids[j - 1];
+            kids[j] = k;
+        }
+    }
+    w->fr[w->nfr++] = (wframe){.node = node, .depth = depth, .kids = w->narena, .nkids = n};
+    w->narena += n;
+    return PG_OK;
+}
+
+/*
+ * JSON's call tree is most of an answer. Through pg_emit, every brace, name and number was a call
+ * and a capacity check, and that was half the writer's time; so a node is written here straight
+ * into the output: its texts are made (quoted) first, which gives a bound on its bytes, then room
+ * for the bound is reserved once and the bytes are put. The bytes are those pg_emit's JSON writer
+ * would produce (tests/unit/profile/test_profile.c holds the exact texts).
+ */
+
+/* Room for a node's punctuation and member names ("counts", "file", "line", "children"). */
+#define J_NODE_FIXED 64
+
+static char *put_text(char *o, const char *s, size_t n)
+{
+    memcpy(o, s, n);
+    return o + n;
+}
+
+#define PUT_LIT(o, lit) put_text((o), (lit), sizeof(lit) - 1)
+
+/* Makes string id's JSON text known (plain, or escaped into ftext); its length with the quotes. */
+static int j_text(pg_pwriter *w, uint32_t id, size_t *qlen)
+{
+    if (w->fpos[id] == 0) {
+        size_t n;
+        const char *s = pg_strtab_get(&w->p->strs, id, &n);
+        if (pg_json_plain(s, n)) {
+            w->fpos[id] = J_PLAIN;
+            w->flen[id] = (uint32_t)n + 2;
+        } else {
+            const char *text;
+            size_t len;
+            int rc = quoted(w, id, &text, &len);
+            if (rc != PG_OK)
+                return rc;
+        }
+    }
+    *qlen = w->flen[id];
+    return PG_OK;
+}
+
+/* Puts string id's text (made by j_text) at o. */
+static char *j_put(const pg_pwriter *w, char *o, uint32_t id)
+{
+    if (w->fpos[id] != J_PLAIN)
+        return put_text(o, w->ftext.data + w->fpos[id] - 1, w->flen[id]);
+    size_t n = w->flen[id] - 2;
+    *o++ = '"';
+    o = put_text(o, w->p->strs.bytes + w->p->strs.off[id], n);
+    *o++ = '"';
+    return o;
+}
+
+/* Writes a node, preceded by its name as a member of its parent's children (named: every node
+ * but the root, with a comma before all but the first child). */
+static int j_open_node(pg_pwriter *w, uint32_t node, uint32_t depth, bool named, bool comma)
+{
+    const pg_profile *p = w->p;
+    const pg_pnode *nd = &p->nodes[node];
+    bool at_limit = w->max_depth != 0 && depth >= w->max_depth;
+    bool leaf = at_limit || nd->first_child == PG_NODE_NONE;
+    size_t len, bound = J_NODE_FIXED;
+    int rc = node_counts(w, nd, node, at_limit);
+    if (rc != PG_OK)
+        return rc;
+    sort_acc(w);
+    /* Every text first: making one may move the texts' buffer. */
+    if (named) {
+        rc = j_text(w, nd->name, &len);
+        bound += len;
+    }
+    for (uint32_t i = 0; rc == PG_OK && i < w->nacc; i++) {
+        rc = j_text(w, w->acc[i].counter, &len);
+        bound += len + 2 + PG_EMIT_NUMBER_MAX;
+    }
+    if (rc == PG_OK && nd->file != PG_STR_NONE) {
+        rc = j_text(w, nd->file, &len);
+        bound += len;
+    }
+    if (nd->has_line)
+        bound += 2 * PG_EMIT_NUMBER_MAX;
+    if (rc == PG_OK && !leaf)
+        rc = push_kids(w, nd, node, depth);
+    if (rc == PG_OK && !named)
+        rc = pg_emit_json_value_raw(&w->e);
+    rc = rc ?: pg_buf_reserve(w->e.out, bound);
+    if (rc != PG_OK)
+        return rc;
+    char *const start = w->e.out->data + w->e.out->len, *o = start;
+    if (comma)
+        *o++ = ',';
+    if (named) {
+        o = j_put(w, o, nd->name);
+        *o++ = ':';
+    }
+    *o++ = '{';
+    bool first = true;
+    if (w->nacc > 0) {
+        o = PUT_LIT(o, "\"counts\":{");
+        for (uint32_t i = 0; i < w->nacc; i++) {
+            uint32_t c = w->acc[i].counter;
+            if (i > 0)
+                *o++ = ',';
+            o = j_put(w, o, c);
+            *o++ = ':';
+            o = pg_emit_number_chars(o, w->acc[i].value);
+        }
+        *o++ = '}';
+        first = false;
+    }
+    if (nd->file != PG_STR_NONE) {
+        o = first ? PUT_LIT(o, "\"file\":") : PUT_LIT(o, ",\"file\":");
+        o = j_put(w, o, nd->file);
+        first = false;
+    }
+    if (nd->has_line) {
+        o = first ? PUT_LIT(o, "\"line\":[") : PUT_LIT(o, ",\"line\":[");
+        o = pg_emit_i64_chars(o, nd->line_min);
+        if (nd->line_max != nd->line_min) {
+            *o++ = ',';
+            o = pg_emit_i64_chars(o, nd->line_max);
+        }
+        *o++ = ']';
+        first = false;
+    }
+    if (leaf)
+        *o++ = '}';
+    else
+        o = first ? PUT_LIT(o, "\"children\":{") : PUT_LIT(o, ",\"children\":{");
+    PG_ASSERT((size_t)(o - start) <= bound);
+    w->e.out->len += (size_t)(o - start);
+    return PG_OK;
+}
+
 /* Writes a node up to its children; a node with children to write gets a frame, one without is
  * closed here. */
 static int open_node(pg_pwriter *w, uint32_t node, uint32_t depth)
 {
+    if (w->fpos != NULL)
+        return j_open_node(w, node, depth, false, false);
     const pg_profile *p = w->p;
     const pg_pnode *nd = &p->nodes[node];
     const pg_emit_ops *o = w->e.ops;
@@ -220,19 +420,9 @@ static int open_node(pg_pwriter *w, uint32_t node, uint32_t depth)
     int rc = o->begin_struct(e);
     if (rc != PG_OK)
         return rc;
-    if (at_limit && nd->first_child != PG_NODE_NONE) {
-        rc = fold_subtree(w, node);
-        if (rc == PG_OK && w->nacc > 0)
-            rc = FIELD(w, "counts", 0) ?: emit_counts(w);
-    } else if (nd->ncounts > 0) {
-        size_t cap = w->acc_cap;
-        if (!pg_grow((void **)&w->acc, &cap, nd->ncounts, sizeof *w->acc))
-            return PG_ENOMEM;
-        w->acc_cap = (uint32_t)cap;
-        memcpy(w->acc, p->pool + nd->counts, nd->ncounts * sizeof *w->acc);
-        w->nacc = nd->ncounts;
+    rc = node_counts(w, nd, node, at_limit);
+    if (rc == PG_OK && w->nacc > 0)
         rc = FIELD(w, "counts", 0) ?: emit_counts(w);
-    }
     if (rc == PG_OK && nd->file != PG_STR_NONE)
         rc = FIELD(w, "file", 1) ?: str_id(w, nd->file);
     if (rc == PG_OK && nd->has_line) {
@@ -246,31 +436,7 @@ static int open_node(pg_pwriter *w, uint32_t node, uint32_t depth)
         return rc;
     if (at_limit || nd->first_child == PG_NODE_NONE)
         return o->end_struct(e);
-    uint32_t n = 0;
-    for (uint32_t c = nd->first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling)
-        n++;
-    size_t fcap = w->fr_cap;
-    if (!pg_grow((void **)&w->arena, &w->arena_cap, w->narena + n, sizeof *w->arena) ||
-        !pg_grow((void **)&w->fr, &fcap, (size_t)w->nfr + 1, sizeof *w->fr))
-        return PG_ENOMEM;
-    w->fr_cap = (uint32_t)fcap;
-    uint32_t *kids = w->arena + w->narena;
-    n = 0;
-    for (uint32_t c = nd->first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling)
-        kids[n++] = c;
-    if (n > SHORT_SORT) {
-        qsort_r(kids, n, sizeof *kids, cmp_name, (void *)p);
-    } else {
-        for (uint32_t i = 1; i < n; i++) {
-            uint32_t k = kids[i], j = i;
-            for (; j > 0 && pg_strtab_cmp(&p->strs, p->nodes[kids[j - 1]].name, p->nodes[k].name) > 0; j--)
-                kids[j] = kids[j - 1];
-            kids[j] = k;
-        }
-    }
-    w->fr[w->nfr++] = (wframe){.node = node, .depth = depth, .kids = w->narena, .nkids = n};
-    w->narena += n;
-    return FIELD(w, "children", 3) ?: o->begin_struct(e);
+    return push_kids(w, nd, node, depth) ?: FIELD(w, "children", 3) ?: o->begin_struct(e);
 }
 
 /* One step of the tree: the next child of the innermost open node, or that node's end. */
@@ -280,11 +446,15 @@ static int tree_step(pg_pwriter *w)
     if (f->next < f->nkids) {
         uint32_t kid = w->arena[f->kids + f->next++];
         uint32_t depth = f->depth + 1; /* f may move when open_node pushes */
+        if (w->fpos != NULL)
+            return j_open_node(w, kid, depth, true, f->next > 1);
         return field_id(w, w->p->nodes[kid].name) ?: open_node(w, kid, depth);
     }
     w->narena = f->kids;
     w->nfr--;
-    return w->e.ops->end_struct(&w->e) ?: w->e.ops->end_struct(&w->e); /* children, then the node */
+    if (w->fpos != NULL)
+        return pg_buf_append(w->e.out, "}}", 2); /* children, then the node */
+    return w->e.ops->end_struct(&w->e) ?: w->e.ops->end_struct(&w->e);
 }
 
 static int emit_meta(pg_pwriter *w)
@@ -295,6 +465,7 @@ static int emit_meta(pg_pwriter *w)
     int rc = o->begin_struct(e);
     if (rc == PG_OK && p->has_weights) {
         w->nacc = 0;
+        w->acc_ordered = false;
         for (uint32_t i = 0; rc == PG_OK && i < p->nweights; i++)
             rc = acc_add(w, &p->weights[i]);
         rc = rc ?: field(w, "sampleWeights");

@@ -68,11 +68,20 @@ bool pg_emit_done(const pg_emit *e);
 /** Frees what the Ion passes allocated. */
 void pg_emit_free(pg_emit *e);
 
+/** JSON only: the separator a value needs here, for a writer that then appends the value's text
+ *  to the output itself (the profile writer's call tree). */
+int pg_emit_json_value_raw(pg_emit *e);
+
 /** A number is written as an integer when it is integral and exactly representable. */
 bool pg_num_is_int(double v);
 /** A number as JSON writes it (an integer when pg_num_is_int, else %.17g; null when not finite). */
 int pg_emit_number_text(pg_buf *out, double v);
 /** An integer as JSON text, without printf (writers that put many numbers: speedscope's stacks). */
 int pg_emit_int_text(pg_buf *out, int64_t v);
+/** The most bytes a number's text takes ("-1.2345678901234567e-308" is 24, an int64 20). */
+#define PG_EMIT_NUMBER_MAX 32
+/** The same texts written at o, which has PG_EMIT_NUMBER_MAX bytes of room; the end. */
+char *pg_emit_i64_chars(char *o, int64_t v);
+char *pg_emit_number_chars(char *o, double v);
 
 #endif

@@ -58,6 +58,10 @@ typedef struct pg_profile {
     uint32_t pool_len, pool_cap, ncounts;
     uint32_t *slots; /* (parent, name) -> node id + 1 */
     uint32_t nslots;
+    /* Nodes numbered in the order writers visit them, each node's children linked in byte order
+     * of name and its counts in byte order of counter (set by pg_profile_shrink; adding a node or
+     * a counter to a node clears it): writers then sort nothing. */
+    bool ordered;
     /* The distinct counters the counts use, kept as counts are added, so that writers can list
      * them without walking the tree (cseen_over: more than fit, list them by walking). */
     uint32_t cseen[PG_PROFILE_COUNTERS_MAX];
@@ -121,9 +125,10 @@ int pg_profile_set_weight(pg_profile *p, const char *counter, size_t len, double
 
 
 /**
- * Makes p compact for keeping (a cached bucket or run): arrays at their exact size, each node's
- * counts side by side, and unless keep_index the (parent, name) index dropped, since a cached
- * profile is only read (it is rebuilt if the profile grows again). PG_ENOMEM leaves p usable.
+ * Makes p compact for keeping (a cached bucket or run): arrays at their exact size, nodes
+ * renumbered in writing order with their counts side by side (p->ordered), and unless keep_index
+ * the (parent, name) index dropped, since a cached profile is only read (it is rebuilt if the
+ * profile grows again). Node ids change. PG_ENOMEM leaves p usable.
  */
 int pg_profile_shrink(pg_profile *p, bool keep_index);
 

@@ -9,6 +9,36 @@
 
 #include "profgate/jsonw.h"
 
+static bool plain_bytewise(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\')
+            return false;
+    }
+    return true;
+}
+
+/* The word-at-a-time check agrees with a byte-wise one: every byte value at every place of
+ * strings of every length up to three words, amid plain, UTF-8 and neighbouring bytes. */
+static void test_plain_check_matches_bytewise(void **state)
+{
+    (void)state;
+    static const unsigned char fills[] = {'a', 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xc3, 0xff};
+    char s[24];
+    for (size_t f = 0; f < sizeof fills; f++)
+        for (size_t len = 0; len <= sizeof s; len++)
+            for (size_t at = 0; at < len; at++)
+                for (int c = 0; c < 256; c++) {
+                    memset(s, fills[f], sizeof s);
+                    s[at] = (char)c;
+                    assert_int_equal(pg_json_plain(s, len), plain_bytewise(s, len));
+                }
+    assert_true(pg_json_plain("", 0));
+    assert_true(pg_json_plain("com.example.Worker.loop(Worker.java)", 36));
+    assert_false(pg_json_plain("com.example.Worker.loop\"x", 25));
+}
+
 static void check(const char *in, size_t len, const char *want)
 {
     pg_buf b;
@@ -111,6 +141,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_strings_are_quoted),
+        cmocka_unit_test(test_plain_check_matches_bytewise),
         cmocka_unit_test(test_quote_backslash_and_controls_are_escaped),
         cmocka_unit_test(test_utf8_passes_through),
         cmocka_unit_test(test_cstr_is_the_same),

@@ -81,6 +81,35 @@ static void test_json_numbers(void **state)
     assert_false(pg_num_is_int(NAN));
 }
 
+/* Integers at every digit count's edges, and the extremes, as printf writes them. */
+static void test_integer_digits(void **state)
+{
+    (void)state;
+    for (int d = 0; d <= 19; d++) {
+        uint64_t p = 1;
+        for (int k = 0; k < d; k++)
+            p *= 10;
+        const int64_t around[] = {(int64_t)p - 1, (int64_t)p, (int64_t)p + 1};
+        for (size_t i = 0; i < 3; i++)
+            for (int neg = 0; neg < 2; neg++) {
+                if (d == 19 && i > 0)
+                    continue; /* 10^19 is past int64 */
+                int64_t v = neg ? -around[i] : around[i];
+                char want[32], got[PG_EMIT_NUMBER_MAX + 1];
+                int n = snprintf(want, sizeof want, "%lld", (long long)v);
+                char *end = pg_emit_i64_chars(got, v);
+                assert_int_equal(end - got, n);
+                assert_memory_equal(got, want, (size_t)n);
+            }
+    }
+    char got[PG_EMIT_NUMBER_MAX];
+    assert_memory_equal(got, "-9223372036854775808", (size_t)(pg_emit_i64_chars(got, INT64_MIN) - got));
+    assert_int_equal(pg_emit_i64_chars(got, INT64_MIN) - got, 20);
+    assert_int_equal(pg_emit_i64_chars(got, INT64_MAX) - got, 19);
+    assert_int_equal(pg_emit_i64_chars(got, 0) - got, 1);
+    assert_int_equal(got[0], '0');
+}
+
 static void test_ion_document(void **state)
 {
     (void)state;
@@ -138,6 +167,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_document),
         cmocka_unit_test(test_json_numbers),
+        cmocka_unit_test(test_integer_digits),
         cmocka_unit_test(test_ion_document),
         cmocka_unit_test(test_output_limit_is_an_error_not_a_cut),
     };

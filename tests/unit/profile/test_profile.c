@@ -105,6 +105,19 @@ static void test_shrink(void **state)
     assert_int_equal(pg_profile_encode(&p, false, 0, &after), PG_OK);
     assert_int_equal(after.len, before.len);
     assert_memory_equal(after.data, before.data, before.len);
+    /* It is in writing order: parents first, each child list linked by name, and the counts of
+     * a node by counter name; so its writers sort nothing. */
+    assert_true(p.ordered);
+    for (uint32_t id = 1; id < p.n; id++) {
+        const pg_pnode *nd = &p.nodes[id];
+        assert_true(nd->parent < id);
+        if (nd->next_sibling != PG_NODE_NONE) {
+            assert_true(nd->next_sibling > id);
+            assert_true(pg_strtab_cmp(&p.strs, nd->name, p.nodes[nd->next_sibling].name) < 0);
+        }
+        for (uint32_t k = 1; k < nd->ncounts; k++)
+            assert_true(pg_strtab_cmp(&p.strs, p.pool[nd->counts + k - 1].counter, p.pool[nd->counts + k].counter) < 0);
+    }
     /* It grows again: known children are found, new ones added, counts added to a full block. */
     uint32_t run = pg_profile_child(&p, PG_ROOT, "java.lang.Thread.run", 20);
     assert_true(run != PG_NODE_NONE && run < n);
@@ -116,9 +129,57 @@ static void test_shrink(void **state)
     assert_int_equal(pg_profile_add_count(&p, run, "CPU", 3, 1), PG_OK);
     assert_true(pg_profile_self_count(&p, run, pg_strtab_find(&p.strs, "CPU", 3)) == 2);
     assert_true(pg_profile_self_count(&p, run, pg_strtab_find(&p.strs, "RUNNABLE", 8)) == 7);
+    assert_false(p.ordered); /* a new node and a new counter: written with sorting again */
     pg_buf_free(&before);
     pg_buf_free(&after);
     pg_profile_free(&p);
+}
+
+/* A kept profile is written from its writing order, a built one by sorting: the same bytes in JSON
+ * and Ion, at every maxDepth, also once the kept one (index kept, as runs are) has grown again. */
+static void build_big(pg_profile *p, double runnable);
+
+static void expect_same_encodings(const pg_profile *a, const pg_profile *b)
+{
+    for (int ion = 0; ion < 2; ion++)
+        for (uint32_t depth = 0; depth < 8; depth += 3) {
+            pg_buf x, y;
+            pg_buf_init(&x, 1 << 24);
+            pg_buf_init(&y, 1 << 24);
+            assert_int_equal(pg_profile_encode(a, ion, depth, &x), PG_OK);
+            assert_int_equal(pg_profile_encode(b, ion, depth, &y), PG_OK);
+            assert_int_equal(x.len, y.len);
+            assert_memory_equal(x.data, y.data, x.len);
+            pg_buf_free(&x);
+            pg_buf_free(&y);
+        }
+}
+
+static void grow(pg_profile *p)
+{
+    uint32_t a = pg_profile_child(p, PG_ROOT, "frame.0.0", 9);
+    uint32_t b = pg_profile_child(p, a, "aa.new", 6);
+    assert_int_equal(pg_profile_add_count(p, b, "WALL_TIME", 9, 3), PG_OK);
+    assert_int_equal(pg_profile_add_count(p, a, "ALLOC", 5, 2), PG_OK); /* a counter sorting first */
+}
+
+static void test_ordered_writes_the_same(void **state)
+{
+    (void)state;
+    pg_profile kept, built;
+    /* Counts whose sums are exact: a fold at the depth limit adds in tree order, which the
+     * renumbering changes, and sums past 2^53 round differently in another order. */
+    build_big(&kept, 1000);
+    build_big(&built, 1000);
+    assert_int_equal(pg_profile_shrink(&kept, true), PG_OK);
+    assert_true(kept.ordered && !built.ordered);
+    expect_same_encodings(&kept, &built);
+    grow(&kept);
+    grow(&built);
+    assert_false(kept.ordered);
+    expect_same_encodings(&kept, &built);
+    pg_profile_free(&kept);
+    pg_profile_free(&built);
 }
 
 /* The counters a writer lists come from a list kept as counts are added; it must name the same
@@ -247,7 +308,7 @@ static void test_ion_long_container_and_negative(void **state)
 }
 
 /* A deeper, wider tree than build(): every step size must give the bytes of one whole encode. */
-static void build_big(pg_profile *p)
+static void build_big(pg_profile *p, double runnable)
 {
     pg_profile_limits lim;
     pg_profile_limits_default(&lim);
@@ -260,7 +321,7 @@ static void build_big(pg_profile *p)
             uint32_t c = pg_profile_child(p, parent, name, (size_t)n);
             assert_int_equal(pg_profile_add_count(p, c, "WALL_TIME", 9, d * 100 + k + 1), PG_OK);
             if (k % 3 == 0)
-                assert_int_equal(pg_profile_add_count(p, c, "RUNNABLE", 8, 1e15 + k), PG_OK);
+                assert_int_equal(pg_profile_add_count(p, c, "RUNNABLE", 8, runnable + k), PG_OK);
         }
         parent = pg_profile_child(p, parent, "frame.0.0", 9);
     }
@@ -270,7 +331,7 @@ static void test_stepped_writer_matches_whole(void **state)
 {
     (void)state;
     pg_profile p;
-    build_big(&p);
+    build_big(&p, 1e15);
     for (int ion = 0; ion < 2; ion++)
         for (uint32_t depth = 0; depth < 6; depth += 5) {
             pg_buf whole, part, joined;
@@ -308,7 +369,7 @@ static void test_copy(void **state)
 {
     (void)state;
     pg_profile p, q;
-    build_big(&p);
+    build_big(&p, 1e15);
     pg_profile_limits lim;
     pg_profile_limits_default(&lim);
     assert_int_equal(pg_profile_copy(&q, &p, &lim), PG_OK);
@@ -355,7 +416,8 @@ int main(void)
         cmocka_unit_test(test_json), cmocka_unit_test(test_json_escaping_and_extras),
         cmocka_unit_test(test_ion_bytes), cmocka_unit_test(test_ion_long_container_and_negative),
         cmocka_unit_test(test_limits), cmocka_unit_test(test_stepped_writer_matches_whole),
-        cmocka_unit_test(test_copy), cmocka_unit_test(test_shrink), cmocka_unit_test(test_counter_listing),
+        cmocka_unit_test(test_copy), cmocka_unit_test(test_shrink), cmocka_unit_test(test_ordered_writes_the_same),
+        cmocka_unit_test(test_counter_listing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
