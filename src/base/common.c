@@ -58,6 +58,32 @@ uint64_t pg_hash64(const void *p, size_t n)
     return h;
 }
 
+/* The high and low halves of a 64x64-bit product folded together: every input bit reaches many
+ * output bits in one multiply (the mixing step of the "mum" family of hashes). */
+static uint64_t mum(uint64_t a, uint64_t b)
+{
+    __extension__ typedef unsigned __int128 u128;
+    u128 r = (u128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+uint64_t pg_hash_mem(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    const uint64_t k1 = UINT64_C(0xa0761d6478bd642f), k2 = UINT64_C(0xe7037ed1a0b428db);
+    uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        h = mum(h ^ w ^ k1, k2);
+    }
+    uint64_t t = 0; /* the last 0-7 bytes, little end first */
+    for (size_t k = 0; i + k < n; k++)
+        t |= (uint64_t)b[i + k] << (8 * k);
+    return mum(h ^ t ^ k2, k1 ^ (uint64_t)n);
+}
+
 bool pg_memdup(void **out, const void *p, size_t n)
 {
     *out = NULL;

@@ -33,7 +33,7 @@ struct pg_lru {
 
 static uint64_t hash_key(const void *key, size_t len)
 {
-    return pg_hash64(key, len);
+    return pg_hash_mem(key, len);
 }
 
 pg_lru *pg_lru_new(size_t max_bytes, pg_lru_free_fn free_value)

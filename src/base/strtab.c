@@ -1,5 +1,5 @@
 /*
- * strtab.c: interning with FNV-1a hashing and linear probing; the table doubles at 50% load.
+ * strtab.c: interning with pg_hash_mem and linear probing; the table doubles at 50% load.
  * String bytes live in one growing block, so ids stay valid while the table grows.
  */
 #include "profgate/strtab.h"
@@ -9,7 +9,7 @@
 
 static uint32_t hash(const char *s, size_t len)
 {
-    return (uint32_t)pg_hash64(s, len);
+    return (uint32_t)pg_hash_mem(s, len);
 }
 
 void pg_strtab_init(pg_strtab *t, size_t bytes_limit, uint32_t count_limit)
@@ -103,13 +103,6 @@ uint32_t pg_strtab_intern(pg_strtab *t, const char *s, size_t len)
         i = (i + 1) & mask;
     t->slots[i] = id + 1;
     return id;
-}
-
-const char *pg_strtab_get(const pg_strtab *t, uint32_t id, size_t *len)
-{
-    PG_ASSERT(id < t->n);
-    *len = t->len[id];
-    return t->bytes + t->off[id];
 }
 
 int pg_strtab_shrink(pg_strtab *t)

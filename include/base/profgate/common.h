@@ -56,6 +56,10 @@ void *pg_xcalloc(size_t n, size_t size);
 
 /** 64-bit FNV-1a of p[0..n): hash tables, cache namespaces, generator seeds. Stable across builds. */
 uint64_t pg_hash64(const void *p, size_t n);
+/** A hash of p[0..n) for in-memory tables only (interned strings, cache keys): eight bytes per
+ *  multiply where pg_hash64 takes one, so names of 50 bytes hash several times faster. Its values
+ *  may change between builds: nothing may store them or compare them across processes. */
+uint64_t pg_hash_mem(const void *p, size_t n);
 
 /** A NUL-terminated copy of s[0..n); NULL when out of memory. */
 char *pg_strndup(const char *s, size_t n);

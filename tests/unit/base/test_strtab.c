@@ -121,6 +121,33 @@ static void test_cmp_is_bytewise_with_shorter_prefix_first(void **state)
     pg_strtab_free(&t);
 }
 
+/* The tables' hash spreads names that differ only in a digit or in their last bytes over the low
+ * bits the tables use: 20,000 names into 65,536 slots fill as random keys would (about 17,400
+ * distinct slots expected; a hash that ignored the tail or mixed weakly would fill far fewer),
+ * and every length from 0 to 40 of the same bytes hashes differently. */
+static void test_hash_spreads_similar_names(void **state)
+{
+    (void)state;
+    static uint8_t seen[65536];
+    memset(seen, 0, sizeof seen);
+    unsigned distinct = 0;
+    char name[64];
+    for (int i = 0; i < 20000; i++) {
+        int n = snprintf(name, sizeof name, "com.example.service.Handler.method%d", i);
+        uint32_t slot = (uint32_t)pg_hash_mem(name, (size_t)n) & 0xffff;
+        distinct += seen[slot] == 0;
+        seen[slot] = 1;
+    }
+    assert_true(distinct > 16800);
+    memset(name, 'a', sizeof name);
+    uint64_t h[41];
+    for (size_t len = 0; len <= 40; len++) {
+        h[len] = pg_hash_mem(name, len);
+        for (size_t k = 0; k < len; k++)
+            assert_true(h[k] != h[len]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -130,6 +157,7 @@ int main(void)
         cmocka_unit_test(test_many_strings_grow_the_tables),
         cmocka_unit_test(test_copy_is_independent),
         cmocka_unit_test(test_cmp_is_bytewise_with_shorter_prefix_first),
+        cmocka_unit_test(test_hash_spreads_similar_names),
     };
     return cmocka_run_group_tests_name("strtab", tests, NULL, NULL);
 }
