@@ -8,6 +8,7 @@
  * which is what lets the output be sent in pieces while it is produced.
  */
 #include "profgate/emit.h"
+#include "profgate/ionw.h"
 #include "profgate/jsonw.h"
 
 #include <math.h>
@@ -20,12 +21,6 @@
         if ((e)->depth + 1 >= PG_EMIT_DEPTH_MAX) \
             return PG_ELIMIT;                 \
     } while (0)
-
-bool pg_num_is_int(double v)
-{
-    /* Within +-2^53 (NaN fails both comparisons), an integer converts to int64 and back unchanged. */
-    return v >= -9007199254740992.0 && v <= 9007199254740992.0 && (double)(int64_t)v == v;
-}
 
 /* ------------------------------------------------------------------ JSON */
 
@@ -240,85 +235,22 @@ void pg_emit_json(pg_emit *e, pg_buf *out)
 
 /* ------------------------------------------------------------------ Ion */
 
-enum { ION_BOOL = 0x1, ION_POSINT = 0x2, ION_NEGINT = 0x3, ION_FLOAT = 0x4, ION_STRING = 0x8,
-       ION_LIST = 0xB, ION_STRUCT = 0xD, ION_ANNOT = 0xE };
-
-/* System symbols: 3 = $ion_symbol_table, 7 = symbols. Local symbols start at 10. */
-#define SID_ION_SYMBOL_TABLE 3
-#define SID_SYMBOLS 7
-#define SID_LOCAL_BASE 10
-
-static size_t varuint_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-/* The last byte carries the end bit. */
-static void varuint_put(char *p, uint64_t v, size_t n)
-{
-    unsigned char end = 0x80;
-    for (size_t i = n; i-- > 0;) {
-        p[i] = (char)((v & 0x7f) | end);
-        end = 0;
-        v >>= 7;
-    }
-}
-
 static int varuint(pg_buf *b, uint64_t v)
 {
     char tmp[10];
-    size_t n = varuint_len(v);
-    varuint_put(tmp, v, n);
-    return pg_buf_append(b, tmp, n);
+    return pg_buf_append(b, tmp, (size_t)(pg_ion_varuint_put(tmp, v) - tmp));
 }
 
-/* The whole size of a value whose representation (after the type descriptor) is len bytes. */
-static size_t ion_size(size_t len)
-{
-    return 1 + (len < 14 ? 0 : varuint_len(len)) + len;
-}
-
-/* A type descriptor with its length: in the low nibble when short, else 14 and a VarUInt. */
 static int ion_td(pg_buf *b, int type, size_t len)
 {
-    unsigned char td = (unsigned char)(type << 4 | (len < 14 ? len : 14));
-    int rc = pg_buf_append(b, &td, 1);
-    if (rc == PG_OK && len >= 14)
-        rc = varuint(b, len);
-    return rc;
+    char tmp[PG_ION_TD_MAX];
+    return pg_buf_append(b, tmp, (size_t)(pg_ion_td_put(tmp, type, len) - tmp));
 }
 
 static int ion_scalar(pg_buf *b, int type, const void *data, size_t len)
 {
     int rc = ion_td(b, type, len);
     return rc ? rc : pg_buf_append(b, data, len);
-}
-
-/* Big-endian magnitude bytes of an int (none for zero); returns the count. */
-static size_t int_mag(int64_t v, int *type, unsigned char be[8])
-{
-    uint64_t mag = v >= 0 ? (uint64_t)v : (uint64_t)(-(v + 1)) + 1;
-    *type = v >= 0 ? ION_POSINT : ION_NEGINT;
-    size_t n = 0;
-    for (uint64_t m = mag; m != 0; m >>= 8)
-        n++;
-    for (size_t i = 0; i < n; i++)
-        be[n - 1 - i] = (unsigned char)(mag >> (8 * i));
-    return n;
-}
-
-static size_t float_be(double v, unsigned char be[8])
-{
-    uint64_t bits;
-    memcpy(&bits, &v, 8);
-    for (int i = 0; i < 8; i++)
-        be[i] = (unsigned char)(bits >> (56 - 8 * i));
-    return 8;
 }
 
 /* ---- pass 1: symbols and container lengths, nothing written */
@@ -349,7 +281,7 @@ static int m_close(pg_emit *e)
     if (len > UINT32_MAX)
         return PG_ELIMIT;
     e->lens[e->open_idx[e->depth--]] = (uint32_t)len;
-    e->pos += len < 14 ? 0 : varuint_len(len);
+    e->pos += len < 14 ? 0 : pg_ion_varuint_len(len);
     return PG_OK;
 }
 
@@ -358,14 +290,14 @@ static int m_field(pg_emit *e, const char *name, size_t len)
     uint32_t id = pg_strtab_intern(e->symbols, name, len);
     if (id == PG_STR_NONE)
         return PG_ELIMIT;
-    e->pos += varuint_len((uint64_t)id + SID_LOCAL_BASE);
+    e->pos += pg_ion_varuint_len((uint64_t)id + PG_ION_SID_LOCAL_BASE);
     return PG_OK;
 }
 
 static int m_str(pg_emit *e, const char *s, size_t len)
 {
     (void)s;
-    e->pos += ion_size(len);
+    e->pos += pg_ion_size(len);
     return PG_OK;
 }
 
@@ -373,7 +305,7 @@ static int m_i64(pg_emit *e, int64_t v)
 {
     unsigned char be[8];
     int type;
-    e->pos += ion_size(int_mag(v, &type, be));
+    e->pos += pg_ion_size(pg_ion_int_mag(v, &type, be));
     return PG_OK;
 }
 
@@ -381,7 +313,7 @@ static int m_num(pg_emit *e, double v)
 {
     if (pg_num_is_int(v))
         return m_i64(e, (int64_t)v);
-    e->pos += ion_size(8);
+    e->pos += pg_ion_size(8);
     return PG_OK;
 }
 
@@ -411,8 +343,8 @@ static int w_open(pg_emit *e, int type)
     return ion_td(e->out, type, e->lens[e->lens_next++]);
 }
 
-static int w_begin_struct(pg_emit *e) { return w_open(e, ION_STRUCT); }
-static int w_begin_list(pg_emit *e) { return w_open(e, ION_LIST); }
+static int w_begin_struct(pg_emit *e) { return w_open(e, PG_ION_STRUCT); }
+static int w_begin_list(pg_emit *e) { return w_open(e, PG_ION_LIST); }
 
 static int w_end(pg_emit *e)
 {
@@ -425,19 +357,19 @@ static int w_field(pg_emit *e, const char *name, size_t len)
 {
     uint32_t id = pg_strtab_find(e->symbols, name, len);
     PG_ASSERT(id != PG_STR_NONE); /* every name was collected in pass 1 */
-    return varuint(e->out, (uint64_t)id + SID_LOCAL_BASE);
+    return varuint(e->out, (uint64_t)id + PG_ION_SID_LOCAL_BASE);
 }
 
 static int w_str(pg_emit *e, const char *s, size_t len)
 {
-    return ion_scalar(e->out, ION_STRING, s, len);
+    return ion_scalar(e->out, PG_ION_STRING, s, len);
 }
 
 static int w_i64(pg_emit *e, int64_t v)
 {
     unsigned char be[8];
     int type;
-    size_t n = int_mag(v, &type, be);
+    size_t n = pg_ion_int_mag(v, &type, be);
     return ion_scalar(e->out, type, be, n);
 }
 
@@ -446,12 +378,13 @@ static int w_num(pg_emit *e, double v)
     if (pg_num_is_int(v))
         return w_i64(e, (int64_t)v);
     unsigned char be[8];
-    return ion_scalar(e->out, ION_FLOAT, be, float_be(v, be));
+    pg_ion_float_be(v, be);
+    return ion_scalar(e->out, PG_ION_FLOAT, be, 8);
 }
 
 static int w_bool(pg_emit *e, bool v)
 {
-    unsigned char td = (unsigned char)(ION_BOOL << 4 | (v ? 1 : 0));
+    unsigned char td = (unsigned char)(PG_ION_BOOL << 4 | (v ? 1 : 0));
     return pg_buf_append(e->out, &td, 1);
 }
 
@@ -464,20 +397,33 @@ static int w_null(pg_emit *e)
 static const pg_emit_ops ion_ops = {w_begin_struct, w_end, w_begin_list, w_end, w_field,
                                     w_str,          w_i64, w_num,        w_bool, w_null};
 
-int pg_emit_ion_field_cached(pg_emit *e, const char *name, size_t len, uint32_t *sym)
+
+
+void pg_emit_ion_value_measured(pg_emit *e, size_t bytes)
+{
+    PG_ASSERT(e->ops == &measure_ops);
+    e->pos += bytes;
+}
+
+uint32_t pg_emit_ion_symbol(pg_emit *e, const char *name, size_t len, uint32_t *sym)
 {
     PG_ASSERT(e->ops == &measure_ops || e->ops == &ion_ops);
-    if (*sym == PG_STR_NONE) {
-        /* The first time is in pass 1, which interns (pass 2 only finds what pass 1 put). */
+    if (*sym == PG_STR_NONE)
         *sym = e->ops == &measure_ops ? pg_strtab_intern(e->symbols, name, len) : pg_strtab_find(e->symbols, name, len);
-        if (*sym == PG_STR_NONE)
-            return PG_ELIMIT;
-    }
+    return *sym == PG_STR_NONE ? PG_STR_NONE : *sym + PG_ION_SID_LOCAL_BASE;
+}
+
+int pg_emit_ion_field_cached(pg_emit *e, const char *name, size_t len, uint32_t *sym)
+{
+    /* The first time is in pass 1, which interns (pass 2 only finds what pass 1 put). */
+    uint32_t sid = pg_emit_ion_symbol(e, name, len, sym);
+    if (sid == PG_STR_NONE)
+        return PG_ELIMIT;
     if (e->ops == &measure_ops) {
-        e->pos += varuint_len((uint64_t)*sym + SID_LOCAL_BASE);
+        e->pos += pg_ion_varuint_len(sid);
         return PG_OK;
     }
-    return varuint(e->out, (uint64_t)*sym + SID_LOCAL_BASE);
+    return varuint(e->out, sid);
 }
 
 void pg_emit_ion_measure(pg_emit *e, pg_strtab *symbols)
@@ -506,16 +452,16 @@ int pg_emit_ion_begin(pg_emit *e, pg_buf *out)
     for (uint32_t id = 0; id < symbols->n; id++) {
         size_t len;
         pg_strtab_get(symbols, id, &len);
-        list += ion_size(len);
+        list += pg_ion_size(len);
     }
-    size_t strct = varuint_len(SID_SYMBOLS) + ion_size(list);
-    size_t annot = 1 + varuint_len(SID_ION_SYMBOL_TABLE) + ion_size(strct);
-    rc = ion_td(out, ION_ANNOT, annot);
+    size_t strct = pg_ion_varuint_len(PG_ION_SID_SYMBOLS) + pg_ion_size(list);
+    size_t annot = 1 + pg_ion_varuint_len(PG_ION_SID_SYMBOL_TABLE) + pg_ion_size(strct);
+    rc = ion_td(out, PG_ION_ANNOT, annot);
     rc = rc ?: varuint(out, 1);                    /* annotation list length in bytes */
-    rc = rc ?: varuint(out, SID_ION_SYMBOL_TABLE); /* the annotation */
-    rc = rc ?: ion_td(out, ION_STRUCT, strct);
-    rc = rc ?: varuint(out, SID_SYMBOLS);
-    rc = rc ?: ion_td(out, ION_LIST, list);
+    rc = rc ?: varuint(out, PG_ION_SID_SYMBOL_TABLE); /* the annotation */
+    rc = rc ?: ion_td(out, PG_ION_STRUCT, strct);
+    rc = rc ?: varuint(out, PG_ION_SID_SYMBOLS);
+    rc = rc ?: ion_td(out, PG_ION_LIST, list);
     for (uint32_t id = 0; rc == PG_OK && id < symbols->n; id++) {
         size_t len;
         const char *s = pg_strtab_get(symbols, id, &len);

@@ -244,6 +244,34 @@ static int cmp_node_name(const void *a, const void *b, void *ctx)
     return pg_strtab_cmp(&p->strs, p->nodes[*(const uint32_t *)a].name, p->nodes[*(const uint32_t *)b].name);
 }
 
+int pg_profile_preorder(const pg_profile *p, uint32_t *order)
+{
+    uint32_t *stack = malloc((size_t)p->n * sizeof *stack);
+    if (stack == NULL)
+        return PG_ENOMEM;
+    /* A node's children are pushed, sorted, then reversed: the first by name is visited next. */
+    uint32_t sp = 0, k = 0;
+    stack[sp++] = PG_ROOT;
+    while (sp > 0) {
+        uint32_t id = stack[--sp];
+        order[k++] = id;
+        uint32_t from = sp;
+        for (uint32_t c = p->nodes[id].first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling)
+            stack[sp++] = c;
+        if (sp - from < 2)
+            continue;
+        qsort_r(stack + from, sp - from, sizeof *stack, cmp_node_name, (void *)p);
+        for (uint32_t i = from, j = sp - 1; i < j; i++, j--) {
+            uint32_t t = stack[i];
+            stack[i] = stack[j];
+            stack[j] = t;
+        }
+    }
+    PG_ASSERT(k == p->n); /* a tree: every node is reached from the root once */
+    free(stack);
+    return PG_OK;
+}
+
 /*
  * Renumbers the nodes in the order the writers visit them (depth first, children in byte order
  * of name), links each node's children in that order and puts each node's counts side by side in
@@ -255,37 +283,15 @@ static int put_in_order(pg_profile *p)
 {
     uint32_t n = p->n;
     uint32_t *order = malloc((size_t)n * sizeof *order), *newid = malloc((size_t)n * sizeof *newid);
-    uint32_t *stack = malloc((size_t)n * sizeof *stack);
     pg_pnode *nodes = malloc((size_t)n * sizeof *nodes);
     pg_count *pool = malloc((p->ncounts ? p->ncounts : 1) * sizeof *pool);
-    if (order == NULL || newid == NULL || stack == NULL || nodes == NULL || pool == NULL) {
+    if (order == NULL || newid == NULL || nodes == NULL || pool == NULL || pg_profile_preorder(p, order) != PG_OK) {
         free(order);
         free(newid);
-        free(stack);
         free(nodes);
         free(pool);
         return PG_ENOMEM;
     }
-    /* Preorder with sorted children: a node's children are pushed in reverse, so the first by
-     * name is visited next. */
-    uint32_t sp = 0, k = 0;
-    stack[sp++] = PG_ROOT;
-    while (sp > 0) {
-        uint32_t id = stack[--sp];
-        order[k++] = id;
-        uint32_t from = sp;
-        for (uint32_t c = p->nodes[id].first_child; c != PG_NODE_NONE; c = p->nodes[c].next_sibling)
-            stack[sp++] = c;
-        if (sp - from < 2)
-            continue;
-        qsort_r(stack + from, sp - from, sizeof *stack, cmp_node_name, p);
-        for (uint32_t i = from, j = sp - 1; i < j; i++, j--) { /* reversed: popped in order */
-            uint32_t t = stack[i];
-            stack[i] = stack[j];
-            stack[j] = t;
-        }
-    }
-    PG_ASSERT(k == n); /* a tree: every node is reached from the root once */
     for (uint32_t i = 0; i < n; i++)
         newid[order[i]] = i;
     /* In preorder a node's first child follows it; its next sibling follows its subtree. Both are
@@ -332,7 +338,6 @@ static int put_in_order(pg_profile *p)
     p->ordered = true;
     free(order);
     free(newid);
-    free(stack);
     return PG_OK;
 }
 

@@ -3,6 +3,7 @@
  * pieces while it is produced.
  */
 #include "profgate/profile.h"
+#include "profgate/ionw.h"
 #include "profgate/jsonw.h"
 
 #include <stdlib.h>
@@ -53,6 +54,13 @@ struct pg_pwriter {
      * the Ion writer's time. */
     uint32_t *sym;
     uint32_t csym[4];
+    /* Ion without a depth limit (see "Ion: the call tree in one loop"): the nodes in writing
+     * order (NULL when the profile is ordered: its ids are), each node's struct length and its
+     * children struct's (by node id), the next node to write, and whether pass 1 is running. */
+    bool ion_direct, measuring;
+    uint32_t *iorder;
+    uint64_t *ilen, *ikids;
+    uint32_t inext;
 };
 
 /* Insertion sort: kid lists and count lists are short (qsort's call per comparison was a
@@ -457,6 +465,208 @@ static int tree_step(pg_pwriter *w)
     return w->e.ops->end_struct(&w->e) ?: w->e.ops->end_struct(&w->e);
 }
 
+/*
+ * Ion: the call tree in one loop. Ion's containers carry their lengths and have no closing bytes,
+ * so once every node's length is known a node is written by putting its head and scalars, in
+ * writing order, with no stack. Pass 1 takes two loops over that order: forwards, the symbols as
+ * pass 2 will meet them (a node's name, then "counts" and its counters, "file", "line",
+ * "children") and each node's own bytes; backwards, every node's length into its parent's
+ * children (a child comes after its parent). The bytes are those of the pg_emit walk, which
+ * still writes profiles with a depth limit (tests/unit/profile/test_profile.c compares them).
+ * For an ordered profile the order is its ids; otherwise it is made once (pg_profile_preorder).
+ */
+
+static uint32_t i_node_at(const pg_pwriter *w, uint32_t k)
+{
+    return w->iorder != NULL ? w->iorder[k] : k;
+}
+
+/* A member name of every node, by slot (as FIELD). */
+static uint32_t i_csym(pg_pwriter *w, int k)
+{
+    static const char *const names[4] = {"counts", "file", "line", "children"};
+    return pg_emit_ion_symbol(&w->e, names[k], strlen(names[k]), &w->csym[k]);
+}
+
+/* String id's symbol as a field name. */
+static uint32_t i_sym(pg_pwriter *w, uint32_t id)
+{
+    size_t len;
+    const char *s = pg_strtab_get(&w->p->strs, id, &len);
+    return pg_emit_ion_symbol(&w->e, s, len, &w->sym[id]);
+}
+
+static size_t i_num_size(double v)
+{
+    return pg_num_is_int(v) ? pg_ion_int_size((int64_t)v) : pg_ion_size(8);
+}
+
+static char *i_num_put(char *o, double v)
+{
+    if (pg_num_is_int(v))
+        return pg_ion_int_put(o, (int64_t)v);
+    *o++ = (char)(PG_ION_FLOAT << 4 | 8);
+    pg_ion_float_be(v, (unsigned char *)o);
+    return o + 8;
+}
+
+/* A node's counts in byte order of counter: in an ordered profile where they lie, else sorted
+ * into w->acc. */
+static int i_counts(pg_pwriter *w, const pg_pnode *nd, uint32_t id, const pg_count **cs, uint32_t *n)
+{
+    if (w->p->ordered) {
+        *cs = w->p->pool + nd->counts;
+        *n = nd->ncounts;
+        return PG_OK;
+    }
+    int rc = node_counts(w, nd, id, false);
+    if (rc != PG_OK)
+        return rc;
+    sort_acc(w);
+    *cs = w->acc;
+    *n = w->nacc;
+    return PG_OK;
+}
+
+/* The bytes of a counts struct's content; in pass 1 its symbols are made. */
+static int i_counts_len(pg_pwriter *w, const pg_count *cs, uint32_t n, uint64_t *len)
+{
+    uint64_t c = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t sid = i_sym(w, cs[i].counter);
+        if (sid == PG_STR_NONE)
+            return PG_ELIMIT;
+        c += pg_ion_varuint_len(sid) + i_num_size(cs[i].value);
+    }
+    *len = c;
+    return PG_OK;
+}
+
+static size_t i_line_len(const pg_pnode *nd)
+{
+    return pg_ion_int_size(nd->line_min) + (nd->line_max != nd->line_min ? pg_ion_int_size(nd->line_max) : 0);
+}
+
+/* Pass 1 for the whole tree. */
+static int i_measure(pg_pwriter *w)
+{
+    const pg_profile *p = w->p;
+    uint32_t n = p->n;
+    w->ilen = calloc(n, sizeof *w->ilen);
+    w->ikids = calloc(n, sizeof *w->ikids);
+    if (w->ilen == NULL || w->ikids == NULL)
+        return PG_ENOMEM;
+    if (!p->ordered) {
+        w->iorder = malloc((size_t)n * sizeof *w->iorder);
+        if (w->iorder == NULL || pg_profile_preorder(p, w->iorder) != PG_OK)
+            return PG_ENOMEM;
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t id = i_node_at(w, k);
+        const pg_pnode *nd = &p->nodes[id];
+        uint64_t len = 0, c;
+        if (id != PG_ROOT && i_sym(w, nd->name) == PG_STR_NONE)
+            return PG_ELIMIT;
+        const pg_count *cs;
+        uint32_t nc;
+        int rc = i_counts(w, nd, id, &cs, &nc);
+        if (rc != PG_OK)
+            return rc;
+        if (nc > 0) {
+            uint32_t sid = i_csym(w, 0);
+            if (sid == PG_STR_NONE || (rc = i_counts_len(w, cs, nc, &c)) != PG_OK)
+                return rc ? rc : PG_ELIMIT;
+            len += pg_ion_varuint_len(sid) + pg_ion_size(c);
+        }
+        if (nd->file != PG_STR_NONE) {
+            uint32_t sid = i_csym(w, 1);
+            size_t flen;
+            pg_strtab_get(&p->strs, nd->file, &flen);
+            if (sid == PG_STR_NONE)
+                return PG_ELIMIT;
+            len += pg_ion_varuint_len(sid) + pg_ion_size(flen);
+        }
+        if (nd->has_line) {
+            uint32_t sid = i_csym(w, 2);
+            if (sid == PG_STR_NONE)
+                return PG_ELIMIT;
+            len += pg_ion_varuint_len(sid) + pg_ion_size(i_line_len(nd));
+        }
+        if (nd->first_child != PG_NODE_NONE) {
+            uint32_t sid = i_csym(w, 3);
+            if (sid == PG_STR_NONE)
+                return PG_ELIMIT;
+            len += pg_ion_varuint_len(sid);
+        }
+        w->ilen[id] = len;
+    }
+    for (uint32_t k = n; k-- > 0;) {
+        uint32_t id = i_node_at(w, k);
+        const pg_pnode *nd = &p->nodes[id];
+        if (nd->first_child != PG_NODE_NONE)
+            w->ilen[id] += pg_ion_size(w->ikids[id]);
+        if (id != PG_ROOT)
+            w->ikids[nd->parent] += pg_ion_varuint_len((uint64_t)w->sym[nd->name] + PG_ION_SID_LOCAL_BASE) +
+                                    pg_ion_size(w->ilen[id]);
+    }
+    pg_emit_ion_value_measured(&w->e, pg_ion_size(w->ilen[PG_ROOT]));
+    return PG_OK;
+}
+
+/* Pass 2: the node at writing position k. */
+static int i_put_node(pg_pwriter *w, uint32_t k)
+{
+    const pg_profile *p = w->p;
+    uint32_t id = i_node_at(w, k);
+    const pg_pnode *nd = &p->nodes[id];
+    const pg_count *cs;
+    uint32_t nc;
+    int rc = i_counts(w, nd, id, &cs, &nc);
+    if (rc != PG_OK)
+        return rc;
+    size_t flen = 0;
+    const char *file = nd->file != PG_STR_NONE ? pg_strtab_get(&p->strs, nd->file, &flen) : NULL;
+    /* Symbols and heads are at most 5 and PG_ION_TD_MAX bytes. */
+    size_t bound = 4 * 5 + 5 * PG_ION_TD_MAX + 2 * PG_ION_NUM_MAX + (size_t)nc * (5 + PG_ION_NUM_MAX) + flen;
+    if ((rc = pg_buf_reserve(w->e.out, bound)) != PG_OK)
+        return rc;
+    char *const start = w->e.out->data + w->e.out->len, *o = start;
+    if (id != PG_ROOT)
+        o = pg_ion_varuint_put(o, (uint64_t)w->sym[nd->name] + PG_ION_SID_LOCAL_BASE);
+    o = pg_ion_td_put(o, PG_ION_STRUCT, w->ilen[id]);
+    if (nc > 0) {
+        uint64_t c = 0;
+        for (uint32_t i = 0; i < nc; i++)
+            c += pg_ion_varuint_len((uint64_t)w->sym[cs[i].counter] + PG_ION_SID_LOCAL_BASE) + i_num_size(cs[i].value);
+        o = pg_ion_varuint_put(o, (uint64_t)w->csym[0] + PG_ION_SID_LOCAL_BASE);
+        o = pg_ion_td_put(o, PG_ION_STRUCT, c);
+        for (uint32_t i = 0; i < nc; i++) {
+            o = pg_ion_varuint_put(o, (uint64_t)w->sym[cs[i].counter] + PG_ION_SID_LOCAL_BASE);
+            o = i_num_put(o, cs[i].value);
+        }
+    }
+    if (file != NULL) {
+        o = pg_ion_varuint_put(o, (uint64_t)w->csym[1] + PG_ION_SID_LOCAL_BASE);
+        o = pg_ion_td_put(o, PG_ION_STRING, flen);
+        memcpy(o, file, flen);
+        o += flen;
+    }
+    if (nd->has_line) {
+        o = pg_ion_varuint_put(o, (uint64_t)w->csym[2] + PG_ION_SID_LOCAL_BASE);
+        o = pg_ion_td_put(o, PG_ION_LIST, i_line_len(nd));
+        o = pg_ion_int_put(o, nd->line_min);
+        if (nd->line_max != nd->line_min)
+            o = pg_ion_int_put(o, nd->line_max);
+    }
+    if (nd->first_child != PG_NODE_NONE) {
+        o = pg_ion_varuint_put(o, (uint64_t)w->csym[3] + PG_ION_SID_LOCAL_BASE);
+        o = pg_ion_td_put(o, PG_ION_STRUCT, w->ikids[id]);
+    }
+    PG_ASSERT((size_t)(o - start) <= bound);
+    w->e.out->len += (size_t)(o - start);
+    return PG_OK;
+}
+
 static int emit_meta(pg_pwriter *w)
 {
     const pg_profile *p = w->p;
@@ -500,11 +710,18 @@ static int walk_step(pg_pwriter *w)
         rc = rc ?: field(w, "agentMetadata");
         rc = rc ?: emit_meta(w);
         rc = rc ?: field(w, "callgraph");
-        rc = rc ?: open_node(w, PG_ROOT, 0);
+        if (w->ion_direct) {
+            rc = rc ?: (w->measuring ? i_measure(w) : PG_OK);
+            w->inext = w->measuring ? p->n : 0; /* pass 1 has measured the whole tree */
+        } else {
+            rc = rc ?: open_node(w, PG_ROOT, 0);
+        }
         w->stage = S_TREE;
         return rc;
     case S_TREE:
-        if (w->nfr > 0)
+        if (w->ion_direct && w->inext < p->n)
+            return i_put_node(w, w->inext++);
+        if (!w->ion_direct && w->nfr > 0)
             return tree_step(w);
         w->stage = S_TAIL;
         return PG_OK;
@@ -559,9 +776,12 @@ int pg_pwriter_new(const pg_profile *p, bool ion, uint32_t max_depth, pg_pwriter
     /* Ion's first walk: symbols and container lengths, nothing written. */
     pg_strtab_init(&w->syms, p->strs.bytes_limit + 4096, p->strs.count_limit + 64);
     pg_emit_ion_measure(&w->e, &w->syms);
+    w->ion_direct = max_depth == 0;
+    w->measuring = true;
     int rc = PG_OK;
     while (rc == PG_OK && w->stage != S_DONE)
         rc = walk_step(w);
+    w->measuring = false;
     if (rc != PG_OK) {
         pg_pwriter_free(w);
         return rc;
@@ -601,6 +821,9 @@ void pg_pwriter_free(pg_pwriter *w)
     free(w->flen);
     free(w->crank);
     free(w->sym);
+    free(w->iorder);
+    free(w->ilen);
+    free(w->ikids);
     pg_buf_free(&w->ftext);
     free(w);
 }

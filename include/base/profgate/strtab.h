@@ -26,7 +26,13 @@ void pg_strtab_free(pg_strtab *t);
 uint32_t pg_strtab_intern(pg_strtab *t, const char *s, size_t len);
 /** Looks s up without adding; PG_STR_NONE when absent. */
 uint32_t pg_strtab_find(const pg_strtab *t, const char *s, size_t len);
-const char *pg_strtab_get(const pg_strtab *t, uint32_t id, size_t *len);
+/** String id's bytes and length. Inline: writers ask it for every name they put. */
+static inline const char *pg_strtab_get(const pg_strtab *t, uint32_t id, size_t *len)
+{
+    PG_ASSERT(id < t->n);
+    *len = t->len[id];
+    return t->bytes + t->off[id];
+}
 /** Makes dst (uninitialized) an independent copy of src, limits included. PG_ENOMEM on failure. */
 int pg_strtab_copy(pg_strtab *dst, const pg_strtab *src);
 /** Gives back the room kept for growth (the table stays usable): for tables that no longer

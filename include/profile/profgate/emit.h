@@ -53,6 +53,13 @@ int pg_emit_json_str_text(pg_emit *e, const char *quoted, size_t len);
 /** Ion only (either pass): a field name whose symbol *sym caches across calls and both passes
  *  (PG_STR_NONE the first time), so a name written at every node is looked up once. */
 int pg_emit_ion_field_cached(pg_emit *e, const char *name, size_t len, uint32_t *sym);
+/** Ion only, for a writer that puts a value's bytes itself: the symbol id (local base added) of a
+ *  field name, cached in *sym like pg_emit_ion_field_cached (interned in pass 1); PG_STR_NONE past
+ *  the symbols' limit. */
+uint32_t pg_emit_ion_symbol(pg_emit *e, const char *name, size_t len, uint32_t *sym);
+/** Ion pass 1: a value of bytes the caller will write itself in pass 2 (no container of it is
+ *  recorded). */
+void pg_emit_ion_value_measured(pg_emit *e, size_t bytes);
 
 /**
  * Binary Ion in two walks of the same data: pass 1 (pg_emit_ion_measure) writes nothing, collects
@@ -72,8 +79,13 @@ void pg_emit_free(pg_emit *e);
  *  to the output itself (the profile writer's call tree). */
 int pg_emit_json_value_raw(pg_emit *e);
 
-/** A number is written as an integer when it is integral and exactly representable. */
-bool pg_num_is_int(double v);
+/** A number is written as an integer when it is integral and exactly representable. Inline:
+ *  writers ask it of every count. */
+static inline bool pg_num_is_int(double v)
+{
+    /* Within +-2^53 (NaN fails both comparisons), an integer converts to int64 and back unchanged. */
+    return v >= -9007199254740992.0 && v <= 9007199254740992.0 && (double)(int64_t)v == v;
+}
 /** A number as JSON writes it (an integer when pg_num_is_int, else %.17g; null when not finite). */
 int pg_emit_number_text(pg_buf *out, double v);
 /** An integer as JSON text, without printf (writers that put many numbers: speedscope's stacks). */

@@ -132,6 +132,10 @@ int pg_profile_set_weight(pg_profile *p, const char *counter, size_t len, double
  */
 int pg_profile_shrink(pg_profile *p, bool keep_index);
 
+/** The nodes in the order writers visit them (depth first from the root, children in byte order
+ *  of name) into order (p->n entries). PG_ENOMEM. */
+int pg_profile_preorder(const pg_profile *p, uint32_t *order);
+
 /** Approximate bytes of memory the profile holds (for byte-bounded caches). */
 size_t pg_profile_memory(const pg_profile *p);
 

@@ -163,6 +163,34 @@ static void grow(pg_profile *p)
     assert_int_equal(pg_profile_add_count(p, a, "ALLOC", 5, 2), PG_OK); /* a counter sorting first */
 }
 
+/* Ion without a depth limit is written in one loop over the nodes; a depth limit past the tree's
+ * depth takes the pg_emit walk and must give the same bytes (kept and built profiles, one with
+ * files, lines, escaped names and a frame named like a member). */
+static void test_ion_loop_matches_walk(void **state)
+{
+    (void)state;
+    pg_profile ps[3];
+    build_big(&ps[0], 1e15);
+    build(&ps[1]);
+    uint32_t odd = pg_profile_child(&ps[1], PG_ROOT, "counts", 6);
+    assert_int_equal(pg_profile_add_count(&ps[1], odd, "children", 8, -3), PG_OK);
+    pg_profile_add_line(&ps[1], odd, -5, 400);
+    build(&ps[2]);
+    assert_int_equal(pg_profile_shrink(&ps[2], false), PG_OK);
+    for (int i = 0; i < 3; i++) {
+        pg_buf loop, walk;
+        pg_buf_init(&loop, 1 << 24);
+        pg_buf_init(&walk, 1 << 24);
+        assert_int_equal(pg_profile_encode(&ps[i], true, 0, &loop), PG_OK);
+        assert_int_equal(pg_profile_encode(&ps[i], true, 1000, &walk), PG_OK);
+        assert_int_equal(loop.len, walk.len);
+        assert_memory_equal(loop.data, walk.data, loop.len);
+        pg_buf_free(&loop);
+        pg_buf_free(&walk);
+        pg_profile_free(&ps[i]);
+    }
+}
+
 static void test_ordered_writes_the_same(void **state)
 {
     (void)state;
@@ -417,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_ion_bytes), cmocka_unit_test(test_ion_long_container_and_negative),
         cmocka_unit_test(test_limits), cmocka_unit_test(test_stepped_writer_matches_whole),
         cmocka_unit_test(test_copy), cmocka_unit_test(test_shrink), cmocka_unit_test(test_ordered_writes_the_same),
+        cmocka_unit_test(test_ion_loop_matches_walk),
         cmocka_unit_test(test_counter_listing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,102 @@
+/*
+ * ionw.h: binary Ion's primitives (Ion 1.0, CONTRACT §8): type descriptors, VarUInts and the
+ * representation of numbers, written into room the caller reserved. The pg_emit Ion writer and
+ * the profile writer's direct call-tree path both use them, so there is one encoding of each.
+ * Inline: a profile puts several of them per node.
+ */
+#ifndef PG_IONW_H
+#define PG_IONW_H
+
+#include "profgate/common.h"
+
+#include <string.h>
+
+enum { PG_ION_BOOL = 0x1, PG_ION_POSINT = 0x2, PG_ION_NEGINT = 0x3, PG_ION_FLOAT = 0x4, PG_ION_STRING = 0x8,
+       PG_ION_LIST = 0xB, PG_ION_STRUCT = 0xD, PG_ION_ANNOT = 0xE };
+
+/* System symbols: 3 = $ion_symbol_table, 7 = symbols. Local symbols start at 10. */
+#define PG_ION_SID_SYMBOL_TABLE 3
+#define PG_ION_SID_SYMBOLS 7
+#define PG_ION_SID_LOCAL_BASE 10
+
+/* The most bytes a type descriptor with its length, or a number's whole value, takes. */
+#define PG_ION_TD_MAX 11
+#define PG_ION_NUM_MAX 9
+
+static inline size_t pg_ion_varuint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/** A VarUInt at o (the last byte carries the end bit); the end. */
+static inline char *pg_ion_varuint_put(char *o, uint64_t v)
+{
+    size_t n = pg_ion_varuint_len(v);
+    unsigned char end = 0x80;
+    for (size_t i = n; i-- > 0;) {
+        o[i] = (char)((v & 0x7f) | end);
+        end = 0;
+        v >>= 7;
+    }
+    return o + n;
+}
+
+/** The whole size of a value whose representation (after the type descriptor) is len bytes. */
+static inline size_t pg_ion_size(size_t len)
+{
+    return 1 + (len < 14 ? 0 : pg_ion_varuint_len(len)) + len;
+}
+
+/** A type descriptor with its length: in the low nibble when short, else 14 and a VarUInt. */
+static inline char *pg_ion_td_put(char *o, int type, size_t len)
+{
+    *o++ = (char)(unsigned char)(type << 4 | (len < 14 ? len : 14));
+    return len < 14 ? o : pg_ion_varuint_put(o, len);
+}
+
+/** Big-endian magnitude bytes of an int (none for zero) and its type; the count. */
+static inline size_t pg_ion_int_mag(int64_t v, int *type, unsigned char be[8])
+{
+    uint64_t mag = v >= 0 ? (uint64_t)v : (uint64_t)(-(v + 1)) + 1;
+    *type = v >= 0 ? PG_ION_POSINT : PG_ION_NEGINT;
+    size_t n = 0;
+    for (uint64_t m = mag; m != 0; m >>= 8)
+        n++;
+    for (size_t i = 0; i < n; i++)
+        be[n - 1 - i] = (unsigned char)(mag >> (8 * i));
+    return n;
+}
+
+/** An int's whole value at o; the end. */
+static inline char *pg_ion_int_put(char *o, int64_t v)
+{
+    unsigned char be[8];
+    int type;
+    size_t n = pg_ion_int_mag(v, &type, be);
+    *o++ = (char)(unsigned char)(type << 4 | n);
+    memcpy(o, be, n);
+    return o + n;
+}
+
+/** An int's whole size. */
+static inline size_t pg_ion_int_size(int64_t v)
+{
+    uint64_t mag = v >= 0 ? (uint64_t)v : (uint64_t)(-(v + 1)) + 1;
+    return 1 + (mag == 0 ? 0 : (size_t)(71 - __builtin_clzll(mag)) / 8);
+}
+
+/** A float's 8 bytes, big-endian. */
+static inline void pg_ion_float_be(double v, unsigned char be[8])
+{
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    for (int i = 0; i < 8; i++)
+        be[i] = (unsigned char)(bits >> (56 - 8 * i));
+}
+
+#endif
