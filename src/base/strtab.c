@@ -30,8 +30,14 @@ void pg_strtab_free(pg_strtab *t)
 
 uint32_t pg_strtab_find(const pg_strtab *t, const char *s, size_t len)
 {
-    if (t->nslots == 0)
+    if (t->nslots == 0) {
+        /* No index (dropped by pg_strtab_shrink): such a table is read by id, and looked up by
+         * name only now and then (a counter asked for by name). */
+        for (uint32_t id = 0; id < t->n; id++)
+            if (t->len[id] == len && memcmp(t->bytes + t->off[id], s, len) == 0)
+                return id;
         return PG_STR_NONE;
+    }
     uint32_t mask = t->nslots - 1;
     for (uint32_t i = hash(s, len) & mask;; i = (i + 1) & mask) {
         uint32_t v = t->slots[i];
@@ -45,7 +51,10 @@ uint32_t pg_strtab_find(const pg_strtab *t, const char *s, size_t len)
 
 static bool grow_slots(pg_strtab *t)
 {
+    /* Twice the strings at least: the index may have been dropped (pg_strtab_shrink). */
     uint32_t n = t->nslots ? t->nslots * 2 : 64;
+    while (n < (t->n + 1) * 2)
+        n *= 2;
     uint32_t *slots = calloc(n, sizeof *slots);
     if (slots == NULL)
         return false;
@@ -105,8 +114,13 @@ uint32_t pg_strtab_intern(pg_strtab *t, const char *s, size_t len)
     return id;
 }
 
-int pg_strtab_shrink(pg_strtab *t)
+int pg_strtab_shrink(pg_strtab *t, bool keep_index)
 {
+    if (!keep_index) {
+        free(t->slots);
+        t->slots = NULL;
+        t->nslots = 0;
+    }
     if (t->n == 0)
         return PG_OK;
     /* Shrinking reallocs cannot fail in practice; if one does, the table keeps its larger

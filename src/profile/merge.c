@@ -193,8 +193,9 @@ static int merge_tree(pg_profile *dst, const pg_profile *src, const double *fact
         }
         if (rc == PG_OK && sn->file != PG_STR_NONE && dst->nodes[map[i]].file == PG_STR_NONE)
             dst->nodes[map[i]].file = sid[sn->file]; /* first non-null wins */
-        if (rc == PG_OK && sn->has_line)
-            pg_profile_add_line(dst, map[i], sn->line_min, sn->line_max);
+        int64_t lmin, lmax;
+        if (rc == PG_OK && pg_profile_line(src, sn, &lmin, &lmax))
+            rc = pg_profile_add_line(dst, map[i], lmin, lmax);
     }
     free(sid);
     free(map);

@@ -137,15 +137,17 @@ int pg_pcodec_encode_raw(const pg_profile *p, pg_buf *raw)
     rc = rc ?: put_varint(raw, p->n);
     for (uint32_t i = 1; rc == PG_OK && i < p->n; i++) {
         const pg_pnode *nd = &p->nodes[i];
-        unsigned char nf = (unsigned char)((nd->file != PG_STR_NONE ? N_FILE : 0) | (nd->has_line ? N_LINE : 0));
+        int64_t lmin = 0, lmax = 0;
+        bool has_line = pg_profile_line(p, nd, &lmin, &lmax);
+        unsigned char nf = (unsigned char)((nd->file != PG_STR_NONE ? N_FILE : 0) | (has_line ? N_LINE : 0));
         rc = put_varint(raw, nd->parent);
         rc = rc ?: put_varint(raw, nd->name);
         rc = rc ?: pg_buf_append(raw, &nf, 1);
         if (rc == PG_OK && (nf & N_FILE))
             rc = put_varint(raw, nd->file);
         if (rc == PG_OK && (nf & N_LINE)) {
-            rc = put_varint(raw, zigzag(nd->line_min));
-            rc = rc ?: put_varint(raw, (uint64_t)(nd->line_max - nd->line_min));
+            rc = put_varint(raw, zigzag(lmin));
+            rc = rc ?: put_varint(raw, (uint64_t)lmax - (uint64_t)lmin);
         }
     }
     for (uint32_t i = 0; rc == PG_OK && i < p->n; i++) {
@@ -499,7 +501,10 @@ static int decode_raw(reader *r, pg_profile *p)
                 rc = PG_EINVAL;
                 break;
             }
-            pg_profile_add_line(p, i, min, max);
+            if ((rc = pg_profile_add_line(p, i, min, max)) != PG_OK) {
+                r->err = "line ranges past their limit";
+                break;
+            }
         }
     }
     for (uint32_t i = 0; rc == PG_OK && i < nnodes; i++) {

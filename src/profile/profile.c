@@ -51,6 +51,7 @@ void pg_profile_free(pg_profile *p)
     free(p->nodes);
     free(p->pool);
     free(p->slots);
+    free(p->far_lines);
     pg_value_free(p->meta_extra);
     pg_value_free(p->top_extra);
     memset(p, 0, sizeof *p);
@@ -93,6 +94,8 @@ int pg_profile_copy(pg_profile *dst, const pg_profile *src, const pg_profile_lim
     dst->lim = *lim;
     bool ok = pg_memdup((void **)&dst->nodes, src->nodes, (size_t)src->cap * sizeof *src->nodes);
     ok = pg_memdup((void **)&dst->pool, src->pool, (size_t)src->pool_cap * sizeof *src->pool) && ok;
+    ok = pg_memdup((void **)&dst->far_lines, src->far_lines, (size_t)src->nfar_lines * sizeof *src->far_lines) && ok;
+    dst->far_lines_cap = src->nfar_lines;
     ok = pg_memdup((void **)&dst->slots, src->slots, (size_t)src->nslots * sizeof *src->slots) && ok;
     dst->meta_extra = src->meta_extra ? pg_value_clone(src->meta_extra) : NULL;
     dst->top_extra = src->top_extra ? pg_value_clone(src->top_extra) : NULL;
@@ -106,6 +109,7 @@ int pg_profile_copy(pg_profile *dst, const pg_profile *src, const pg_profile_lim
         free(dst->nodes);
         free(dst->pool);
         free(dst->slots);
+        free(dst->far_lines);
         pg_value_free(dst->meta_extra);
         pg_value_free(dst->top_extra);
         memset(dst, 0, sizeof *dst);
@@ -233,8 +237,9 @@ void pg_profile_frame_sources(const pg_profile *p, uint32_t *file_of, int64_t *l
         const pg_pnode *nd = &p->nodes[i];
         if (file_of[nd->name] == PG_STR_NONE && nd->file != PG_STR_NONE)
             file_of[nd->name] = nd->file;
-        if (line_of[nd->name] == 0 && nd->has_line && nd->line_min > 0)
-            line_of[nd->name] = nd->line_min;
+        int64_t lmin, lmax;
+        if (line_of[nd->name] == 0 && pg_profile_line(p, nd, &lmin, &lmax) && lmin > 0)
+            line_of[nd->name] = lmin;
     }
 }
 
@@ -353,7 +358,7 @@ int pg_profile_shrink(pg_profile *p, bool keep_index)
         p->slots = NULL;
         p->nslots = 0;
     }
-    return pg_strtab_shrink(&p->strs);
+    return pg_strtab_shrink(&p->strs, keep_index);
 }
 
 size_t pg_profile_memory(const pg_profile *p)
@@ -361,6 +366,7 @@ size_t pg_profile_memory(const pg_profile *p)
     /* Everything it holds, the carried metadata included (a cache must not count a value bomb
      * at a few kilobytes). */
     return sizeof *p + (size_t)p->cap * sizeof *p->nodes + (size_t)p->pool_cap * sizeof *p->pool +
+           (size_t)p->far_lines_cap * sizeof *p->far_lines +
            (size_t)p->nslots * sizeof *p->slots + p->strs.bytes_cap + (size_t)p->strs.cap * 8 +
            (size_t)p->strs.nslots * 4 + (p->meta_extra ? sizeof(pg_value) + pg_value_memory(p->meta_extra) : 0) +
            (p->top_extra ? sizeof(pg_value) + pg_value_memory(p->top_extra) : 0);
@@ -480,18 +486,33 @@ int pg_profile_set_file(pg_profile *p, uint32_t node, const char *file, size_t l
     return PG_OK;
 }
 
-void pg_profile_add_line(pg_profile *p, uint32_t node, int64_t min, int64_t max)
+int pg_profile_add_line(pg_profile *p, uint32_t node, int64_t min, int64_t max)
 {
     PG_ASSERT(node < p->n && min <= max);
     pg_pnode *nd = &p->nodes[node];
-    if (!nd->has_line) {
-        nd->has_line = true;
-        nd->line_min = min;
-        nd->line_max = max;
-        return;
+    int64_t lo, hi;
+    if (pg_profile_line(p, nd, &lo, &hi)) {
+        min = PG_MIN(lo, min);
+        max = PG_MAX(hi, max);
     }
-    nd->line_min = PG_MIN(nd->line_min, min);
-    nd->line_max = PG_MAX(nd->line_max, max);
+    if (nd->line_kind != PG_LINE_FAR && min >= INT32_MIN && max <= INT32_MAX) {
+        nd->line_kind = PG_LINE_NEAR;
+        nd->line_lo = (int32_t)min;
+        nd->line_hi = (int32_t)max;
+        return PG_OK;
+    }
+    if (nd->line_kind != PG_LINE_FAR) {
+        if (p->nfar_lines >= p->lim.max_nodes)
+            return PG_ELIMIT;
+        size_t cap = p->far_lines_cap;
+        if (!pg_grow((void **)&p->far_lines, &cap, (size_t)p->nfar_lines + 1, sizeof *p->far_lines))
+            return PG_ENOMEM;
+        p->far_lines_cap = (uint32_t)cap;
+        nd->line_kind = PG_LINE_FAR;
+        nd->line_lo = (int32_t)p->nfar_lines++;
+    }
+    p->far_lines[nd->line_lo] = (pg_line_range){min, max};
+    return PG_OK;
 }
 
 int pg_profile_set_weight(pg_profile *p, const char *counter, size_t len, double w)

@@ -422,7 +422,9 @@ static int on_end_array(void *ctx)
             lo = hi;
             hi = t;
         }
-        pg_profile_add_line(j->p, f->node, lo, hi);
+        int rc = pg_profile_add_line(j->p, f->node, lo, hi);
+        if (rc != PG_OK)
+            return fail(j, rc == PG_ENOMEM ? "out of memory" : "profile exceeds its line ranges' limit");
     }
     j->depth--;
     return 1;

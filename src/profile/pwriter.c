@@ -359,7 +359,9 @@ static int j_open_node(pg_pwriter *w, uint32_t node, uint32_t depth, bool named,
         rc = j_text(w, nd->file, &len);
         bound += len;
     }
-    if (nd->has_line)
+    int64_t lmin, lmax;
+    bool has_line = pg_profile_line(p, nd, &lmin, &lmax);
+    if (has_line)
         bound += 2 * PG_EMIT_NUMBER_MAX;
     if (rc == PG_OK && !leaf)
         rc = push_kids(w, nd, node, depth);
@@ -395,12 +397,12 @@ static int j_open_node(pg_pwriter *w, uint32_t node, uint32_t depth, bool named,
         o = j_put(w, o, nd->file);
         first = false;
     }
-    if (nd->has_line) {
+    if (has_line) {
         o = first ? PUT_LIT(o, "\"line\":[") : PUT_LIT(o, ",\"line\":[");
-        o = pg_emit_i64_chars(o, nd->line_min);
-        if (nd->line_max != nd->line_min) {
+        o = pg_emit_i64_chars(o, lmin);
+        if (lmax != lmin) {
             *o++ = ',';
-            o = pg_emit_i64_chars(o, nd->line_max);
+            o = pg_emit_i64_chars(o, lmax);
         }
         *o++ = ']';
         first = false;
@@ -433,11 +435,12 @@ static int open_node(pg_pwriter *w, uint32_t node, uint32_t depth)
         rc = FIELD(w, "counts", 0) ?: emit_counts(w);
     if (rc == PG_OK && nd->file != PG_STR_NONE)
         rc = FIELD(w, "file", 1) ?: str_id(w, nd->file);
-    if (rc == PG_OK && nd->has_line) {
+    int64_t lmin, lmax;
+    if (rc == PG_OK && pg_profile_line(p, nd, &lmin, &lmax)) {
         rc = FIELD(w, "line", 2) ?: o->begin_list(e);
-        rc = rc ?: o->i64(e, nd->line_min);
-        if (rc == PG_OK && nd->line_max != nd->line_min)
-            rc = o->i64(e, nd->line_max);
+        rc = rc ?: o->i64(e, lmin);
+        if (rc == PG_OK && lmax != lmin)
+            rc = o->i64(e, lmax);
         rc = rc ?: o->end_list(e);
     }
     if (rc != PG_OK)
@@ -542,9 +545,9 @@ static int i_counts_len(pg_pwriter *w, const pg_count *cs, uint32_t n, uint64_t 
     return PG_OK;
 }
 
-static size_t i_line_len(const pg_pnode *nd)
+static size_t i_line_len(int64_t lmin, int64_t lmax)
 {
-    return pg_ion_int_size(nd->line_min) + (nd->line_max != nd->line_min ? pg_ion_int_size(nd->line_max) : 0);
+    return pg_ion_int_size(lmin) + (lmax != lmin ? pg_ion_int_size(lmax) : 0);
 }
 
 /* Pass 1 for the whole tree. */
@@ -586,11 +589,12 @@ static int i_measure(pg_pwriter *w)
                 return PG_ELIMIT;
             len += pg_ion_varuint_len(sid) + pg_ion_size(flen);
         }
-        if (nd->has_line) {
+        int64_t lmin, lmax;
+        if (pg_profile_line(p, nd, &lmin, &lmax)) {
             uint32_t sid = i_csym(w, 2);
             if (sid == PG_STR_NONE)
                 return PG_ELIMIT;
-            len += pg_ion_varuint_len(sid) + pg_ion_size(i_line_len(nd));
+            len += pg_ion_varuint_len(sid) + pg_ion_size(i_line_len(lmin, lmax));
         }
         if (nd->first_child != PG_NODE_NONE) {
             uint32_t sid = i_csym(w, 3);
@@ -651,12 +655,13 @@ static int i_put_node(pg_pwriter *w, uint32_t k)
         memcpy(o, file, flen);
         o += flen;
     }
-    if (nd->has_line) {
+    int64_t lmin, lmax;
+    if (pg_profile_line(p, nd, &lmin, &lmax)) {
         o = pg_ion_varuint_put(o, (uint64_t)w->csym[2] + PG_ION_SID_LOCAL_BASE);
-        o = pg_ion_td_put(o, PG_ION_LIST, i_line_len(nd));
-        o = pg_ion_int_put(o, nd->line_min);
-        if (nd->line_max != nd->line_min)
-            o = pg_ion_int_put(o, nd->line_max);
+        o = pg_ion_td_put(o, PG_ION_LIST, i_line_len(lmin, lmax));
+        o = pg_ion_int_put(o, lmin);
+        if (lmax != lmin)
+            o = pg_ion_int_put(o, lmax);
     }
     if (nd->first_child != PG_NODE_NONE) {
         o = pg_ion_varuint_put(o, (uint64_t)w->csym[3] + PG_ION_SID_LOCAL_BASE);

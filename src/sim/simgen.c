@@ -416,7 +416,7 @@ int pg_simgen_profile(pg_simgen *g, const char *group, const pg_simacc *acc, int
             if (p->file[x] != PG_STR_NONE) {
                 const char *f = pg_strtab_get(&p->strs, p->file[x], &len);
                 rc = pg_profile_set_file(out, id, f, len);
-                pg_profile_add_line(out, id, p->line_min[x], p->line_max[x]);
+                rc = rc ?: pg_profile_add_line(out, id, p->line_min[x], p->line_max[x]);
             }
         }
         for (int k = 0; rc == PG_OK && k < PG_SIM_NCOUNTERS; k++)

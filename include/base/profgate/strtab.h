@@ -36,8 +36,10 @@ static inline const char *pg_strtab_get(const pg_strtab *t, uint32_t id, size_t 
 /** Makes dst (uninitialized) an independent copy of src, limits included. PG_ENOMEM on failure. */
 int pg_strtab_copy(pg_strtab *dst, const pg_strtab *src);
 /** Gives back the room kept for growth (the table stays usable): for tables that no longer
- *  grow, such as a cached profile's. PG_ENOMEM leaves the table as it was. */
-int pg_strtab_shrink(pg_strtab *t);
+ *  grow, such as a cached profile's. Unless keep_index, the hash index goes too: lookups by name
+ *  then scan (pg_strtab_find), and the index is rebuilt if a string is interned again. PG_ENOMEM
+ *  leaves the table usable. */
+int pg_strtab_shrink(pg_strtab *t, bool keep_index);
 /** Byte-wise comparison of two interned strings (shorter prefix first). */
 int pg_strtab_cmp(const pg_strtab *t, uint32_t a, uint32_t b);
 

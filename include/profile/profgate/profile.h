@@ -28,10 +28,17 @@ typedef struct pg_profile_limits {
 /** Generous limits for profiles of a few million nodes. */
 void pg_profile_limits_default(pg_profile_limits *lim);
 
-typedef struct pg_count {
+/* Packed: 12 bytes instead of 16 (a cached bucket holds one or more per node; x86 and arm64 read
+ * the unaligned double at full speed, and the compiler knows it is unaligned). */
+typedef struct __attribute__((packed)) pg_count {
     uint32_t counter; /* string id */
     double value;
 } pg_count;
+
+/* Where a node's line range is (pg_profile_line reads it). Real line numbers fit 32 bits, and
+ * keeping them in the node instead of two int64s made nodes 40 bytes instead of 48 (cached
+ * buckets are mostly nodes); a range that does not fit lives in the profile's far_lines. */
+enum { PG_LINE_NONE, PG_LINE_NEAR, PG_LINE_FAR };
 
 typedef struct pg_pnode {
     uint32_t name;        /* string id; PG_STR_NONE for the root */
@@ -40,11 +47,15 @@ typedef struct pg_pnode {
     uint32_t next_sibling;
     uint32_t file;        /* string id or PG_STR_NONE */
     uint32_t counts;      /* first entry in the counts pool */
+    int32_t line_lo, line_hi; /* NEAR: the range; FAR: line_lo is its index in far_lines */
     uint16_t ncounts, ccap;
     uint16_t depth;
-    bool has_line;
-    int64_t line_min, line_max;
+    uint8_t line_kind;    /* PG_LINE_* */
 } pg_pnode;
+
+typedef struct pg_line_range {
+    int64_t min, max;
+} pg_line_range;
 
 /* The most counters a profile's listing holds; profiles have a handful (RUNNABLE, WALL_TIME, ...). */
 #define PG_PROFILE_COUNTERS_MAX 64
@@ -56,6 +67,8 @@ typedef struct pg_profile {
     uint32_t n, cap;
     pg_count *pool;
     uint32_t pool_len, pool_cap, ncounts;
+    pg_line_range *far_lines; /* line ranges past 32 bits (PG_LINE_FAR) */
+    uint32_t nfar_lines, far_lines_cap;
     uint32_t *slots; /* (parent, name) -> node id + 1 */
     uint32_t nslots;
     /* Nodes numbered in the order writers visit them, each node's children linked in byte order
@@ -118,8 +131,24 @@ int pg_profile_subtree_counts(const pg_profile *p, uint32_t node, const uint32_t
 void pg_profile_frame_sources(const pg_profile *p, uint32_t *file_of, int64_t *line_of);
 /** Sets the node's file unless it already has one (first non-null wins). */
 int pg_profile_set_file(pg_profile *p, uint32_t node, const char *file, size_t len);
-/** Widens the node's line range to include [min, max]. */
-void pg_profile_add_line(pg_profile *p, uint32_t node, int64_t min, int64_t max);
+/** Widens the node's line range to include [min, max]. PG_ENOMEM or PG_ELIMIT (a range past 32
+ *  bits needs room in far_lines, at most one per node). */
+int pg_profile_add_line(pg_profile *p, uint32_t node, int64_t min, int64_t max);
+/** The node's line range, if it has one. */
+static inline bool pg_profile_line(const pg_profile *p, const pg_pnode *nd, int64_t *min, int64_t *max)
+{
+    if (nd->line_kind == PG_LINE_NEAR) {
+        *min = nd->line_lo;
+        *max = nd->line_hi;
+        return true;
+    }
+    if (nd->line_kind == PG_LINE_FAR) {
+        *min = p->far_lines[nd->line_lo].min;
+        *max = p->far_lines[nd->line_lo].max;
+        return true;
+    }
+    return false;
+}
 /** Sets sampleWeights[counter]. */
 int pg_profile_set_weight(pg_profile *p, const char *counter, size_t len, double w);
 
@@ -127,8 +156,8 @@ int pg_profile_set_weight(pg_profile *p, const char *counter, size_t len, double
 /**
  * Makes p compact for keeping (a cached bucket or run): arrays at their exact size, nodes
  * renumbered in writing order with their counts side by side (p->ordered), and unless keep_index
- * the (parent, name) index dropped, since a cached profile is only read (it is rebuilt if the
- * profile grows again). Node ids change. PG_ENOMEM leaves p usable.
+ * the (parent, name) index and the string table's index dropped, since a cached bucket is only
+ * read (they are rebuilt if the profile grows again). Node ids change. PG_ENOMEM leaves p usable.
  */
 int pg_profile_shrink(pg_profile *p, bool keep_index);
 

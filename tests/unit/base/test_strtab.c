@@ -121,6 +121,33 @@ static void test_cmp_is_bytewise_with_shorter_prefix_first(void **state)
     pg_strtab_free(&t);
 }
 
+/* A table shrunk without its index still finds every string (by a scan), interns a known string
+ * to its id rather than adding it twice, and rebuilds the index when a new string comes. */
+static void test_shrunk_without_index(void **state)
+{
+    (void)state;
+    pg_strtab t;
+    pg_strtab_init(&t, 1 << 20, 10000);
+    char name[32];
+    for (int i = 0; i < 500; i++) {
+        int n = snprintf(name, sizeof name, "frame%d", i);
+        assert_int_equal(pg_strtab_intern(&t, name, (size_t)n), (uint32_t)i);
+    }
+    assert_int_equal(pg_strtab_shrink(&t, false), PG_OK);
+    assert_int_equal(t.nslots, 0);
+    assert_int_equal(pg_strtab_find(&t, "frame321", 8), 321);
+    assert_int_equal(pg_strtab_find(&t, "frame5000", 9), PG_STR_NONE);
+    assert_int_equal(pg_strtab_intern(&t, "frame7", 6), 7);
+    assert_int_equal(t.n, 500);
+    assert_int_equal(pg_strtab_intern(&t, "new", 3), 500);
+    assert_true(t.nslots >= 2 * t.n);
+    for (int i = 0; i < 500; i++) {
+        int n = snprintf(name, sizeof name, "frame%d", i);
+        assert_int_equal(pg_strtab_find(&t, name, (size_t)n), (uint32_t)i);
+    }
+    pg_strtab_free(&t);
+}
+
 /* The tables' hash spreads names that differ only in a digit or in their last bytes over the low
  * bits the tables use: 20,000 names into 65,536 slots fill as random keys would (about 17,400
  * distinct slots expected; a hash that ignored the tail or mixed weakly would fill far fewer),
@@ -158,6 +185,7 @@ int main(void)
         cmocka_unit_test(test_copy_is_independent),
         cmocka_unit_test(test_cmp_is_bytewise_with_shorter_prefix_first),
         cmocka_unit_test(test_hash_spreads_similar_names),
+        cmocka_unit_test(test_shrunk_without_index),
     };
     return cmocka_run_group_tests_name("strtab", tests, NULL, NULL);
 }

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "profgate/merge.h"
+#include "profgate/pcodec.h"
 #include "profgate/profile.h"
 
 static void build(pg_profile *p)
@@ -189,6 +191,50 @@ static void test_ion_loop_matches_walk(void **state)
         pg_buf_free(&walk);
         pg_profile_free(&ps[i]);
     }
+}
+
+/* Line ranges are kept in 32 bits in the node; one past that moves to the profile's far lines,
+ * widening keeps it there, and a copy, a merge, the Redis encoding and both writers carry it. */
+static void test_lines_past_32_bits(void **state)
+{
+    (void)state;
+    pg_profile_limits lim;
+    pg_profile_limits_default(&lim);
+    pg_profile p, c, m, d;
+    assert_int_equal(pg_profile_init(&p, &lim), PG_OK);
+    uint32_t a = pg_profile_child(&p, PG_ROOT, "a", 1), b = pg_profile_child(&p, PG_ROOT, "b", 1);
+    assert_int_equal(pg_profile_add_line(&p, a, 7, 9), PG_OK);
+    assert_int_equal(p.nodes[a].line_kind, PG_LINE_NEAR);
+    assert_int_equal(pg_profile_add_line(&p, a, 3, 3000000000), PG_OK); /* widened past 2^31 */
+    assert_int_equal(p.nodes[a].line_kind, PG_LINE_FAR);
+    assert_int_equal(pg_profile_add_line(&p, a, 1, 2), PG_OK); /* stays far, widened */
+    assert_int_equal(pg_profile_add_line(&p, b, INT64_MIN, INT64_MIN), PG_OK);
+    int64_t lo = 0, hi = 0;
+    assert_true(pg_profile_line(&p, &p.nodes[a], &lo, &hi));
+    assert_true(lo == 1 && hi == 3000000000);
+    assert_false(pg_profile_line(&p, &p.nodes[PG_ROOT], &lo, &hi));
+    const char *want = "{\"agentMetadata\":{},\"callgraph\":{\"children\":{\"a\":{\"line\":[1,3000000000]},"
+                       "\"b\":{\"line\":[-9223372036854775808]}}}}";
+    expect_json(&p, 0, want);
+    assert_int_equal(pg_profile_copy(&c, &p, &lim), PG_OK);
+    expect_json(&c, 0, want);
+    assert_int_equal(pg_profile_init(&m, &lim), PG_OK);
+    assert_int_equal(pg_profile_merge(&m, &p), PG_OK);
+    expect_json(&m, 0, want);
+    pg_buf z;
+    pg_buf_init(&z, 1 << 20);
+    char why[128];
+    assert_int_equal(pg_pcodec_encode(&p, 1, &z), PG_OK);
+    assert_int_equal(pg_profile_init(&d, &lim), PG_OK);
+    assert_int_equal(pg_pcodec_decode(z.data, z.len, 1 << 20, &d, why, sizeof why), PG_OK);
+    expect_json(&d, 0, want);
+    assert_int_equal(pg_profile_shrink(&d, false), PG_OK);
+    expect_json(&d, 0, want);
+    pg_buf_free(&z);
+    pg_profile_free(&p);
+    pg_profile_free(&c);
+    pg_profile_free(&m);
+    pg_profile_free(&d);
 }
 
 static void test_ordered_writes_the_same(void **state)
@@ -446,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_limits), cmocka_unit_test(test_stepped_writer_matches_whole),
         cmocka_unit_test(test_copy), cmocka_unit_test(test_shrink), cmocka_unit_test(test_ordered_writes_the_same),
         cmocka_unit_test(test_ion_loop_matches_walk),
+        cmocka_unit_test(test_lines_past_32_bits),
         cmocka_unit_test(test_counter_listing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
