@@ -240,7 +240,20 @@ int gp_plan_runs(gpreq *g)
 
 /* A live bucket folded into an answer that holds only a stored run (the span of a sliding
  * window): that merge is kept too, keyed by the run and this version of the bucket, so the
- * requests of the next seconds (until the bucket is refreshed) copy it instead of merging. */
+ * requests of the next seconds (until the bucket is refreshed) copy it instead of merging. The
+ * answer is then that kept merge, under its key, so the next live bucket is folded the same way:
+ * a window usually ends in two (a bucket is complete only 10 minutes after its end), and merging
+ * the second one on every request was an eighth of a sliding day's time. */
+/* The answer now holds exactly what key names (a stored run, or one merged with live buckets). */
+static void answer_is_kept(gpreq *g, const char *key, size_t n)
+{
+    if (n >= sizeof g->acc_run_key)
+        return; /* too long to extend: later folds merge as usual */
+    memcpy(g->acc_run_key, key, n);
+    g->acc_run_klen = n;
+    g->acc_is_run = true;
+}
+
 static int fold_live_onto_run(gpreq *g, size_t i, const pg_bucket_data *d)
 {
     const pg_bucket *b = &g->plan.b[i];
@@ -260,6 +273,7 @@ static int fold_live_onto_run(gpreq *g, size_t i, const pg_bucket_data *d)
         pg_profile_free(&g->acc);
         g->acc = copy;
         g->gw->run_hits++;
+        answer_is_kept(g, key, (size_t)n);
         return PG_OK;
     }
     int rc = pg_profile_merge(&g->acc, &d->prof);
@@ -271,6 +285,8 @@ static int fold_live_onto_run(gpreq *g, size_t i, const pg_bucket_data *d)
     } else {
         free(keep); /* only a missed saving */
     }
+    if (rc == PG_OK)
+        answer_is_kept(g, key, (size_t)n); /* its key names what it holds, kept or not */
     return rc;
 }
 
