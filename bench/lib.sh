@@ -145,6 +145,11 @@ wrk3() {
   read -r b _ _ <<<"$(stats3 "${p99[@]}")"
   echo "$m $mn $mx $a $b"
 }
+# cpu_jiffies CPU: "busy total" jiffies of one CPU so far (/proc/stat; idle and iowait are not
+# busy). Two readings around a run give how busy a core was, and with the requests made, what a
+# request cost the server pinned to it: a measure that holds when the load generator, not the
+# server, is what limits req/s.
+cpu_jiffies() { awk -v c="cpu$1" '$1 == c {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t}' /proc/stat; }
 # peak_rss_mb PID
 peak_rss_mb() { echo $(($(awk '/VmHWM/ {print $2}' "/proc/$1/status") / 1024)); }
 

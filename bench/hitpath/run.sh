@@ -10,7 +10,9 @@
 # before Redis is asked, so its numbers are profgate's.) Every server is pinned to core 0, wrk
 # (1 thread) to core 1. REPS repetitions (default 3); within each, every contender runs once, in an
 # order rotated per repetition, so drift hits all alike; medians (min-max). The ratio to nginx is
-# taken within each repetition, and its median and spread are reported.
+# taken within each repetition, and its median and spread are reported. Core 0's and core 1's busy
+# share during each run, and core 0's busy time per request (the server's cost of a request),
+# say which side limits req/s: when wrk's core is full, req/s ratios only say the servers keep up.
 # Usage: bench/hitpath/run.sh [SECONDS_PER_RUN] (default 10). Writes the table (see report_file)
 # and bench/results/<date>-<host>-hitpath.png.
 set -euo pipefail
@@ -58,22 +60,33 @@ png=$(result_base hitpath).png
   echo "encodes the cached profile. direct: profgate-sim's response memo. $reps repetitions, contenders interleaved in"
   echo "rotated order within each; medians (min-max). vs nginx: the ratio within each repetition, median (min-max)."
   echo
-  echo "| contender | conns | req/s | vs nginx | p50 ms | p99 ms |"
-  echo "|---|---|---|---|---|---|"
+  echo "Busy: core 0 (servers) / core 1 (wrk), % of the run. µs/req: core 0's busy time per request."
+  echo
+  echo "| contender | conns | req/s | vs nginx | p50 ms | p99 ms | busy % | µs/req | µs/req vs nginx |"
+  echo "|---|---|---|---|---|---|---|---|---|"
 } >"$out"
 : >"$work/plot.dat"
-declare -A rps ratio_spread
+declare -A rps ratio_spread cost_spread
 n=${#contenders[@]}
 for c in 1 16 64; do
-  declare -A R=() P50=() P99=() Q=()
+  declare -A R=() P50=() P99=() Q=() B0=() B1=() U=() UQ=()
   for rep in $(seq "$reps"); do
-    declare -A got=()
+    declare -A got=() us=()
     for k in $(seq 0 $((n - 1))); do # rotated: repetition r starts with contender r mod n
       s=${contenders[$(((k + rep - 1) % n))]}
+      read -r s0b s0t <<<"$(cpu_jiffies 0)"; read -r s1b s1t <<<"$(cpu_jiffies 1)"
       read -r x a b <<<"$(wrk1 "$c" "$secs" "http://127.0.0.1:${port[$s]}$path" -H 'Accept: application/json')"
+      read -r e0b e0t <<<"$(cpu_jiffies 0)"; read -r e1b e1t <<<"$(cpu_jiffies 1)"
       got[$s]=$x; R[$s]+=" $x"; P50[$s]+=" $a"; P99[$s]+=" $b"
+      B0[$s]+=" $(awk -v b=$((e0b - s0b)) -v t=$((e0t - s0t)) 'BEGIN {printf "%.0f", 100 * b / t}')"
+      B1[$s]+=" $(awk -v b=$((e1b - s1b)) -v t=$((e1t - s1t)) 'BEGIN {printf "%.0f", 100 * b / t}')"
+      us[$s]=$(awk -v b=$((e0b - s0b)) -v hz="$(getconf CLK_TCK)" -v q="$x" -v d="$secs" 'BEGIN {printf "%.1f", b / hz * 1e6 / (q * d)}')
+      U[$s]+=" ${us[$s]}"
     done
-    for s in "${contenders[@]}"; do Q[$s]+=" $(awk -v x="${got[$s]}" -v y="${got[nginx]}" 'BEGIN {printf "%.2f", x/y}')"; done
+    for s in "${contenders[@]}"; do
+      Q[$s]+=" $(awk -v x="${got[$s]}" -v y="${got[nginx]}" 'BEGIN {printf "%.2f", x/y}')"
+      UQ[$s]+=" $(awk -v x="${us[$s]}" -v y="${us[nginx]}" 'BEGIN {printf "%.2f", y/x}')"
+    done
   done
   line="$c"
   for s in "${contenders[@]}"; do
@@ -81,15 +94,20 @@ for c in 1 16 64; do
     read -r a _ _ <<<"$(stats3 ${P50[$s]})"
     read -r b _ _ <<<"$(stats3 ${P99[$s]})"
     read -r q qmn qmx <<<"$(stats3 ${Q[$s]})"
-    rps[$s.$c]=$m; ratio_spread[$s.$c]="$q $qmn $qmx"
-    echo "| $s | $c | $m ($mn-$mx) | $q ($qmn-$qmx) | $a | $b |" | tee -a "$out"
+    read -r b0 _ _ <<<"$(stats3 ${B0[$s]})"
+    read -r b1 _ _ <<<"$(stats3 ${B1[$s]})"
+    read -r u umn umx <<<"$(stats3 ${U[$s]})"
+    read -r uq uqmn uqmx <<<"$(stats3 ${UQ[$s]})"
+    rps[$s.$c]=$m; ratio_spread[$s.$c]="$q $qmn $qmx"; cost_spread[$s.$c]="$uq $uqmn $uqmx"
+    echo "| $s | $c | $m ($mn-$mx) | $q ($qmn-$qmx) | $a | $b | $b0 / $b1 | $u ($umn-$umx) | $uq ($uqmn-$uqmx) |" | tee -a "$out"
     line+=" $m"
   done
   echo "$line" >>"$work/plot.dat"
 done
 read -r r64 r64mn r64mx <<<"${ratio_spread[profgate.64]}"
 verdict=$(awk -v r="$r64" 'BEGIN {print (r >= 1.5) ? "met" : "not met"}')
-target "Workload 1 (hit path, 64 connections): profgate at ${r64}x nginx proxy_cache req/s (${r64mn}-${r64mx} over $reps interleaved repetitions; target >= 1.5x, issue #21): $verdict"
+read -r c64 c64mn c64mx <<<"${cost_spread[profgate.64]}"
+target "Workload 1 (hit path, 64 connections): profgate at ${r64}x nginx proxy_cache req/s (${r64mn}-${r64mx} over $reps interleaved repetitions; target >= 1.5x, issue #21): $verdict; server core time per request: nginx's / profgate's = ${c64}x (${c64mn}-${c64mx})"
 bar_plot "$png" "Hit path: one cached one-hour bucket (${kb} KB JSON), req/s by connections (median of $reps)" \
   "requests/s" 'set xlabel "keep-alive connections"' "$work/plot.dat" "${contenders[@]}"
 cat "$out"
