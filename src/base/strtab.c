@@ -72,6 +72,10 @@ static bool grow_slots(pg_strtab *t)
 
 uint32_t pg_strtab_intern(pg_strtab *t, const char *s, size_t len)
 {
+    /* A table that is interned into again (a copy of a cached bucket that a merge builds on)
+     * gets its index back first: a scan per name would make that merge quadratic. */
+    if (t->nslots == 0 && t->n > 0 && !grow_slots(t))
+        return PG_STR_NONE;
     uint32_t id = pg_strtab_find(t, s, len);
     if (id != PG_STR_NONE)
         return id;

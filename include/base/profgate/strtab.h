@@ -37,7 +37,7 @@ static inline const char *pg_strtab_get(const pg_strtab *t, uint32_t id, size_t 
 int pg_strtab_copy(pg_strtab *dst, const pg_strtab *src);
 /** Gives back the room kept for growth (the table stays usable): for tables that no longer
  *  grow, such as a cached profile's. Unless keep_index, the hash index goes too: lookups by name
- *  then scan (pg_strtab_find), and the index is rebuilt if a string is interned again. PG_ENOMEM
+ *  then scan (pg_strtab_find), and the index is rebuilt when the table is interned into again. PG_ENOMEM
  *  leaves the table usable. */
 int pg_strtab_shrink(pg_strtab *t, bool keep_index);
 /** Byte-wise comparison of two interned strings (shorter prefix first). */
