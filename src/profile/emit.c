@@ -93,12 +93,6 @@ int pg_emit_json_field_text(pg_emit *e, const char *quoted, size_t len)
     return rc;
 }
 
-int pg_emit_json_str_text(pg_emit *e, const char *quoted, size_t len)
-{
-    int rc = j_value_prefix(e);
-    return rc ? rc : pg_buf_append(e->out, quoted, len);
-}
-
 int pg_emit_json_value_raw(pg_emit *e)
 {
     return j_value_prefix(e);

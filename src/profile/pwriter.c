@@ -50,7 +50,7 @@ struct pg_pwriter {
      * once: sorting each node's counts compared names, a fifth of the writer's time. */
     uint8_t *crank;
     /* Ion: each string id's field symbol (PG_STR_NONE until first written), and the constant
-     * member names' (FIELD's slot): looking symbols up by name at every node was a quarter of
+     * member names' (by M_* slot): looking symbols up by name at every node was a quarter of
      * the Ion writer's time. */
     uint32_t *sym;
     uint32_t csym[4];
@@ -84,11 +84,16 @@ static int field(pg_pwriter *w, const char *name)
     return w->e.ops->field(&w->e, name, strlen(name));
 }
 
-/* A member name of every node ("counts", "children", ...): in JSON its text is a constant, in
- * Ion its symbol is kept in slot k. */
-#define FIELD(w, name, k)                                                                  \
-    ((w)->fpos != NULL ? pg_emit_json_field_text(&(w)->e, "\"" name "\"", sizeof(name) + 1) \
-                       : pg_emit_ion_field_cached(&(w)->e, name, sizeof(name) - 1, &(w)->csym[k]))
+/* The member names of every node, by their slot in csym (JSON writes them as literals in
+ * j_open_node; Ion as symbols, kept per slot). */
+enum { M_COUNTS, M_FILE, M_LINE, M_CHILDREN };
+static const char *const member_names[4] = {"counts", "file", "line", "children"};
+
+/* Ion (the pg_emit walk): member k's name as a field. */
+static int member(pg_pwriter *w, int k)
+{
+    return pg_emit_ion_field_cached(&w->e, member_names[k], strlen(member_names[k]), &w->csym[k]);
+}
 
 /* fpos[id] of a string that needs no escaping: written from the profile's string table between
  * quotes, never copied into ftext (most names; ftext's offsets stay below it). */
@@ -122,16 +127,12 @@ static int field_id(pg_pwriter *w, uint32_t id)
     return quoted(w, id, &s, &len) ?: pg_emit_json_field_text(&w->e, s, len);
 }
 
-/* A string value by id (a frame's file). */
+/* Ion (the pg_emit walk): a string value by id (a frame's file). */
 static int str_id(pg_pwriter *w, uint32_t id)
 {
-    const char *s;
     size_t len;
-    if (w->fpos == NULL) {
-        s = pg_strtab_get(&w->p->strs, id, &len);
-        return w->e.ops->str(&w->e, s, len);
-    }
-    return quoted(w, id, &s, &len) ?: pg_emit_json_str_text(&w->e, s, len);
+    const char *s = pg_strtab_get(&w->p->strs, id, &len);
+    return w->e.ops->str(&w->e, s, len);
 }
 
 /* Whether counter a comes before b in byte order of name: by their ranks when both have one. */
@@ -417,7 +418,8 @@ static int j_open_node(pg_pwriter *w, uint32_t node, uint32_t depth, bool named,
 }
 
 /* Writes a node up to its children; a node with children to write gets a frame, one without is
- * closed here. */
+ * closed here. JSON nodes are j_open_node's; what follows is the pg_emit walk, which writes Ion
+ * with a depth limit. */
 static int open_node(pg_pwriter *w, uint32_t node, uint32_t depth)
 {
     if (w->fpos != NULL)
@@ -432,12 +434,12 @@ static int open_node(pg_pwriter *w, uint32_t node, uint32_t depth)
         return rc;
     rc = node_counts(w, nd, node, at_limit);
     if (rc == PG_OK && w->nacc > 0)
-        rc = FIELD(w, "counts", 0) ?: emit_counts(w);
+        rc = member(w, M_COUNTS) ?: emit_counts(w);
     if (rc == PG_OK && nd->file != PG_STR_NONE)
-        rc = FIELD(w, "file", 1) ?: str_id(w, nd->file);
+        rc = member(w, M_FILE) ?: str_id(w, nd->file);
     int64_t lmin, lmax;
     if (rc == PG_OK && pg_profile_line(p, nd, &lmin, &lmax)) {
-        rc = FIELD(w, "line", 2) ?: o->begin_list(e);
+        rc = member(w, M_LINE) ?: o->begin_list(e);
         rc = rc ?: o->i64(e, lmin);
         if (rc == PG_OK && lmax != lmin)
             rc = o->i64(e, lmax);
@@ -447,7 +449,7 @@ static int open_node(pg_pwriter *w, uint32_t node, uint32_t depth)
         return rc;
     if (at_limit || nd->first_child == PG_NODE_NONE)
         return o->end_struct(e);
-    return push_kids(w, nd, node, depth) ?: FIELD(w, "children", 3) ?: o->begin_struct(e);
+    return push_kids(w, nd, node, depth) ?: member(w, M_CHILDREN) ?: o->begin_struct(e);
 }
 
 /* One step of the tree: the next child of the innermost open node, or that node's end. */
@@ -484,11 +486,14 @@ static uint32_t i_node_at(const pg_pwriter *w, uint32_t k)
     return w->iorder != NULL ? w->iorder[k] : k;
 }
 
-/* A member name of every node, by slot (as FIELD). */
-static uint32_t i_csym(pg_pwriter *w, int k)
+/* Pass 1: member k's symbol (made the first time) into *sid and its bytes added to *len. */
+static int i_member(pg_pwriter *w, int k, uint64_t *len, uint32_t *sid)
 {
-    static const char *const names[4] = {"counts", "file", "line", "children"};
-    return pg_emit_ion_symbol(&w->e, names[k], strlen(names[k]), &w->csym[k]);
+    *sid = pg_emit_ion_symbol(&w->e, member_names[k], strlen(member_names[k]), &w->csym[k]);
+    if (*sid == PG_STR_NONE)
+        return PG_ELIMIT;
+    *len += pg_ion_varuint_len(*sid);
+    return PG_OK;
 }
 
 /* String id's symbol as a field name. */
@@ -575,33 +580,28 @@ static int i_measure(pg_pwriter *w)
         int rc = i_counts(w, nd, id, &cs, &nc);
         if (rc != PG_OK)
             return rc;
+        uint32_t sid;
         if (nc > 0) {
-            uint32_t sid = i_csym(w, 0);
-            if (sid == PG_STR_NONE || (rc = i_counts_len(w, cs, nc, &c)) != PG_OK)
-                return rc ? rc : PG_ELIMIT;
-            len += pg_ion_varuint_len(sid) + pg_ion_size(c);
+            rc = i_member(w, M_COUNTS, &len, &sid) ?: i_counts_len(w, cs, nc, &c);
+            if (rc != PG_OK)
+                return rc;
+            len += pg_ion_size(c);
         }
         if (nd->file != PG_STR_NONE) {
-            uint32_t sid = i_csym(w, 1);
             size_t flen;
             pg_strtab_get(&p->strs, nd->file, &flen);
-            if (sid == PG_STR_NONE)
-                return PG_ELIMIT;
-            len += pg_ion_varuint_len(sid) + pg_ion_size(flen);
+            if ((rc = i_member(w, M_FILE, &len, &sid)) != PG_OK)
+                return rc;
+            len += pg_ion_size(flen);
         }
         int64_t lmin, lmax;
         if (pg_profile_line(p, nd, &lmin, &lmax)) {
-            uint32_t sid = i_csym(w, 2);
-            if (sid == PG_STR_NONE)
-                return PG_ELIMIT;
-            len += pg_ion_varuint_len(sid) + pg_ion_size(i_line_len(lmin, lmax));
+            if ((rc = i_member(w, M_LINE, &len, &sid)) != PG_OK)
+                return rc;
+            len += pg_ion_size(i_line_len(lmin, lmax));
         }
-        if (nd->first_child != PG_NODE_NONE) {
-            uint32_t sid = i_csym(w, 3);
-            if (sid == PG_STR_NONE)
-                return PG_ELIMIT;
-            len += pg_ion_varuint_len(sid);
-        }
+        if (nd->first_child != PG_NODE_NONE && (rc = i_member(w, M_CHILDREN, &len, &sid)) != PG_OK)
+            return rc;
         w->ilen[id] = len;
     }
     for (uint32_t k = n; k-- > 0;) {
@@ -642,7 +642,7 @@ static int i_put_node(pg_pwriter *w, uint32_t k)
         uint64_t c = 0;
         for (uint32_t i = 0; i < nc; i++)
             c += pg_ion_varuint_len((uint64_t)w->sym[cs[i].counter] + PG_ION_SID_LOCAL_BASE) + i_num_size(cs[i].value);
-        o = pg_ion_varuint_put(o, (uint64_t)w->csym[0] + PG_ION_SID_LOCAL_BASE);
+        o = pg_ion_varuint_put(o, (uint64_t)w->csym[M_COUNTS] + PG_ION_SID_LOCAL_BASE);
         o = pg_ion_td_put(o, PG_ION_STRUCT, c);
         for (uint32_t i = 0; i < nc; i++) {
             o = pg_ion_varuint_put(o, (uint64_t)w->sym[cs[i].counter] + PG_ION_SID_LOCAL_BASE);
@@ -650,21 +650,21 @@ static int i_put_node(pg_pwriter *w, uint32_t k)
         }
     }
     if (file != NULL) {
-        o = pg_ion_varuint_put(o, (uint64_t)w->csym[1] + PG_ION_SID_LOCAL_BASE);
+        o = pg_ion_varuint_put(o, (uint64_t)w->csym[M_FILE] + PG_ION_SID_LOCAL_BASE);
         o = pg_ion_td_put(o, PG_ION_STRING, flen);
         memcpy(o, file, flen);
         o += flen;
     }
     int64_t lmin, lmax;
     if (pg_profile_line(p, nd, &lmin, &lmax)) {
-        o = pg_ion_varuint_put(o, (uint64_t)w->csym[2] + PG_ION_SID_LOCAL_BASE);
+        o = pg_ion_varuint_put(o, (uint64_t)w->csym[M_LINE] + PG_ION_SID_LOCAL_BASE);
         o = pg_ion_td_put(o, PG_ION_LIST, i_line_len(lmin, lmax));
         o = pg_ion_int_put(o, lmin);
         if (lmax != lmin)
             o = pg_ion_int_put(o, lmax);
     }
     if (nd->first_child != PG_NODE_NONE) {
-        o = pg_ion_varuint_put(o, (uint64_t)w->csym[3] + PG_ION_SID_LOCAL_BASE);
+        o = pg_ion_varuint_put(o, (uint64_t)w->csym[M_CHILDREN] + PG_ION_SID_LOCAL_BASE);
         o = pg_ion_td_put(o, PG_ION_STRUCT, w->ikids[id]);
     }
     PG_ASSERT((size_t)(o - start) <= bound);

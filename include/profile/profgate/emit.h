@@ -46,10 +46,9 @@ struct pg_emit {
 
 /** A JSON writer into out. */
 void pg_emit_json(pg_emit *e, pg_buf *out);
-/** JSON only: a member's name, or a string value, already escaped and quoted ("\"name\""), for
- *  a writer that writes the same strings many times and escapes each once. */
+/** JSON only: a member's name already escaped and quoted ("\"name\""), for a writer that writes
+ *  the same names many times and escapes each once. */
 int pg_emit_json_field_text(pg_emit *e, const char *quoted, size_t len);
-int pg_emit_json_str_text(pg_emit *e, const char *quoted, size_t len);
 /** Ion only (either pass): a field name whose symbol *sym caches across calls and both passes
  *  (PG_STR_NONE the first time), so a name written at every node is looked up once. */
 int pg_emit_ion_field_cached(pg_emit *e, const char *name, size_t len, uint32_t *sym);

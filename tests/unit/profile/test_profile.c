@@ -141,20 +141,25 @@ static void test_shrink(void **state)
  * and Ion, at every maxDepth, also once the kept one (index kept, as runs are) has grown again. */
 static void build_big(pg_profile *p, double runnable);
 
+/* a at maxDepth da and b at db encode to the same bytes. */
+static void expect_same_bytes(const pg_profile *a, uint32_t da, const pg_profile *b, uint32_t db, bool ion)
+{
+    pg_buf x, y;
+    pg_buf_init(&x, 1 << 24);
+    pg_buf_init(&y, 1 << 24);
+    assert_int_equal(pg_profile_encode(a, ion, da, &x), PG_OK);
+    assert_int_equal(pg_profile_encode(b, ion, db, &y), PG_OK);
+    assert_int_equal(x.len, y.len);
+    assert_memory_equal(x.data, y.data, x.len);
+    pg_buf_free(&x);
+    pg_buf_free(&y);
+}
+
 static void expect_same_encodings(const pg_profile *a, const pg_profile *b)
 {
     for (int ion = 0; ion < 2; ion++)
-        for (uint32_t depth = 0; depth < 8; depth += 3) {
-            pg_buf x, y;
-            pg_buf_init(&x, 1 << 24);
-            pg_buf_init(&y, 1 << 24);
-            assert_int_equal(pg_profile_encode(a, ion, depth, &x), PG_OK);
-            assert_int_equal(pg_profile_encode(b, ion, depth, &y), PG_OK);
-            assert_int_equal(x.len, y.len);
-            assert_memory_equal(x.data, y.data, x.len);
-            pg_buf_free(&x);
-            pg_buf_free(&y);
-        }
+        for (uint32_t depth = 0; depth < 8; depth += 3)
+            expect_same_bytes(a, depth, b, depth, ion);
 }
 
 static void grow(pg_profile *p)
@@ -180,15 +185,7 @@ static void test_ion_loop_matches_walk(void **state)
     build(&ps[2]);
     assert_int_equal(pg_profile_shrink(&ps[2], false), PG_OK);
     for (int i = 0; i < 3; i++) {
-        pg_buf loop, walk;
-        pg_buf_init(&loop, 1 << 24);
-        pg_buf_init(&walk, 1 << 24);
-        assert_int_equal(pg_profile_encode(&ps[i], true, 0, &loop), PG_OK);
-        assert_int_equal(pg_profile_encode(&ps[i], true, 1000, &walk), PG_OK);
-        assert_int_equal(loop.len, walk.len);
-        assert_memory_equal(loop.data, walk.data, loop.len);
-        pg_buf_free(&loop);
-        pg_buf_free(&walk);
+        expect_same_bytes(&ps[i], 0, &ps[i], 1000, true); /* the loop, then the walk */
         pg_profile_free(&ps[i]);
     }
 }
