@@ -67,7 +67,6 @@ for ((r = 0; r < reps; r++)); do
   done
   ratios+="$(awk -v a="${this[w2]}" -v b="${this[w1]}" 'BEGIN {printf "%.3f", a / b}') "
 done
-stat() { printf '%s\n' $1 | sort -g | awk '{a[NR]=$1} END {printf "%s %s %s", a[int((NR+1)/2)], a[1], a[NR]}'; }
 {
   echo "## Workers scaling ($(date -u +%Y-%m-%dT%H:%MZ), ${secs}s per run, $reps repetitions, $cpus CPUs)"
   echo
@@ -79,10 +78,10 @@ stat() { printf '%s\n' $1 | sort -g | awk '{a[NR]=$1} END {printf "%s %s %s", a[
   echo "| server.workers | req/s |"
   echo "|---|---|"
   for w in 1 2; do
-    read -r m lo hi <<<"$(stat "${rps[w$w]}")"
+    read -r m lo hi <<<"$(stats3 ${rps[w$w]})"
     echo "| $w | $m ($lo-$hi) |"
   done
-  read -r m lo hi <<<"$(stat "$ratios")"
+  read -r m lo hi <<<"$(stats3 $ratios)"
   echo
   echo "2 workers / 1 worker: **${m}x** ($lo-$hi)"
 } >"$out"
