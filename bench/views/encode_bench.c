@@ -7,7 +7,9 @@
  * (min-max) milliseconds and MB/s of output.
  * The day is encoded as the gateway keeps it (a stored run or span: compacted, in writing order),
  * which is what repeated and sliding answers are written from; JSON and Ion are also timed on the
- * day as the merge left it (a range met for the first time).
+ * day as the merge left it (a range met for the first time). "ion, layout kept" is Ion written with the
+ * layout an earlier writer of the same answer left (pg_ion_layout): how the gateway writes a kept
+ * answer again.
  * Every encoder writes its output as the gateway streams it: in pieces of PIECE bytes into one
  * reused buffer (getprofile.c's STREAM_CHUNK), so what is timed is the encoder and not a buffer
  * growing to the whole answer (until 2026-12-02 the output grew in one buffer, and reallocating
@@ -26,9 +28,9 @@
 #include <string.h>
 #include <time.h>
 
-enum { C_MEMCPY, C_JSON, C_ION, C_JSON_MERGED, C_ION_MERGED, C_COLLAPSED, C_PPROF, C_PPROF_GZ, C_SPEEDSCOPE, C_N };
+enum { C_MEMCPY, C_JSON, C_ION, C_ION_LAYOUT, C_JSON_MERGED, C_ION_MERGED, C_COLLAPSED, C_PPROF, C_PPROF_GZ, C_SPEEDSCOPE, C_N };
 static const char *const names[C_N] = {
-    "memcpy (JSON's size)", "json (anchor)", "ion", "json, as merged", "ion, as merged", "collapsed", "pprof (protobuf)",
+    "memcpy (JSON's size)", "json (anchor)", "ion", "ion, layout kept", "json, as merged", "ion, as merged", "collapsed", "pprof (protobuf)",
     "pprof + gzip (as served)", "speedscope"};
 
 static double now_ms(void)
@@ -65,6 +67,16 @@ static void sink_flush(sink *k)
 static double run(int c, const pg_profile *p, const pg_profile *merged, uint32_t counter, size_t json_len,
                   size_t *bytes)
 {
+    /* The Ion layout the gateway keeps with a kept answer, made by one earlier writer: "ion, layout
+     * kept" is a repeated answer's writer; "ion" makes its own, as the first writer does. */
+    static pg_ion_layout *layout;
+    if (c == C_ION_LAYOUT && layout == NULL) {
+        pg_pwriter *w;
+        if (pg_pwriter_new(p, true, 0, &w) != PG_OK)
+            abort();
+        layout = pg_ion_layout_ref(pg_pwriter_layout(w));
+        pg_pwriter_free(w);
+    }
     static sink k; /* kept across runs, as a connection keeps its piece buffer */
     pg_buf gz;
     size_t zbytes = 0; /* pprof + gzip: the compressed bytes */
@@ -100,10 +112,13 @@ static double run(int c, const pg_profile *p, const pg_profile *merged, uint32_t
     }
     case C_JSON:
     case C_ION:
+    case C_ION_LAYOUT:
     case C_JSON_MERGED:
     case C_ION_MERGED: {
         pg_pwriter *w;
-        if (pg_pwriter_new(c == C_JSON || c == C_ION ? p : merged, c == C_ION || c == C_ION_MERGED, 0, &w) != PG_OK)
+        if (c == C_ION_LAYOUT ? pg_pwriter_new_ion(p, layout, &w) != PG_OK || pg_pwriter_layout(w) != layout
+                              : pg_pwriter_new(c == C_JSON || c == C_ION ? p : merged, c == C_ION || c == C_ION_MERGED, 0,
+                                               &w) != PG_OK)
             abort();
         while (!done) {
             if (pg_pwriter_step(w, &k.piece, PIECE, &done) != PG_OK)

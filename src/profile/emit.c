@@ -279,9 +279,19 @@ static int m_close(pg_emit *e)
     return PG_OK;
 }
 
+/* Pass 1: the symbol of a field name, interned (or only found, in a frozen table). */
+static uint32_t m_symbol(pg_emit *e, const char *name, size_t len)
+{
+    if (!e->symbols_frozen)
+        return pg_strtab_intern(e->symbols, name, len);
+    uint32_t id = pg_strtab_find(e->symbols, name, len);
+    e->symbols_missed |= id == PG_STR_NONE;
+    return id;
+}
+
 static int m_field(pg_emit *e, const char *name, size_t len)
 {
-    uint32_t id = pg_strtab_intern(e->symbols, name, len);
+    uint32_t id = m_symbol(e, name, len);
     if (id == PG_STR_NONE)
         return PG_ELIMIT;
     e->pos += pg_ion_varuint_len((uint64_t)id + PG_ION_SID_LOCAL_BASE);
@@ -403,7 +413,7 @@ uint32_t pg_emit_ion_symbol(pg_emit *e, const char *name, size_t len, uint32_t *
 {
     PG_ASSERT(e->ops == &measure_ops || e->ops == &ion_ops);
     if (*sym == PG_STR_NONE)
-        *sym = e->ops == &measure_ops ? pg_strtab_intern(e->symbols, name, len) : pg_strtab_find(e->symbols, name, len);
+        *sym = e->ops == &measure_ops ? m_symbol(e, name, len) : pg_strtab_find(e->symbols, name, len);
     return *sym == PG_STR_NONE ? PG_STR_NONE : *sym + PG_ION_SID_LOCAL_BASE;
 }
 

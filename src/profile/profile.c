@@ -367,8 +367,8 @@ size_t pg_profile_memory(const pg_profile *p)
      * at a few kilobytes). */
     return sizeof *p + (size_t)p->cap * sizeof *p->nodes + (size_t)p->pool_cap * sizeof *p->pool +
            (size_t)p->far_lines_cap * sizeof *p->far_lines +
-           (size_t)p->nslots * sizeof *p->slots + p->strs.bytes_cap + (size_t)p->strs.cap * 8 +
-           (size_t)p->strs.nslots * 4 + (p->meta_extra ? sizeof(pg_value) + pg_value_memory(p->meta_extra) : 0) +
+           (size_t)p->nslots * sizeof *p->slots + pg_strtab_memory(&p->strs) +
+           (p->meta_extra ? sizeof(pg_value) + pg_value_memory(p->meta_extra) : 0) +
            (p->top_extra ? sizeof(pg_value) + pg_value_memory(p->top_extra) : 0);
 }
 

@@ -30,7 +30,6 @@ struct pg_pwriter {
     bool ion;
     wstage stage;
     pg_emit e;
-    pg_strtab syms; /* Ion: field names */
     wframe *fr;
     uint32_t nfr, fr_cap;
     uint32_t *arena;
@@ -49,19 +48,99 @@ struct pg_pwriter {
     /* Counters' places in byte order of name (string id -> rank + 1; 0: not a counter), made
      * once: sorting each node's counts compared names, a fifth of the writer's time. */
     uint8_t *crank;
-    /* Ion: each string id's field symbol (PG_STR_NONE until first written), and the constant
-     * member names' (by M_* slot): looking symbols up by name at every node was a quarter of
-     * the Ion writer's time. */
-    uint32_t *sym;
-    uint32_t csym[4];
-    /* Ion without a depth limit (see "Ion: the call tree in one loop"): the nodes in writing
-     * order (NULL when the profile is ordered: its ids are), each node's struct length and its
-     * children struct's (by node id), the next node to write, and whether pass 1 is running. */
+    /* Ion: what pass 1 found (made by this writer, or shared with an earlier writer of the same
+     * profile); ion_direct: the call tree is written in one loop (no depth limit); inext: the
+     * next node it writes; measuring: pass 1 is running. */
+    pg_ion_layout *L;
     bool ion_direct, measuring;
-    uint32_t *iorder;
-    uint64_t *ilen, *ikids;
     uint32_t inext;
 };
+
+/*
+ * An Ion layout: pass 1's results for one profile. Pass 1 (symbols interned by their bytes, then
+ * every node's length) was half of the Ion writer's time, and a kept answer is written again and
+ * again unchanged, so the gateway keeps a layout with the answer's key and hands it to the next
+ * writer of that answer, which then skips the call tree's pass 1. The head (start, end,
+ * agentMetadata) is still measured per writer, since start and end change; its names are looked up
+ * in the kept symbol table, never added to it (symbols_frozen), and a profile whose head has a name
+ * the layout lacks gets a layout of its own.
+ * Shared by reference count; single-threaded, like the process that holds it.
+ */
+struct pg_ion_layout {
+    uint32_t refs;
+    uint32_t n, nstrs;  /* the profile's node and string counts: a cheap check that it fits */
+    bool ordered;
+    pg_strtab syms;     /* the local symbol table */
+    /* Each string id's field symbol (PG_STR_NONE until first written), and the constant member
+     * names' (by M_* slot): looking symbols up by name at every node was a quarter of the Ion
+     * writer's time. */
+    uint32_t *sym;
+    uint32_t csym[4];
+    /* Without a depth limit (see "Ion: the call tree in one loop"): the nodes in writing order
+     * (NULL when the profile is ordered: its ids are), each node's struct length and its children
+     * struct's (by node id); ilen NULL when the layout was made with a depth limit. */
+    uint32_t *iorder;
+    uint64_t *ilen, *ikids;
+};
+
+static pg_ion_layout *layout_new(const pg_profile *p)
+{
+    pg_ion_layout *L = calloc(1, sizeof *L);
+    size_t ns = p->strs.n > 0 ? p->strs.n : 1;
+    if (L == NULL || (L->sym = malloc(ns * sizeof *L->sym)) == NULL) {
+        free(L);
+        return NULL;
+    }
+    L->refs = 1;
+    L->n = p->n;
+    L->nstrs = p->strs.n;
+    L->ordered = p->ordered;
+    for (size_t i = 0; i < ns; i++)
+        L->sym[i] = PG_STR_NONE;
+    for (size_t i = 0; i < PG_ARRAY_LEN(L->csym); i++)
+        L->csym[i] = PG_STR_NONE;
+    pg_strtab_init(&L->syms, p->strs.bytes_limit + 4096, p->strs.count_limit + 64);
+    return L;
+}
+
+pg_ion_layout *pg_ion_layout_ref(pg_ion_layout *L)
+{
+    PG_ASSERT(L->refs > 0 && L->refs < UINT32_MAX);
+    L->refs++;
+    return L;
+}
+
+void pg_ion_layout_unref(pg_ion_layout *L)
+{
+    if (L == NULL)
+        return;
+    PG_ASSERT(L->refs > 0);
+    if (--L->refs > 0)
+        return;
+    pg_strtab_free(&L->syms);
+    free(L->sym);
+    free(L->iorder);
+    free(L->ilen);
+    free(L->ikids);
+    free(L);
+}
+
+size_t pg_ion_layout_memory(const pg_ion_layout *L)
+{
+    size_t m = sizeof *L + pg_strtab_memory(&L->syms) + (size_t)(L->nstrs > 0 ? L->nstrs : 1) * sizeof *L->sym;
+    if (L->iorder != NULL)
+        m += (size_t)L->n * sizeof *L->iorder;
+    if (L->ilen != NULL)
+        m += (size_t)L->n * (sizeof *L->ilen + sizeof *L->ikids);
+    return m;
+}
+
+/* Whether L was made for p (or a copy of it): the caller vouches for the content (the key it kept
+ * L under names it); this catches a layout handed to the wrong profile's shape. */
+static bool layout_fits(const pg_ion_layout *L, const pg_profile *p)
+{
+    return L->ilen != NULL && L->n == p->n && L->nstrs == p->strs.n && L->ordered == p->ordered;
+}
 
 /* Insertion sort: kid lists and count lists are short (qsort's call per comparison was a
  * sixth of the writer's time); long lists still go to qsort_r. */
@@ -92,7 +171,7 @@ static const char *const member_names[4] = {"counts", "file", "line", "children"
 /* Ion (the pg_emit walk): member k's name as a field. */
 static int member(pg_pwriter *w, int k)
 {
-    return pg_emit_ion_field_cached(&w->e, member_names[k], strlen(member_names[k]), &w->csym[k]);
+    return pg_emit_ion_field_cached(&w->e, member_names[k], strlen(member_names[k]), &w->L->csym[k]);
 }
 
 /* fpos[id] of a string that needs no escaping: written from the profile's string table between
@@ -122,7 +201,7 @@ static int field_id(pg_pwriter *w, uint32_t id)
     size_t len;
     if (w->fpos == NULL) { /* Ion: its fields are symbols */
         s = pg_strtab_get(&w->p->strs, id, &len);
-        return pg_emit_ion_field_cached(&w->e, s, len, &w->sym[id]);
+        return pg_emit_ion_field_cached(&w->e, s, len, &w->L->sym[id]);
     }
     return quoted(w, id, &s, &len) ?: pg_emit_json_field_text(&w->e, s, len);
 }
@@ -483,13 +562,13 @@ static int tree_step(pg_pwriter *w)
 
 static uint32_t i_node_at(const pg_pwriter *w, uint32_t k)
 {
-    return w->iorder != NULL ? w->iorder[k] : k;
+    return w->L->iorder != NULL ? w->L->iorder[k] : k;
 }
 
 /* Pass 1: member k's symbol (made the first time) into *sid and its bytes added to *len. */
 static int i_member(pg_pwriter *w, int k, uint64_t *len, uint32_t *sid)
 {
-    *sid = pg_emit_ion_symbol(&w->e, member_names[k], strlen(member_names[k]), &w->csym[k]);
+    *sid = pg_emit_ion_symbol(&w->e, member_names[k], strlen(member_names[k]), &w->L->csym[k]);
     if (*sid == PG_STR_NONE)
         return PG_ELIMIT;
     *len += pg_ion_varuint_len(*sid);
@@ -501,7 +580,7 @@ static uint32_t i_sym(pg_pwriter *w, uint32_t id)
 {
     size_t len;
     const char *s = pg_strtab_get(&w->p->strs, id, &len);
-    return pg_emit_ion_symbol(&w->e, s, len, &w->sym[id]);
+    return pg_emit_ion_symbol(&w->e, s, len, &w->L->sym[id]);
 }
 
 static size_t i_num_size(double v)
@@ -559,14 +638,16 @@ static size_t i_line_len(int64_t lmin, int64_t lmax)
 static int i_measure(pg_pwriter *w)
 {
     const pg_profile *p = w->p;
+    pg_ion_layout *L = w->L;
     uint32_t n = p->n;
-    w->ilen = calloc(n, sizeof *w->ilen);
-    w->ikids = calloc(n, sizeof *w->ikids);
-    if (w->ilen == NULL || w->ikids == NULL)
+    PG_ASSERT(L->ilen == NULL);
+    L->ilen = calloc(n, sizeof *L->ilen);
+    L->ikids = calloc(n, sizeof *L->ikids);
+    if (L->ilen == NULL || L->ikids == NULL)
         return PG_ENOMEM;
     if (!p->ordered) {
-        w->iorder = malloc((size_t)n * sizeof *w->iorder);
-        if (w->iorder == NULL || pg_profile_preorder(p, w->iorder) != PG_OK)
+        L->iorder = malloc((size_t)n * sizeof *L->iorder);
+        if (L->iorder == NULL || pg_profile_preorder(p, L->iorder) != PG_OK)
             return PG_ENOMEM;
     }
     for (uint32_t k = 0; k < n; k++) {
@@ -602,18 +683,17 @@ static int i_measure(pg_pwriter *w)
         }
         if (nd->first_child != PG_NODE_NONE && (rc = i_member(w, M_CHILDREN, &len, &sid)) != PG_OK)
             return rc;
-        w->ilen[id] = len;
+        L->ilen[id] = len;
     }
     for (uint32_t k = n; k-- > 0;) {
         uint32_t id = i_node_at(w, k);
         const pg_pnode *nd = &p->nodes[id];
         if (nd->first_child != PG_NODE_NONE)
-            w->ilen[id] += pg_ion_size(w->ikids[id]);
+            L->ilen[id] += pg_ion_size(L->ikids[id]);
         if (id != PG_ROOT)
-            w->ikids[nd->parent] += pg_ion_varuint_len((uint64_t)w->sym[nd->name] + PG_ION_SID_LOCAL_BASE) +
-                                    pg_ion_size(w->ilen[id]);
+            L->ikids[nd->parent] += pg_ion_varuint_len((uint64_t)L->sym[nd->name] + PG_ION_SID_LOCAL_BASE) +
+                                    pg_ion_size(L->ilen[id]);
     }
-    pg_emit_ion_value_measured(&w->e, pg_ion_size(w->ilen[PG_ROOT]));
     return PG_OK;
 }
 
@@ -621,6 +701,7 @@ static int i_measure(pg_pwriter *w)
 static int i_put_node(pg_pwriter *w, uint32_t k)
 {
     const pg_profile *p = w->p;
+    const pg_ion_layout *L = w->L;
     uint32_t id = i_node_at(w, k);
     const pg_pnode *nd = &p->nodes[id];
     const pg_count *cs;
@@ -636,36 +717,36 @@ static int i_put_node(pg_pwriter *w, uint32_t k)
         return rc;
     char *const start = w->e.out->data + w->e.out->len, *o = start;
     if (id != PG_ROOT)
-        o = pg_ion_varuint_put(o, (uint64_t)w->sym[nd->name] + PG_ION_SID_LOCAL_BASE);
-    o = pg_ion_td_put(o, PG_ION_STRUCT, w->ilen[id]);
+        o = pg_ion_varuint_put(o, (uint64_t)L->sym[nd->name] + PG_ION_SID_LOCAL_BASE);
+    o = pg_ion_td_put(o, PG_ION_STRUCT, L->ilen[id]);
     if (nc > 0) {
         uint64_t c = 0;
         for (uint32_t i = 0; i < nc; i++)
-            c += pg_ion_varuint_len((uint64_t)w->sym[cs[i].counter] + PG_ION_SID_LOCAL_BASE) + i_num_size(cs[i].value);
-        o = pg_ion_varuint_put(o, (uint64_t)w->csym[M_COUNTS] + PG_ION_SID_LOCAL_BASE);
+            c += pg_ion_varuint_len((uint64_t)L->sym[cs[i].counter] + PG_ION_SID_LOCAL_BASE) + i_num_size(cs[i].value);
+        o = pg_ion_varuint_put(o, (uint64_t)L->csym[M_COUNTS] + PG_ION_SID_LOCAL_BASE);
         o = pg_ion_td_put(o, PG_ION_STRUCT, c);
         for (uint32_t i = 0; i < nc; i++) {
-            o = pg_ion_varuint_put(o, (uint64_t)w->sym[cs[i].counter] + PG_ION_SID_LOCAL_BASE);
+            o = pg_ion_varuint_put(o, (uint64_t)L->sym[cs[i].counter] + PG_ION_SID_LOCAL_BASE);
             o = i_num_put(o, cs[i].value);
         }
     }
     if (file != NULL) {
-        o = pg_ion_varuint_put(o, (uint64_t)w->csym[M_FILE] + PG_ION_SID_LOCAL_BASE);
+        o = pg_ion_varuint_put(o, (uint64_t)L->csym[M_FILE] + PG_ION_SID_LOCAL_BASE);
         o = pg_ion_td_put(o, PG_ION_STRING, flen);
         memcpy(o, file, flen);
         o += flen;
     }
     int64_t lmin, lmax;
     if (pg_profile_line(p, nd, &lmin, &lmax)) {
-        o = pg_ion_varuint_put(o, (uint64_t)w->csym[M_LINE] + PG_ION_SID_LOCAL_BASE);
+        o = pg_ion_varuint_put(o, (uint64_t)L->csym[M_LINE] + PG_ION_SID_LOCAL_BASE);
         o = pg_ion_td_put(o, PG_ION_LIST, i_line_len(lmin, lmax));
         o = pg_ion_int_put(o, lmin);
         if (lmax != lmin)
             o = pg_ion_int_put(o, lmax);
     }
     if (nd->first_child != PG_NODE_NONE) {
-        o = pg_ion_varuint_put(o, (uint64_t)w->csym[M_CHILDREN] + PG_ION_SID_LOCAL_BASE);
-        o = pg_ion_td_put(o, PG_ION_STRUCT, w->ikids[id]);
+        o = pg_ion_varuint_put(o, (uint64_t)L->csym[M_CHILDREN] + PG_ION_SID_LOCAL_BASE);
+        o = pg_ion_td_put(o, PG_ION_STRUCT, L->ikids[id]);
     }
     PG_ASSERT((size_t)(o - start) <= bound);
     w->e.out->len += (size_t)(o - start);
@@ -716,7 +797,11 @@ static int walk_step(pg_pwriter *w)
         rc = rc ?: emit_meta(w);
         rc = rc ?: field(w, "callgraph");
         if (w->ion_direct) {
-            rc = rc ?: (w->measuring ? i_measure(w) : PG_OK);
+            /* The call tree's pass 1 runs unless the layout came from an earlier writer. */
+            if (rc == PG_OK && w->measuring && w->L->ilen == NULL)
+                rc = i_measure(w);
+            if (rc == PG_OK && w->measuring)
+                pg_emit_ion_value_measured(e, pg_ion_size(w->L->ilen[PG_ROOT]));
             w->inext = w->measuring ? p->n : 0; /* pass 1 has measured the whole tree */
         } else {
             rc = rc ?: open_node(w, PG_ROOT, 0);
@@ -742,7 +827,28 @@ static int walk_step(pg_pwriter *w)
     PG_UNREACHABLE();
 }
 
-int pg_pwriter_new(const pg_profile *p, bool ion, uint32_t max_depth, pg_pwriter **out)
+/* Ion's pass 1 with layout L (w takes the reference): symbols and container lengths, nothing
+ * written; the call tree's only when L does not have them yet. */
+static int ion_measure(pg_pwriter *w, pg_ion_layout *L, bool reused)
+{
+    w->L = L;
+    pg_emit_free(&w->e);
+    memset(&w->e, 0, sizeof w->e);
+    pg_emit_ion_measure(&w->e, &L->syms);
+    w->e.symbols_frozen = reused;
+    w->stage = S_TOP;
+    w->measuring = true;
+    int rc = PG_OK;
+    while (rc == PG_OK && w->stage != S_DONE)
+        rc = walk_step(w);
+    w->measuring = false;
+    PG_ASSERT(rc != PG_OK || (w->nfr == 0 && w->narena == 0));
+    w->stage = S_TOP;
+    w->e.out = NULL; /* set by the first step, which writes the symbol table */
+    return rc;
+}
+
+static int writer_new(const pg_profile *p, bool ion, uint32_t max_depth, pg_ion_layout *reuse, pg_pwriter **out)
 {
     pg_pwriter *w = calloc(1, sizeof *w);
     *out = NULL;
@@ -768,34 +874,41 @@ int pg_pwriter_new(const pg_profile *p, bool ion, uint32_t max_depth, pg_pwriter
         *out = w;
         return PG_OK;
     }
-    size_t ns = p->strs.n > 0 ? p->strs.n : 1;
-    w->sym = malloc(ns * sizeof *w->sym);
-    if (w->sym == NULL) {
-        pg_pwriter_free(w);
-        return PG_ENOMEM;
-    }
-    for (size_t i = 0; i < ns; i++)
-        w->sym[i] = PG_STR_NONE;
-    for (size_t i = 0; i < PG_ARRAY_LEN(w->csym); i++)
-        w->csym[i] = PG_STR_NONE;
-    /* Ion's first walk: symbols and container lengths, nothing written. */
-    pg_strtab_init(&w->syms, p->strs.bytes_limit + 4096, p->strs.count_limit + 64);
-    pg_emit_ion_measure(&w->e, &w->syms);
     w->ion_direct = max_depth == 0;
-    w->measuring = true;
-    int rc = PG_OK;
-    while (rc == PG_OK && w->stage != S_DONE)
-        rc = walk_step(w);
-    w->measuring = false;
+    int rc = PG_ENOTFOUND;
+    if (reuse != NULL && w->ion_direct && layout_fits(reuse, p)) {
+        rc = ion_measure(w, pg_ion_layout_ref(reuse), true);
+        if (rc != PG_OK && w->e.symbols_missed) { /* the head has a name the layout lacks */
+            pg_ion_layout_unref(w->L);
+            w->L = NULL;
+            rc = PG_ENOTFOUND;
+        }
+    }
+    if (rc == PG_ENOTFOUND) {
+        pg_ion_layout *L = layout_new(p);
+        rc = L != NULL ? ion_measure(w, L, false) : PG_ENOMEM;
+    }
     if (rc != PG_OK) {
         pg_pwriter_free(w);
         return rc;
     }
-    PG_ASSERT(w->nfr == 0 && w->narena == 0);
-    w->stage = S_TOP;
-    w->e.out = NULL; /* set by the first step, which writes the symbol table */
     *out = w;
     return PG_OK;
+}
+
+int pg_pwriter_new(const pg_profile *p, bool ion, uint32_t max_depth, pg_pwriter **out)
+{
+    return writer_new(p, ion, max_depth, NULL, out);
+}
+
+int pg_pwriter_new_ion(const pg_profile *p, pg_ion_layout *reuse, pg_pwriter **out)
+{
+    return writer_new(p, true, 0, reuse, out);
+}
+
+pg_ion_layout *pg_pwriter_layout(const pg_pwriter *w)
+{
+    return w->ion_direct ? w->L : NULL;
 }
 
 int pg_pwriter_step(pg_pwriter *w, pg_buf *out, size_t budget, bool *done)
@@ -817,7 +930,7 @@ void pg_pwriter_free(pg_pwriter *w)
     if (w == NULL)
         return;
     pg_emit_free(&w->e);
-    pg_strtab_free(&w->syms);
+    pg_ion_layout_unref(w->L); /* after the emitter, which points at its symbols */
     free(w->fr);
     free(w->arena);
     free(w->acc);
@@ -825,10 +938,6 @@ void pg_pwriter_free(pg_pwriter *w)
     free(w->fpos);
     free(w->flen);
     free(w->crank);
-    free(w->sym);
-    free(w->iorder);
-    free(w->ilen);
-    free(w->ikids);
     pg_buf_free(&w->ftext);
     free(w);
 }

@@ -40,6 +40,11 @@ int pg_strtab_copy(pg_strtab *dst, const pg_strtab *src);
  *  then scan (pg_strtab_find), and the index is rebuilt when the table is interned into again. PG_ENOMEM
  *  leaves the table usable. */
 int pg_strtab_shrink(pg_strtab *t, bool keep_index);
+/** Bytes of memory the table holds (its room for growth and its index included). */
+static inline size_t pg_strtab_memory(const pg_strtab *t)
+{
+    return t->bytes_cap + (size_t)t->cap * (sizeof *t->off + sizeof *t->len) + (size_t)t->nslots * sizeof *t->slots;
+}
 /** Byte-wise comparison of two interned strings (shorter prefix first). */
 int pg_strtab_cmp(const pg_strtab *t, uint32_t a, uint32_t b);
 

@@ -42,6 +42,9 @@ struct pg_emit {
     uint32_t *lens;
     size_t nlens, lens_cap, lens_next;
     pg_strtab *symbols;
+    /* Ion pass 1 over a symbol table made earlier and shared: names are looked up, never added;
+     * a name not there fails the pass (PG_ELIMIT) with symbols_missed set. */
+    bool symbols_frozen, symbols_missed;
 };
 
 /** A JSON writer into out. */

@@ -179,6 +179,24 @@ int pg_pwriter_new(const pg_profile *p, bool ion, uint32_t max_depth, pg_pwriter
 int pg_pwriter_step(pg_pwriter *w, pg_buf *out, size_t budget, bool *done);
 void pg_pwriter_free(pg_pwriter *w);
 
+/**
+ * An Ion layout: what an Ion writer's first walk found (the symbol table, every node's length),
+ * so that the next writer of the same profile, or of an unchanged copy of it, skips that walk.
+ * Reference counted, not thread-safe (a worker process's caches hold them).
+ */
+typedef struct pg_ion_layout pg_ion_layout;
+/** An Ion writer without a depth limit that reuses layout when it was made for p's content (the
+ *  caller vouches: e.g. it kept the layout under a key that names p's content; node and string
+ *  counts are checked) and otherwise makes its own, as pg_pwriter_new does. reuse may be NULL. */
+int pg_pwriter_new_ion(const pg_profile *p, pg_ion_layout *reuse, pg_pwriter **out);
+/** The layout an Ion writer without a depth limit uses (borrowed: pg_ion_layout_ref to keep it
+ *  past the writer), or NULL (JSON, or a depth limit). */
+pg_ion_layout *pg_pwriter_layout(const pg_pwriter *w);
+pg_ion_layout *pg_ion_layout_ref(pg_ion_layout *l);
+void pg_ion_layout_unref(pg_ion_layout *l);
+/** Bytes of memory the layout holds (for byte-bounded caches). */
+size_t pg_ion_layout_memory(const pg_ion_layout *l);
+
 /** Encodes the whole profile into out in one go. */
 int pg_profile_encode(const pg_profile *p, bool ion, uint32_t max_depth, pg_buf *out);
 

@@ -190,6 +190,83 @@ static void test_ion_loop_matches_walk(void **state)
     }
 }
 
+/* p written as Ion by a writer given layout L (NULL: none); whether it used L. */
+static bool encode_ion_with(const pg_profile *p, pg_ion_layout *L, pg_buf *out)
+{
+    pg_pwriter *w;
+    bool done = false;
+    pg_buf_reset(out);
+    assert_int_equal(pg_pwriter_new_ion(p, L, &w), PG_OK);
+    bool used = pg_pwriter_layout(w) == L;
+    assert_int_equal(pg_pwriter_step(w, out, SIZE_MAX, &done), PG_OK);
+    assert_true(done);
+    pg_pwriter_free(w);
+    return used;
+}
+
+/* A layout kept from one Ion writer serves the next writer of the same profile and of a copy of
+ * it whose start and end differ (the gateway's kept answers): the same bytes as a fresh writer.
+ * A profile whose head has a name the layout lacks, or of another shape, gets its own. */
+static void test_ion_layout_reuse(void **state)
+{
+    (void)state;
+    pg_profile p, c;
+    build_big(&p, 1e15);
+    assert_int_equal(pg_profile_shrink(&p, true), PG_OK);
+    p.has_start = p.has_end = true; /* as every answer has */
+    p.start_ms = 1000;
+    p.end_ms = 2000;
+    pg_buf fresh, reused;
+    pg_buf_init(&fresh, 1 << 24);
+    pg_buf_init(&reused, 1 << 24);
+    pg_pwriter *w;
+    assert_int_equal(pg_pwriter_new(&p, true, 0, &w), PG_OK);
+    pg_ion_layout *L = pg_ion_layout_ref(pg_pwriter_layout(w));
+    pg_pwriter_free(w); /* the layout outlives its writer */
+    assert_true(pg_ion_layout_memory(L) > (size_t)p.n * 16);
+    pg_buf_reset(&fresh); /* encode appends */
+    assert_int_equal(pg_profile_encode(&p, true, 0, &fresh), PG_OK);
+    assert_true(encode_ion_with(&p, L, &reused));
+    assert_int_equal(reused.len, fresh.len);
+    assert_memory_equal(reused.data, fresh.data, fresh.len);
+    /* A copy answering another window: start and end change the head's lengths, not the tree. */
+    assert_int_equal(pg_profile_copy(&c, &p, &p.lim), PG_OK);
+    c.has_start = c.has_end = true;
+    c.start_ms = 1;
+    c.end_ms = INT64_C(1) << 50;
+    pg_buf_reset(&fresh);
+    assert_int_equal(pg_profile_encode(&c, true, 0, &fresh), PG_OK);
+    assert_true(encode_ion_with(&c, L, &reused));
+    assert_int_equal(reused.len, fresh.len);
+    assert_memory_equal(reused.data, fresh.data, fresh.len);
+    /* A head member the layout's symbols lack: its own layout, still the right bytes. */
+    c.has_cpu = true;
+    c.cpu_s = 2.5;
+    pg_buf_reset(&fresh);
+    assert_int_equal(pg_profile_encode(&c, true, 0, &fresh), PG_OK);
+    assert_false(encode_ion_with(&c, L, &reused));
+    assert_int_equal(reused.len, fresh.len);
+    assert_memory_equal(reused.data, fresh.data, fresh.len);
+    /* Another shape (a node more): not used. */
+    grow(&c);
+    pg_buf_reset(&fresh);
+    assert_int_equal(pg_profile_encode(&c, true, 0, &fresh), PG_OK);
+    assert_false(encode_ion_with(&c, L, &reused));
+    assert_memory_equal(reused.data, fresh.data, fresh.len);
+    /* JSON and depth-limited writers have none. */
+    assert_int_equal(pg_pwriter_new(&p, false, 0, &w), PG_OK);
+    assert_null(pg_pwriter_layout(w));
+    pg_pwriter_free(w);
+    assert_int_equal(pg_pwriter_new(&p, true, 3, &w), PG_OK);
+    assert_null(pg_pwriter_layout(w));
+    pg_pwriter_free(w);
+    pg_ion_layout_unref(L);
+    pg_buf_free(&fresh);
+    pg_buf_free(&reused);
+    pg_profile_free(&c);
+    pg_profile_free(&p);
+}
+
 /* Line ranges are kept in 32 bits in the node; one past that moves to the profile's far lines,
  * widening keeps it there, and a copy, a merge, the Redis encoding and both writers carry it. */
 static void test_lines_past_32_bits(void **state)
@@ -488,7 +565,7 @@ int main(void)
         cmocka_unit_test(test_ion_bytes), cmocka_unit_test(test_ion_long_container_and_negative),
         cmocka_unit_test(test_limits), cmocka_unit_test(test_stepped_writer_matches_whole),
         cmocka_unit_test(test_copy), cmocka_unit_test(test_shrink), cmocka_unit_test(test_ordered_writes_the_same),
-        cmocka_unit_test(test_ion_loop_matches_walk),
+        cmocka_unit_test(test_ion_loop_matches_walk), cmocka_unit_test(test_ion_layout_reuse),
         cmocka_unit_test(test_lines_past_32_bits),
         cmocka_unit_test(test_counter_listing),
     };
