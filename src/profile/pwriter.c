@@ -54,6 +54,7 @@ struct pg_pwriter {
     pg_ion_layout *L;
     bool ion_direct, measuring;
     uint32_t inext;
+    size_t budget; /* the current step's */
 };
 
 /*
@@ -78,9 +79,11 @@ struct pg_ion_layout {
     uint32_t csym[4];
     /* Without a depth limit (see "Ion: the call tree in one loop"): the nodes in writing order
      * (NULL when the profile is ordered: its ids are), each node's struct length and its children
-     * struct's (by node id); ilen NULL when the layout was made with a depth limit. */
+     * struct's, and its counts struct's (by node id); ilen NULL when the layout was made with a
+     * depth limit. 32 bits, as pg_emit's container lengths are: a smaller layout, and less to read
+     * per node. */
     uint32_t *iorder;
-    uint64_t *ilen, *ikids;
+    uint32_t *ilen, *ikids, *iclen;
 };
 
 static pg_ion_layout *layout_new(const pg_profile *p)
@@ -122,6 +125,7 @@ void pg_ion_layout_unref(pg_ion_layout *L)
     free(L->iorder);
     free(L->ilen);
     free(L->ikids);
+    free(L->iclen);
     free(L);
 }
 
@@ -131,7 +135,7 @@ size_t pg_ion_layout_memory(const pg_ion_layout *L)
     if (L->iorder != NULL)
         m += (size_t)L->n * sizeof *L->iorder;
     if (L->ilen != NULL)
-        m += (size_t)L->n * (sizeof *L->ilen + sizeof *L->ikids);
+        m += (size_t)L->n * (sizeof *L->ilen + sizeof *L->ikids + sizeof *L->iclen);
     return m;
 }
 
@@ -643,7 +647,8 @@ static int i_measure(pg_pwriter *w)
     PG_ASSERT(L->ilen == NULL);
     L->ilen = calloc(n, sizeof *L->ilen);
     L->ikids = calloc(n, sizeof *L->ikids);
-    if (L->ilen == NULL || L->ikids == NULL)
+    L->iclen = calloc(n, sizeof *L->iclen);
+    if (L->ilen == NULL || L->ikids == NULL || L->iclen == NULL)
         return PG_ENOMEM;
     if (!p->ordered) {
         L->iorder = malloc((size_t)n * sizeof *L->iorder);
@@ -666,6 +671,7 @@ static int i_measure(pg_pwriter *w)
             rc = i_member(w, M_COUNTS, &len, &sid) ?: i_counts_len(w, cs, nc, &c);
             if (rc != PG_OK)
                 return rc;
+            L->iclen[id] = (uint32_t)c; /* at most 65,535 counts of 14 bytes */
             len += pg_ion_size(c);
         }
         if (nd->file != PG_STR_NONE) {
@@ -683,16 +689,24 @@ static int i_measure(pg_pwriter *w)
         }
         if (nd->first_child != PG_NODE_NONE && (rc = i_member(w, M_CHILDREN, &len, &sid)) != PG_OK)
             return rc;
-        L->ilen[id] = len;
+        if (len > UINT32_MAX)
+            return PG_ELIMIT;
+        L->ilen[id] = (uint32_t)len; /* the node's own bytes; its children's are added below */
     }
     for (uint32_t k = n; k-- > 0;) {
         uint32_t id = i_node_at(w, k);
         const pg_pnode *nd = &p->nodes[id];
-        if (nd->first_child != PG_NODE_NONE)
-            L->ilen[id] += pg_ion_size(L->ikids[id]);
-        if (id != PG_ROOT)
-            L->ikids[nd->parent] += pg_ion_varuint_len((uint64_t)L->sym[nd->name] + PG_ION_SID_LOCAL_BASE) +
-                                    pg_ion_size(L->ilen[id]);
+        uint64_t len = L->ilen[id] + (nd->first_child != PG_NODE_NONE ? pg_ion_size(L->ikids[id]) : 0);
+        if (len > UINT32_MAX)
+            return PG_ELIMIT;
+        L->ilen[id] = (uint32_t)len;
+        if (id == PG_ROOT)
+            continue;
+        uint64_t kids = L->ikids[nd->parent] + pg_ion_varuint_len((uint64_t)L->sym[nd->name] + PG_ION_SID_LOCAL_BASE) +
+                        pg_ion_size(len);
+        if (kids > UINT32_MAX)
+            return PG_ELIMIT;
+        L->ikids[nd->parent] = (uint32_t)kids;
     }
     return PG_OK;
 }
@@ -720,11 +734,8 @@ static int i_put_node(pg_pwriter *w, uint32_t k)
         o = pg_ion_varuint_put(o, (uint64_t)L->sym[nd->name] + PG_ION_SID_LOCAL_BASE);
     o = pg_ion_td_put(o, PG_ION_STRUCT, L->ilen[id]);
     if (nc > 0) {
-        uint64_t c = 0;
-        for (uint32_t i = 0; i < nc; i++)
-            c += pg_ion_varuint_len((uint64_t)L->sym[cs[i].counter] + PG_ION_SID_LOCAL_BASE) + i_num_size(cs[i].value);
         o = pg_ion_varuint_put(o, (uint64_t)L->csym[M_COUNTS] + PG_ION_SID_LOCAL_BASE);
-        o = pg_ion_td_put(o, PG_ION_STRUCT, c);
+        o = pg_ion_td_put(o, PG_ION_STRUCT, L->iclen[id]);
         for (uint32_t i = 0; i < nc; i++) {
             o = pg_ion_varuint_put(o, (uint64_t)L->sym[cs[i].counter] + PG_ION_SID_LOCAL_BASE);
             o = i_num_put(o, cs[i].value);
@@ -809,8 +820,13 @@ static int walk_step(pg_pwriter *w)
         w->stage = S_TREE;
         return rc;
     case S_TREE:
-        if (w->ion_direct && w->inext < p->n)
-            return i_put_node(w, w->inext++);
+        if (w->ion_direct && w->inext < p->n) {
+            /* Nodes until the step's budget, in this loop rather than one per step. */
+            do
+                rc = i_put_node(w, w->inext++);
+            while (rc == PG_OK && w->inext < p->n && w->e.out->len < w->budget);
+            return rc;
+        }
         if (!w->ion_direct && w->nfr > 0)
             return tree_step(w);
         w->stage = S_TAIL;
@@ -917,6 +933,7 @@ int pg_pwriter_step(pg_pwriter *w, pg_buf *out, size_t budget, bool *done)
     if (w->ion && w->e.out == NULL)
         rc = pg_emit_ion_begin(&w->e, out);
     w->e.out = out;
+    w->budget = budget;
     while (rc == PG_OK && w->stage != S_DONE && out->len < budget)
         rc = walk_step(w);
     *done = rc == PG_OK && w->stage == S_DONE;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "profgate/emit.h"
+#include "profgate/ionw.h"
 
 /* One walk over a fixed document, as a producer would make it. */
 static int walk(pg_emit *e)
@@ -162,13 +163,46 @@ static void test_output_limit_is_an_error_not_a_cut(void **state)
     pg_buf_free(&b);
 }
 
+/* pg_ion_int_put (one byte swap, an 8-byte store) writes what the byte-wise pg_ion_int_mag
+ * gives, of pg_ion_int_size bytes, at every magnitude length and sign, and nothing past its
+ * PG_ION_NUM_MAX bytes of room. */
+static void test_ion_int_put(void **state)
+{
+    (void)state;
+    int64_t vals[80];
+    size_t nv = 0;
+    vals[nv++] = 0;
+    vals[nv++] = INT64_MAX;
+    vals[nv++] = INT64_MIN;
+    for (int b = 0; b < 63; b += 4) {
+        vals[nv++] = (INT64_C(1) << b);
+        vals[nv++] = -(INT64_C(1) << b);
+        vals[nv++] = (INT64_C(1) << (b + 1)) - 1;
+        vals[nv++] = -(INT64_C(1) << (b + 1)) + 1;
+    }
+    for (size_t i = 0; i < nv; i++) {
+        char room[PG_ION_NUM_MAX + 4];
+        memset(room, 0x5a, sizeof room);
+        char *end = pg_ion_int_put(room, vals[i]);
+        unsigned char be[8];
+        int type;
+        size_t n = pg_ion_int_mag(vals[i], &type, be);
+        assert_int_equal((size_t)(end - room), 1 + n);
+        assert_int_equal((size_t)(end - room), pg_ion_int_size(vals[i]));
+        assert_int_equal((unsigned char)room[0], (unsigned)(type << 4 | (int)n));
+        assert_memory_equal(room + 1, be, n);
+        for (size_t k = PG_ION_NUM_MAX; k < sizeof room; k++)
+            assert_int_equal(room[k], 0x5a);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_document),
         cmocka_unit_test(test_json_numbers),
         cmocka_unit_test(test_integer_digits),
-        cmocka_unit_test(test_ion_document),
+        cmocka_unit_test(test_ion_document), cmocka_unit_test(test_ion_int_put),
         cmocka_unit_test(test_output_limit_is_an_error_not_a_cut),
     };
     return cmocka_run_group_tests_name("emit", tests, NULL, NULL);
