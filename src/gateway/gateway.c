@@ -32,10 +32,11 @@ pg_gateway *pg_gateway_new(const pg_gateway_deps *deps)
     /* Always there, so a reload can resize them (from or to 0: holding nothing). */
     gw->answers = gw_answers_new((size_t)deps->cfg->cache_response_bytes);
     gw->runs = gw_runs_new((size_t)deps->cfg->cache_merged_bytes);
+    gw->layouts = gw_layouts_new((size_t)deps->cfg->cache_merged_bytes);
     gw->times = gw_times_new(TIMES_CACHE_BYTES);
     gw->api_cache = gw_api_cache_new(GW_API_CACHE_BYTES);
     gw->gp_peers = pg_peers_new();
-    PG_ASSERT(gw->answers != NULL && gw->runs != NULL && gw->times != NULL && gw->api_cache != NULL &&
+    PG_ASSERT(gw->answers != NULL && gw->runs != NULL && gw->layouts != NULL && gw->times != NULL && gw->api_cache != NULL &&
               gw->gp_peers != NULL);
     /* The cache namespace names the upstream (endpoint, region): every replica in front of it
      * shares it, so a nextToken one replica wrote is accepted by the others. */
@@ -57,6 +58,7 @@ void pg_gateway_reconfigure(pg_gateway *gw)
     pg_settings_planner(&gw->planner, gw->d.cfg);
     pg_lru_set_capacity(gw->answers, (size_t)gw->d.cfg->cache_response_bytes);
     pg_lru_set_capacity(gw->runs, (size_t)gw->d.cfg->cache_merged_bytes);
+    pg_lru_set_capacity(gw->layouts, (size_t)gw->d.cfg->cache_merged_bytes / 4); /* as gw_layouts_new */
 }
 
 void pg_gateway_set_server(pg_gateway *gw, pg_http_server *server)
@@ -84,6 +86,7 @@ void pg_gateway_free(pg_gateway *gw)
     gw_api_free(gw);
     pg_lru_free(gw->answers);
     pg_lru_free(gw->runs);
+    pg_lru_free(gw->layouts);
     gw->magic = 0;
     free(gw);
 }

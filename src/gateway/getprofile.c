@@ -539,6 +539,8 @@ static void gp_encode(gpreq *g)
             rc = pg_ppwriter_new(&g->acc, counter, (uint32_t)g->r.max_depth, &g->ppwriter);
         else
             rc = speedscope_writer(g, counter);
+    } else if (g->r.format == PG_FMT_ION && g->r.max_depth == 0) {
+        rc = gw_ion_writer(g->gw, &g->acc, &g->writer);
     } else {
         rc = pg_pwriter_new(&g->acc, g->r.format == PG_FMT_ION, (uint32_t)g->r.max_depth, &g->writer);
     }

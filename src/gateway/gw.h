@@ -29,6 +29,8 @@ struct pg_gateway {
     uint64_t answer_hits;
     pg_lru *runs;           /* merged runs of complete buckets (runs.c) */
     uint64_t run_hits, run_stores;
+    pg_lru *layouts;        /* Ion layouts of kept answers, by origin (layouts.c) */
+    uint64_t layout_hits, layout_stores;
     size_t active;          /* GetProfile requests in progress */
     /* The memory budget for GetProfile answers in flight (admit.c). */
     size_t inflight;        /* bytes charged by the requests in progress */
@@ -83,6 +85,11 @@ void gw_getprofile(pg_gateway *gw, pg_http_req *req, pg_slice group, pg_slice qu
 /** The answer cache (answers.c) and the merged-run cache (runs.c), sized in bytes. */
 pg_lru *gw_answers_new(size_t bytes);
 pg_lru *gw_runs_new(size_t bytes);
+/** The Ion layout cache, sized from cache.merged_bytes (layouts.c). */
+pg_lru *gw_layouts_new(size_t merged_bytes);
+/** An Ion writer (no depth limit) of p that reuses the layout kept for p's origin, and keeps the
+ *  one it makes (layouts.c). */
+int gw_ion_writer(pg_gateway *gw, const pg_profile *p, pg_pwriter **out);
 
 /** The request id and the client's trace id, for the upstream calls a request starts (auth.c). */
 void gw_origin_of(const pg_http_req *req, pg_up_origin *o);

@@ -37,7 +37,7 @@ static const label L_OUTCOME = {"outcome", VALUES("ok", "throttled", "server_err
 const char *const pg_metrics_cred_names[PG_MCR_COUNT] = {"environment", "web-identity", "profile", "container", "imds",
                                                          "none"};
 static const label L_PROVIDER = {"provider", pg_metrics_cred_names, PG_MCR_COUNT};
-static const label L_TIER = {"tier", VALUES("l1", "answers", "merged_runs")};
+static const label L_TIER = {"tier", VALUES("l1", "answers", "merged_runs", "ion_layouts")};
 static const label L_RESULT = {"result", VALUES("ok", "failed")};
 static const label L_BUDGET = {"result", VALUES("granted", "wait", "error")};
 static const label L_LEASE = {"result", VALUES("taken", "held_elsewhere")};

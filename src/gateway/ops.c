@@ -56,6 +56,11 @@ void pg_ops_healthz(pg_gateway *gw, pg_http_req *req)
                      (unsigned long long)fs.l2_stores, (unsigned long long)rs.timeouts,
                      (unsigned long long)gw->answer_hits, (unsigned long long)gw->run_hits,
                      (unsigned long long)gw->run_stores, runs.entries, runs.bytes, gw->active);
+    pg_lru_stats layouts;
+    pg_lru_get_stats(gw->layouts, &layouts);
+    rc = rc ?: pg_buf_printf(&b, ",\"ionLayouts\":{\"hits\":%llu,\"stores\":%llu,\"entries\":%zu,\"bytes\":%zu}",
+                             (unsigned long long)gw->layout_hits, (unsigned long long)gw->layout_stores,
+                             layouts.entries, layouts.bytes);
     /* The fleet: shared (its budget and leases in Redis), local (Redis away: this member's share
      * of the budget, rate / members), or off. */
     if (gw->d.fleet == NULL) {
@@ -207,6 +212,7 @@ static void metrics_snapshot(const pg_gateway *gw, pg_metrics_snap *s)
     }
     lru_snap(gw->answers, s, PG_MT_ANSWERS);
     lru_snap(gw->runs, s, PG_MT_MERGED_RUNS);
+    lru_snap(gw->layouts, s, PG_MT_ION_LAYOUTS);
     if (gw->d.redis != NULL) {
         pg_redis_stats rs;
         pg_redis_get_stats(gw->d.redis, &rs);

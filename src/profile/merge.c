@@ -46,6 +46,7 @@ static bool weights_agree(const pg_profile *a, const pg_profile *b)
 /* Multiplies every count of counter cid in p by f. */
 static void rescale(pg_profile *p, uint32_t cid, double f)
 {
+    p->origin = 0;
     for (uint32_t i = 0; i < p->n; i++) {
         pg_pnode *nd = &p->nodes[i];
         for (uint32_t k = 0; k < nd->ncounts; k++)

@@ -358,6 +358,11 @@ int pg_profile_shrink(pg_profile *p, bool keep_index)
         p->slots = NULL;
         p->nslots = 0;
     }
+    if (p->origin == 0) {
+        /* Atomic only so that a threaded test harness cannot hand out one number twice. */
+        static uint64_t origins;
+        p->origin = __atomic_add_fetch(&origins, 1, __ATOMIC_RELAXED);
+    }
     return pg_strtab_shrink(&p->strs, keep_index);
 }
 
@@ -415,6 +420,7 @@ uint32_t pg_profile_child_id(pg_profile *p, uint32_t parent, uint32_t nid)
     par->first_child = id;
     p->slots[i] = id + 1;
     p->ordered = false;
+    p->origin = 0;
     return id;
 }
 
@@ -430,6 +436,7 @@ int pg_profile_add_count_id(pg_profile *p, uint32_t node, uint32_t cid, double v
 {
     PG_ASSERT(node < p->n && cid < p->strs.n);
     pg_pnode *nd = &p->nodes[node];
+    p->origin = 0;
     for (uint32_t k = 0; k < nd->ncounts; k++)
         if (p->pool[nd->counts + k].counter == cid) {
             p->pool[nd->counts + k].value += v;
@@ -483,6 +490,7 @@ int pg_profile_set_file(pg_profile *p, uint32_t node, const char *file, size_t l
     if (id == PG_STR_NONE)
         return PG_ELIMIT;
     p->nodes[node].file = id;
+    p->origin = 0;
     return PG_OK;
 }
 
@@ -490,6 +498,7 @@ int pg_profile_add_line(pg_profile *p, uint32_t node, int64_t min, int64_t max)
 {
     PG_ASSERT(node < p->n && min <= max);
     pg_pnode *nd = &p->nodes[node];
+    p->origin = 0;
     int64_t lo, hi;
     if (pg_profile_line(p, nd, &lo, &hi)) {
         min = PG_MIN(lo, min);

@@ -69,8 +69,8 @@ struct pg_pwriter {
  */
 struct pg_ion_layout {
     uint32_t refs;
-    uint32_t n, nstrs;  /* the profile's node and string counts: a cheap check that it fits */
-    bool ordered;
+    uint64_t origin;    /* the profile's (pg_profile.origin): a later writer's profile must have it */
+    uint32_t n, nstrs;
     pg_strtab syms;     /* the local symbol table */
     /* Each string id's field symbol (PG_STR_NONE until first written), and the constant member
      * names' (by M_* slot): looking symbols up by name at every node was a quarter of the Ion
@@ -97,7 +97,7 @@ static pg_ion_layout *layout_new(const pg_profile *p)
     L->refs = 1;
     L->n = p->n;
     L->nstrs = p->strs.n;
-    L->ordered = p->ordered;
+    L->origin = p->origin;
     for (size_t i = 0; i < ns; i++)
         L->sym[i] = PG_STR_NONE;
     for (size_t i = 0; i < PG_ARRAY_LEN(L->csym); i++)
@@ -139,11 +139,12 @@ size_t pg_ion_layout_memory(const pg_ion_layout *L)
     return m;
 }
 
-/* Whether L was made for p (or a copy of it): the caller vouches for the content (the key it kept
- * L under names it); this catches a layout handed to the wrong profile's shape. */
+/* Whether L was made for p's content: p has the origin L was made for (nothing in it changed
+ * since, and its ids are the same). The counts are checked as well, since a wrong layout would
+ * write wrong bytes. */
 static bool layout_fits(const pg_ion_layout *L, const pg_profile *p)
 {
-    return L->ilen != NULL && L->n == p->n && L->nstrs == p->strs.n && L->ordered == p->ordered;
+    return L->ilen != NULL && L->origin != 0 && L->origin == p->origin && L->n == p->n && L->nstrs == p->strs.n;
 }
 
 /* Insertion sort: kid lists and count lists are short (qsort's call per comparison was a

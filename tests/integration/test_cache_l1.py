@@ -7,7 +7,7 @@ import json
 import unittest
 from datetime import datetime, timedelta, timezone
 
-from harness import get, metrics, start_profgate, start_sim, wait_for
+from harness import get, ion_to_plain_many, metrics, start_profgate, start_sim, wait_for
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 F = "%Y-%m-%dT%H:%M:%SZ"
@@ -113,6 +113,33 @@ class L1(unittest.TestCase):
         self.assertEqual((again["hits"], again["stores"]), (after["hits"] + 1 + live, after["stores"]))
         self.assertEqual(copied.body, merged.body)
         self.assertEqual(calls(self.sim), n)  # every bucket from L1 throughout
+
+    def test_a_kept_answer_in_ion_reuses_its_layout(self):
+        # A sliding day copied from kept merges is written in Ion on every request; the first
+        # writer's layout (symbols, node lengths) is kept and the next writers of the same copy
+        # use it. The bytes are the same each time and decode to the JSON answer.
+        self.gateway("[cache]\nresponse_bytes = 0\n[freshness]\nlive_ttl = 1h\nrefresh_ahead = 0s\n")
+        p = path("ionlay", NOW - timedelta(hours=23, minutes=53), NOW + timedelta(minutes=7))
+        ion = {"Accept": "application/x-amzn-ion"}
+
+        def layouts():
+            return get(self.gw.port, "/healthz").json()["ionLayouts"]
+        self.first_fetch_with_live_buckets(p)
+        want = json.loads(fetch(self.gw, p).body)  # keeps the merges with the live buckets
+        self.assertEqual(layouts()["stores"], 0)  # JSON makes none
+        a = get(self.gw.port, p, ion, timeout=60)  # a copy of the kept merge: its layout is made
+        self.assertEqual((a.status, layouts()["hits"], layouts()["stores"]), (200, 0, 1))
+        b = get(self.gw.port, p, ion, timeout=60)  # and used
+        self.assertEqual((b.status, layouts()["hits"], layouts()["stores"]), (200, 1, 1))
+        self.assertEqual(b.body, a.body)
+        self.assertEqual(ion_to_plain_many([b.body])[0], want)
+        self.assertGreater(layouts()["bytes"], 0)
+        # A depth limit takes the other writer: no layout used or made, the same tree cut.
+        c = get(self.gw.port, p + "&maxDepth=2", ion, timeout=60)
+        self.assertEqual((c.status, layouts()["hits"], layouts()["stores"]), (200, 1, 1))
+        self.assertEqual(ion_to_plain_many([c.body])[0], json.loads(fetch(self.gw, p + "&maxDepth=2").body))
+        m = metrics(self.gw.port)
+        self.assertEqual(m['profgate_cache_entries{tier="ion_layouts"}'], 1)
 
     def test_live_buckets_expire_complete_ones_do_not(self):
         self.gateway("[freshness]\nlive_ttl = 300ms\nrefresh_ahead = 0s\n")

@@ -33,7 +33,7 @@ typedef enum {
     PG_MU_COUNT
 } pg_m_outcome;
 /* The gateway's caches. */
-typedef enum { PG_MT_L1, PG_MT_ANSWERS, PG_MT_MERGED_RUNS, PG_MT_COUNT } pg_m_tier;
+typedef enum { PG_MT_L1, PG_MT_ANSWERS, PG_MT_MERGED_RUNS, PG_MT_ION_LAYOUTS, PG_MT_COUNT } pg_m_tier;
 typedef enum { PG_MRL_OK, PG_MRL_FAILED, PG_MRL_COUNT } pg_m_reload;
 typedef enum { PG_MFB_GRANTED, PG_MFB_WAIT, PG_MFB_ERROR, PG_MFB_COUNT } pg_m_fleet_budget;
 typedef enum { PG_MFL_TAKEN, PG_MFL_HELD_ELSEWHERE, PG_MFL_COUNT } pg_m_fleet_lease;

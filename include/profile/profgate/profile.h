@@ -75,6 +75,12 @@ typedef struct pg_profile {
      * of name and its counts in byte order of counter (set by pg_profile_shrink; adding a node or
      * a counter to a node clears it): writers then sort nothing. */
     bool ordered;
+    /* Names the profile's exact content (its node and string ids, counts, files and lines) while
+     * none of it changes: pg_profile_shrink sets a number no other profile of this process had,
+     * pg_profile_copy copies it, and any change to nodes, counts, files or lines zeroes it (0:
+     * none). What a writer learnt of a profile serves every profile of the same origin
+     * (pg_ion_layout); the head (start, end, agentMetadata) is not covered. */
+    uint64_t origin;
     /* The distinct counters the counts use, kept as counts are added, so that writers can list
      * them without walking the tree (cseen_over: more than fit, list them by walking). */
     uint32_t cseen[PG_PROFILE_COUNTERS_MAX];
@@ -185,9 +191,9 @@ void pg_pwriter_free(pg_pwriter *w);
  * Reference counted, not thread-safe (a worker process's caches hold them).
  */
 typedef struct pg_ion_layout pg_ion_layout;
-/** An Ion writer without a depth limit that reuses layout when it was made for p's content (the
- *  caller vouches: e.g. it kept the layout under a key that names p's content; node and string
- *  counts are checked) and otherwise makes its own, as pg_pwriter_new does. reuse may be NULL. */
+/** An Ion writer without a depth limit that reuses layout when it was made for a profile of p's
+ *  origin (p.origin: the same content; a profile without one never matches) and otherwise makes
+ *  its own, as pg_pwriter_new does. reuse may be NULL. */
 int pg_pwriter_new_ion(const pg_profile *p, pg_ion_layout *reuse, pg_pwriter **out);
 /** The layout an Ion writer without a depth limit uses (borrowed: pg_ion_layout_ref to keep it
  *  past the writer), or NULL (JSON, or a depth limit). */

@@ -247,8 +247,29 @@ static void test_ion_layout_reuse(void **state)
     assert_false(encode_ion_with(&c, L, &reused));
     assert_int_equal(reused.len, fresh.len);
     assert_memory_equal(reused.data, fresh.data, fresh.len);
-    /* Another shape (a node more): not used. */
-    grow(&c);
+    /* Another profile of the same shape (same node and string counts), kept on its own: another
+     * origin, so not used (its ids could differ). */
+    pg_profile twin;
+    build_big(&twin, 1e15);
+    assert_int_equal(pg_profile_shrink(&twin, true), PG_OK);
+    assert_true(twin.n == p.n && twin.strs.n == p.strs.n && twin.origin != 0 && twin.origin != p.origin);
+    twin.has_start = twin.has_end = true;
+    assert_false(encode_ion_with(&twin, L, &reused));
+    pg_profile_free(&twin);
+    /* Any change to the tree clears the origin: a count added, a file, a line, a node. */
+    uint64_t origin = c.origin;
+    assert_true(origin == p.origin);
+    assert_int_equal(pg_profile_add_count_id(&c, 1, c.pool[c.nodes[1].counts].counter, 1), PG_OK);
+    assert_true(c.origin == 0);
+    assert_false(encode_ion_with(&c, L, &reused));
+    c.origin = origin;
+    assert_int_equal(pg_profile_set_file(&c, 2, "F.java", 6), PG_OK);
+    assert_true(c.origin == 0);
+    c.origin = origin;
+    assert_int_equal(pg_profile_add_line(&c, 2, 1, 1 << 20), PG_OK);
+    assert_true(c.origin == 0);
+    c.origin = origin;
+    grow(&c); /* and another shape */
     pg_buf_reset(&fresh);
     assert_int_equal(pg_profile_encode(&c, true, 0, &fresh), PG_OK);
     assert_false(encode_ion_with(&c, L, &reused));
