@@ -218,6 +218,8 @@ int pg_profile_merge(pg_profile *dst, const pg_profile *src)
         *dst = copy;
         return PG_OK;
     }
+    /* The tree changes (merge_tree also sets files directly, past pg_profile_set_file). */
+    dst->origin = 0;
     double factor[PG_ARRAY_LEN(src->weights)];
     int rc = merge_weights(dst, src, dst_empty, factor);
     rc = rc ?: merge_meta(dst, src);

@@ -234,12 +234,40 @@ static void test_rejects(void **state)
     expect_reject(deep, "nests too deeply", l);
 }
 
+/* A kept profile's origin (what its Ion layout is matched by) survives a merge into nothing (the
+ * answer is a copy) and is cleared by any merge that changes it, even one that only adds a file. */
+static void test_origin(void **state)
+{
+    (void)state;
+    pg_profile_limits l = lim();
+    pg_profile kept, empty, files, copy;
+    assert_int_equal(pg_profile_init(&kept, &l), PG_OK);
+    uint32_t a = pg_profile_child(&kept, PG_ROOT, "a", 1);
+    uint32_t b = pg_profile_child(&kept, a, "b", 1);
+    assert_int_equal(pg_profile_add_count(&kept, b, "RUNNABLE", 8, 5), PG_OK);
+    assert_int_equal(pg_profile_shrink(&kept, true), PG_OK);
+    assert_true(kept.origin != 0);
+    assert_int_equal(pg_profile_init(&empty, &l), PG_OK);
+    assert_int_equal(pg_profile_merge(&empty, &kept), PG_OK);
+    assert_true(empty.origin == kept.origin);
+    assert_int_equal(pg_profile_copy(&copy, &kept, &l), PG_OK);
+    assert_int_equal(pg_profile_init(&files, &l), PG_OK);
+    uint32_t fa = pg_profile_child(&files, PG_ROOT, "a", 1);
+    assert_int_equal(pg_profile_set_file(&files, fa, "A.java", 6), PG_OK); /* no counts at all */
+    assert_int_equal(pg_profile_merge(&copy, &files), PG_OK);
+    assert_true(copy.origin == 0);
+    pg_profile_free(&kept);
+    pg_profile_free(&empty);
+    pg_profile_free(&files);
+    pg_profile_free(&copy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip), cmocka_unit_test(test_twelve_buckets_make_the_hour),
         cmocka_unit_test(test_identity),   cmocka_unit_test(test_rules),
-        cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_rejects),    cmocka_unit_test(test_origin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
