@@ -3,7 +3,8 @@
  * JSON, parsed back as profgate parses an upstream answer, and measured: the JSON's size, the
  * parsed model as the cache holds it (pg_profile_memory, what the in-process cache is charged;
  * in brackets as parsed, before pg_profile_shrink),
- * bytes per node of each, and the compressed encoding Redis stores, for scale.
+ * bytes per node of each, and the compressed encoding Redis stores, which is also what the L1
+ * keeps of a complete bucket (packed; since 2026-12-02: only live buckets stay models there).
  * Usage: bucket_bytes NODES. Prints one markdown table row per bucket. */
 #include "profgate/pcodec.h"
 #include "profgate/profile_json.h"
@@ -28,16 +29,16 @@ static void measure(pg_simgen *g, int nodes, const char *label, pg_period period
     char why[256];
     if (pg_profile_encode(&gen, false, 0, &json) != PG_OK || pg_profile_init(&parsed, &lim) != PG_OK ||
         pg_profile_from_json(&parsed, json.data, json.len, why, sizeof why) != PG_OK ||
-        pg_pcodec_encode(&parsed, 1, &z) != PG_OK)
+        pg_pcodec_encode(&parsed, 3, &z) != PG_OK) /* the fetcher's level */
         abort();
     size_t grown = pg_profile_memory(&parsed);
     if (pg_profile_shrink(&parsed, false) != PG_OK)
         abort();
     size_t mem = pg_profile_memory(&parsed);
-    printf("| %d | %s | %u | %u | %.1f | %.0f | %.1f (%.0f) | %.0f (%.0f) | %.2f | %.1f |\n", nodes, label, parsed.n,
-           parsed.strs.n, (double)json.len / 1024, (double)json.len / parsed.n, (double)mem / 1024,
+    printf("| %d | %s | %u | %u | %.1f | %.0f | %.1f (%.0f) | %.0f (%.0f) | %.2f | %.1f | %.1f | %.3f |\n", nodes, label,
+           parsed.n, parsed.strs.n, (double)json.len / 1024, (double)json.len / parsed.n, (double)mem / 1024,
            (double)grown / 1024, (double)mem / parsed.n, (double)grown / parsed.n, (double)mem / (double)json.len,
-           (double)z.len / 1024);
+           (double)z.len / 1024, (double)z.len / parsed.n, (double)z.len / (double)json.len);
     pg_buf_free(&json);
     pg_buf_free(&z);
     pg_profile_free(&parsed);

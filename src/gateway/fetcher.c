@@ -132,18 +132,69 @@ static pg_bucket_data *l1_get(pg_fetcher *f, const char *key, bool *refresh)
     return d;
 }
 
-/* fresh_ms: how long a live bucket stays fresh from now (0: not at all); ignored when complete. */
-static void l1_put(pg_fetcher *f, const char *key, pg_bucket_data *d, bool complete, int64_t fresh_ms)
+/* The packed form of d (its encoding enc, len bytes, copied), or NULL: then the model is kept. */
+static pg_bucket_data *packed_copy(const pg_bucket_data *d, const void *enc, size_t len)
+{
+    pg_bucket_data *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return NULL;
+    pg_buf_init(&p->enc, len);
+    if (pg_buf_append(&p->enc, enc, len) != PG_OK) {
+        free(p);
+        return NULL;
+    }
+    p->packed = true;
+    p->refs = 1;
+    p->json_bytes = d->json_bytes;
+    p->source = d->source;
+    p->serial = d->serial;
+    return p;
+}
+
+/* fresh_ms: how long a live bucket stays fresh from now (0: not at all); ignored when complete.
+ * enc: d's encoding (pg_pcodec, len bytes) if one was made, which a complete bucket is kept as. */
+static void l1_put(pg_fetcher *f, const char *key, pg_bucket_data *d, bool complete, int64_t fresh_ms,
+                   const void *enc, size_t len)
 {
     if (pg_lru_capacity(f->l1) == 0 || (!complete && fresh_ms <= 0))
         return;
     l1_entry *e = calloc(1, sizeof *e);
     if (e == NULL)
         return;
-    e->data = d;
-    d->refs++;
+    e->data = complete && enc != NULL ? packed_copy(d, enc, len) : NULL;
+    if (e->data == NULL) {
+        e->data = d;
+        d->refs++;
+    }
     e->expires = complete ? 0 : f->t.now_ns(f->t.clock) + fresh_ms * PG_NS_PER_MS;
-    pg_lru_put(f->l1, key, strlen(key), e, pg_profile_memory(&d->prof)); /* frees e when it cannot fit */
+    /* frees e when it cannot fit */
+    pg_lru_put(f->l1, key, strlen(key), e, pg_bucket_data_memory(e->data));
+}
+
+size_t pg_bucket_data_memory(const pg_bucket_data *d)
+{
+    return sizeof *d + (d->packed ? d->enc.cap : pg_profile_memory(&d->prof));
+}
+
+int pg_bucket_data_profile(const pg_bucket_data *d, const pg_profile_limits *lim, pg_profile *scratch,
+                           const pg_profile **out)
+{
+    if (!d->packed) {
+        *out = &d->prof;
+        return PG_OK;
+    }
+    char why[160];
+    int rc = pg_profile_init(scratch, lim);
+    if (rc != PG_OK)
+        return rc;
+    rc = pg_pcodec_decode(d->enc.data, d->enc.len, L2_MAX_RAW, scratch, why, sizeof why);
+    if (rc != PG_OK) {
+        pg_log(PG_LOG_ERROR, "a packed bucket did not decode: %s", why);
+        pg_profile_free(scratch);
+        return rc;
+    }
+    *out = scratch;
+    return PG_OK;
 }
 
 static void maybe_closed(pg_fetcher *f);
@@ -159,7 +210,10 @@ void pg_bucket_data_release(pg_bucket_data *d)
         return;
     PG_ASSERT(d->refs > 0);
     if (--d->refs == 0) {
-        pg_profile_free(&d->prof);
+        if (d->packed)
+            pg_buf_free(&d->enc);
+        else
+            pg_profile_free(&d->prof);
         free(d);
     }
 }
@@ -263,13 +317,21 @@ static void finish(inflight *c, pg_bucket_data *data, const pg_apierr *err)
     free(c);
 }
 
-static void l2_store(pg_fetcher *f, const inflight *c, const pg_bucket_data *d)
+static bool l2_wanted(const pg_fetcher *f, const inflight *c)
 {
-    if (f->t.l2 == NULL || c->l2_ttl_ms < 0 || !f->t.l2_ready(f->t.l2))
-        return;
+    return f->t.l2 != NULL && c->l2_ttl_ms >= 0 && f->t.l2_ready(f->t.l2);
+}
+
+/* A fetched bucket into the caches: L1 (a complete one packed), and Redis. One encoding serves
+ * both. */
+static void store_fetched(pg_fetcher *f, const inflight *c, pg_bucket_data *d)
+{
     pg_buf enc;
     pg_buf_init(&enc, L2_MAX_RAW);
-    if (pg_pcodec_encode(&d->prof, 3, &enc) == PG_OK) {
+    bool l2 = l2_wanted(f, c);
+    bool have = (l2 || (c->complete && pg_lru_capacity(f->l1) > 0)) && pg_pcodec_encode(&d->prof, 3, &enc) == PG_OK;
+    l1_put(f, c->key, d, c->complete, (int64_t)f->cfg.live_ttl_ms, have ? enc.data : NULL, enc.len);
+    if (l2 && have) {
         f->t.l2_set(f->t.l2, c->key, strlen(c->key), enc.data, enc.len, c->l2_ttl_ms);
         f->st.l2_stores++;
     }
@@ -307,8 +369,7 @@ static void on_upstream(void *ctx, const pg_up_result *r)
             data->refs = 1;
             data->serial = ++f->serials;
             data->json_bytes = r->len;
-            l1_put(f, c->key, data, c->complete, (int64_t)f->cfg.live_ttl_ms);
-            l2_store(f, c, data);
+            store_fetched(f, c, data);
         }
     }
     finish(c, data, err);
@@ -496,7 +557,7 @@ static void on_l2(void *ctx, int status, const char *val, size_t len, int64_t tt
     data->refs = 1;
     data->serial = ++f->serials;
     data->source = PG_SRC_REDIS;
-    l1_put(f, c->key, data, c->complete, fresh_ms);
+    l1_put(f, c->key, data, c->complete, fresh_ms, val, len); /* Redis's bytes are its encoding */
     finish(c, data, NULL);
 }
 

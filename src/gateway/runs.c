@@ -71,6 +71,20 @@ static int fold_answer(gpreq *g, const pg_profile *p)
     return pg_profile_merge(&g->acc, p);
 }
 
+/* Merges bucket d's profile into target, decoding it first if the L1 keeps it packed. */
+static int merge_bucket(pg_profile *target, const pg_bucket_data *d)
+{
+    pg_profile scratch;
+    const pg_profile *p;
+    int rc = pg_bucket_data_profile(d, &target->lim, &scratch, &p);
+    if (rc != PG_OK)
+        return rc;
+    rc = pg_profile_merge(target, p);
+    if (p == &scratch)
+        pg_profile_free(&scratch);
+    return rc;
+}
+
 /* Folds a stored run into target (the answer, or the span being built) and skips its buckets. */
 static int fold_stored(gpreq *g, pg_lru_entry *e, const gprun *run, pg_profile *target)
 {
@@ -276,7 +290,7 @@ static int fold_live_onto_run(gpreq *g, size_t i, const pg_bucket_data *d)
         answer_is_kept(g, key, (size_t)n);
         return PG_OK;
     }
-    int rc = pg_profile_merge(&g->acc, &d->prof);
+    int rc = merge_bucket(&g->acc, d);
     pg_profile *keep = rc == PG_OK ? malloc(sizeof *keep) : NULL;
     if (keep != NULL && pg_profile_copy(keep, &g->acc, &g->acc.lim) == PG_OK) {
         (void)pg_profile_shrink(keep, true);
@@ -297,9 +311,11 @@ int gp_fold_bucket(gpreq *g, size_t i, const pg_bucket_data *d)
     if (g->run_of[i] == GP_NO_RUN) {
         if (g->acc_is_run && !g->plan.b[i].complete && d->serial != 0)
             return fold_live_onto_run(g, i, d);
-        return fold_answer(g, &d->prof);
+        g->acc_is_run = false;
+        g->acc_folds++;
+        return merge_bucket(&g->acc, d);
     }
     gprun *run = &g->runs[g->run_of[i]];
-    int rc = pg_profile_merge(run->acc, &d->prof);
+    int rc = merge_bucket(run->acc, d);
     return rc ?: piece_done(g, run);
 }

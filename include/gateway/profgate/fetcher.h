@@ -20,13 +20,26 @@ typedef enum { PG_SRC_UPSTREAM = 0, PG_SRC_REDIS = 1 } pg_bucket_source;
 
 typedef struct pg_bucket_data {
     uint32_t refs;
-    pg_profile prof;
+    /* The profile: the model, or for a complete bucket the L1 keeps (packed) its Redis encoding
+     * (pg_pcodec), a tenth of the model's memory. Complete buckets are folded into stored runs
+     * once and then rarely read, so most of the cache can be packed; a reader decodes one with
+     * pg_bucket_data_profile. Live buckets, folded on every request, stay models. */
+    bool packed;
+    pg_profile prof; /* unless packed */
+    pg_buf enc;      /* if packed */
     size_t json_bytes;       /* size of the upstream body it came from (0 from Redis) */
     pg_bucket_source source; /* where a waiter's copy came from (L1 hits are reported as such) */
     uint64_t serial;         /* unique in the process: names this version of a live bucket */
 } pg_bucket_data;
 
 void pg_bucket_data_release(pg_bucket_data *d);
+/** d's profile: its model, or (packed) decoded into scratch within lim, which the caller frees with
+ *  pg_profile_free when *out is scratch. PG_ENOMEM, or PG_EINVAL / PG_ELIMIT if the encoding
+ *  does not decode (it always should: profgate made it). */
+int pg_bucket_data_profile(const pg_bucket_data *d, const pg_profile_limits *lim, pg_profile *scratch,
+                           const pg_profile **out);
+/** Bytes of memory d holds (what the L1 is charged). */
+size_t pg_bucket_data_memory(const pg_bucket_data *d);
 
 typedef struct pg_fetcher pg_fetcher;
 typedef struct pg_fetch_waiter pg_fetch_waiter;

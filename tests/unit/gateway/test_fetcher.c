@@ -331,7 +331,16 @@ static pg_fetch_outcome ask(world *w, int64_t start_s, bool complete, unsigned c
     pg_apierr err;
     pg_fetch_outcome out = pg_fetcher_get(w->f, &rq, res, &err);
     if (out == PG_FETCH_HIT) {
-        g->start_ms = res->hit->prof.start_ms;
+        /* A complete bucket comes out of the L1 packed: read through its decoder. */
+        pg_profile scratch;
+        const pg_profile *p;
+        pg_profile_limits lim;
+        pg_profile_limits_default(&lim);
+        assert_int_equal(pg_bucket_data_profile(res->hit, &lim, &scratch, &p), PG_OK);
+        assert_true(res->hit->packed == complete);
+        g->start_ms = p->start_ms;
+        if (p == &scratch)
+            pg_profile_free(&scratch);
         pg_bucket_data_release(res->hit);
     }
     if (out == PG_FETCH_FAILED)
@@ -602,6 +611,41 @@ static void test_redis_hit_is_reported_as_redis(void **state)
     assert_int_equal(a.source, PG_SRC_REDIS);
     assert_int_equal(w.nup, 0);
     assert_int_equal(w.l2_sets, 0); /* nothing to store back */
+    world_free(&w);
+}
+
+/* A complete bucket from Redis enters the L1 as Redis's own bytes (packed: charged their size,
+ * much less than the model), and decodes to what Redis held; a live one stays a model. */
+static void test_complete_buckets_are_kept_packed(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, true);
+    got a = {0}, b = {0};
+    pg_fetch_result r;
+    ask(&w, 600, true, PG_FQ_INTERACTIVE, &a, &r);
+    l2_answer(&w, 0, 77, -1);
+    assert_int_equal(a.start_ms, 77);
+    pg_fetch_req rq = {.group = "app", .period = PG_P5M, .start_s = 600, .complete = true, .cb = on_got, .ctx = &b};
+    pg_up_origin o = {.cls = PG_FQ_INTERACTIVE};
+    rq.origin = &o;
+    pg_apierr err;
+    assert_int_equal(pg_fetcher_get(w.f, &rq, &r, &err), PG_FETCH_HIT);
+    assert_true(r.hit->packed);
+    pg_profile scratch;
+    const pg_profile *p;
+    pg_profile_limits lim;
+    pg_profile_limits_default(&lim);
+    assert_int_equal(pg_bucket_data_profile(r.hit, &lim, &scratch, &p), PG_OK);
+    assert_ptr_equal(p, &scratch);
+    assert_int_equal(p->start_ms, 77);
+    assert_true(pg_bucket_data_memory(r.hit) * 2 < pg_profile_memory(p));
+    pg_fetcher_stats st;
+    pg_fetcher_get_stats(w.f, &st);
+    assert_true(st.l1_bytes > 0);
+    assert_true(st.l1_bytes < pg_profile_memory(p));
+    pg_profile_free(&scratch);
+    pg_bucket_data_release(r.hit);
     world_free(&w);
 }
 
@@ -937,6 +981,7 @@ int main(void)
         cmocka_unit_test(test_joining_raises_a_queued_call),
         cmocka_unit_test(test_redis_first_then_upstream_on_a_miss),
         cmocka_unit_test(test_redis_hit_is_reported_as_redis),
+        cmocka_unit_test(test_complete_buckets_are_kept_packed),
         cmocka_unit_test(test_live_value_is_kept_only_for_what_is_left_of_its_ttl),
         cmocka_unit_test(test_complete_bucket_does_not_take_a_value_stored_live),
         cmocka_unit_test(test_a_refresh_ignores_a_redis_value_about_to_go_stale),
