@@ -62,9 +62,14 @@ for line in open(sys.argv[1]):
     rows.setdefault((int(nodes), enc), {}).setdefault(who, []).append(float(ms))
     rows[(int(nodes), enc)]["kb"] = int(kb)
 for (nodes, enc), v in sorted(rows.items(), key=lambda x: x[0][0]):
-    b, h = statistics.median(v["base"]), statistics.median(v["head"])
+    h = statistics.median(v["head"])
+    head = f"{h:.2f} ({min(v['head']):.2f}-{max(v['head']):.2f})"
+    if "base" not in v:  # a contender the base's tree cannot run (e.g. "ion, layout kept")
+        print(f"| {nodes} | {enc} | {v['kb']} | - | {head} | - | {v['kb'] / 1024 / (h / 1000):.0f} |")
+        continue
+    b = statistics.median(v["base"])
     print(f"| {nodes} | {enc} | {v['kb']} | {b:.2f} ({min(v['base']):.2f}-{max(v['base']):.2f}) | "
-          f"{h:.2f} ({min(v['head']):.2f}-{max(v['head']):.2f}) | {h / b:.2f} | {v['kb'] / 1024 / (h / 1000):.0f} |")
+          f"{head} | {h / b:.2f} | {v['kb'] / 1024 / (h / 1000):.0f} |")
 PY
 } >"$out"
 cat "$out"

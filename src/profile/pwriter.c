@@ -60,11 +60,12 @@ struct pg_pwriter {
 /*
  * An Ion layout: pass 1's results for one profile. Pass 1 (symbols interned by their bytes, then
  * every node's length) was half of the Ion writer's time, and a kept answer is written again and
- * again unchanged, so the gateway keeps a layout with the answer's key and hands it to the next
- * writer of that answer, which then skips the call tree's pass 1. The head (start, end,
- * agentMetadata) is still measured per writer, since start and end change; its names are looked up
- * in the kept symbol table, never added to it (symbols_frozen), and a profile whose head has a name
- * the layout lacks gets a layout of its own.
+ * again unchanged, so the gateway keeps a layout by the profile's origin (pg_profile.origin) and
+ * hands it to the next writer of a copy of that profile, which then skips the call tree's pass 1.
+ * The head (start, end, agentMetadata) is still measured per writer, since start and end change;
+ * its names are looked up in the kept symbol table, never added to it (symbols_frozen), and a
+ * profile whose head has a name the layout lacks gets a layout of its own. (A reusing writer may
+ * still fill an empty slot of sym with what it looked up: the value every writer would find.)
  * Shared by reference count; single-threaded, like the process that holds it.
  */
 struct pg_ion_layout {

@@ -191,6 +191,7 @@ void pg_pwriter_free(pg_pwriter *w);
  * Reference counted, not thread-safe (a worker process's caches hold them).
  */
 typedef struct pg_ion_layout pg_ion_layout;
+#define PG_HAVE_ION_LAYOUT 1 /* for benchmarks built against older trees too (bench/views) */
 /** An Ion writer without a depth limit that reuses layout when it was made for a profile of p's
  *  origin (p.origin: the same content; a profile without one never matches) and otherwise makes
  *  its own, as pg_pwriter_new does. reuse may be NULL. */
