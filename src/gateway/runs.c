@@ -63,11 +63,17 @@ static pg_lru_entry *stored_run(gpreq *g, const gprun *run)
     return pg_lru_get(g->gw->runs, key, (size_t)klen);
 }
 
-/* Folds p into the answer. */
-static int fold_answer(gpreq *g, const pg_profile *p)
+/* Something is about to be folded into the answer: it is no longer a stored run alone. */
+static void answer_folds(gpreq *g)
 {
     g->acc_is_run = false;
     g->acc_folds++;
+}
+
+/* Folds p into the answer. */
+static int fold_answer(gpreq *g, const pg_profile *p)
+{
+    answer_folds(g);
     return pg_profile_merge(&g->acc, p);
 }
 
@@ -275,8 +281,7 @@ static int fold_live_onto_run(gpreq *g, size_t i, const pg_bucket_data *d)
     int n = snprintf(key, sizeof key, "%.*s|+%dx%lld#%llu", (int)g->acc_run_klen, g->acc_run_key, (int)b->period,
                      (long long)b->start_s, (unsigned long long)d->serial);
     PG_FMT_FITS(n, sizeof key);
-    g->acc_is_run = false;
-    g->acc_folds++;
+    answer_folds(g);
     pg_lru_entry *e = pg_lru_get(g->gw->runs, key, (size_t)n);
     if (e != NULL) {
         pg_profile copy;
@@ -311,8 +316,7 @@ int gp_fold_bucket(gpreq *g, size_t i, const pg_bucket_data *d)
     if (g->run_of[i] == GP_NO_RUN) {
         if (g->acc_is_run && !g->plan.b[i].complete && d->serial != 0)
             return fold_live_onto_run(g, i, d);
-        g->acc_is_run = false;
-        g->acc_folds++;
+        answer_folds(g);
         return merge_bucket(&g->acc, d);
     }
     gprun *run = &g->runs[g->run_of[i]];
