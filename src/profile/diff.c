@@ -106,9 +106,8 @@ static int index_base(pg_dwriter *w)
 
 size_t pg_dwriter_memory(const pg_dwriter *w)
 {
-    const pg_strtab *t = &w->paths;
-    return sizeof *w + t->bytes_cap + (size_t)t->cap * 2 * sizeof(uint32_t) + (size_t)t->nslots * sizeof(uint32_t) +
-           (size_t)(t->n + 1) * (sizeof *w->counts + sizeof *w->seen) + w->lines.cap;
+    return sizeof *w + pg_strtab_memory(&w->paths) + (size_t)(w->paths.n + 1) * (sizeof *w->counts + sizeof *w->seen) +
+           w->lines.cap;
 }
 
 int pg_dwriter_new(const pg_diff_side *base, const pg_diff_side *head, const char *counter, pg_dwriter **out)
