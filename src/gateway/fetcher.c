@@ -161,7 +161,7 @@ static void l1_put(pg_fetcher *f, const char *key, pg_bucket_data *d, bool compl
     l1_entry *e = calloc(1, sizeof *e);
     if (e == NULL)
         return;
-    e->data = complete && enc != NULL ? packed_copy(d, enc, len) : NULL;
+    e->data = complete && enc != NULL && f->cfg.pack_complete ? packed_copy(d, enc, len) : NULL;
     if (e->data == NULL) {
         e->data = d;
         d->refs++;
@@ -329,7 +329,8 @@ static void store_fetched(pg_fetcher *f, const inflight *c, pg_bucket_data *d)
     pg_buf enc;
     pg_buf_init(&enc, L2_MAX_RAW);
     bool l2 = l2_wanted(f, c);
-    bool have = (l2 || (c->complete && pg_lru_capacity(f->l1) > 0)) && pg_pcodec_encode(&d->prof, 3, &enc) == PG_OK;
+    bool pack = c->complete && f->cfg.pack_complete && pg_lru_capacity(f->l1) > 0;
+    bool have = (l2 || pack) && pg_pcodec_encode(&d->prof, 3, &enc) == PG_OK;
     l1_put(f, c->key, d, c->complete, (int64_t)f->cfg.live_ttl_ms, have ? enc.data : NULL, enc.len);
     if (l2 && have) {
         f->t.l2_set(f->t.l2, c->key, strlen(c->key), enc.data, enc.len, c->l2_ttl_ms);
@@ -719,6 +720,7 @@ void pg_fetcher_get_stats(const pg_fetcher *f, pg_fetcher_stats *out)
 void pg_fetcher_reconfigure(pg_fetcher *f, const pg_fetcher_cfg *cfg)
 {
     f->cfg.l1_bytes = cfg->l1_bytes;
+    f->cfg.pack_complete = cfg->pack_complete; /* for buckets cached from now on */
     f->cfg.live_ttl_ms = cfg->live_ttl_ms;
     f->cfg.refresh_ahead_ms = cfg->refresh_ahead_ms;
     pg_lru_set_capacity(f->l1, cfg->l1_bytes);

@@ -90,6 +90,7 @@ void pg_settings_fetcher(pg_fetcher_cfg *out, const pg_config *c, const pg_upstr
 {
     memset(out, 0, sizeof *out);
     out->l1_bytes = (size_t)c->cache_memory_bytes;
+    out->pack_complete = c->cache_merged_bytes > 0;
     out->live_ttl_ms = (uint64_t)c->live_ttl_ms;
     out->refresh_ahead_ms = (uint64_t)c->refresh_ahead_ms;
     pg_settings_cache_namespace(c, u, out->ns, sizeof out->ns);

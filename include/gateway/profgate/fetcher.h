@@ -49,6 +49,10 @@ typedef void (*pg_fetch_cb)(void *ctx, pg_bucket_data *data, const pg_apierr *er
 
 typedef struct pg_fetcher_cfg {
     size_t l1_bytes;       /* memory for cached buckets; 0 disables the in-process cache */
+    /* Keep complete buckets packed (pg_bucket_data): only when merged runs are kept
+     * (cache.merged_bytes > 0), which read a complete bucket once; without them every request
+     * reads every bucket, and decoding each time would cost more than the memory saves. */
+    bool pack_complete;
     uint64_t live_ttl_ms;  /* how long a live bucket is served from cache; 0: never cached */
     uint64_t refresh_ahead_ms; /* refresh a live entry hit this close to expiry (at most live_ttl/2); 0: off */
     char ns[80];           /* key namespace: the upstream's identity (see docs/CACHE.md) */

@@ -57,6 +57,7 @@ typedef struct timer_req {
 
 typedef struct world {
     int64_t now;
+    bool unpacked; /* complete buckets kept as models (cache.merged_bytes = 0) */
     lease_req lease[MAXREQ];
     size_t nlease;
     size_t drops, renews;
@@ -216,7 +217,7 @@ static void world_init_with(world *w, bool with_l2, bool with_leases)
         t.lease_drop = fake_lease_drop;
         t.lease_renew = fake_lease_renew;
     }
-    pg_fetcher_cfg cfg = {.l1_bytes = 64 << 20, .live_ttl_ms = LIVE_TTL_MS, .refresh_ahead_ms = AHEAD_MS,
+    pg_fetcher_cfg cfg = {.l1_bytes = 64 << 20, .pack_complete = true, .live_ttl_ms = LIVE_TTL_MS, .refresh_ahead_ms = AHEAD_MS,
                           .lease_ttl_ms = 10000, .lease_poll_ms = 100, .lease_wait_ms = 30000};
     snprintf(cfg.ns, sizeof cfg.ns, "test");
     pg_profile_limits lim;
@@ -338,7 +339,7 @@ static pg_fetch_outcome ask(world *w, int64_t start_s, bool complete, unsigned c
         pg_profile_limits lim;
         pg_profile_limits_default(&lim);
         assert_int_equal(pg_bucket_data_profile(res->hit, &lim, &scratch, &p), PG_OK);
-        assert_true(res->hit->packed == complete);
+        assert_true(res->hit->packed == (complete && !w->unpacked));
         g->start_ms = p->start_ms;
         g->hit_memory = pg_bucket_data_memory(res->hit);
         g->model_memory = pg_profile_memory(p);
@@ -637,6 +638,27 @@ static void test_complete_buckets_are_kept_packed(void **state)
     pg_fetcher_get_stats(w.f, &st);
     assert_true(st.l1_bytes > 0);
     assert_true(st.l1_bytes < b.model_memory);
+    world_free(&w);
+}
+
+/* Without merged runs every request reads every bucket: complete ones stay models (ask checks). */
+static void test_without_merged_runs_complete_buckets_stay_models(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, true);
+    /* As a reload to cache.merged_bytes = 0 says it. */
+    pg_fetcher_cfg cfg = {.l1_bytes = 64 << 20, .pack_complete = false, .live_ttl_ms = LIVE_TTL_MS,
+                          .refresh_ahead_ms = AHEAD_MS};
+    pg_fetcher_reconfigure(w.f, &cfg);
+    w.unpacked = true;
+    got a = {0}, b = {0};
+    pg_fetch_result r;
+    ask(&w, 600, true, PG_FQ_INTERACTIVE, &a, &r);
+    l2_answer(&w, 0, 77, -1);
+    assert_int_equal(ask(&w, 600, true, PG_FQ_INTERACTIVE, &b, &r), PG_FETCH_HIT);
+    assert_int_equal(b.start_ms, 77);
+    assert_int_equal(b.hit_memory, b.model_memory + sizeof(pg_bucket_data));
     world_free(&w);
 }
 
@@ -973,6 +995,7 @@ int main(void)
         cmocka_unit_test(test_redis_first_then_upstream_on_a_miss),
         cmocka_unit_test(test_redis_hit_is_reported_as_redis),
         cmocka_unit_test(test_complete_buckets_are_kept_packed),
+        cmocka_unit_test(test_without_merged_runs_complete_buckets_stay_models),
         cmocka_unit_test(test_live_value_is_kept_only_for_what_is_left_of_its_ttl),
         cmocka_unit_test(test_complete_bucket_does_not_take_a_value_stored_live),
         cmocka_unit_test(test_a_refresh_ignores_a_redis_value_about_to_go_stale),
