@@ -15,7 +15,7 @@
  * growing to the whole answer (until 2026-12-02 the output grew in one buffer, and reallocating
  * it was a fifth of the JSON writer's time).
  * Usage: encode_bench NODES [REPS [ONLY]]; ONLY (the start of a contender's name, such as "json")
- * runs just those, for profiling with perf. */
+ * runs just those, for profiling with perf; "=NAME" runs the one named NAME alone. */
 #include "profgate/folded.h"
 #include "profgate/gzip.h"
 #include "profgate/merge.h"
@@ -207,6 +207,7 @@ int main(int argc, char **argv)
     if (reps < 1 || reps > 1000)
         reps = 7;
     const char *only = argc > 3 ? argv[3] : NULL;
+    bool only_exact = only != NULL && only[0] == '='; /* "=ion": that contender alone */
     /* 24 hours merged from their 288 five-minute buckets, as a sliding day's answer is. */
     pg_simgen_cfg cfg = {.seed = 1, .nodes = nodes, .data_since_s = 0, .cache_bytes = (size_t)1 << 30};
     pg_simgen *g = pg_simgen_new(&cfg);
@@ -241,7 +242,7 @@ int main(int argc, char **argv)
     for (int r = 0; r < reps; r++)
         for (int k = 0; k < C_N; k++) {
             int c = (k + r) % C_N;
-            if (only == NULL || strncmp(names[c], only, strlen(only)) == 0)
+            if (only == NULL || strncmp(names[c], only, strlen(only)) == 0 || (only_exact && strcmp(names[c], only + 1) == 0))
                 t[c][r] = run(c, &day, &merged, counter, json_len, &bytes[c]);
         }
     printf("| nodes/bucket | merged nodes | encoder | output KB | ms, median (min-max) | MB/s (median) | vs json |\n");

@@ -28,6 +28,20 @@ void pg_strtab_free(pg_strtab *t)
     memset(t, 0, sizeof *t);
 }
 
+/* The id of s, whose hash is h, through the index (which must exist). */
+static uint32_t find_hashed(const pg_strtab *t, const char *s, size_t len, uint32_t h)
+{
+    uint32_t mask = t->nslots - 1;
+    for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+        uint32_t v = t->slots[i];
+        if (v == 0)
+            return PG_STR_NONE;
+        uint32_t id = v - 1;
+        if (t->len[id] == len && memcmp(t->bytes + t->off[id], s, len) == 0)
+            return id;
+    }
+}
+
 uint32_t pg_strtab_find(const pg_strtab *t, const char *s, size_t len)
 {
     if (t->nslots == 0) {
@@ -38,22 +52,17 @@ uint32_t pg_strtab_find(const pg_strtab *t, const char *s, size_t len)
                 return id;
         return PG_STR_NONE;
     }
-    uint32_t mask = t->nslots - 1;
-    for (uint32_t i = hash(s, len) & mask;; i = (i + 1) & mask) {
-        uint32_t v = t->slots[i];
-        if (v == 0)
-            return PG_STR_NONE;
-        uint32_t id = v - 1;
-        if (t->len[id] == len && memcmp(t->bytes + t->off[id], s, len) == 0)
-            return id;
-    }
+    return find_hashed(t, s, len, hash(s, len));
 }
 
-static bool grow_slots(pg_strtab *t)
+/* An index with room for want strings at 50% load, at least twice the current one. */
+static bool grow_slots(pg_strtab *t, uint32_t want)
 {
-    /* Twice the strings at least: the index may have been dropped (pg_strtab_shrink). */
+    /* Sized from the strings at least: the index may have been dropped (pg_strtab_shrink). */
+    if (want > UINT32_MAX / 4)
+        return false;
     uint32_t n = t->nslots ? t->nslots * 2 : 64;
-    while (n < (t->n + 1) * 2)
+    while (n < want * 2)
         n *= 2;
     uint32_t *slots = calloc(n, sizeof *slots);
     if (slots == NULL)
@@ -70,40 +79,68 @@ static bool grow_slots(pg_strtab *t)
     return true;
 }
 
+/* Room for cap strings (the id arrays). */
+static bool grow_ids(pg_strtab *t, uint32_t cap)
+{
+    uint32_t *off = realloc(t->off, cap * sizeof *off);
+    if (off == NULL)
+        return false;
+    t->off = off;
+    uint32_t *ln = realloc(t->len, cap * sizeof *ln);
+    if (ln == NULL)
+        return false;
+    t->len = ln;
+    t->cap = cap;
+    return true;
+}
+
+/* Room for cap bytes of strings. */
+static bool grow_bytes(pg_strtab *t, size_t cap)
+{
+    char *b = realloc(t->bytes, cap);
+    if (b == NULL)
+        return false;
+    t->bytes = b;
+    t->bytes_cap = cap;
+    return true;
+}
+
+int pg_strtab_reserve(pg_strtab *t, uint32_t n, size_t bytes)
+{
+    n = PG_MIN(n, t->count_limit);
+    bytes = PG_MIN(bytes, t->bytes_limit);
+    if (n > t->cap && !grow_ids(t, n))
+        return PG_ENOMEM;
+    if (bytes > t->bytes_cap && !grow_bytes(t, bytes))
+        return PG_ENOMEM;
+    if (n > 0 && (uint64_t)n * 2 > t->nslots && !grow_slots(t, n))
+        return PG_ENOMEM;
+    return PG_OK;
+}
+
 uint32_t pg_strtab_intern(pg_strtab *t, const char *s, size_t len)
 {
     /* A table that is interned into again (a copy of a cached bucket that a merge builds on)
      * gets its index back first: a scan per name would make that merge quadratic. */
-    if (t->nslots == 0 && t->n > 0 && !grow_slots(t))
+    if (t->nslots == 0 && t->n > 0 && !grow_slots(t, t->n + 1))
         return PG_STR_NONE;
-    uint32_t id = pg_strtab_find(t, s, len);
+    /* Hashed once, for the lookup and the insertion (half of interning's time was hashing). */
+    uint32_t h = hash(s, len);
+    uint32_t id = t->nslots > 0 ? find_hashed(t, s, len, h) : PG_STR_NONE;
     if (id != PG_STR_NONE)
         return id;
     if (t->n >= t->count_limit || len > t->bytes_limit - t->bytes_len || len > UINT32_MAX)
         return PG_STR_NONE;
-    if ((t->n + 1) * 2 > t->nslots && !grow_slots(t))
+    if ((t->n + 1) * 2 > t->nslots && !grow_slots(t, t->n + 1))
         return PG_STR_NONE;
-    if (t->n == t->cap) {
-        uint32_t cap = t->cap ? t->cap * 2 : 64;
-        uint32_t *off = realloc(t->off, cap * sizeof *off);
-        if (off == NULL)
-            return PG_STR_NONE;
-        t->off = off;
-        uint32_t *ln = realloc(t->len, cap * sizeof *ln);
-        if (ln == NULL)
-            return PG_STR_NONE;
-        t->len = ln;
-        t->cap = cap;
-    }
+    if (t->n == t->cap && !grow_ids(t, t->cap ? t->cap * 2 : 64))
+        return PG_STR_NONE;
     if (t->bytes == NULL || t->bytes_len + len > t->bytes_cap) {
         size_t cap = t->bytes_cap ? t->bytes_cap * 2 : 1024;
         while (cap < t->bytes_len + len)
             cap *= 2;
-        char *b = realloc(t->bytes, cap);
-        if (b == NULL)
+        if (!grow_bytes(t, cap))
             return PG_STR_NONE;
-        t->bytes = b;
-        t->bytes_cap = cap;
     }
     memcpy(t->bytes + t->bytes_len, s, len);
     id = t->n++;
@@ -111,7 +148,7 @@ uint32_t pg_strtab_intern(pg_strtab *t, const char *s, size_t len)
     t->len[id] = (uint32_t)len;
     t->bytes_len += len;
     uint32_t mask = t->nslots - 1;
-    uint32_t i = hash(s, len) & mask;
+    uint32_t i = h & mask;
     while (t->slots[i] != 0)
         i = (i + 1) & mask;
     t->slots[i] = id + 1;

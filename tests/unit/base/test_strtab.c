@@ -1,5 +1,5 @@
 /* Unit tests for strtab.c: dense ids, lookups without adding, the byte and count limits, growth
- * past the initial tables, independent copies, and ordering. */
+ * past the initial tables, room reserved ahead, independent copies, and ordering. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -84,6 +84,49 @@ static void test_many_strings_grow_the_tables(void **state)
         assert_int_equal(len, (size_t)n);
         assert_memory_equal(s, name, len);
     }
+    pg_strtab_free(&t);
+}
+
+static void test_reserved_room_is_used_without_growing(void **state)
+{
+    (void)state;
+    pg_strtab t;
+    pg_strtab_init(&t, 1 << 20, 5000);
+    assert_int_equal(pg_strtab_intern(&t, "kept", 4), 0);
+    char name[32];
+    /* Room for 3,000 strings of at most 10 bytes, besides the one there. */
+    assert_int_equal(pg_strtab_reserve(&t, 3001, 4 + 3000 * 10), PG_OK);
+    const char *bytes = t.bytes;
+    const uint32_t *off = t.off, *slots = t.slots;
+    uint32_t nslots = t.nslots;
+    for (uint32_t i = 0; i < 3000; i++) {
+        int n = snprintf(name, sizeof name, "f%u", i);
+        assert_int_equal(pg_strtab_intern(&t, name, (size_t)n), i + 1);
+    }
+    /* Nothing was reallocated or rehashed, and everything is found, the string from before too. */
+    assert_ptr_equal(t.bytes, bytes);
+    assert_ptr_equal(t.off, off);
+    assert_ptr_equal(t.slots, slots);
+    assert_int_equal(t.nslots, nslots);
+    assert_int_equal(pg_strtab_find(&t, "kept", 4), 0);
+    for (uint32_t i = 0; i < 3000; i += 7) {
+        int n = snprintf(name, sizeof name, "f%u", i);
+        assert_int_equal(pg_strtab_find(&t, name, (size_t)n), i + 1);
+    }
+    /* One more string than reserved still goes in: the table grows as before. */
+    assert_int_equal(pg_strtab_intern(&t, "one more", 8), 3001);
+    assert_int_equal(pg_strtab_find(&t, "f2999", 5), 3000);
+    pg_strtab_free(&t);
+
+    /* Reservations are capped at the limits, so a large one is no way around them. */
+    pg_strtab_init(&t, 100, 10);
+    assert_int_equal(pg_strtab_reserve(&t, 1000000, 1 << 30), PG_OK);
+    assert_true(t.cap <= 10 && t.bytes_cap <= 100);
+    for (uint32_t i = 0; i < 10; i++) {
+        int n = snprintf(name, sizeof name, "s%u", i);
+        assert_int_equal(pg_strtab_intern(&t, name, (size_t)n), i);
+    }
+    assert_int_equal(pg_strtab_intern(&t, "x", 1), PG_STR_NONE);
     pg_strtab_free(&t);
 }
 
@@ -185,6 +228,7 @@ int main(void)
         cmocka_unit_test(test_find_does_not_add),
         cmocka_unit_test(test_limits_refuse_without_losing_what_is_there),
         cmocka_unit_test(test_many_strings_grow_the_tables),
+        cmocka_unit_test(test_reserved_room_is_used_without_growing),
         cmocka_unit_test(test_copy_is_independent),
         cmocka_unit_test(test_cmp_is_bytewise_with_shorter_prefix_first),
         cmocka_unit_test(test_hash_spreads_similar_names),

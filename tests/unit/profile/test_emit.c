@@ -196,13 +196,32 @@ static void test_ion_int_put(void **state)
     }
 }
 
+/* The VarUInt length from the bit length, against the loop it replaced, at every bit length. */
+static void test_ion_varuint_len(void **state)
+{
+    (void)state;
+    for (int b = 0; b < 64; b++) {
+        uint64_t vs[3] = {UINT64_C(1) << b, (UINT64_C(1) << b) - 1, (UINT64_C(1) << b) | 1};
+        for (size_t i = 0; i < 3; i++) {
+            uint64_t v = vs[i];
+            size_t want = 1;
+            for (uint64_t x = v; x >= 0x80; x >>= 7)
+                want++;
+            assert_int_equal(pg_ion_varuint_len(v), want);
+            char room[16];
+            assert_int_equal((size_t)(pg_ion_varuint_put(room, v) - room), want);
+        }
+    }
+    assert_int_equal(pg_ion_varuint_len(UINT64_MAX), 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_document),
         cmocka_unit_test(test_json_numbers),
         cmocka_unit_test(test_integer_digits),
-        cmocka_unit_test(test_ion_document), cmocka_unit_test(test_ion_int_put),
+        cmocka_unit_test(test_ion_document), cmocka_unit_test(test_ion_int_put), cmocka_unit_test(test_ion_varuint_len),
         cmocka_unit_test(test_output_limit_is_an_error_not_a_cut),
     };
     return cmocka_run_group_tests_name("emit", tests, NULL, NULL);
