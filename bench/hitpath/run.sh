@@ -4,7 +4,10 @@
 #   nginx           proxy_cache in front of profgate-sim (1 worker) - the anchor for the ratios
 #   varnish         in front of profgate-sim (its default thread pools)
 #   direct          profgate-sim itself, answering repeats from its response memo
-#   profgate        the default: repeats of all-complete requests go out from stored bytes
+#   profgate        the default: repeats of all-complete requests are written from stored bytes
+#   profgate-sendfile  the same, with cache.response_sendfile = on: stored bytes in memfds, sent
+#                   with sendfile(2) (the default until 2026-12-02, when this pair showed the copy
+#                   cheaper over loopback)
 #   profgate-encode cache.response_bytes = 0: every request encodes the cached bucket again
 # (profgate with Redis is not a separate contender here: a hit is served by the in-process tier
 # before Redis is asked, so its numbers are profgate's.) Every server is pinned to core 0, wrk
@@ -23,21 +26,22 @@ reps=${REPS:-3}
 bench_prepare varnish gnuplot-nox
 bench_start
 declare -A port
-for s in sim nginx varnish profgate profgate-encode; do port[$s]=$(free_port); done
+for s in sim nginx varnish profgate profgate-sendfile profgate-encode; do port[$s]=$(free_port); done
 port[direct]=${port[sim]}
 clock=2026-11-25T12:00:00Z
 taskset -c 0 build-release/profgate-sim --listen 127.0.0.1:${port[sim]} --clock $clock --log-level warn 2>"$work/sim.log" &
 pids+=($!)
 printf '' >"$work/profgate.conf"
 printf '[cache]\nresponse_bytes = 0\n' >"$work/profgate-encode.conf"
-for s in profgate profgate-encode; do
+printf '[cache]\nresponse_sendfile = on\n' >"$work/profgate-sendfile.conf"
+for s in profgate profgate-sendfile profgate-encode; do
   taskset -c 0 build-release/profgate -c "$work/$s.conf" --listen 127.0.0.1:${port[$s]} \
     --upstream http://127.0.0.1:${port[sim]} --clock $clock --log-level warn 2>"$work/$s.log" &
   pids+=($!)
 done
 PIN=0 start_nginx_cache "$work" "${port[nginx]}" "${port[sim]}"
 PIN=0 start_varnish "$work" "${port[varnish]}" "${port[sim]}"
-contenders=(nginx varnish direct profgate profgate-encode)
+contenders=(nginx varnish direct profgate profgate-sendfile profgate-encode)
 for s in "${contenders[@]}"; do wait_http "http://127.0.0.1:${port[$s]}/healthz"; done
 
 path='/profilingGroups/bench/profile?startTime=2026-11-23T10%3A00%3A00Z&period=PT1H'
@@ -56,7 +60,8 @@ png=$(result_base hitpath).png
   echo "## Workload 1: hit path ($(date -u +%Y-%m-%dT%H:%MZ), ${secs}s per run)"
   echo
   echo "One aligned one-hour bucket, JSON, $kb KB, cached everywhere; keep-alive. Servers on core 0, wrk on core 1."
-  echo "profgate: repeats go out from stored bytes (sendfile). profgate-encode: \`cache.response_bytes = 0\`, every request"
+  echo "profgate: repeats are written from stored bytes in memory. profgate-sendfile: the same bytes in a memfd, sent with"
+  echo "sendfile (\`cache.response_sendfile = on\`). profgate-encode: \`cache.response_bytes = 0\`, every request"
   echo "encodes the cached profile. direct: profgate-sim's response memo. $reps repetitions, contenders interleaved in"
   echo "rotated order within each; medians (min-max). vs nginx: the ratio within each repetition, median (min-max)."
   echo

@@ -24,6 +24,21 @@ void pg_buf_free(pg_buf *b)
     b->len = b->cap = 0;
 }
 
+void pg_buf_shrink(pg_buf *b)
+{
+    if (b->data == NULL || b->cap == b->len)
+        return;
+    if (b->len == 0) {
+        pg_buf_free(b);
+        return;
+    }
+    char *d = realloc(b->data, b->len);
+    if (d != NULL) {
+        b->data = d;
+        b->cap = b->len;
+    }
+}
+
 void pg_buf_reset(pg_buf *b)
 {
     b->len = 0;

@@ -15,9 +15,12 @@
 
 /* An encoded answer, kept for repeats of a request whose buckets are all complete: its content
  * can no longer change, so the same covered range, format, maxDepth and encoding give the same
- * bytes. The bytes live in a memfd, so repeats go out with sendfile and are never copied through
- * user space (the copy was most of the cost of a repeat); in a buffer if no memfd can be had. An
- * answer that was spilled (server.spill_dir) is kept as its spill file. */
+ * bytes. Either way a repeat is never copied in user space. By default the bytes stay in a
+ * buffer that the connection writes (the kernel copies it into the socket). With
+ * cache.response_sendfile they live in a memfd sent with sendfile: no copy into the socket, but
+ * a cost per page handed over, which on loopback and veth exceeded the copy (bench/hitpath,
+ * 2026-12-02); in a buffer if no memfd can be had. An answer that was spilled
+ * (server.spill_dir) is kept as its spill file. */
 typedef struct answer {
     int fd; /* -1: in body */
     pg_buf body;
@@ -87,7 +90,7 @@ bool gp_answer_cacheable(const gpreq *g)
     return g->kind != GP_DIFF && pg_lru_capacity(g->gw->answers) > 0 && plan_immutable(&g->plan);
 }
 
-/* A repeat of an all-complete request: the stored answer, written without a copy. */
+/* A repeat of an all-complete request: the stored answer, written from where it is kept. */
 bool gp_answer_from_cache(gpreq *g)
 {
     if (!gp_answer_cacheable(g))
@@ -128,13 +131,14 @@ void gp_store_answer(gpreq *g, pg_buf *body)
         return;
     }
     a->len = body->len;
-    a->fd = memfd_of(body);
+    a->fd = g->gw->d.cfg->cache_response_sendfile ? memfd_of(body) : -1;
     if (a->fd >= 0) {
         pg_buf_free(body);
         pg_buf_init(&a->body, 0);
     } else {
         a->body = *body;
         pg_buf_init(body, 0);
+        pg_buf_shrink(&a->body); /* kept and charged at its length, not its growth room */
     }
     put_answer(g, a);
 }

@@ -286,21 +286,40 @@ class Streaming(unittest.TestCase):
         self.assertEqual(json.loads(get(self.gw.port, self.big, {"Accept": JSON}, timeout=60).body), self.want)
 
 
+def fd_targets(pid):
+    """What a process's descriptors point at (one closed meanwhile is skipped)."""
+    out = []
+    for f in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out.append(os.readlink(f"/proc/{pid}/fd/{f}"))
+        except FileNotFoundError:
+            pass
+    return out
+
+
 class StoredAnswers(unittest.TestCase):
-    """Repeats of an all-complete request are sent from the answer cache with sendfile: whole, with
-    a Content-Length, also to a reader too slow to take them at once, and pipelined."""
+    """Repeats of an all-complete request are sent from the answer cache, written from memory (the
+    default) or with sendfile from a memfd (cache.response_sendfile): whole, with a Content-Length,
+    also to a reader too slow to take them at once, and pipelined."""
 
     def test_repeat_to_a_slow_reader(self):
+        self.repeat_to_a_slow_reader("off")
+
+    def test_repeat_to_a_slow_reader_with_sendfile(self):
+        self.repeat_to_a_slow_reader("on")
+
+    def repeat_to_a_slow_reader(self, sendfile):
         sim = start_sim("--clock", CLOCK, "--nodes", "3000")
         gw = start_profgate("--upstream", f"http://127.0.0.1:{sim.port}", "--clock", CLOCK,
-                            config="[upstream]\nrate = 5000\nburst = 5000\n")
+                            config=f"[upstream]\nrate = 5000\nburst = 5000\n"
+                                   f"[cache]\nresponse_sendfile = {sendfile}\n")
         try:
             p = "/profilingGroups/s/profile?startTime=2026-11-20T09:07:00Z&endTime=2026-11-21T09:07:00Z"
             want = json.loads(get(sim.port, p, {"Accept": JSON}, timeout=60).body)
             first = get(gw.port, p, {"Accept": JSON}, timeout=60)
             self.assertEqual(json.loads(first.body), want)
             s = socket.socket()
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window: sendfile must wait
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window: the writer must wait
             s.settimeout(60)
             s.connect(("127.0.0.1", gw.port))
             c = Conn.__new__(Conn)
@@ -314,6 +333,9 @@ class StoredAnswers(unittest.TestCase):
                 self.assertEqual(r.body, first.body)
             s.close()
             self.assertGreaterEqual(get(gw.port, "/healthz").json()["answerHits"], 3)
+            # Where the answer is kept: a memfd only when sendfile was asked for.
+            memfds = [t for t in fd_targets(gw.proc.pid) if t.startswith("/memfd:profgate-answer")]
+            self.assertEqual(len(memfds), 1 if sendfile == "on" else 0, memfds)
         finally:
             self.assertEqual(gw.stop(), 0)
             self.assertEqual(sim.stop(), 0)

@@ -211,8 +211,8 @@ class Hostile(unittest.TestCase):
     def test_pipelining_flood_costs_a_bounded_amount_per_connection(self):
         # 200 connections each send 50 pipelined requests for a cached day and never read: each may
         # hold its unparsed requests (at most 64 KiB) and the answer being written (a stored answer
-        # goes out with sendfile, so from the kernel's buffers, not profgate's). A client from
-        # another address is served meanwhile.
+        # is written from the one copy the answer cache holds, shared by every connection, never
+        # copied per connection). A client from another address is served meanwhile.
         gw = self.gateway("max_connections_per_client = 210")  # the flood, and the test's own scrapes
         path = day_path("pipe", 0, 24)
         self.assertEqual(get(gw.port, path, {"Accept": "application/json"}, timeout=120).status, 200)

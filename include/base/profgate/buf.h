@@ -38,6 +38,9 @@ static inline int pg_buf_append(pg_buf *b, const void *p, size_t n)
 }
 int pg_buf_puts(pg_buf *b, const char *s);
 int pg_buf_printf(pg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Gives back the room past len (best effort: a failed shrink keeps the larger block), for a
+ *  buffer that is kept as it is and charged at its length. */
+void pg_buf_shrink(pg_buf *b);
 /** Removes the first n bytes. */
 void pg_buf_consume(pg_buf *b, size_t n);
 

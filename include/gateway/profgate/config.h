@@ -70,6 +70,7 @@ typedef struct pg_config {
     /* [cache] */
     int64_t cache_memory_bytes;
     int64_t cache_response_bytes;
+    bool cache_response_sendfile;
     int64_t cache_merged_bytes;
     char cache_namespace[64];
     bool cache_archive;

@@ -42,8 +42,31 @@ static void test_long_printf(void **state)
     pg_buf_free(&b);
 }
 
+static void test_shrink_keeps_the_bytes(void **state)
+{
+    (void)state;
+    pg_buf b;
+    pg_buf_init(&b, 1 << 20);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(pg_buf_append(&b, "0123456789", 10), PG_OK);
+    pg_buf_shrink(&b);
+    assert_int_equal(b.len, 10000);
+    assert_int_equal(b.cap, 10000);
+    for (int i = 0; i < 1000; i++)
+        assert_memory_equal(b.data + 10 * i, "0123456789", 10);
+    /* Still a buffer: it grows again, within its limit. */
+    assert_int_equal(pg_buf_append(&b, "x", 1), PG_OK);
+    assert_int_equal(b.len, 10001);
+    pg_buf_reset(&b);
+    pg_buf_shrink(&b); /* empty: nothing kept */
+    assert_null(b.data);
+    assert_int_equal(b.cap, 0);
+    pg_buf_free(&b);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_limit), cmocka_unit_test(test_long_printf)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_limit), cmocka_unit_test(test_long_printf),
+                                       cmocka_unit_test(test_shrink_keeps_the_bytes)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
