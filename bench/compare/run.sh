@@ -10,6 +10,8 @@
 #   merge7d    the same for 7 days
 #   merge24h-ion, merge7d-ion   the same two in Ion (GetProfile's default format)
 #   slide24h, slide7d   "last 24 hours" and "last 7 days" ending now: the plan ends in a live bucket
+#   slide24h-ion, slide7d-ion   the same two in Ion: what a dashboard on boto3's default gets; the
+#              answer changes with the live bucket, so each request is a first Ion write
 # WORKLOADS (environment): the workloads to run (default: all).
 # NODES (environment, default 3000): call-tree nodes per bucket (30000 for the large case).
 # Contenders are interleaved within each repetition, in an order that rotates from one
@@ -63,16 +65,20 @@ path[merge7d-ion]=${path[merge7d]}
 # Sliding: endTime = now (the clock), so the plan ends in the bucket that is still live.
 path[slide24h]='/profilingGroups/bench/profile?startTime=2026-11-24T09%3A30%3A00Z&endTime=2026-11-25T09%3A30%3A00Z'
 path[slide7d]='/profilingGroups/bench/profile?startTime=2026-11-18T09%3A30%3A00Z&endTime=2026-11-25T09%3A30%3A00Z'
-declare -A conns=([hit64]=64 [encode16]=16 [merge24h]=1 [merge7d]=1 [merge24h-ion]=1 [merge7d-ion]=1 [slide24h]=1 [slide7d]=1)
+path[slide24h-ion]=${path[slide24h]}
+path[slide7d-ion]=${path[slide7d]}
+declare -A conns=([hit64]=64 [encode16]=16 [merge24h]=1 [merge7d]=1 [merge24h-ion]=1 [merge7d-ion]=1 [slide24h]=1 [slide7d]=1 [slide24h-ion]=1 [slide7d-ion]=1)
 declare -A who=([hit64]="nginx base head" [encode16]="nginx base-merge head-merge"
                 [merge24h]="nginx base-merge head-merge" [merge7d]="nginx base-merge head-merge"
                 [merge24h-ion]="nginx base-merge head-merge" [merge7d-ion]="nginx base-merge head-merge"
-                [slide24h]="nginx base-merge head-merge" [slide7d]="nginx base-merge head-merge")
+                [slide24h]="nginx base-merge head-merge" [slide7d]="nginx base-merge head-merge"
+                [slide24h-ion]="nginx base-merge head-merge" [slide7d-ion]="nginx base-merge head-merge")
 declare -A accept=([hit64]=application/json [encode16]=application/json [merge24h]=application/json
                    [merge7d]=application/json [merge24h-ion]=application/x-amzn-ion [merge7d-ion]=application/x-amzn-ion
-                   [slide24h]=application/json [slide7d]=application/json)
+                   [slide24h]=application/json [slide7d]=application/json
+                   [slide24h-ion]=application/x-amzn-ion [slide7d-ion]=application/x-amzn-ion)
 # WORKLOADS (environment): a subset, e.g. "slide24h slide7d".
-read -r -a workloads <<<"${WORKLOADS:-hit64 encode16 merge24h merge7d merge24h-ion merge7d-ion slide24h slide7d}"
+read -r -a workloads <<<"${WORKLOADS:-hit64 encode16 merge24h merge7d merge24h-ion merge7d-ion slide24h slide7d slide24h-ion slide7d-ion}"
 
 # Warm every cache and check that every contender answers the simulator's bytes.
 for w in "${workloads[@]}"; do
