@@ -47,6 +47,17 @@ def status(pid, field):
     raise AssertionError(field)
 
 
+def tcp_send_queue(local_port, remote_port):
+    """Bytes in the kernel's send queue of the IPv4 connection local_port -> remote_port (0: none)."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local, remote, queues = fields[1], fields[2], fields[4]
+            if int(local.split(":")[1], 16) == local_port and int(remote.split(":")[1], 16) == remote_port:
+                return int(queues.split(":")[0], 16)
+    return 0
+
+
 class SlowReader:
     """A client with a 2 KB receive window that sends its request and does not read: profgate's
     answer backs up in the kernel and in profgate's stream."""
@@ -175,15 +186,21 @@ class Hostile(unittest.TestCase):
     def test_output_queued_for_a_slow_reader_is_charged(self):
         # Once a slow reader's answer is all in its file, the tree is gone; what it still holds in
         # memory is a piece buffer (64 KiB) and the output queued on its connection that the kernel
-        # has not taken (the stream paused with more than 256 KiB queued; the kernel took some
-        # since, and the client reads nothing): both stay charged.
+        # has not taken (the stream paused with more than 256 KiB queued; the client reads
+        # nothing): both stay charged. How much of the queue is left is the kernel's choice: on
+        # loopback (64 KiB segments) the send buffer can grow past 1 MiB and take all of it but a
+        # chunk's few framing bytes (seen once in an ASan run: 9 bytes). When little is left
+        # charged beyond the piece, the kernel must be holding the rest: the server side of the
+        # connection's send queue (/proc/net/tcp) is then past the 256 KiB the stream queued.
         gw = self.gateway("inflight_bytes = 24m\nmax_getprofile_per_client = 0", "response_bytes = 0")
         r = SlowReader(gw.port, day_path("queued", 5))
         try:
             wait_for(lambda: metrics(gw.port)["profgate_spills_total"] >= 1, 120, "the answer to spill")
             held = wait_for(lambda: (b := metrics(gw.port)["profgate_inflight_bytes"]) < 2 * MIB and b, 120,
                             "the spilled tree to be freed")
-            self.assertGreater(held, 64 * 1024 + 4096)
+            self.assertGreaterEqual(held, 64 * 1024)
+            if held <= 64 * 1024 + 4096:
+                self.assertGreater(tcp_send_queue(gw.port, r.s.getsockname()[1]), 256 * 1024, held)
         finally:
             r.close()
         wait_for(lambda: metrics(gw.port)["profgate_inflight_bytes"] == 0, 30, "the answer to end")
