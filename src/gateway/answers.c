@@ -18,7 +18,7 @@
  * bytes. Either way a repeat is never copied in user space. By default the bytes stay in a
  * buffer that the connection writes (the kernel copies it into the socket). With
  * cache.response_sendfile they live in a memfd sent with sendfile: no copy into the socket, but
- * a cost per page handed over, which on loopback and veth exceeded the copy (bench/hitpath,
+ * a cost per page handed over, which on loopback exceeded the copy (bench/hitpath,
  * 2026-12-02); in a buffer if no memfd can be had. An answer that was spilled
  * (server.spill_dir) is kept as its spill file. */
 typedef struct answer {

@@ -158,9 +158,9 @@ static const directive table[] = {
     {"cache", "response_sendfile", T_BOOL, F(cache_response_sendfile), "off", 0, 0,
      "How stored answers are sent. off: kept in memory and written, so the kernel copies each "
      "into the socket once. on: kept in memfds and sent with sendfile(2), which skips that copy but "
-     "pays for every page it hands over; over loopback that cost a stored answer 1.4-2.9x the server time of the copy in bench/hitpath (docs/CACHE.md). Applies to "
-     "answers stored after a reload; spilled answers (server.spill_dir) are always sent from their "
-     "files.", true},
+     "pays for every page it hands over; over loopback that cost a stored answer 1.4-2.9x the "
+     "server time of the copy in bench/hitpath (docs/CACHE.md). Applies to answers stored after a "
+     "reload; spilled answers (server.spill_dir) are always sent from their files.", true},
     {"cache", "merged_bytes", T_SIZE, F(cache_merged_bytes), "128m", 0, (int64_t)64 * 1024 * MiB,
      "Memory for merged runs of consecutive complete buckets (e.g. the 23 whole hours of a sliding "
      "'last 24 hours', and all its complete buckets as one span), and for a run merged with the "

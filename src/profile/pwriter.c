@@ -927,6 +927,11 @@ static int writer_new(const pg_profile *p, bool ion, uint32_t max_depth, pg_ion_
     if (rc == PG_ENOTFOUND) {
         pg_ion_layout *L = layout_new(p);
         rc = L != NULL ? ion_measure(w, L, false) : PG_ENOMEM;
+        /* The room reserved for the profile's strings (file names too, which are not symbols) is
+         * given back: the gateway keeps layouts, charged at their memory. The index stays, for
+         * the heads of later writers. */
+        if (rc == PG_OK)
+            (void)pg_strtab_shrink(&w->L->syms, true);
     }
     if (rc != PG_OK) {
         pg_pwriter_free(w);

@@ -26,7 +26,7 @@ void pg_strtab_free(pg_strtab *t);
 uint32_t pg_strtab_intern(pg_strtab *t, const char *s, size_t len);
 /** Makes room for n strings of bytes bytes in all (each capped at the table's limits), so that
  *  interning up to that many grows nothing: for a table whose size is known ahead, such as an Ion
- *  writer's symbols. PG_ENOMEM leaves the table as it was, and usable. */
+ *  writer's symbols. On PG_ENOMEM the table is usable as it is (with part of the room, or none). */
 int pg_strtab_reserve(pg_strtab *t, uint32_t n, size_t bytes);
 /** Looks s up without adding; PG_STR_NONE when absent. */
 uint32_t pg_strtab_find(const pg_strtab *t, const char *s, size_t len);

@@ -204,6 +204,35 @@ static bool encode_ion_with(const pg_profile *p, pg_ion_layout *L, pg_buf *out)
     return used;
 }
 
+/* A kept layout is charged for its symbols, not for room reserved for every string of the
+ * profile: file names are strings, not symbols, and a long one must not stay in the layout. */
+static void test_ion_layout_holds_its_symbols_only(void **state)
+{
+    (void)state;
+    pg_profile p;
+    pg_profile_limits lim;
+    pg_profile_limits_default(&lim);
+    assert_int_equal(pg_profile_init(&p, &lim), PG_OK);
+    uint32_t a = pg_profile_child(&p, PG_ROOT, "a", 1);
+    assert_int_equal(pg_profile_add_count(&p, a, "CPU", 3, 1), PG_OK);
+    static char file[20000];
+    memset(file, 'f', sizeof file);
+    assert_int_equal(pg_profile_set_file(&p, a, file, sizeof file), PG_OK);
+    assert_int_equal(pg_profile_shrink(&p, true), PG_OK);
+    pg_pwriter *w;
+    assert_int_equal(pg_pwriter_new(&p, true, 0, &w), PG_OK);
+    size_t m = pg_ion_layout_memory(pg_pwriter_layout(w));
+    assert_true(m < sizeof file / 2);
+    pg_buf out;
+    pg_buf_init(&out, 1 << 20);
+    bool done = false;
+    assert_int_equal(pg_pwriter_step(w, &out, SIZE_MAX, &done), PG_OK);
+    assert_true(done && out.len > sizeof file); /* the file name is in the answer, as a string */
+    pg_pwriter_free(w);
+    pg_buf_free(&out);
+    pg_profile_free(&p);
+}
+
 /* A layout kept from one Ion writer serves the next writer of the same profile and of a copy of
  * it whose start and end differ (the gateway's kept answers): the same bytes as a fresh writer.
  * A profile whose head has a name the layout lacks, or of another shape, gets its own. */
@@ -587,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_limits), cmocka_unit_test(test_stepped_writer_matches_whole),
         cmocka_unit_test(test_copy), cmocka_unit_test(test_shrink), cmocka_unit_test(test_ordered_writes_the_same),
         cmocka_unit_test(test_ion_loop_matches_walk), cmocka_unit_test(test_ion_layout_reuse),
+        cmocka_unit_test(test_ion_layout_holds_its_symbols_only),
         cmocka_unit_test(test_lines_past_32_bits),
         cmocka_unit_test(test_counter_listing),
     };
