@@ -576,23 +576,15 @@ static uint32_t i_node_at(const pg_pwriter *w, uint32_t k)
 }
 
 /* Pass 1: member k's symbol (made the first time) into *sid and its bytes added to *len. The
- * symbol is known at every node but the first few, so that case is inline and the interning
+ * symbol is known at every node but the first few, so that case is read inline and the interning
  * (pg_emit_ion_symbol, in another unit) is called only the first time. */
-static int i_member_new(pg_pwriter *w, int k, uint64_t *len, uint32_t *sid)
-{
-    *sid = pg_emit_ion_symbol(&w->e, member_names[k], strlen(member_names[k]), &w->L->csym[k]);
-    if (*sid == PG_STR_NONE)
-        return PG_ELIMIT;
-    *len += pg_ion_varuint_len(*sid);
-    return PG_OK;
-}
-
 static inline int i_member(pg_pwriter *w, int k, uint64_t *len, uint32_t *sid)
 {
     uint32_t s = w->L->csym[k];
-    if (s == PG_STR_NONE)
-        return i_member_new(w, k, len, sid);
-    *sid = s + PG_ION_SID_LOCAL_BASE;
+    *sid = s != PG_STR_NONE ? s + PG_ION_SID_LOCAL_BASE
+                            : pg_emit_ion_symbol(&w->e, member_names[k], strlen(member_names[k]), &w->L->csym[k]);
+    if (*sid == PG_STR_NONE)
+        return PG_ELIMIT;
     *len += pg_ion_varuint_len(*sid);
     return PG_OK;
 }
