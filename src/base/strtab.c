@@ -76,6 +76,7 @@ static bool grow_slots(pg_strtab *t, uint32_t want)
     free(t->slots);
     t->slots = slots;
     t->nslots = n;
+    t->nindexed = t->n;
     return true;
 }
 
@@ -105,17 +106,46 @@ static bool grow_bytes(pg_strtab *t, size_t cap)
     return true;
 }
 
-int pg_strtab_reserve(pg_strtab *t, uint32_t n, size_t bytes)
+int pg_strtab_reserve(pg_strtab *t, uint32_t n, size_t bytes, uint32_t indexed)
 {
     n = PG_MIN(n, t->count_limit);
+    indexed = PG_MIN(indexed, n);
     bytes = PG_MIN(bytes, t->bytes_limit);
     if (n > t->cap && !grow_ids(t, n))
         return PG_ENOMEM;
     if (bytes > t->bytes_cap && !grow_bytes(t, bytes))
         return PG_ENOMEM;
-    if (n > 0 && (uint64_t)n * 2 > t->nslots && !grow_slots(t, n))
+    /* The index holds every string when it is rebuilt, the appended ones too. */
+    if (indexed > 0 && (uint64_t)(t->nindexed + indexed) * 2 > t->nslots && !grow_slots(t, t->n + indexed))
         return PG_ENOMEM;
     return PG_OK;
+}
+
+/* Stores s as string n (room and limits checked); its id, or PG_STR_NONE. */
+static uint32_t store(pg_strtab *t, const char *s, size_t len)
+{
+    if (t->n >= t->count_limit || len > t->bytes_limit - t->bytes_len || len > UINT32_MAX)
+        return PG_STR_NONE;
+    if (t->n == t->cap && !grow_ids(t, t->cap ? t->cap * 2 : 64))
+        return PG_STR_NONE;
+    if (t->bytes == NULL || t->bytes_len + len > t->bytes_cap) {
+        size_t cap = t->bytes_cap ? t->bytes_cap * 2 : 1024;
+        while (cap < t->bytes_len + len)
+            cap *= 2;
+        if (!grow_bytes(t, cap))
+            return PG_STR_NONE;
+    }
+    memcpy(t->bytes + t->bytes_len, s, len);
+    uint32_t id = t->n++;
+    t->off[id] = (uint32_t)t->bytes_len;
+    t->len[id] = (uint32_t)len;
+    t->bytes_len += len;
+    return id;
+}
+
+uint32_t pg_strtab_append(pg_strtab *t, const char *s, size_t len)
+{
+    return store(t, s, len);
 }
 
 uint32_t pg_strtab_intern(pg_strtab *t, const char *s, size_t len)
@@ -131,27 +161,18 @@ uint32_t pg_strtab_intern(pg_strtab *t, const char *s, size_t len)
         return id;
     if (t->n >= t->count_limit || len > t->bytes_limit - t->bytes_len || len > UINT32_MAX)
         return PG_STR_NONE;
-    if ((t->n + 1) * 2 > t->nslots && !grow_slots(t, t->n + 1))
+    /* The load counts indexed strings: a table mostly appended to (an Ion writer's symbols) is
+     * not rehashed for the few names interned among them. A rebuilt index holds them all. */
+    if ((t->nindexed + 1) * 2 > t->nslots && !grow_slots(t, t->n + 1))
         return PG_STR_NONE;
-    if (t->n == t->cap && !grow_ids(t, t->cap ? t->cap * 2 : 64))
+    if ((id = store(t, s, len)) == PG_STR_NONE)
         return PG_STR_NONE;
-    if (t->bytes == NULL || t->bytes_len + len > t->bytes_cap) {
-        size_t cap = t->bytes_cap ? t->bytes_cap * 2 : 1024;
-        while (cap < t->bytes_len + len)
-            cap *= 2;
-        if (!grow_bytes(t, cap))
-            return PG_STR_NONE;
-    }
-    memcpy(t->bytes + t->bytes_len, s, len);
-    id = t->n++;
-    t->off[id] = (uint32_t)t->bytes_len;
-    t->len[id] = (uint32_t)len;
-    t->bytes_len += len;
     uint32_t mask = t->nslots - 1;
     uint32_t i = h & mask;
     while (t->slots[i] != 0)
         i = (i + 1) & mask;
     t->slots[i] = id + 1;
+    t->nindexed++;
     return id;
 }
 
@@ -160,7 +181,7 @@ int pg_strtab_shrink(pg_strtab *t, bool keep_index)
     if (!keep_index) {
         free(t->slots);
         t->slots = NULL;
-        t->nslots = 0;
+        t->nslots = t->nindexed = 0;
     }
     if (t->n == 0)
         return PG_OK;

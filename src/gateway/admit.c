@@ -79,6 +79,9 @@ static size_t held_by(const gpreq *g)
         b += pg_dwriter_memory(g->dwriter);
     if (g->sswriter != NULL)
         b += pg_sswriter_memory(g->sswriter);
+    /* An Ion writer holds its call tree as written (unless a kept layout holds it). */
+    if (g->writer != NULL)
+        b += pg_pwriter_memory(g->writer);
     for (size_t r = 0; r < g->nruns; r++)
         if (g->runs[r].acc != NULL)
             b += pg_profile_memory(g->runs[r].acc);

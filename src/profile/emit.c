@@ -417,10 +417,24 @@ uint32_t pg_emit_ion_symbol(pg_emit *e, const char *name, size_t len, uint32_t *
     return *sym == PG_STR_NONE ? PG_STR_NONE : *sym + PG_ION_SID_LOCAL_BASE;
 }
 
+uint32_t pg_emit_ion_symbol_own(pg_emit *e, const char *name, size_t len, uint32_t *sym)
+{
+    /* Made in pass 1 only: a frozen table (a kept layout's) has every such symbol cached. */
+    if (*sym == PG_STR_NONE && e->ops == &measure_ops && !e->symbols_frozen)
+        *sym = pg_strtab_append(e->symbols, name, len);
+    e->symbols_missed |= *sym == PG_STR_NONE && e->symbols_frozen;
+    return *sym == PG_STR_NONE ? PG_STR_NONE : *sym + PG_ION_SID_LOCAL_BASE;
+}
+
 int pg_emit_ion_field_cached(pg_emit *e, const char *name, size_t len, uint32_t *sym)
 {
     /* The first time is in pass 1, which interns (pass 2 only finds what pass 1 put). */
-    uint32_t sid = pg_emit_ion_symbol(e, name, len, sym);
+    return pg_emit_ion_field_sid(e, pg_emit_ion_symbol(e, name, len, sym));
+}
+
+int pg_emit_ion_field_sid(pg_emit *e, uint32_t sid)
+{
+    PG_ASSERT(e->ops == &measure_ops || e->ops == &ion_ops);
     if (sid == PG_STR_NONE)
         return PG_ELIMIT;
     if (e->ops == &measure_ops) {

@@ -48,21 +48,22 @@ struct pg_pwriter {
     /* Counters' places in byte order of name (string id -> rank + 1; 0: not a counter), made
      * once: sorting each node's counts compared names, a fifth of the writer's time. */
     uint8_t *crank;
-    /* Ion: what pass 1 found (made by this writer, or shared with an earlier writer of the same
-     * profile); ion_direct: the call tree is written in one loop (no depth limit); inext: the
-     * next node it writes; measuring: pass 1 is running. */
+    /* Ion: the symbols and the written call tree (made by this writer, or shared with an earlier
+     * writer of the same profile); ion_direct: the call tree is written in one pass (no depth
+     * limit: see "Ion: the call tree in one pass") into the layout, from where the steps copy
+     * it out (tsent: bytes of it copied so far); measuring: pass 1 (the head's) is running. */
     pg_ion_layout *L;
     bool ion_direct, measuring;
-    uint32_t inext;
+    size_t tsent;
     size_t budget; /* the current step's */
 };
 
 /*
- * An Ion layout: pass 1's results for one profile. Pass 1 (symbols interned by their bytes, then
- * every node's length) was half of the Ion writer's time, and a kept answer is written again and
- * again unchanged, so the gateway keeps a layout by the profile's origin (pg_profile.origin) and
- * hands it to the next writer of a copy of that profile, which then skips the call tree's pass 1.
- * The head (start, end, agentMetadata) is still measured per writer, since start and end change;
+ * An Ion layout: the symbols of one profile and its call tree as written. A kept answer is
+ * written again and again unchanged, so the gateway keeps a layout by the profile's origin
+ * (pg_profile.origin) and hands it to the next writer of a copy of that profile, which then
+ * copies the tree (Ion at memory speed). The head (start, end, agentMetadata) is still written
+ * per writer, since start and end change;
  * its names are looked up in the kept symbol table, never added to it (symbols_frozen), and a
  * profile whose head has a name the layout lacks gets a layout of its own. (A reusing writer may
  * still fill an empty slot of sym with what it looked up: the value every writer would find.)
@@ -78,13 +79,12 @@ struct pg_ion_layout {
      * writer's time. */
     uint32_t *sym;
     uint32_t csym[4];
-    /* Without a depth limit (see "Ion: the call tree in one loop"): the nodes in writing order
-     * (NULL when the profile is ordered: its ids are), each node's struct length and its children
-     * struct's, and its counts struct's (by node id); ilen NULL when the layout was made with a
-     * depth limit. 32 bits, as pg_emit's container lengths are: a smaller layout, and less to read
-     * per node. */
+    /* Without a depth limit (see "Ion: the call tree in one pass"): the nodes in writing order
+     * while the tree is written (NULL when the profile is ordered: its ids are), and the tree's
+     * bytes, tree[tree_at, tree_cap) (NULL until written; never changed after). */
     uint32_t *iorder;
-    uint32_t *ilen, *ikids, *iclen;
+    char *tree;
+    size_t tree_at, tree_cap;
 };
 
 static pg_ion_layout *layout_new(const pg_profile *p)
@@ -104,10 +104,10 @@ static pg_ion_layout *layout_new(const pg_profile *p)
     for (size_t i = 0; i < PG_ARRAY_LEN(L->csym); i++)
         L->csym[i] = PG_STR_NONE;
     pg_strtab_init(&L->syms, p->strs.bytes_limit + 4096, p->strs.count_limit + 64);
-    /* The symbols are the profile's strings (those the tree uses) and a few names of the head:
-     * room for them all at once, so that pass 1 never grows and rehashes the table (a fifth of
-     * its time at 13,000 symbols). Best effort: without the room the table grows as it goes. */
-    (void)pg_strtab_reserve(&L->syms, p->strs.n + 64, p->strs.bytes_len + 1024);
+    /* The symbols are the profile's strings (those the tree uses, appended) and a few names of
+     * the head (interned): room for them all at once, so that numbering never grows the table (a
+     * fifth of its time at 13,000 symbols). Best effort: without the room the table grows. */
+    (void)pg_strtab_reserve(&L->syms, p->strs.n + 64, p->strs.bytes_len + 1024, 64);
     return L;
 }
 
@@ -128,9 +128,7 @@ void pg_ion_layout_unref(pg_ion_layout *L)
     pg_strtab_free(&L->syms);
     free(L->sym);
     free(L->iorder);
-    free(L->ilen);
-    free(L->ikids);
-    free(L->iclen);
+    free(L->tree);
     free(L);
 }
 
@@ -139,9 +137,7 @@ size_t pg_ion_layout_memory(const pg_ion_layout *L)
     size_t m = sizeof *L + pg_strtab_memory(&L->syms) + (size_t)(L->nstrs > 0 ? L->nstrs : 1) * sizeof *L->sym;
     if (L->iorder != NULL)
         m += (size_t)L->n * sizeof *L->iorder;
-    if (L->ilen != NULL)
-        m += (size_t)L->n * (sizeof *L->ilen + sizeof *L->ikids + sizeof *L->iclen);
-    return m;
+    return m + L->tree_cap;
 }
 
 /* Whether L was made for p's content: p has the origin L was made for (nothing in it changed
@@ -149,7 +145,7 @@ size_t pg_ion_layout_memory(const pg_ion_layout *L)
  * write wrong bytes. */
 static bool layout_fits(const pg_ion_layout *L, const pg_profile *p)
 {
-    return L->ilen != NULL && L->origin != 0 && L->origin == p->origin && L->n == p->n && L->nstrs == p->strs.n;
+    return L->tree != NULL && L->origin != 0 && L->origin == p->origin && L->n == p->n && L->nstrs == p->strs.n;
 }
 
 /* Insertion sort: kid lists and count lists are short (qsort's call per comparison was a
@@ -209,9 +205,9 @@ static int field_id(pg_pwriter *w, uint32_t id)
 {
     const char *s;
     size_t len;
-    if (w->fpos == NULL) { /* Ion: its fields are symbols */
+    if (w->fpos == NULL) { /* Ion: its fields are symbols, each id its own (see i_number) */
         s = pg_strtab_get(&w->p->strs, id, &len);
-        return pg_emit_ion_field_cached(&w->e, s, len, &w->L->sym[id]);
+        return pg_emit_ion_field_sid(&w->e, pg_emit_ion_symbol_own(&w->e, s, len, &w->L->sym[id]));
     }
     return quoted(w, id, &s, &len) ?: pg_emit_json_field_text(&w->e, s, len);
 }
@@ -560,14 +556,18 @@ static int tree_step(pg_pwriter *w)
 }
 
 /*
- * Ion: the call tree in one loop. Ion's containers carry their lengths and have no closing bytes,
- * so once every node's length is known a node is written by putting its head and scalars, in
- * writing order, with no stack. Pass 1 takes two loops over that order: forwards, the symbols as
- * pass 2 will meet them (a node's name, then "counts" and its counters, "file", "line",
- * "children") and each node's own bytes; backwards, every node's length into its parent's
- * children (a child comes after its parent). The bytes are those of the pg_emit walk, which
- * still writes profiles with a depth limit (tests/unit/profile/test_profile.c compares them).
- * For an ordered profile the order is its ids; otherwise it is made once (pg_profile_preorder).
+ * Ion: the call tree in one pass, written backwards. Ion's containers carry their lengths before
+ * their contents and have no closing bytes. Writing forwards needs every node's length first (a
+ * pass over the tree that measured, then one that wrote: the first write of an answer cost 2.5
+ * times the second). Written backwards from the end of a buffer, last node first, a node comes
+ * after all of its children are written, so its length is known when its head is put: one pass.
+ * The symbols must be known before it (a VarUInt's length depends on the number), and are
+ * numbered by a cheaper loop in writing order: each string id used as a name or a counter gets
+ * a symbol of its own the first time it is met (the profile's string table already holds each
+ * text once, so nothing is hashed; pg_emit_ion_symbol_own), as the pg_emit walk numbers them.
+ * The bytes are the walk's, which still writes profiles with a depth limit
+ * (tests/unit/profile/test_profile.c compares them). For an ordered profile the writing order is
+ * its ids; otherwise it is made once (pg_profile_preorder). The tree is then copied out in steps.
  */
 
 static uint32_t i_node_at(const pg_pwriter *w, uint32_t k)
@@ -575,46 +575,11 @@ static uint32_t i_node_at(const pg_pwriter *w, uint32_t k)
     return w->L->iorder != NULL ? w->L->iorder[k] : k;
 }
 
-/* Pass 1: member k's symbol (made the first time) into *sid and its bytes added to *len. The
- * symbol is known at every node but the first few, so that case is read inline and the interning
- * (pg_emit_ion_symbol, in another unit) is called only the first time. */
-static inline int i_member(pg_pwriter *w, int k, uint64_t *len, uint32_t *sid)
+/* Member k's symbol, made the first time (interned: a member's name may be a head's too). */
+static inline bool i_member(pg_pwriter *w, int k)
 {
-    uint32_t s = w->L->csym[k];
-    *sid = s != PG_STR_NONE ? s + PG_ION_SID_LOCAL_BASE
-                            : pg_emit_ion_symbol(&w->e, member_names[k], strlen(member_names[k]), &w->L->csym[k]);
-    if (*sid == PG_STR_NONE)
-        return PG_ELIMIT;
-    *len += pg_ion_varuint_len(*sid);
-    return PG_OK;
-}
-
-/* String id's symbol as a field name (interned the first time: see i_member). */
-static uint32_t i_sym_new(pg_pwriter *w, uint32_t id)
-{
-    size_t len;
-    const char *s = pg_strtab_get(&w->p->strs, id, &len);
-    return pg_emit_ion_symbol(&w->e, s, len, &w->L->sym[id]);
-}
-
-static inline uint32_t i_sym(pg_pwriter *w, uint32_t id)
-{
-    uint32_t s = w->L->sym[id];
-    return s != PG_STR_NONE ? s + PG_ION_SID_LOCAL_BASE : i_sym_new(w, id);
-}
-
-static size_t i_num_size(double v)
-{
-    return pg_num_is_int(v) ? pg_ion_int_size((int64_t)v) : pg_ion_size(8);
-}
-
-static char *i_num_put(char *o, double v)
-{
-    if (pg_num_is_int(v))
-        return pg_ion_int_put(o, (int64_t)v);
-    *o++ = (char)(PG_ION_FLOAT << 4 | 8);
-    pg_ion_float_be(v, (unsigned char *)o);
-    return o + 8;
+    return w->L->csym[k] != PG_STR_NONE ||
+           pg_emit_ion_symbol(&w->e, member_names[k], strlen(member_names[k]), &w->L->csym[k]) != PG_STR_NONE;
 }
 
 /* A node's counts in byte order of counter: in an ordered profile where they lie, else sorted
@@ -635,17 +600,50 @@ static int i_counts(pg_pwriter *w, const pg_pnode *nd, uint32_t id, const pg_cou
     return PG_OK;
 }
 
-/* The bytes of a counts struct's content; in pass 1 its symbols are made. */
-static int i_counts_len(pg_pwriter *w, const pg_count *cs, uint32_t n, uint64_t *len)
+/* String id's symbol, made by appending (see above): i_number's, inline. */
+static inline bool i_number_id(pg_pwriter *w, uint32_t *sym, uint32_t id)
 {
-    uint64_t c = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t sid = i_sym(w, cs[i].counter);
-        if (sid == PG_STR_NONE)
-            return PG_ELIMIT;
-        c += pg_ion_varuint_len(sid) + i_num_size(cs[i].value);
+    if (sym[id] != PG_STR_NONE)
+        return true;
+    size_t len;
+    const char *s = pg_strtab_get(&w->p->strs, id, &len);
+    return (sym[id] = pg_strtab_append(&w->L->syms, s, len)) != PG_STR_NONE;
+}
+
+/* The symbols of the whole tree, in writing order (the order the walk meets them): a layout
+ * made here, never a kept one (whose symbols are all made), so they are appended directly. */
+static int i_number(pg_pwriter *w)
+{
+    const pg_profile *p = w->p;
+    pg_ion_layout *L = w->L;
+    PG_ASSERT(!w->e.symbols_frozen);
+    if (!p->ordered) {
+        L->iorder = malloc((size_t)p->n * sizeof *L->iorder);
+        if (L->iorder == NULL || pg_profile_preorder(p, L->iorder) != PG_OK)
+            return PG_ENOMEM;
     }
-    *len = c;
+    uint32_t *const sym = L->sym;
+    for (uint32_t k = 0; k < p->n; k++) {
+        uint32_t id = i_node_at(w, k);
+        const pg_pnode *nd = &p->nodes[id];
+        if (id != PG_ROOT && !i_number_id(w, sym, nd->name))
+            return PG_ELIMIT;
+        if (nd->ncounts > 0) {
+            const pg_count *cs;
+            uint32_t nc;
+            int rc = i_counts(w, nd, id, &cs, &nc);
+            if (rc != PG_OK)
+                return rc;
+            if (!i_member(w, M_COUNTS))
+                return PG_ELIMIT;
+            for (uint32_t i = 0; i < nc; i++)
+                if (!i_number_id(w, sym, cs[i].counter))
+                    return PG_ELIMIT;
+        }
+        if ((nd->file != PG_STR_NONE && !i_member(w, M_FILE)) || (nd->line_kind != PG_LINE_NONE && !i_member(w, M_LINE)) ||
+            (nd->first_child != PG_NODE_NONE && !i_member(w, M_CHILDREN)))
+            return PG_ELIMIT;
+    }
     return PG_OK;
 }
 
@@ -654,129 +652,135 @@ static size_t i_line_len(int64_t lmin, int64_t lmax)
     return pg_ion_int_size(lmin) + (lmax != lmin ? pg_ion_int_size(lmax) : 0);
 }
 
-/* Pass 1 for the whole tree. */
-static int i_measure(pg_pwriter *w)
+/* Room for need more bytes before the start of the written tree (*o): a buffer twice as large,
+ * the tree moved to its end. */
+static int i_tree_room(pg_ion_layout *L, char **o, size_t need)
 {
-    const pg_profile *p = w->p;
-    pg_ion_layout *L = w->L;
-    uint32_t n = p->n;
-    PG_ASSERT(L->ilen == NULL);
-    L->ilen = calloc(n, sizeof *L->ilen);
-    L->ikids = calloc(n, sizeof *L->ikids);
-    L->iclen = calloc(n, sizeof *L->iclen);
-    if (L->ilen == NULL || L->ikids == NULL || L->iclen == NULL)
+    size_t used = L->tree_cap - (size_t)(*o - L->tree);
+    if (need > PG_PWRITER_TREE_MAX - used)
+        return PG_ELIMIT;
+    size_t cap = PG_MIN(PG_MAX(L->tree_cap * 2, used + need), PG_PWRITER_TREE_MAX);
+    char *t = malloc(cap);
+    if (t == NULL)
         return PG_ENOMEM;
-    if (!p->ordered) {
-        L->iorder = malloc((size_t)n * sizeof *L->iorder);
-        if (L->iorder == NULL || pg_profile_preorder(p, L->iorder) != PG_OK)
-            return PG_ENOMEM;
-    }
-    for (uint32_t k = 0; k < n; k++) {
-        uint32_t id = i_node_at(w, k);
-        const pg_pnode *nd = &p->nodes[id];
-        uint64_t len = 0, c;
-        if (id != PG_ROOT && i_sym(w, nd->name) == PG_STR_NONE)
-            return PG_ELIMIT;
-        const pg_count *cs;
-        uint32_t nc;
-        int rc = i_counts(w, nd, id, &cs, &nc);
-        if (rc != PG_OK)
-            return rc;
-        uint32_t sid;
-        if (nc > 0) {
-            rc = i_member(w, M_COUNTS, &len, &sid) ?: i_counts_len(w, cs, nc, &c);
-            if (rc != PG_OK)
-                return rc;
-            L->iclen[id] = (uint32_t)c; /* at most 65,535 counts of 14 bytes */
-            len += pg_ion_size(c);
-        }
-        if (nd->file != PG_STR_NONE) {
-            size_t flen;
-            pg_strtab_get(&p->strs, nd->file, &flen);
-            if ((rc = i_member(w, M_FILE, &len, &sid)) != PG_OK)
-                return rc;
-            len += pg_ion_size(flen);
-        }
-        int64_t lmin, lmax;
-        if (pg_profile_line(p, nd, &lmin, &lmax)) {
-            if ((rc = i_member(w, M_LINE, &len, &sid)) != PG_OK)
-                return rc;
-            len += pg_ion_size(i_line_len(lmin, lmax));
-        }
-        if (nd->first_child != PG_NODE_NONE && (rc = i_member(w, M_CHILDREN, &len, &sid)) != PG_OK)
-            return rc;
-        if (len > UINT32_MAX)
-            return PG_ELIMIT;
-        L->ilen[id] = (uint32_t)len; /* the node's own bytes; its children's are added below */
-    }
-    for (uint32_t k = n; k-- > 0;) {
-        uint32_t id = i_node_at(w, k);
-        const pg_pnode *nd = &p->nodes[id];
-        uint64_t len = L->ilen[id] + (nd->first_child != PG_NODE_NONE ? pg_ion_size(L->ikids[id]) : 0);
-        if (len > UINT32_MAX)
-            return PG_ELIMIT;
-        L->ilen[id] = (uint32_t)len;
-        if (id == PG_ROOT)
-            continue;
-        uint64_t kids = L->ikids[nd->parent] + pg_ion_varuint_len((uint64_t)L->sym[nd->name] + PG_ION_SID_LOCAL_BASE) +
-                        pg_ion_size(len);
-        if (kids > UINT32_MAX)
-            return PG_ELIMIT;
-        L->ikids[nd->parent] = (uint32_t)kids;
-    }
+    memcpy(t + cap - used, *o, used);
+    free(L->tree);
+    L->tree = t;
+    L->tree_cap = cap;
+    *o = t + cap - used;
     return PG_OK;
 }
 
-/* Pass 2: the node at writing position k. */
-static int i_put_node(pg_pwriter *w, uint32_t k)
+/* The whole call tree into the layout, last node first (see above). kids[id]: the bytes of
+ * node id's children written so far (each child's field name and struct); complete when id is
+ * met, since a node's descendants follow it in writing order. */
+static int i_write_tree(pg_pwriter *w)
 {
     const pg_profile *p = w->p;
-    const pg_ion_layout *L = w->L;
-    uint32_t id = i_node_at(w, k);
-    const pg_pnode *nd = &p->nodes[id];
-    const pg_count *cs;
-    uint32_t nc;
-    int rc = i_counts(w, nd, id, &cs, &nc);
-    if (rc != PG_OK)
-        return rc;
-    size_t flen = 0;
-    const char *file = nd->file != PG_STR_NONE ? pg_strtab_get(&p->strs, nd->file, &flen) : NULL;
-    /* Symbols and heads are at most 5 and PG_ION_TD_MAX bytes. */
-    size_t bound = 4 * 5 + 5 * PG_ION_TD_MAX + 2 * PG_ION_NUM_MAX + (size_t)nc * (5 + PG_ION_NUM_MAX) + flen;
-    if ((rc = pg_buf_reserve(w->e.out, bound)) != PG_OK)
-        return rc;
-    char *const start = w->e.out->data + w->e.out->len, *o = start;
-    if (id != PG_ROOT)
-        o = pg_ion_varuint_put(o, (uint64_t)L->sym[nd->name] + PG_ION_SID_LOCAL_BASE);
-    o = pg_ion_td_put(o, PG_ION_STRUCT, L->ilen[id]);
-    if (nc > 0) {
-        o = pg_ion_varuint_put(o, (uint64_t)L->csym[M_COUNTS] + PG_ION_SID_LOCAL_BASE);
-        o = pg_ion_td_put(o, PG_ION_STRUCT, L->iclen[id]);
-        for (uint32_t i = 0; i < nc; i++) {
-            o = pg_ion_varuint_put(o, (uint64_t)L->sym[cs[i].counter] + PG_ION_SID_LOCAL_BASE);
-            o = i_num_put(o, cs[i].value);
+    pg_ion_layout *L = w->L;
+    PG_ASSERT(L->tree == NULL);
+    uint32_t *kids = calloc(p->n, sizeof *kids);
+    /* A guess from the simulator's profiles (about 50 bytes per node); the buffer grows past it. */
+    L->tree_cap = (size_t)p->n * 56 + 64;
+    L->tree = malloc(L->tree_cap);
+    if (kids == NULL || L->tree == NULL) {
+        free(kids);
+        free(L->tree);
+        L->tree = NULL;
+        L->tree_cap = 0;
+        return PG_ENOMEM;
+    }
+    const uint64_t s_counts = (uint64_t)L->csym[M_COUNTS] + PG_ION_SID_LOCAL_BASE,
+                   s_file = (uint64_t)L->csym[M_FILE] + PG_ION_SID_LOCAL_BASE,
+                   s_line = (uint64_t)L->csym[M_LINE] + PG_ION_SID_LOCAL_BASE,
+                   s_children = (uint64_t)L->csym[M_CHILDREN] + PG_ION_SID_LOCAL_BASE;
+    char *o = L->tree + L->tree_cap;
+    int rc = PG_OK;
+    for (uint32_t k = p->n; rc == PG_OK && k-- > 0;) {
+        uint32_t id = i_node_at(w, k);
+        const pg_pnode *nd = &p->nodes[id];
+        const pg_count *cs;
+        uint32_t nc;
+        if ((rc = i_counts(w, nd, id, &cs, &nc)) != PG_OK)
+            break;
+        size_t flen = 0;
+        const char *file = nd->file != PG_STR_NONE ? pg_strtab_get(&p->strs, nd->file, &flen) : NULL;
+        /* Symbols are at most 5 bytes; heads PG_ION_TD_MAX; numbers PG_ION_NUM_MAX. */
+        size_t bound = 5 * 5 + 5 * PG_ION_TD_MAX + 2 * PG_ION_NUM_MAX + (size_t)nc * (5 + PG_ION_NUM_MAX) + flen;
+        if ((size_t)(o - L->tree) < bound && (rc = i_tree_room(L, &o, bound)) != PG_OK)
+            break;
+        char *const end = o;
+        if (nd->first_child != PG_NODE_NONE) {
+            o = pg_ion_td_back(o, PG_ION_STRUCT, kids[id]);
+            o = pg_ion_varuint_back(o, s_children);
         }
+        int64_t lmin, lmax;
+        if (pg_profile_line(p, nd, &lmin, &lmax)) {
+            if (lmax != lmin)
+                o = pg_ion_int_back(o, lmax);
+            o = pg_ion_int_back(o, lmin);
+            o = pg_ion_td_back(o, PG_ION_LIST, i_line_len(lmin, lmax));
+            o = pg_ion_varuint_back(o, s_line);
+        }
+        if (file != NULL) {
+            o -= flen;
+            memcpy(o, file, flen);
+            o = pg_ion_td_back(o, PG_ION_STRING, flen);
+            o = pg_ion_varuint_back(o, s_file);
+        }
+        if (nc > 0) {
+            char *const cend = o;
+            for (uint32_t i = nc; i-- > 0;) {
+                double v = cs[i].value;
+                if (pg_num_is_int(v)) {
+                    o = pg_ion_int_back(o, (int64_t)v);
+                } else {
+                    o -= 8;
+                    pg_ion_float_be(v, (unsigned char *)o);
+                    *--o = (char)(PG_ION_FLOAT << 4 | 8);
+                }
+                o = pg_ion_varuint_back(o, (uint64_t)L->sym[cs[i].counter] + PG_ION_SID_LOCAL_BASE);
+            }
+            o = pg_ion_td_back(o, PG_ION_STRUCT, (size_t)(cend - o));
+            o = pg_ion_varuint_back(o, s_counts);
+        }
+        uint64_t len = (uint64_t)(end - o) + kids[id];
+        if (len > UINT32_MAX) {
+            rc = PG_ELIMIT;
+            break;
+        }
+        o = pg_ion_td_back(o, PG_ION_STRUCT, len);
+        PG_ASSERT((size_t)(end - o) <= bound);
+        if (id == PG_ROOT)
+            continue;
+        o = pg_ion_varuint_back(o, (uint64_t)L->sym[nd->name] + PG_ION_SID_LOCAL_BASE);
+        uint64_t sum = (uint64_t)kids[nd->parent] + (uint64_t)(end - o) + kids[id];
+        if (sum > UINT32_MAX) {
+            rc = PG_ELIMIT;
+            break;
+        }
+        kids[nd->parent] = (uint32_t)sum;
     }
-    if (file != NULL) {
-        o = pg_ion_varuint_put(o, (uint64_t)L->csym[M_FILE] + PG_ION_SID_LOCAL_BASE);
-        o = pg_ion_td_put(o, PG_ION_STRING, flen);
-        memcpy(o, file, flen);
-        o += flen;
+    free(kids);
+    free(L->iorder); /* the tree is written: the order is not needed again */
+    L->iorder = NULL;
+    if (rc != PG_OK) {
+        free(L->tree);
+        L->tree = NULL;
+        L->tree_cap = 0;
+        return rc;
     }
-    int64_t lmin, lmax;
-    if (pg_profile_line(p, nd, &lmin, &lmax)) {
-        o = pg_ion_varuint_put(o, (uint64_t)L->csym[M_LINE] + PG_ION_SID_LOCAL_BASE);
-        o = pg_ion_td_put(o, PG_ION_LIST, i_line_len(lmin, lmax));
-        o = pg_ion_int_put(o, lmin);
-        if (lmax != lmin)
-            o = pg_ion_int_put(o, lmax);
+    L->tree_at = (size_t)(o - L->tree);
+    /* A kept layout is charged for its buffer: one that grew (or a guess far off) is moved to
+     * the front of a buffer of its size. */
+    size_t used = L->tree_cap - L->tree_at;
+    if (L->tree_at > L->tree_cap / 8) {
+        memmove(L->tree, L->tree + L->tree_at, used);
+        char *t = realloc(L->tree, used); /* shrinking: when it fails, the block stays larger */
+        L->tree = t != NULL ? t : L->tree;
+        L->tree_at = 0;
+        L->tree_cap = used;
     }
-    if (nd->first_child != PG_NODE_NONE) {
-        o = pg_ion_varuint_put(o, (uint64_t)L->csym[M_CHILDREN] + PG_ION_SID_LOCAL_BASE);
-        o = pg_ion_td_put(o, PG_ION_STRUCT, L->ikids[id]);
-    }
-    PG_ASSERT((size_t)(o - start) <= bound);
-    w->e.out->len += (size_t)(o - start);
     return PG_OK;
 }
 
@@ -824,23 +828,27 @@ static int walk_step(pg_pwriter *w)
         rc = rc ?: emit_meta(w);
         rc = rc ?: field(w, "callgraph");
         if (w->ion_direct) {
-            /* The call tree's pass 1 runs unless the layout came from an earlier writer. */
-            if (rc == PG_OK && w->measuring && w->L->ilen == NULL)
-                rc = i_measure(w);
+            /* The whole tree is written here, in pass 1, once the head's symbols are made,
+             * unless the layout came from an earlier writer. */
+            pg_ion_layout *L = w->L;
+            if (rc == PG_OK && w->measuring && L->tree == NULL)
+                rc = i_number(w) ?: i_write_tree(w);
             if (rc == PG_OK && w->measuring)
-                pg_emit_ion_value_measured(e, pg_ion_size(w->L->ilen[PG_ROOT]));
-            w->inext = w->measuring ? p->n : 0; /* pass 1 has measured the whole tree */
+                pg_emit_ion_value_measured(e, L->tree_cap - L->tree_at);
+            w->tsent = 0;
         } else {
             rc = rc ?: open_node(w, PG_ROOT, 0);
         }
         w->stage = S_TREE;
         return rc;
     case S_TREE:
-        if (w->ion_direct && w->inext < p->n) {
-            /* Nodes until the step's budget, in this loop rather than one per step. */
-            do
-                rc = i_put_node(w, w->inext++);
-            while (rc == PG_OK && w->inext < p->n && w->e.out->len < w->budget);
+        if (w->ion_direct && !w->measuring && w->tsent < w->L->tree_cap - w->L->tree_at) {
+            /* The tree's bytes up to the step's budget. */
+            const pg_ion_layout *L = w->L;
+            size_t left = L->tree_cap - L->tree_at - w->tsent;
+            size_t n = PG_MIN(left, PG_MAX(w->budget - w->e.out->len, (size_t)4096));
+            rc = pg_buf_append(w->e.out, L->tree + L->tree_at + w->tsent, n);
+            w->tsent += rc == PG_OK ? n : 0;
             return rc;
         }
         if (!w->ion_direct && w->nfr > 0)
@@ -978,6 +986,21 @@ void pg_pwriter_free(pg_pwriter *w)
     free(w->crank);
     pg_buf_free(&w->ftext);
     free(w);
+}
+
+size_t pg_pwriter_memory(const pg_pwriter *w)
+{
+    size_t ns = w->p->strs.n;
+    size_t m = sizeof *w + w->ftext.cap + (size_t)w->fr_cap * sizeof *w->fr +
+               w->arena_cap * sizeof *w->arena + (size_t)w->acc_cap * sizeof *w->acc + (size_t)w->stack_cap * sizeof *w->stack;
+    if (w->fpos != NULL)
+        m += ns * (sizeof *w->fpos + sizeof *w->flen);
+    if (w->crank != NULL)
+        m += ns;
+    /* A layout only this writer holds (another holder, the gateway's cache, is charged for it). */
+    if (w->L != NULL && w->L->refs == 1)
+        m += pg_ion_layout_memory(w->L);
+    return m;
 }
 
 int pg_profile_encode(const pg_profile *p, bool ion, uint32_t max_depth, pg_buf *out)

@@ -18,16 +18,24 @@ typedef struct pg_strtab {
     uint32_t n, cap, count_limit;
     uint32_t *slots; /* open addressing: id + 1, 0 = empty */
     uint32_t nslots;
+    uint32_t nindexed; /* strings in the index (appended ones are not, until it is rebuilt) */
 } pg_strtab;
 
 void pg_strtab_init(pg_strtab *t, size_t bytes_limit, uint32_t count_limit);
 void pg_strtab_free(pg_strtab *t);
 /** Returns the id of s (adding it when new), or PG_STR_NONE past a limit or out of memory. */
 uint32_t pg_strtab_intern(pg_strtab *t, const char *s, size_t len);
-/** Makes room for n strings of bytes bytes in all (each capped at the table's limits), so that
- *  interning up to that many grows nothing: for a table whose size is known ahead, such as an Ion
- *  writer's symbols. On PG_ENOMEM the table is usable as it is (with part of the room, or none). */
-int pg_strtab_reserve(pg_strtab *t, uint32_t n, size_t bytes);
+/** Adds s as a string of its own, even if the table has it already, and without indexing it:
+ *  for a list that may repeat a string, such as an Ion symbol table made from names another
+ *  table already holds once each (hashing them again was a quarter of the Ion writer's pass 1).
+ *  pg_strtab_find and pg_strtab_intern see it only once the index is rebuilt (as it grows).
+ *  Returns its id, or PG_STR_NONE past a limit or out of memory. */
+uint32_t pg_strtab_append(pg_strtab *t, const char *s, size_t len);
+/** Makes room for n strings of bytes bytes in all (each capped at the table's limits), indexed
+ *  may of them interned and the rest appended, so that adding up to that many grows nothing: for
+ *  a table whose size is known ahead, such as an Ion writer's symbols. On PG_ENOMEM the table is
+ *  usable as it is (with part of the room, or none). */
+int pg_strtab_reserve(pg_strtab *t, uint32_t n, size_t bytes, uint32_t indexed);
 /** Looks s up without adding; PG_STR_NONE when absent. */
 uint32_t pg_strtab_find(const pg_strtab *t, const char *s, size_t len);
 /** String id's bytes and length. Inline: writers ask it for every name they put. */

@@ -59,6 +59,14 @@ int pg_emit_ion_field_cached(pg_emit *e, const char *name, size_t len, uint32_t 
  *  field name, cached in *sym like pg_emit_ion_field_cached (interned in pass 1); PG_STR_NONE past
  *  the symbols' limit. */
 uint32_t pg_emit_ion_symbol(pg_emit *e, const char *name, size_t len, uint32_t *sym);
+/** Ion only: like pg_emit_ion_symbol, but pass 1 adds the name as a symbol of its own without
+ *  looking for it among the symbols (pg_strtab_append), for names that another table already
+ *  holds once each (a profile's): an Ion symbol table may list a text twice. In a frozen table
+ *  only a cached symbol is found (else symbols_missed). */
+uint32_t pg_emit_ion_symbol_own(pg_emit *e, const char *name, size_t len, uint32_t *sym);
+/** Ion only (either pass): a field name by its symbol id (local base added; PG_STR_NONE gives
+ *  PG_ELIMIT), as pg_emit_ion_symbol or pg_emit_ion_symbol_own returned it. */
+int pg_emit_ion_field_sid(pg_emit *e, uint32_t sid);
 /** Ion pass 1: a value of bytes the caller will write itself in pass 2 (no container of it is
  *  recorded). */
 void pg_emit_ion_value_measured(pg_emit *e, size_t bytes);

@@ -105,6 +105,50 @@ static inline size_t pg_ion_int_size(int64_t v)
     return 1 + (mag == 0 ? 0 : (size_t)(71 - __builtin_clzll(mag)) / 8);
 }
 
+/*
+ * Writing backwards: o is the start of what is written so far; each call puts one piece just
+ * before it and returns the piece's start. The profile writer puts its call tree this way, last
+ * node first, so that a container's length is known when its head is put (Ion puts lengths before
+ * contents). The caller keeps PG_ION_TD_MAX bytes of room before o for a head and PG_ION_NUM_MAX
+ * for a number (all of which may be written).
+ */
+
+/** A VarUInt ending at o. */
+static inline char *pg_ion_varuint_back(char *o, uint64_t v)
+{
+    if (v < 0x80) {
+        *--o = (char)(v | 0x80);
+        return o;
+    }
+    o -= pg_ion_varuint_len(v);
+    pg_ion_varuint_put(o, v);
+    return o;
+}
+
+/** A type descriptor with its length, ending at o. */
+static inline char *pg_ion_td_back(char *o, int type, size_t len)
+{
+    if (len >= 14)
+        o = pg_ion_varuint_back(o, len);
+    *--o = (char)(unsigned char)(type << 4 | (len < 14 ? len : 14));
+    return o;
+}
+
+/** An int's whole value ending at o. */
+static inline char *pg_ion_int_back(char *o, int64_t v)
+{
+    uint64_t mag = v >= 0 ? (uint64_t)v : (uint64_t)(-(v + 1)) + 1;
+    int type = v >= 0 ? PG_ION_POSINT : PG_ION_NEGINT;
+    size_t n = mag == 0 ? 0 : (size_t)(71 - __builtin_clzll(mag)) / 8;
+    /* All 8 bytes big-endian in one store: the magnitude is the last n, the rest is room the
+     * next piece overwrites. */
+    uint64_t be = __builtin_bswap64(mag);
+    memcpy(o - 8, &be, 8);
+    o -= n;
+    *--o = (char)(unsigned char)(type << 4 | n);
+    return o;
+}
+
 /** A float's 8 bytes, big-endian. */
 static inline void pg_ion_float_be(double v, unsigned char be[8])
 {

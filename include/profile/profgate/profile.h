@@ -177,17 +177,24 @@ size_t pg_profile_memory(const pg_profile *p);
 /**
  * A resumable writer of p as JSON or binary Ion; max_depth 0 means unlimited. Children and
  * counters come in byte order of name. p must not change while the writer lives. For Ion, creating
- * the writer walks the profile once (symbols and lengths) without output.
+ * the writer numbers the symbols and, without a depth limit, writes the whole call tree into a
+ * buffer of its own (Ion puts lengths first: it is written backwards), which the steps copy out;
+ * with a depth limit it walks the profile once to measure without output.
  */
 typedef struct pg_pwriter pg_pwriter;
 int pg_pwriter_new(const pg_profile *p, bool ion, uint32_t max_depth, pg_pwriter **out);
 /** Appends to out until out->len reaches budget or the profile is complete (*done). */
 int pg_pwriter_step(pg_pwriter *w, pg_buf *out, size_t budget, bool *done);
 void pg_pwriter_free(pg_pwriter *w);
+/** Bytes of memory the writer holds (an Ion call tree not yet copied out included): for the
+ *  gateway's budget of answers in flight. */
+size_t pg_pwriter_memory(const pg_pwriter *w);
+/** The largest Ion call tree a writer buffers (Ion's lengths are 32-bit here; past it PG_ELIMIT). */
+#define PG_PWRITER_TREE_MAX ((size_t)UINT32_MAX + 16)
 
 /**
- * An Ion layout: what an Ion writer's first walk found (the symbol table, every node's length),
- * so that the next writer of the same profile, or of an unchanged copy of it, skips that walk.
+ * An Ion layout: what an Ion writer numbered (the symbol table) and the writing order, so that
+ * the next writer of the same profile, or of an unchanged copy of it, skips that work.
  * Reference counted, not thread-safe (a worker process's caches hold them).
  */
 typedef struct pg_ion_layout pg_ion_layout;

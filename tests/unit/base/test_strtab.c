@@ -95,7 +95,7 @@ static void test_reserved_room_is_used_without_growing(void **state)
     assert_int_equal(pg_strtab_intern(&t, "kept", 4), 0);
     char name[32];
     /* Room for 3,000 strings of at most 10 bytes, besides the one there. */
-    assert_int_equal(pg_strtab_reserve(&t, 3001, 4 + 3000 * 10), PG_OK);
+    assert_int_equal(pg_strtab_reserve(&t, 3001, 4 + 3000 * 10, 3001), PG_OK);
     const char *bytes = t.bytes;
     const uint32_t *off = t.off, *slots = t.slots;
     uint32_t nslots = t.nslots;
@@ -120,13 +120,60 @@ static void test_reserved_room_is_used_without_growing(void **state)
 
     /* Reservations are capped at the limits, so a large one is no way around them. */
     pg_strtab_init(&t, 100, 10);
-    assert_int_equal(pg_strtab_reserve(&t, 1000000, 1 << 30), PG_OK);
+    assert_int_equal(pg_strtab_reserve(&t, 1000000, 1 << 30, 1000000), PG_OK);
     assert_true(t.cap <= 10 && t.bytes_cap <= 100);
     for (uint32_t i = 0; i < 10; i++) {
         int n = snprintf(name, sizeof name, "s%u", i);
         assert_int_equal(pg_strtab_intern(&t, name, (size_t)n), i);
     }
     assert_int_equal(pg_strtab_intern(&t, "x", 1), PG_STR_NONE);
+    pg_strtab_free(&t);
+}
+
+/* Appended strings are new ids even when the text is there (an Ion symbol table may repeat one),
+ * stay out of the index, so interning among many of them rehashes nothing, and keep the limits. */
+static void test_appended_strings_repeat_and_stay_out_of_the_index(void **state)
+{
+    (void)state;
+    pg_strtab t;
+    pg_strtab_init(&t, 1 << 20, 3000);
+    assert_int_equal(pg_strtab_intern(&t, "a", 1), 0);
+    assert_int_equal(pg_strtab_append(&t, "a", 1), 1);
+    assert_int_equal(pg_strtab_append(&t, "bb", 2), 2);
+    size_t len;
+    assert_memory_equal(pg_strtab_get(&t, 1, &len), "a", 1);
+    assert_int_equal(len, 1);
+    assert_memory_equal(pg_strtab_get(&t, 2, &len), "bb", 2);
+    assert_int_equal(pg_strtab_find(&t, "a", 1), 0);
+    assert_int_equal(pg_strtab_find(&t, "bb", 2), PG_STR_NONE); /* not indexed */
+    char name[32];
+    for (uint32_t i = 0; i < 2000; i++) {
+        int n = snprintf(name, sizeof name, "f%u", i);
+        assert_int_equal(pg_strtab_append(&t, name, (size_t)n), i + 3);
+    }
+    const uint32_t *slots = t.slots;
+    uint32_t nslots = t.nslots;
+    assert_true(nslots < 2000); /* an index sized for what was interned */
+    for (uint32_t i = 0; i < 10; i++) {
+        int n = snprintf(name, sizeof name, "g%u", i);
+        assert_int_equal(pg_strtab_intern(&t, name, (size_t)n), 2003 + i);
+    }
+    assert_ptr_equal(t.slots, slots);
+    assert_int_equal(t.nslots, nslots);
+    assert_int_equal(pg_strtab_find(&t, "g9", 2), 2012);
+    /* Without its index the table is scanned: the first string of that text is found. */
+    assert_int_equal(pg_strtab_shrink(&t, false), PG_OK);
+    assert_int_equal(pg_strtab_find(&t, "bb", 2), 2);
+    /* Interning rebuilds the index over every string, the appended ones too. */
+    assert_int_equal(pg_strtab_intern(&t, "f1999", 5), 2002);
+    assert_int_equal(pg_strtab_find(&t, "f7", 2), 10);
+    pg_strtab_free(&t);
+
+    pg_strtab_init(&t, 10, 3);
+    assert_int_equal(pg_strtab_append(&t, "0123456789x", 11), PG_STR_NONE); /* the bytes' limit */
+    for (uint32_t i = 0; i < 3; i++)
+        assert_int_equal(pg_strtab_append(&t, "ab", 2), i);
+    assert_int_equal(pg_strtab_append(&t, "ab", 2), PG_STR_NONE); /* the count's */
     pg_strtab_free(&t);
 }
 
@@ -229,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_limits_refuse_without_losing_what_is_there),
         cmocka_unit_test(test_many_strings_grow_the_tables),
         cmocka_unit_test(test_reserved_room_is_used_without_growing),
+        cmocka_unit_test(test_appended_strings_repeat_and_stay_out_of_the_index),
         cmocka_unit_test(test_copy_is_independent),
         cmocka_unit_test(test_cmp_is_bytewise_with_shorter_prefix_first),
         cmocka_unit_test(test_hash_spreads_similar_names),

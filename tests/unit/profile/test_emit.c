@@ -215,6 +215,47 @@ static void test_ion_varuint_len(void **state)
     assert_int_equal(pg_ion_varuint_len(UINT64_MAX), 10);
 }
 
+/* The backward writers put the forward ones' bytes, ending where they are told, and write
+ * nothing at or past that end nor further back than their room (PG_ION_NUM_MAX for a number,
+ * PG_ION_TD_MAX for a head). */
+static void test_ion_backward_matches_forward(void **state)
+{
+    (void)state;
+    enum { END = 24 };
+    for (int b = 0; b < 64; b++) {
+        uint64_t us[3] = {UINT64_C(1) << b, (UINT64_C(1) << b) - 1, (UINT64_C(1) << b) | 1};
+        for (size_t i = 0; i < 3; i++) {
+            for (int kind = 0; kind < 3; kind++) {
+                char fwd[32], bwd[END + 8];
+                memset(bwd, 0x5a, sizeof bwd);
+                char *fe, *start;
+                size_t room;
+                if (kind == 0) { /* a VarUInt */
+                    fe = pg_ion_varuint_put(fwd, us[i]);
+                    start = pg_ion_varuint_back(bwd + END, us[i]);
+                    room = 10;
+                } else if (kind == 1) { /* a head: a struct of that length */
+                    fe = pg_ion_td_put(fwd, PG_ION_STRUCT, us[i]);
+                    start = pg_ion_td_back(bwd + END, PG_ION_STRUCT, us[i]);
+                    room = PG_ION_TD_MAX;
+                } else { /* an int of either sign */
+                    int64_t v = (int64_t)(us[i] >> 1) * (i == 1 ? -1 : 1);
+                    fe = pg_ion_int_put(fwd, v);
+                    start = pg_ion_int_back(bwd + END, v);
+                    room = PG_ION_NUM_MAX;
+                }
+                size_t n = (size_t)(fe - fwd);
+                assert_int_equal((size_t)(bwd + END - start), n);
+                assert_memory_equal(start, fwd, n);
+                for (size_t k = END; k < sizeof bwd; k++)
+                    assert_int_equal(bwd[k], 0x5a);
+                for (size_t k = 0; k < END - room; k++)
+                    assert_int_equal(bwd[k], 0x5a);
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +263,7 @@ int main(void)
         cmocka_unit_test(test_json_numbers),
         cmocka_unit_test(test_integer_digits),
         cmocka_unit_test(test_ion_document), cmocka_unit_test(test_ion_int_put), cmocka_unit_test(test_ion_varuint_len),
+        cmocka_unit_test(test_ion_backward_matches_forward),
         cmocka_unit_test(test_output_limit_is_an_error_not_a_cut),
     };
     return cmocka_run_group_tests_name("emit", tests, NULL, NULL);
