@@ -1,5 +1,6 @@
 /* Fuzz target: the upstream profile parser. Whatever parses must encode to JSON that parses back
- * to the same encoding (also once compacted for a cache), and merging a profile with itself must succeed or hit a limit cleanly. */
+ * to the same encoding (also once compacted for a cache), merging a profile with itself must
+ * succeed or hit a limit cleanly, and both Ion writers must give the same bytes. */
 #include "profgate/merge.h"
 #include "profgate/profile_json.h"
 
@@ -32,6 +33,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         PG_ASSERT(rc == PG_OK || rc == PG_ELIMIT);
         pg_buf_reset(&b);
         PG_ASSERT(pg_profile_encode(&q, true, 3, &b) == PG_OK);
+        /* Ion without a depth limit (the call tree written backwards, after a merge: not in
+         * writing order) is the bytes of the walk with a limit past the tree's depth. */
+        pg_buf_reset(&a);
+        pg_buf_reset(&b);
+        PG_ASSERT(pg_profile_encode(&q, true, 0, &a) == PG_OK);
+        PG_ASSERT(pg_profile_encode(&q, true, 1000, &b) == PG_OK);
+        PG_ASSERT(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
         pg_profile_free(&q);
         pg_buf_free(&a);
         pg_buf_free(&b);
