@@ -39,7 +39,7 @@ for w in "${workloads[@]}"; do
   echo "bench: workload $w ($(date -u +%H:%M:%S))" >&2
   if [ -n "$quick" ]; then
     case $w in
-      dashboards) WARM=20 REPS=2 "bench/$w/run.sh" ${wargs[$w]} >&2 ;;
+      dashboards) QUICK=1 WARM=20 REPS=2 "bench/$w/run.sh" ${wargs[$w]} >&2 ;;
       fanout) REPS=1 "bench/$w/run.sh" >&2 ;;
       tenants) REPS=1 CONTENDERS="direct profgate-open profgate-tenants" "bench/$w/run.sh" >&2 ;;
       connections) REPS=1 CONNS=4000 "bench/$w/run.sh" >&2 ;;

@@ -84,6 +84,10 @@ for s in direct nginx varnish profgate-redis profgate-l1; do
   echo "$s $um $em" >>"$work/plot.dat"
   if [[ $s == profgate* ]]; then
     verdict=$(awk -v x="$um" -v y="$nginx_calls" -v e="$emax" 'BEGIN {print (x * 20 <= y && e == 0) ? "met" : "not met"}')
+    # A quick run's short warm-up leaves profgate still filling the 7-day panels' buckets at the
+    # simulator's 10 req/s during the measured runs, which the target is not about: it is judged
+    # by the full run (its 150 s warm-up is a dashboard that has been open a while).
+    [ -z "${QUICK:-}" ] || verdict="not judged in a quick run (a ${warm}s warm-up leaves the caches filling; the full run judges it)"
     target "Workload 2 (dashboards, $s): $ratio of nginx's upstream calls ($um vs $nginx_calls), client 429s at most $emax over $reps runs (target <= 1/20 and none): $verdict"
   fi
 done
