@@ -165,8 +165,8 @@ static const directive table[] = {
      "Memory for merged runs of consecutive complete buckets (e.g. the 23 whole hours of a sliding "
      "'last 24 hours', and all its complete buckets as one span), and for a run merged with the "
      "current version of a live bucket, so a request copies one profile instead of merging every "
-     "bucket; 0 turns it off. A quarter of it again holds the Ion layouts of kept answers "
-     "(docs/CACHE.md).", true},
+     "bucket; 0 turns it off. A quarter of it again holds the Ion layouts of kept answers (their "
+     "symbols and call trees as written, about the size of the Ion answer; docs/CACHE.md).", true},
     {"cache", "namespace", T_STRING, F(cache_namespace), "", 0, 0,
      "Cache key namespace. Empty: derived from the upstream endpoint and region, so gateways in front "
      "of the same upstream share entries and different upstreams never mix.", false},
