@@ -109,7 +109,7 @@ void gp_end_request(gpreq *g)
     pg_buf_free(&g->zpiece);
     pg_buf_free(&g->keep);
     gp_runs_free(g);
-    pg_profile_free(&g->acc);
+    gp_acc_free(g);
     base_free(g);
     gp_free(g);
     if (gw->wait.n > 0)
@@ -216,7 +216,7 @@ static void spill_finish(gpreq *g)
     pg_gzip_stream_free(g->gz);
     g->gz = NULL;
     gp_runs_free(g);
-    pg_profile_free(&g->acc);
+    gp_acc_free(g);
     base_free(g);
     pg_buf_free(&g->zpiece);
     pg_buf_free(&g->piece);
@@ -586,6 +586,12 @@ static void gp_fetched(gpreq *g)
         return;
     }
     gp_set_step(g, GP_PLAN);
+    pg_apierr err;
+    if (gp_acc_own(g) != PG_OK) { /* the base outlives the views this request holds */
+        pg_apierr_set(&err, PG_AE_INTERNAL, "out of memory");
+        gp_fail_now(g, &err);
+        return;
+    }
     g->base = g->acc;
     g->has_base = true;
     g->base_start_s = g->plan.start_s;
@@ -594,7 +600,6 @@ static void gp_fetched(gpreq *g)
     gp_runs_free(g); /* (all stored by now: none is pending) */
     g->nruns = 0;
     memset(g->skip, 0, sizeof g->skip);
-    pg_apierr err;
     int64_t now = pg_clock_now(g->gw->d.clock), s, e;
     if (pg_profile_init(&g->acc, &g->gw->limits) != PG_OK) {
         pg_apierr_set(&err, PG_AE_INTERNAL, "out of memory");

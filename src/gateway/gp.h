@@ -109,6 +109,12 @@ struct gpreq {
     char acc_run_key[GP_RUN_KEY_MAX];
     size_t acc_run_klen;
     unsigned acc_folds; /* profiles folded into the answer so far */
+    /* The answer is a view of this kept profile (a stored run, or one merged with live buckets:
+     * gw->runs), held until the request ends, instead of a copy of it: a sliding window's
+     * answer is one, and copying it on every request was most of an Ion answer's time. acc is
+     * then a shallow copy of its struct (its own start and end), owned by nobody; gp_acc_own
+     * makes it a copy before anything is merged into it. NULL: acc is the request's own. */
+    pg_lru_entry *acc_kept;
     bool skip[PG_PLAN_MAX];      /* covered by a stored run */
     /* The memory budget (admit.c): what this request holds, its place while waiting, its
      * client's count of GetProfiles in progress, and its answer when spilled to a file. */
@@ -168,6 +174,11 @@ int gp_plan_runs(gpreq *g);
 int gp_fold_bucket(gpreq *g, size_t i, const pg_bucket_data *d);
 /** Frees the runs still being built. */
 void gp_runs_free(gpreq *g);
+/** Makes the answer the request's own (a copy of the kept profile it views, if it views one).
+ *  PG_ENOMEM. */
+int gp_acc_own(gpreq *g);
+/** Frees the answer's tree, or lets go of the kept profile it views. */
+void gp_acc_free(gpreq *g);
 
 /* admit.c */
 /** Counts g against server.max_getprofile_per_client; answers 429 and returns false past it. */

@@ -63,18 +63,53 @@ static pg_lru_entry *stored_run(gpreq *g, const gprun *run)
     return pg_lru_get(g->gw->runs, key, (size_t)klen);
 }
 
-/* Something is about to be folded into the answer: it is no longer a stored run alone. */
-static void answer_folds(gpreq *g)
+void gp_acc_free(gpreq *g)
+{
+    if (g->acc_kept == NULL) {
+        pg_profile_free(&g->acc);
+        return;
+    }
+    pg_lru_release(g->gw->runs, g->acc_kept);
+    g->acc_kept = NULL;
+    memset(&g->acc, 0, sizeof g->acc); /* as pg_profile_free leaves a profile */
+}
+
+int gp_acc_own(gpreq *g)
+{
+    if (g->acc_kept == NULL)
+        return PG_OK;
+    pg_profile copy;
+    int rc = pg_profile_copy(&copy, pg_lru_value(g->acc_kept), &g->acc.lim);
+    if (rc != PG_OK)
+        return rc;
+    copy.has_start = g->acc.has_start, copy.start_ms = g->acc.start_ms;
+    copy.has_end = g->acc.has_end, copy.end_ms = g->acc.end_ms;
+    gp_acc_free(g);
+    g->acc = copy;
+    return PG_OK;
+}
+
+/* The answer becomes a view of kept profile e (the request takes the reference). */
+static void acc_view(gpreq *g, pg_lru_entry *e)
+{
+    gp_acc_free(g);
+    g->acc = *(const pg_profile *)pg_lru_value(e);
+    g->acc_kept = e;
+}
+
+/* Something is about to be folded into the answer: it is no longer a stored run alone, and no
+ * longer a view of one. */
+static int answer_folds(gpreq *g)
 {
     g->acc_is_run = false;
     g->acc_folds++;
+    return gp_acc_own(g);
 }
 
 /* Folds p into the answer. */
 static int fold_answer(gpreq *g, const pg_profile *p)
 {
-    answer_folds(g);
-    return pg_profile_merge(&g->acc, p);
+    return answer_folds(g) ?: pg_profile_merge(&g->acc, p);
 }
 
 /* Merges bucket d's profile into target, decoding it first if the L1 keeps it packed. */
@@ -94,18 +129,17 @@ static int merge_bucket(pg_profile *target, const pg_bucket_data *d)
 /* Folds a stored run into target (the answer, or the span being built) and skips its buckets. */
 static int fold_stored(gpreq *g, pg_lru_entry *e, const gprun *run, pg_profile *target)
 {
-    int rc;
-    if (target == &g->acc) {
-        bool first = g->acc_folds == 0;
-        rc = fold_answer(g, pg_lru_value(e));
-        if (first) { /* the answer is this run alone, for now */
-            g->acc_is_run = true;
-            g->acc_run_klen = (size_t)run_key(g, run, g->acc_run_key, sizeof g->acc_run_key);
-        }
+    int rc = PG_OK;
+    if (target == &g->acc && g->acc_folds == 0) {
+        /* The answer is this run alone, for now: a view of it (held), not a copy. */
+        g->acc_folds++;
+        acc_view(g, e);
+        g->acc_is_run = true;
+        g->acc_run_klen = (size_t)run_key(g, run, g->acc_run_key, sizeof g->acc_run_key);
     } else {
-        rc = pg_profile_merge(target, pg_lru_value(e));
+        rc = target == &g->acc ? fold_answer(g, pg_lru_value(e)) : pg_profile_merge(target, pg_lru_value(e));
+        pg_lru_release(g->gw->runs, e);
     }
-    pg_lru_release(g->gw->runs, e);
     g->gw->run_hits++;
     g->gw->m.buckets[PG_MB_MERGED_RUN] += run->count;
     g->hits += run->count;
@@ -281,21 +315,15 @@ static int fold_live_onto_run(gpreq *g, size_t i, const pg_bucket_data *d)
     int n = snprintf(key, sizeof key, "%.*s|+%dx%lld#%llu", (int)g->acc_run_klen, g->acc_run_key, (int)b->period,
                      (long long)b->start_s, (unsigned long long)d->serial);
     PG_FMT_FITS(n, sizeof key);
-    answer_folds(g);
     pg_lru_entry *e = pg_lru_get(g->gw->runs, key, (size_t)n);
     if (e != NULL) {
-        pg_profile copy;
-        int rc = pg_profile_copy(&copy, pg_lru_value(e), &g->acc.lim);
-        pg_lru_release(g->gw->runs, e);
-        if (rc != PG_OK)
-            return rc;
-        pg_profile_free(&g->acc);
-        g->acc = copy;
+        g->acc_folds++;
+        acc_view(g, e);
         g->gw->run_hits++;
         answer_is_kept(g, key, (size_t)n);
         return PG_OK;
     }
-    int rc = merge_bucket(&g->acc, d);
+    int rc = answer_folds(g) ?: merge_bucket(&g->acc, d);
     pg_profile *keep = rc == PG_OK ? malloc(sizeof *keep) : NULL;
     if (keep != NULL && pg_profile_copy(keep, &g->acc, &g->acc.lim) == PG_OK) {
         (void)pg_profile_shrink(keep, true);
@@ -316,8 +344,7 @@ int gp_fold_bucket(gpreq *g, size_t i, const pg_bucket_data *d)
     if (g->run_of[i] == GP_NO_RUN) {
         if (g->acc_is_run && !g->plan.b[i].complete && d->serial != 0)
             return fold_live_onto_run(g, i, d);
-        answer_folds(g);
-        return merge_bucket(&g->acc, d);
+        return answer_folds(g) ?: merge_bucket(&g->acc, d);
     }
     gprun *run = &g->runs[g->run_of[i]];
     int rc = merge_bucket(run->acc, d);

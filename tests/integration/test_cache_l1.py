@@ -92,7 +92,7 @@ class L1(unittest.TestCase):
         for p, r in ((p1, a), (p1, a2), (p2, b), (p2, fetch(self.gw, p2))):
             self.assertEqual(json.loads(r.body), json.loads(get(self.sim.port, p, {"Accept": "application/json"}).body))
 
-    def test_a_sliding_window_copies_its_span_merged_with_the_live_bucket(self):
+    def test_a_sliding_window_reuses_its_span_merged_with_the_live_bucket(self):
         # Merged on every request (no stored answers); the live bucket stays one version for the
         # test (live_ttl 1h). A sliding day is a stored span of complete buckets plus live ones.
         self.gateway("[cache]\nresponse_bytes = 0\n[freshness]\nlive_ttl = 1h\nrefresh_ahead = 0s\n")
@@ -108,16 +108,16 @@ class L1(unittest.TestCase):
         merged = fetch(self.gw, p)
         after = runs()
         self.assertEqual((after["hits"], after["stores"]), (before["hits"] + 1, before["stores"] + live))
-        copied = fetch(self.gw, p)  # copies the kept merges: a hit each, nothing stored, nothing merged
+        copied = fetch(self.gw, p)  # views the kept merges: a hit each, nothing stored, nothing merged
         again = runs()
         self.assertEqual((again["hits"], again["stores"]), (after["hits"] + 1 + live, after["stores"]))
         self.assertEqual(copied.body, merged.body)
         self.assertEqual(calls(self.sim), n)  # every bucket from L1 throughout
 
     def test_a_kept_answer_in_ion_reuses_its_layout(self):
-        # A sliding day copied from kept merges is written in Ion on every request; the first
-        # writer's layout (symbols, node lengths) is kept and the next writers of the same copy
-        # use it. The bytes are the same each time and decode to the JSON answer.
+        # A sliding day answered from kept merges is written in Ion on every request; the first
+        # writer's layout (symbols, the call tree as written) is kept and the next writers of the
+        # same content copy its tree. The bytes are the same each time and decode to the JSON answer.
         self.gateway("[cache]\nresponse_bytes = 0\n[freshness]\nlive_ttl = 1h\nrefresh_ahead = 0s\n")
         p = path("ionlay", NOW - timedelta(hours=23, minutes=53), NOW + timedelta(minutes=7))
         ion = {"Accept": "application/x-amzn-ion"}

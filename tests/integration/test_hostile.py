@@ -6,6 +6,7 @@ Memory is asserted from the process itself (/proc/PID/status) and from its own a
 import gzip
 import json
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -204,6 +205,44 @@ class Hostile(unittest.TestCase):
         finally:
             r.close()
         wait_for(lambda: metrics(gw.port)["profgate_inflight_bytes"] == 0, 30, "the answer to end")
+
+    def test_a_slow_readers_answer_outlives_the_kept_run_it_views(self):
+        # An answer that is a stored run alone is a view of the kept run (not a copy), held until
+        # its last byte is written. A reload that empties the merged runs' cache while a slow
+        # reader holds such an answer unlinks the run and frees nothing under it: the answer ends
+        # with the bytes of the first one (and under ASan, reading freed memory would abort).
+        conf = os.path.join(self.dir, "viewed.conf")
+
+        def write(merged):
+            with open(conf + ".new", "w") as f:
+                f.write(f"[server]\nspill_dir = {self.dir}\nspill_bytes = 0\nmax_getprofile_per_client = 0\n"
+                        f"[upstream]\nrate = 2000\nburst = 2000\n[cache]\nresponse_bytes = 0\nmerged_bytes = {merged}\n")
+            os.replace(conf + ".new", conf)
+        write("128m")
+        gw = start_profgate("--upstream", f"http://127.0.0.1:{self.sim.port}", "-c", conf)
+        self.procs.append(gw)
+        path = day_path("viewed", 5)
+        first = get(gw.port, path, {"Accept": "application/json"}, timeout=120)  # builds and keeps the span
+        self.assertEqual(first.status, 200)
+        health = lambda: get(gw.port, "/healthz", timeout=60).json()  # noqa: E731
+        hits = health()["mergedRuns"]["hits"]
+        r = SlowReader(gw.port, path)
+        try:
+            # The answer views the kept span and pauses: its 3 MB do not fit the kernel's buffers.
+            wait_for(lambda: health()["mergedRuns"]["hits"] > hits, 60, "the answer to take the kept span")
+            evicted = metrics(gw.port)['profgate_cache_evictions_total{tier="merged_runs"}']
+            write("0")
+            gw.signal(signal.SIGHUP)
+            wait_for(lambda: metrics(gw.port).get('profgate_config_reloads_total{result="ok"}', 0) == 1, 30, "the reload")
+            after = health()
+            self.assertEqual(after["mergedRuns"]["entries"], 0)
+            self.assertEqual(after["requestsInProgress"], 1)  # the slow reader's answer, still being written
+            self.assertGreater(metrics(gw.port)['profgate_cache_evictions_total{tier="merged_runs"}'], evicted)
+            status, body = r.read_all()
+        finally:
+            r.close()
+        self.assertEqual(status, 200)
+        self.assertEqual(body, first.body)
 
     def test_a_spent_budget_makes_new_requests_wait_then_503(self):
         # No spilling: slow readers keep their trees, and the budget stays spent while they do.
