@@ -1,11 +1,12 @@
 /*
- * layouts.c: Ion layouts of kept answers. An Ion writer first walks the whole call tree to learn
- * its symbols and every node's length (pass 1), which was half of writing an answer. A sliding
- * window's answer is a copy of a kept merge (runs.c) until a live bucket changes, written again on
- * every request; so the layout its first writer made is kept here, keyed by the profile's origin
- * (pg_profile.origin: the kept profile's content, which its copies share), and the next writers
- * of that content skip pass 1. Sized at a quarter of cache.merged_bytes, on top of it (a layout is
- * a fifth of its profile's size, and only Ion answers make them).
+ * layouts.c: Ion layouts of kept answers. An Ion writer numbers the call tree's symbols and
+ * writes the tree (backwards: Ion puts lengths first), which is nearly all of writing an answer.
+ * A sliding window's answer is a view of a kept merge (runs.c) until a live bucket changes,
+ * written again on every request; so the layout its first writer made (the symbols and the tree
+ * as written) is kept here, keyed by the profile's origin (pg_profile.origin: the kept profile's
+ * content, which its copies and views share), and the next writers of that content copy the tree.
+ * Sized at a quarter of cache.merged_bytes, on top of it (a layout is about its Ion answer's size,
+ * and only Ion answers make them).
  */
 #include "gp.h"
 

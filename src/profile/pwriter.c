@@ -867,8 +867,9 @@ static int walk_step(pg_pwriter *w)
     PG_UNREACHABLE();
 }
 
-/* Ion's pass 1 with layout L (w takes the reference): symbols and container lengths, nothing
- * written; the call tree's only when L does not have them yet. */
+/* Ion's pass 1 with layout L (w takes the reference): the head's symbols and container lengths,
+ * nothing written to the output; the call tree numbered and written into L when L does not hold
+ * it yet. */
 static int ion_measure(pg_pwriter *w, pg_ion_layout *L, bool reused)
 {
     w->L = L;
