@@ -55,8 +55,22 @@ struct pg_pwriter {
     pg_ion_layout *L;
     bool ion_direct, measuring;
     size_t tsent;
-    size_t budget; /* the current step's */
+    uint32_t tblock; /* the block being copied out (they go out last to first), */
+    size_t tboff;    /* and how much of it went */
+    size_t budget;   /* the current step's */
 };
+
+/* Part of a written Ion call tree: its bytes are data[at, cap). */
+typedef struct pg_tblock {
+    char *data;
+    size_t at, cap;
+} pg_tblock;
+
+/* A tree block's size: a tree is written backwards into blocks of it (the first sized by a
+ * guess when that is smaller), so a tree of any size has at most one block's worth of unused
+ * room, at its front, and neither growing a buffer nor trimming a guess moves the whole tree
+ * (trimming a 2.6 MB tree, 30,000 nodes per bucket, moved it all: a tenth of writing it). */
+#define PG_TREE_BLOCK ((size_t)64 * 1024)
 
 /*
  * An Ion layout: the symbols of one profile and its call tree as written. A kept answer is
@@ -81,11 +95,23 @@ struct pg_ion_layout {
     uint32_t csym[4];
     /* Without a depth limit (see "Ion: the call tree in one pass"): the nodes in writing order
      * while the tree is written (NULL when the profile is ordered: its ids are), and the tree's
-     * bytes, tree[tree_at, tree_cap) (NULL until written; never changed after). */
+     * bytes in blocks, the tree's end in blocks[0] and its front in the last (none until
+     * written; never changed after): tree_len bytes in blocks of tree_mem bytes in all. */
     uint32_t *iorder;
-    char *tree;
-    size_t tree_at, tree_cap;
+    pg_tblock *blocks;
+    uint32_t nblocks, blocks_cap;
+    size_t tree_len, tree_mem;
 };
+
+static void tree_free(pg_ion_layout *L)
+{
+    for (uint32_t i = 0; i < L->nblocks; i++)
+        free(L->blocks[i].data);
+    free(L->blocks);
+    L->blocks = NULL;
+    L->nblocks = L->blocks_cap = 0;
+    L->tree_len = L->tree_mem = 0;
+}
 
 static pg_ion_layout *layout_new(const pg_profile *p)
 {
@@ -128,7 +154,7 @@ void pg_ion_layout_unref(pg_ion_layout *L)
     pg_strtab_free(&L->syms);
     free(L->sym);
     free(L->iorder);
-    free(L->tree);
+    tree_free(L);
     free(L);
 }
 
@@ -137,7 +163,7 @@ size_t pg_ion_layout_memory(const pg_ion_layout *L)
     size_t m = sizeof *L + pg_strtab_memory(&L->syms) + (size_t)(L->nstrs > 0 ? L->nstrs : 1) * sizeof *L->sym;
     if (L->iorder != NULL)
         m += (size_t)L->n * sizeof *L->iorder;
-    return m + L->tree_cap;
+    return m + L->tree_mem + (size_t)L->blocks_cap * sizeof *L->blocks;
 }
 
 /* Whether L was made for p's content: p has the origin L was made for (nothing in it changed
@@ -145,7 +171,7 @@ size_t pg_ion_layout_memory(const pg_ion_layout *L)
  * write wrong bytes. */
 static bool layout_fits(const pg_ion_layout *L, const pg_profile *p)
 {
-    return L->tree != NULL && L->origin != 0 && L->origin == p->origin && L->n == p->n && L->nstrs == p->strs.n;
+    return L->nblocks > 0 && L->origin != 0 && L->origin == p->origin && L->n == p->n && L->nstrs == p->strs.n;
 }
 
 /* Insertion sort: kid lists and count lists are short (qsort's call per comparison was a
@@ -205,7 +231,7 @@ static int field_id(pg_pwriter *w, uint32_t id)
 {
     const char *s;
     size_t len;
-    if (w->fpos == NULL) { /* Ion: its fields are symbols, each id its own (see i_number) */
+    if (w->fpos == NULL) { /* Ion: its fields are symbols, each id its own (see i_write_tree) */
         s = pg_strtab_get(&w->p->strs, id, &len);
         return pg_emit_ion_field_sid(&w->e, pg_emit_ion_symbol_own(&w->e, s, len, &w->L->sym[id]));
     }
@@ -561,13 +587,16 @@ static int tree_step(pg_pwriter *w)
  * pass over the tree that measured, then one that wrote: the first write of an answer cost 2.5
  * times the second). Written backwards from the end of a buffer, last node first, a node comes
  * after all of its children are written, so its length is known when its head is put: one pass.
- * The symbols must be known before it (a VarUInt's length depends on the number), and are
- * numbered by a cheaper loop in writing order: each string id used as a name or a counter gets
- * a symbol of its own the first time it is met (the profile's string table already holds each
- * text once, so nothing is hashed; pg_emit_ion_symbol_own), as the pg_emit walk numbers them.
- * The bytes are the walk's, which still writes profiles with a depth limit
- * (tests/unit/profile/test_profile.c compares them). For an ordered profile the writing order is
- * its ids; otherwise it is made once (pg_profile_preorder). The tree is then copied out in steps.
+ * A symbol's number is needed when its VarUInt is put (its length depends on it), so symbols
+ * are numbered in the order this pass meets them, backwards: each string id used as a name or a
+ * counter gets a symbol of its own the first time (the profile's string table already holds each
+ * text once, so nothing is hashed; pg_emit_ion_symbol_own). A loop that numbered them in writing
+ * order before this pass read every node twice and was a quarter of a first write. The pg_emit
+ * walk, which still writes profiles with a depth limit, numbers its tree's symbols in the same
+ * order before it starts (w_number), so both give the same bytes
+ * (tests/unit/profile/test_profile.c and fuzz_profile_json compare them). For an ordered profile
+ * the writing order is its ids; otherwise it is made once (pg_profile_preorder). The tree is
+ * then copied out in steps.
  */
 
 static uint32_t i_node_at(const pg_pwriter *w, uint32_t k)
@@ -600,7 +629,7 @@ static int i_counts(pg_pwriter *w, const pg_pnode *nd, uint32_t id, const pg_cou
     return PG_OK;
 }
 
-/* String id's symbol, made by appending (see above): i_number's, inline. */
+/* String id's symbol, made by appending (see above) the first time it is met. */
 static inline bool i_number_id(pg_pwriter *w, uint32_t *sym, uint32_t id)
 {
     if (sym[id] != PG_STR_NONE)
@@ -610,41 +639,50 @@ static inline bool i_number_id(pg_pwriter *w, uint32_t *sym, uint32_t id)
     return (sym[id] = pg_strtab_append(&w->L->syms, s, len)) != PG_STR_NONE;
 }
 
-/* The symbols of the whole tree, in writing order (the order the walk meets them): a layout
- * made here, never a kept one (whose symbols are all made), so they are appended directly. */
-static int i_number(pg_pwriter *w)
+/* The writing order (L->iorder) of a profile that is not in it. */
+static int i_order(pg_pwriter *w)
 {
     const pg_profile *p = w->p;
     pg_ion_layout *L = w->L;
-    PG_ASSERT(!w->e.symbols_frozen);
-    if (!p->ordered) {
-        L->iorder = malloc((size_t)p->n * sizeof *L->iorder);
-        if (L->iorder == NULL || pg_profile_preorder(p, L->iorder) != PG_OK)
-            return PG_ENOMEM;
-    }
-    uint32_t *const sym = L->sym;
-    for (uint32_t k = 0; k < p->n; k++) {
+    if (p->ordered)
+        return PG_OK;
+    L->iorder = malloc((size_t)p->n * sizeof *L->iorder);
+    return L->iorder != NULL && pg_profile_preorder(p, L->iorder) == PG_OK ? PG_OK : PG_ENOMEM;
+}
+
+/* The walk's tree symbols (it has a depth limit), numbered before pass 1 writes the tree in the
+ * order i_write_tree meets them: nodes last to first, and within a node its children's member,
+ * line, file, counters last to first, counts, then its name. Nodes past the limit are not
+ * written; a node at it has no children and its subtree's counts (node_counts). */
+static int w_number(pg_pwriter *w)
+{
+    const pg_profile *p = w->p;
+    pg_ion_layout *L = w->L;
+    PG_ASSERT(w->max_depth > 0);
+    int rc = i_order(w);
+    for (uint32_t k = p->n; rc == PG_OK && k-- > 0;) {
         uint32_t id = i_node_at(w, k);
         const pg_pnode *nd = &p->nodes[id];
-        if (id != PG_ROOT && !i_number_id(w, sym, nd->name))
+        if (nd->depth > w->max_depth)
+            continue;
+        bool at_limit = nd->depth >= w->max_depth;
+        int64_t lmin, lmax;
+        if ((!at_limit && nd->first_child != PG_NODE_NONE && !i_member(w, M_CHILDREN)) ||
+            (pg_profile_line(p, nd, &lmin, &lmax) && !i_member(w, M_LINE)) ||
+            (nd->file != PG_STR_NONE && !i_member(w, M_FILE)))
             return PG_ELIMIT;
-        if (nd->ncounts > 0) {
-            const pg_count *cs;
-            uint32_t nc;
-            int rc = i_counts(w, nd, id, &cs, &nc);
-            if (rc != PG_OK)
-                return rc;
-            if (!i_member(w, M_COUNTS))
+        if ((rc = node_counts(w, nd, id, at_limit)) != PG_OK)
+            break;
+        sort_acc(w);
+        for (uint32_t i = w->nacc; i-- > 0;)
+            if (!i_number_id(w, L->sym, w->acc[i].counter))
                 return PG_ELIMIT;
-            for (uint32_t i = 0; i < nc; i++)
-                if (!i_number_id(w, sym, cs[i].counter))
-                    return PG_ELIMIT;
-        }
-        if ((nd->file != PG_STR_NONE && !i_member(w, M_FILE)) || (nd->line_kind != PG_LINE_NONE && !i_member(w, M_LINE)) ||
-            (nd->first_child != PG_NODE_NONE && !i_member(w, M_CHILDREN)))
+        if ((w->nacc > 0 && !i_member(w, M_COUNTS)) || (id != PG_ROOT && !i_number_id(w, L->sym, nd->name)))
             return PG_ELIMIT;
     }
-    return PG_OK;
+    free(L->iorder); /* the walk visits the tree itself */
+    L->iorder = NULL;
+    return rc;
 }
 
 static size_t i_line_len(int64_t lmin, int64_t lmax)
@@ -652,22 +690,32 @@ static size_t i_line_len(int64_t lmin, int64_t lmax)
     return pg_ion_int_size(lmin) + (lmax != lmin ? pg_ion_int_size(lmax) : 0);
 }
 
-/* Room for need more bytes before the start of the written tree (*o): a buffer twice as large,
- * the tree moved to its end. */
-static int i_tree_room(pg_ion_layout *L, char **o, size_t need)
+/* A new block of at least cap bytes in front of the tree, *o at its end; the block *o was in
+ * is finished there (or given back when nothing was written in it). */
+static int i_tree_block(pg_ion_layout *L, char **o, size_t cap)
 {
-    size_t used = L->tree_cap - (size_t)(*o - L->tree);
-    if (need > PG_PWRITER_TREE_MAX - used)
-        return PG_ELIMIT;
-    size_t cap = PG_MIN(PG_MAX(L->tree_cap * 2, used + need), PG_PWRITER_TREE_MAX);
-    char *t = malloc(cap);
-    if (t == NULL)
+    if (L->nblocks > 0) {
+        pg_tblock *b = &L->blocks[L->nblocks - 1];
+        size_t used = b->cap - (size_t)(*o - b->data);
+        if (cap > PG_PWRITER_TREE_MAX - L->tree_len - used)
+            return PG_ELIMIT;
+        if (used == 0) {
+            free(b->data);
+            L->tree_mem -= b->cap;
+            L->nblocks--;
+        } else {
+            b->at = b->cap - used;
+            L->tree_len += used;
+        }
+    }
+    size_t bcap = L->blocks_cap;
+    char *d = NULL;
+    if (!pg_grow((void **)&L->blocks, &bcap, (size_t)L->nblocks + 1, sizeof *L->blocks) || (d = malloc(cap)) == NULL)
         return PG_ENOMEM;
-    memcpy(t + cap - used, *o, used);
-    free(L->tree);
-    L->tree = t;
-    L->tree_cap = cap;
-    *o = t + cap - used;
+    L->blocks_cap = (uint32_t)bcap;
+    L->blocks[L->nblocks++] = (pg_tblock){.data = d, .at = cap, .cap = cap};
+    L->tree_mem += cap;
+    *o = d + cap;
     return PG_OK;
 }
 
@@ -678,24 +726,15 @@ static int i_write_tree(pg_pwriter *w)
 {
     const pg_profile *p = w->p;
     pg_ion_layout *L = w->L;
-    PG_ASSERT(L->tree == NULL);
-    uint32_t *kids = calloc(p->n, sizeof *kids);
-    /* A guess from the simulator's profiles (about 50 bytes per node); the buffer grows past it. */
-    L->tree_cap = (size_t)p->n * 56 + 64;
-    L->tree = malloc(L->tree_cap);
-    if (kids == NULL || L->tree == NULL) {
-        free(kids);
-        free(L->tree);
-        L->tree = NULL;
-        L->tree_cap = 0;
+    PG_ASSERT(L->nblocks == 0 && !w->e.symbols_frozen);
+    if (i_order(w) != PG_OK)
         return PG_ENOMEM;
-    }
-    const uint64_t s_counts = (uint64_t)L->csym[M_COUNTS] + PG_ION_SID_LOCAL_BASE,
-                   s_file = (uint64_t)L->csym[M_FILE] + PG_ION_SID_LOCAL_BASE,
-                   s_line = (uint64_t)L->csym[M_LINE] + PG_ION_SID_LOCAL_BASE,
-                   s_children = (uint64_t)L->csym[M_CHILDREN] + PG_ION_SID_LOCAL_BASE;
-    char *o = L->tree + L->tree_cap;
-    int rc = PG_OK;
+    uint32_t *kids = calloc(p->n, sizeof *kids);
+    char *o = NULL;
+    /* The first block: a guess from the simulator's profiles (about 50 bytes per node) when
+     * that is less than a block. */
+    int rc = kids != NULL ? i_tree_block(L, &o, PG_MIN((size_t)p->n * 56 + 64, PG_TREE_BLOCK)) : PG_ENOMEM;
+    uint32_t *const sym = L->sym;
     for (uint32_t k = p->n; rc == PG_OK && k-- > 0;) {
         uint32_t id = i_node_at(w, k);
         const pg_pnode *nd = &p->nodes[id];
@@ -707,26 +746,38 @@ static int i_write_tree(pg_pwriter *w)
         const char *file = nd->file != PG_STR_NONE ? pg_strtab_get(&p->strs, nd->file, &flen) : NULL;
         /* Symbols are at most 5 bytes; heads PG_ION_TD_MAX; numbers PG_ION_NUM_MAX. */
         size_t bound = 5 * 5 + 5 * PG_ION_TD_MAX + 2 * PG_ION_NUM_MAX + (size_t)nc * (5 + PG_ION_NUM_MAX) + flen;
-        if ((size_t)(o - L->tree) < bound && (rc = i_tree_room(L, &o, bound)) != PG_OK)
+        if ((size_t)(o - L->blocks[L->nblocks - 1].data) < bound && (rc = i_tree_block(L, &o, PG_MAX(PG_TREE_BLOCK, bound))) != PG_OK)
             break;
         char *const end = o;
         if (nd->first_child != PG_NODE_NONE) {
+            if (!i_member(w, M_CHILDREN)) {
+                rc = PG_ELIMIT;
+                break;
+            }
             o = pg_ion_td_back(o, PG_ION_STRUCT, kids[id]);
-            o = pg_ion_varuint_back(o, s_children);
+            o = pg_ion_varuint_back(o, (uint64_t)L->csym[M_CHILDREN] + PG_ION_SID_LOCAL_BASE);
         }
         int64_t lmin, lmax;
         if (pg_profile_line(p, nd, &lmin, &lmax)) {
+            if (!i_member(w, M_LINE)) {
+                rc = PG_ELIMIT;
+                break;
+            }
             if (lmax != lmin)
                 o = pg_ion_int_back(o, lmax);
             o = pg_ion_int_back(o, lmin);
             o = pg_ion_td_back(o, PG_ION_LIST, i_line_len(lmin, lmax));
-            o = pg_ion_varuint_back(o, s_line);
+            o = pg_ion_varuint_back(o, (uint64_t)L->csym[M_LINE] + PG_ION_SID_LOCAL_BASE);
         }
         if (file != NULL) {
+            if (!i_member(w, M_FILE)) {
+                rc = PG_ELIMIT;
+                break;
+            }
             o -= flen;
             memcpy(o, file, flen);
             o = pg_ion_td_back(o, PG_ION_STRING, flen);
-            o = pg_ion_varuint_back(o, s_file);
+            o = pg_ion_varuint_back(o, (uint64_t)L->csym[M_FILE] + PG_ION_SID_LOCAL_BASE);
         }
         if (nc > 0) {
             char *const cend = o;
@@ -739,10 +790,18 @@ static int i_write_tree(pg_pwriter *w)
                     pg_ion_float_be(v, (unsigned char *)o);
                     *--o = (char)(PG_ION_FLOAT << 4 | 8);
                 }
-                o = pg_ion_varuint_back(o, (uint64_t)L->sym[cs[i].counter] + PG_ION_SID_LOCAL_BASE);
+                if (!i_number_id(w, sym, cs[i].counter)) {
+                    rc = PG_ELIMIT;
+                    break;
+                }
+                o = pg_ion_varuint_back(o, (uint64_t)sym[cs[i].counter] + PG_ION_SID_LOCAL_BASE);
+            }
+            if (rc != PG_OK || !i_member(w, M_COUNTS)) {
+                rc = PG_ELIMIT;
+                break;
             }
             o = pg_ion_td_back(o, PG_ION_STRUCT, (size_t)(cend - o));
-            o = pg_ion_varuint_back(o, s_counts);
+            o = pg_ion_varuint_back(o, (uint64_t)L->csym[M_COUNTS] + PG_ION_SID_LOCAL_BASE);
         }
         uint64_t len = (uint64_t)(end - o) + kids[id];
         if (len > UINT32_MAX) {
@@ -753,7 +812,11 @@ static int i_write_tree(pg_pwriter *w)
         PG_ASSERT((size_t)(end - o) <= bound);
         if (id == PG_ROOT)
             continue;
-        o = pg_ion_varuint_back(o, (uint64_t)L->sym[nd->name] + PG_ION_SID_LOCAL_BASE);
+        if (!i_number_id(w, sym, nd->name)) {
+            rc = PG_ELIMIT;
+            break;
+        }
+        o = pg_ion_varuint_back(o, (uint64_t)sym[nd->name] + PG_ION_SID_LOCAL_BASE);
         uint64_t sum = (uint64_t)kids[nd->parent] + (uint64_t)(end - o) + kids[id];
         if (sum > UINT32_MAX) {
             rc = PG_ELIMIT;
@@ -765,21 +828,23 @@ static int i_write_tree(pg_pwriter *w)
     free(L->iorder); /* the tree is written: the order is not needed again */
     L->iorder = NULL;
     if (rc != PG_OK) {
-        free(L->tree);
-        L->tree = NULL;
-        L->tree_cap = 0;
+        tree_free(L);
         return rc;
     }
-    L->tree_at = (size_t)(o - L->tree);
-    /* A kept layout is charged for its buffer: one that grew (or a guess far off) is moved to
-     * the front of a buffer of its size. */
-    size_t used = L->tree_cap - L->tree_at;
-    if (L->tree_at > L->tree_cap / 8) {
-        memmove(L->tree, L->tree + L->tree_at, used);
-        char *t = realloc(L->tree, used); /* shrinking: when it fails, the block stays larger */
-        L->tree = t != NULL ? t : L->tree;
-        L->tree_at = 0;
-        L->tree_cap = used;
+    /* The front block holds the root, written last. A kept layout is charged for its blocks:
+     * when that block's unused room is more than an eighth of them (a small tree's guess far
+     * off), what it holds is moved to its start and the block trimmed (at most a block moved). */
+    pg_tblock *b = &L->blocks[L->nblocks - 1];
+    b->at = (size_t)(o - b->data);
+    L->tree_len += b->cap - b->at;
+    if (b->at > L->tree_mem / 8) {
+        size_t used = b->cap - b->at;
+        memmove(b->data, b->data + b->at, used);
+        char *t = realloc(b->data, used); /* shrinking: when it fails, the block stays larger */
+        b->data = t != NULL ? t : b->data;
+        L->tree_mem -= b->at;
+        b->at = 0;
+        b->cap = used;
     }
     return PG_OK;
 }
@@ -831,25 +896,37 @@ static int walk_step(pg_pwriter *w)
             /* The whole tree is written here, in pass 1, once the head's symbols are made,
              * unless the layout came from an earlier writer. */
             pg_ion_layout *L = w->L;
-            if (rc == PG_OK && w->measuring && L->tree == NULL)
-                rc = i_number(w) ?: i_write_tree(w);
+            if (rc == PG_OK && w->measuring && L->nblocks == 0)
+                rc = i_write_tree(w);
             if (rc == PG_OK && w->measuring)
-                pg_emit_ion_value_measured(e, L->tree_cap - L->tree_at);
+                pg_emit_ion_value_measured(e, L->tree_len);
             w->tsent = 0;
+            w->tblock = L->nblocks - 1; /* the front */
+            w->tboff = 0;
         } else {
+            if (rc == PG_OK && w->measuring)
+                rc = w_number(w);
             rc = rc ?: open_node(w, PG_ROOT, 0);
         }
         w->stage = S_TREE;
         return rc;
     case S_TREE:
-        if (w->ion_direct && !w->measuring && w->tsent < w->L->tree_cap - w->L->tree_at) {
-            /* The tree's bytes up to the step's budget. */
-            const pg_ion_layout *L = w->L;
-            size_t left = L->tree_cap - L->tree_at - w->tsent;
+        if (w->ion_direct && !w->measuring && w->tsent < w->L->tree_len) {
+            /* The tree's bytes up to the step's budget, from the front block on. */
+            const pg_tblock *b = &w->L->blocks[w->tblock];
+            size_t left = b->cap - b->at - w->tboff;
+            PG_ASSERT(left > 0); /* blocks hold tree_len bytes in all, none of them empty */
             size_t n = PG_MIN(left, PG_MAX(w->budget - w->e.out->len, (size_t)4096));
-            rc = pg_buf_append(w->e.out, L->tree + L->tree_at + w->tsent, n);
-            w->tsent += rc == PG_OK ? n : 0;
-            return rc;
+            rc = pg_buf_append(w->e.out, b->data + b->at + w->tboff, n);
+            if (rc != PG_OK)
+                return rc;
+            w->tsent += n;
+            w->tboff += n;
+            if (w->tboff == b->cap - b->at && w->tblock > 0) {
+                w->tblock--;
+                w->tboff = 0;
+            }
+            return PG_OK;
         }
         if (!w->ion_direct && w->nfr > 0)
             return tree_step(w);

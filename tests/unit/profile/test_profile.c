@@ -539,6 +539,65 @@ static void build_big(pg_profile *p, double runnable)
     }
 }
 
+/* An Ion call tree larger than a block is written backwards into several blocks (one node, with
+ * a file name longer than a block, in a block of its own): the walk's bytes, the same bytes in
+ * any steps, and a layout that holds about the tree's bytes (at most a block unused). */
+static void test_ion_tree_in_blocks(void **state)
+{
+    (void)state;
+    pg_profile p;
+    pg_profile_limits lim;
+    pg_profile_limits_default(&lim);
+    assert_int_equal(pg_profile_init(&p, &lim), PG_OK);
+    static char big[150000];
+    memset(big, 'b', sizeof big);
+    char name[64];
+    for (int i = 0; i < 8000; i++) {
+        uint32_t parent = PG_ROOT;
+        for (int d = 0; d < 3; d++) {
+            int n = snprintf(name, sizeof name, "pkg.Class%d.method%d", d == 0 ? i / 10 : d == 1 ? i / 2 : i, d);
+            parent = pg_profile_child(&p, parent, name, (size_t)n);
+            assert_true(parent != PG_NODE_NONE);
+            n = snprintf(name, sizeof name, "pkg/Class%d.java", i % 300);
+            assert_int_equal(pg_profile_set_file(&p, parent, i == 2000 && d == 2 ? big : name, i == 2000 && d == 2 ? sizeof big : (size_t)n), PG_OK);
+            pg_profile_add_line(&p, parent, i, i + d);
+        }
+        assert_int_equal(pg_profile_add_count(&p, parent, "RUNNABLE", 8, i + 0.5), PG_OK);
+        assert_int_equal(pg_profile_add_count(&p, parent, "WALL_TIME", 9, i * 3), PG_OK);
+    }
+    expect_same_bytes(&p, 0, &p, 1000, true); /* the blocks, then the walk */
+    pg_buf whole, part;
+    pg_buf_init(&whole, 1 << 24);
+    pg_buf_init(&part, 1 << 24);
+    pg_pwriter *w;
+    assert_int_equal(pg_pwriter_new(&p, true, 0, &w), PG_OK);
+    bool done = false;
+    assert_int_equal(pg_pwriter_step(w, &whole, SIZE_MAX, &done), PG_OK);
+    assert_true(done && whole.len > 8 * 64 * 1024); /* several blocks */
+    size_t lm = pg_ion_layout_memory(pg_pwriter_layout(w));
+    assert_true(lm > whole.len - 4096 && lm < whole.len + whole.len / 8 + 64 * 1024 + (size_t)p.strs.n * 16);
+    pg_pwriter_free(w);
+    static const size_t steps[] = {7, 5000, 70000};
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        assert_int_equal(pg_pwriter_new(&p, true, 0, &w), PG_OK);
+        pg_buf joined;
+        pg_buf_init(&joined, 1 << 24);
+        done = false;
+        while (!done) {
+            pg_buf_reset(&part);
+            assert_int_equal(pg_pwriter_step(w, &part, steps[i], &done), PG_OK);
+            assert_int_equal(pg_buf_append(&joined, part.data, part.len), PG_OK);
+        }
+        pg_pwriter_free(w);
+        assert_int_equal(joined.len, whole.len);
+        assert_memory_equal(joined.data, whole.data, whole.len);
+        pg_buf_free(&joined);
+    }
+    pg_buf_free(&whole);
+    pg_buf_free(&part);
+    pg_profile_free(&p);
+}
+
 static void test_stepped_writer_matches_whole(void **state)
 {
     (void)state;
@@ -631,6 +690,7 @@ int main(void)
         cmocka_unit_test(test_copy), cmocka_unit_test(test_shrink), cmocka_unit_test(test_ordered_writes_the_same),
         cmocka_unit_test(test_ion_loop_matches_walk), cmocka_unit_test(test_ion_layout_reuse),
         cmocka_unit_test(test_ion_layout_holds_its_symbols_only),
+        cmocka_unit_test(test_ion_tree_in_blocks),
         cmocka_unit_test(test_lines_past_32_bits),
         cmocka_unit_test(test_counter_listing),
     };
