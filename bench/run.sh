@@ -8,9 +8,10 @@
 # Usage: bench/run.sh [--quick] [WORKLOAD...]
 #   (default: hitpath dashboards fanout merge connections tenants memory)
 # --quick runs every workload in about 10 minutes, to check a change: the same anchors, with
-# shorter runs (hit path and merge 2 s per run, dashboards two runs of 4 s after a 20 s warm-up),
+# shorter runs (hit path and merge 2 s per run, dashboards two runs of 4 s after a 10 s warm-up),
 # one repetition of the fan-out, teams and connection workloads, 4,000 connections instead of
-# 10,000, and the teams workload without its weight-3 configuration. Its report is named
+# 10,000, and the teams workload without its weight-3 configuration and with 5 s of team B alone
+# instead of 15. Its report is named
 # <stamp>-<host>-quick.md; ratios are noisier than the full run's, which stays the one to report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,9 +40,9 @@ for w in "${workloads[@]}"; do
   echo "bench: workload $w ($(date -u +%H:%M:%S))" >&2
   if [ -n "$quick" ]; then
     case $w in
-      dashboards) QUICK=1 WARM=20 REPS=2 "bench/$w/run.sh" ${wargs[$w]} >&2 ;;
+      dashboards) QUICK=1 WARM=10 REPS=2 "bench/$w/run.sh" ${wargs[$w]} >&2 ;;
       fanout) REPS=1 "bench/$w/run.sh" >&2 ;;
-      tenants) REPS=1 CONTENDERS="direct profgate-open profgate-tenants" "bench/$w/run.sh" >&2 ;;
+      tenants) REPS=1 ALONE=5 CONTENDERS="direct profgate-open profgate-tenants" "bench/$w/run.sh" >&2 ;;
       connections) REPS=1 CONNS=4000 "bench/$w/run.sh" >&2 ;;
       *) "bench/$w/run.sh" ${wargs[$w]:-} >&2 ;;
     esac
