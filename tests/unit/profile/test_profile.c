@@ -539,6 +539,28 @@ static void build_big(pg_profile *p, double runnable)
     }
 }
 
+/* p written by one writer in steps of at most step bytes, the pieces joined (reset first); how
+ * many pieces there were. */
+static size_t encode_in_steps(const pg_profile *p, bool ion, uint32_t depth, size_t step, pg_buf *joined)
+{
+    pg_pwriter *w;
+    pg_buf part;
+    pg_buf_init(&part, 1 << 24);
+    pg_buf_reset(joined);
+    assert_int_equal(pg_pwriter_new(p, ion, depth, &w), PG_OK);
+    bool done = false;
+    size_t pieces = 0;
+    while (!done) {
+        pg_buf_reset(&part);
+        assert_int_equal(pg_pwriter_step(w, &part, step, &done), PG_OK);
+        assert_int_equal(pg_buf_append(joined, part.data, part.len), PG_OK);
+        pieces++;
+    }
+    pg_pwriter_free(w);
+    pg_buf_free(&part);
+    return pieces;
+}
+
 /* An Ion call tree larger than a block is written backwards into several blocks (one node, with
  * a file name longer than a block, in a block of its own): the walk's bytes, the same bytes in
  * any steps, and a layout that holds about the tree's bytes (at most a block unused). */
@@ -566,9 +588,9 @@ static void test_ion_tree_in_blocks(void **state)
         assert_int_equal(pg_profile_add_count(&p, parent, "WALL_TIME", 9, i * 3), PG_OK);
     }
     expect_same_bytes(&p, 0, &p, 1000, true); /* the blocks, then the walk */
-    pg_buf whole, part;
+    pg_buf whole, joined;
     pg_buf_init(&whole, 1 << 24);
-    pg_buf_init(&part, 1 << 24);
+    pg_buf_init(&joined, 1 << 24);
     pg_pwriter *w;
     assert_int_equal(pg_pwriter_new(&p, true, 0, &w), PG_OK);
     bool done = false;
@@ -579,22 +601,12 @@ static void test_ion_tree_in_blocks(void **state)
     pg_pwriter_free(w);
     static const size_t steps[] = {7, 5000, 70000};
     for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
-        assert_int_equal(pg_pwriter_new(&p, true, 0, &w), PG_OK);
-        pg_buf joined;
-        pg_buf_init(&joined, 1 << 24);
-        done = false;
-        while (!done) {
-            pg_buf_reset(&part);
-            assert_int_equal(pg_pwriter_step(w, &part, steps[i], &done), PG_OK);
-            assert_int_equal(pg_buf_append(&joined, part.data, part.len), PG_OK);
-        }
-        pg_pwriter_free(w);
+        encode_in_steps(&p, true, 0, steps[i], &joined);
         assert_int_equal(joined.len, whole.len);
         assert_memory_equal(joined.data, whole.data, whole.len);
-        pg_buf_free(&joined);
     }
     pg_buf_free(&whole);
-    pg_buf_free(&part);
+    pg_buf_free(&joined);
     pg_profile_free(&p);
 }
 
@@ -605,32 +617,19 @@ static void test_stepped_writer_matches_whole(void **state)
     build_big(&p, 1e15);
     for (int ion = 0; ion < 2; ion++)
         for (uint32_t depth = 0; depth < 6; depth += 5) {
-            pg_buf whole, part, joined;
+            pg_buf whole, joined;
             pg_buf_init(&whole, 1 << 24);
-            pg_buf_init(&part, 1 << 24);
             pg_buf_init(&joined, 1 << 24);
             assert_int_equal(pg_profile_encode(&p, ion, depth, &whole), PG_OK);
             static const size_t steps[] = {1, 7, 100, 4096};
             for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
-                pg_pwriter *w;
-                assert_int_equal(pg_pwriter_new(&p, ion, depth, &w), PG_OK);
-                bool done = false;
-                size_t pieces = 0;
-                pg_buf_reset(&joined);
-                while (!done) {
-                    pg_buf_reset(&part);
-                    assert_int_equal(pg_pwriter_step(w, &part, steps[i], &done), PG_OK);
-                    assert_int_equal(pg_buf_append(&joined, part.data, part.len), PG_OK);
-                    pieces++;
-                }
-                pg_pwriter_free(w);
+                size_t pieces = encode_in_steps(&p, ion, depth, steps[i], &joined);
                 if (whole.len > 2 * steps[i] + 4096)
                     assert_true(pieces > 1);
                 assert_int_equal(joined.len, whole.len);
                 assert_memory_equal(joined.data, whole.data, whole.len);
             }
             pg_buf_free(&whole);
-            pg_buf_free(&part);
             pg_buf_free(&joined);
         }
     pg_profile_free(&p);
