@@ -173,6 +173,9 @@ static const metric table[] = {
      "Client connections open now."},
     {"profgate_requests_in_progress", M_GAUGE, V_U64, S(in_progress), NULL, NULL, NULL, false,
      "GetProfile requests being answered now."},
+    {"profgate_heap_give_backs_total", M_COUNTER, V_U64, S(heap_give_backs), NULL, NULL, NULL, false,
+     "Times the heap's free pages were handed back to the kernel after a burst of at least 256 requests at once "
+     "had receded (memory such a burst held stays resident otherwise)."},
     {"profgate_config_reloads_total", M_COUNTER, V_U64, S(g.reloads), &L_RESULT, NULL, NULL, false,
      "Configuration reloads (SIGHUP), by result; a failed one keeps the previous configuration."},
     {"profgate_auth_failures_total", M_COUNTER, V_U64, S(g.auth_failures), &L_AUTH, NULL, NULL, false,

@@ -254,6 +254,7 @@ static void metrics_snapshot(const pg_gateway *gw, pg_metrics_snap *s)
         ts->rate = t->rate;
     }
     s->connections = gw->server != NULL ? pg_http_server_connections(gw->server) : 0;
+    s->heap_give_backs = gw->server != NULL ? pg_http_server_heap_give_backs(gw->server) : 0;
     s->in_progress = gw->active;
     s->start_time = gw->start_time;
     readiness r;

@@ -17,6 +17,7 @@
 #include "profgate/buf.h"
 #include "profgate/clock.h"
 #include "profgate/fsm.h"
+#include "profgate/heapgive.h"
 #include "profgate/log.h"
 #include "profgate/peers.h"
 
@@ -158,8 +159,13 @@ struct pg_http_server {
     size_t nls;
     conn *conns;
     size_t nconns;
+    size_t nwork;        /* connections holding a request's state (conn_work) */
+    pg_heapgive give;    /* when a burst of them has receded: the heap's free pages go back */
+    uint64_t give_backs; /* times it did */
+    uv_timer_t give_timer; /* a give-back that was wanted too soon after the last */
+    bool give_timer_init;
     size_t nrejecting;
-    int open_handles; /* listeners and the shutdown timer */
+    int open_handles; /* listeners and the server's timers */
     bool shutting_down;
     pg_peers *peers;                 /* connections per client address */
     bool shutdown_timer_init;
@@ -342,6 +348,28 @@ static size_t pending_limit(const conn *c)
     return 2 * READ_CHUNK + c->srv->cfg.limits.max_head;
 }
 
+static void on_give_timer(uv_timer_t *t);
+
+/* After a burst, what its requests held is free but resident: handed back when the policy says. */
+static void heap_give_check(pg_http_server *s)
+{
+    int64_t t0 = pg_monotonic_ns();
+    int64_t wait = pg_heapgive_check(&s->give, s->nwork, t0);
+    if (wait > 0 && s->give_timer_init && !uv_is_active((uv_handle_t *)&s->give_timer))
+        PG_CHECK_UV(uv_timer_start(&s->give_timer, on_give_timer, (uint64_t)(wait + PG_NS_PER_MS - 1) / PG_NS_PER_MS, 0));
+    if (wait != 0)
+        return;
+    bool released = pg_heap_give_back();
+    s->give_backs++;
+    pg_log(PG_LOG_DEBUG, "a burst of requests ended: heap pages given back (%s, %.2f ms)",
+           released ? "some released" : "none free", (double)(pg_monotonic_ns() - t0) / 1e6);
+}
+
+static void on_give_timer(uv_timer_t *t)
+{
+    heap_give_check(t->data);
+}
+
 /* The connection's request state, allocated on first use; NULL when out of memory. */
 static conn_work *conn_work_get(conn *c)
 {
@@ -354,6 +382,7 @@ static conn_work *conn_work_get(conn *c)
     pg_buf_init(&w->pending, pending_limit(c));
     w->req.c = c;
     c->work = w;
+    pg_heapgive_rise(&c->srv->give, ++c->srv->nwork);
     return w;
 }
 
@@ -367,6 +396,9 @@ static void conn_work_free(conn *c)
     pg_buf_free(&w->pending);
     free(w);
     c->work = NULL;
+    PG_ASSERT(c->srv->nwork > 0);
+    c->srv->nwork--;
+    heap_give_check(c->srv);
 }
 
 /* Bytes received and not yet parsed. */
@@ -1281,6 +1313,10 @@ static void server_maybe_done(pg_http_server *s)
         s->tick_init = false;
         uv_close((uv_handle_t *)&s->tick, on_server_timer_closed);
     }
+    if (s->give_timer_init) {
+        s->give_timer_init = false;
+        uv_close((uv_handle_t *)&s->give_timer, on_server_timer_closed);
+    }
     if (s->open_handles > 0)
         return;
     pg_http_closed_cb done = s->done;
@@ -1300,6 +1336,7 @@ int pg_http_server_start(uv_loop_t *loop, const pg_http_server_cfg *cfg, pg_http
     s->loop = loop;
     s->cfg = *cfg;
     s->handler = handler;
+    pg_heapgive_init(&s->give);
     if ((s->peers = pg_peers_new()) == NULL) {
         free(s);
         return PG_ENOMEM;
@@ -1308,6 +1345,10 @@ int pg_http_server_start(uv_loop_t *loop, const pg_http_server_cfg *cfg, pg_http
     PG_CHECK_UV(uv_timer_init(loop, &s->tick));
     s->tick.data = s;
     s->tick_init = true;
+    s->open_handles++;
+    PG_CHECK_UV(uv_timer_init(loop, &s->give_timer));
+    s->give_timer.data = s;
+    s->give_timer_init = true;
     s->open_handles++;
     if (getrandom(s->rng, sizeof s->rng, 0) != (ssize_t)sizeof s->rng) {
         s->rng[0] = (uint64_t)pg_realtime_ns();
@@ -1386,6 +1427,11 @@ void pg_http_server_log_listeners(const pg_http_server *s)
 size_t pg_http_server_connections(const pg_http_server *s)
 {
     return s->nconns;
+}
+
+uint64_t pg_http_server_heap_give_backs(const pg_http_server *s)
+{
+    return s->give_backs;
 }
 
 static void on_shutdown_deadline(uv_timer_t *t)

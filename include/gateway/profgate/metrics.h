@@ -100,6 +100,7 @@ typedef struct pg_metrics_snap {
     uint64_t fleet_decreases, fleet_local_calls, fleet_lease_waits, fleet_lease_hits;
     /* server and process */
     uint64_t connections, in_progress;
+    uint64_t heap_give_backs;
     double start_time;
     uint64_t ready;
     /* tenants (auth.mode = sigv4) */

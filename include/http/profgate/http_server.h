@@ -70,6 +70,8 @@ void pg_http_server_log_listeners(const pg_http_server *s);
 
 /** Open client connections. */
 size_t pg_http_server_connections(const pg_http_server *s);
+/** Times the heap's free pages were given back after a burst of requests (heapgive.h). */
+uint64_t pg_http_server_heap_give_backs(const pg_http_server *s);
 
 /**
  * Graceful shutdown: stops accepting, closes idle connections, lets in-flight requests finish
