@@ -1,20 +1,33 @@
 """Opens N keep-alive connections to 127.0.0.1:PORT, makes one small request on each (so every
 connection is past its first request, as a dashboard's would be), then holds them all idle and
-prints "ready" and holds them until it is killed."""
+prints "ready" and holds them until it is killed.
+
+ARRIVAL (argument 4) is how the requests come:
+  spread  each connection sends its request as soon as it is made (default): the server answers
+          them about as they come, so few are in progress at once;
+  burst   every connection is made first, then every request is sent at once, as dashboards do
+          when they reconnect together after a restart: thousands are in progress at once."""
 import selectors
 import signal
 import socket
 import sys
 
 port, n, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+arrival = sys.argv[4] if len(sys.argv) > 4 else "spread"
+assert arrival in ("spread", "burst"), arrival
 req = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
 socks = []
 sel = selectors.DefaultSelector()
 for _ in range(n):
-    # The request goes out at once: a server may close a connection that sends nothing for long.
+    # Spread: the request goes out at once. Burst: all connections are made within a few seconds,
+    # well inside the servers' first-request deadlines (profgate 10 s, nginx 60 s).
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
-    s.sendall(req)
+    if arrival == "spread":
+        s.sendall(req)
     socks.append(s)
+for s in socks:
+    if arrival == "burst":
+        s.sendall(req)
     s.setblocking(False)
     sel.register(s, selectors.EVENT_READ, b"")
 pending = len(socks)
