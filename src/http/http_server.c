@@ -20,6 +20,7 @@
 #include "profgate/heapgive.h"
 #include "profgate/log.h"
 #include "profgate/peers.h"
+#include "profgate/slab.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -159,6 +160,7 @@ struct pg_http_server {
     size_t nls;
     conn *conns;
     size_t nconns;
+    pg_slab conn_slab; /* the conn structs, apart from the heap that requests churn (slab.h) */
     size_t nwork;        /* connections holding a request's state (conn_work) */
     pg_heapgive give;    /* when a burst of them has receded: the heap's free pages go back */
     uint64_t give_backs; /* times it did */
@@ -431,7 +433,7 @@ static void conn_maybe_free(conn *c)
         pg_peers_remove(s->peers, &c->peer);
     conn_work_free(c);
     c->magic = 0;
-    free(c);
+    pg_slab_free(&s->conn_slab, c);
     server_maybe_done(s);
 }
 
@@ -1235,7 +1237,7 @@ static void on_connection(uv_stream_t *server, int status)
         reject_connection(s, server);
         return;
     }
-    conn *c = calloc(1, sizeof *c);
+    conn *c = pg_slab_alloc(&s->conn_slab);
     if (c != NULL)
         c->magic = CONN_MAGIC;
     if (c == NULL) {
@@ -1322,6 +1324,7 @@ static void server_maybe_done(pg_http_server *s)
     pg_http_closed_cb done = s->done;
     void *data = s->done_data;
     pg_peers_free(s->peers);
+    pg_slab_destroy(&s->conn_slab);
     free(s);
     if (done)
         done(data);
@@ -1337,6 +1340,7 @@ int pg_http_server_start(uv_loop_t *loop, const pg_http_server_cfg *cfg, pg_http
     s->cfg = *cfg;
     s->handler = handler;
     pg_heapgive_init(&s->give);
+    pg_slab_init(&s->conn_slab, sizeof(conn));
     if ((s->peers = pg_peers_new()) == NULL) {
         free(s);
         return PG_ENOMEM;
