@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 . bench/lib.sh
 conns=${CONNS:-10000}
 bench_prepare
-ulimit -n $((2 * conns + 1024)) # per process: the client and the server each hold one end; nginx is allowed twice
+ulimit -n $((conns + 1024)) # per process: the client and the server each hold one end
 bench_start
 echo ok >"$work/healthz"
 rss_kb() { local t=0; for p in "$@"; do t=$((t + $(awk '/VmRSS/ {print $2}' /proc/$p/status))); done; echo $t; }
@@ -55,10 +55,11 @@ run_one() {
   else
     # worker_connections twice the connections: with fewer than a sixteenth of them free, nginx
     # closes idle keep-alive connections to make room ("worker_connections are not enough,
-    # reusing connections"), which a burst of first requests would otherwise trigger.
+    # reusing connections"), which a burst of first requests would otherwise trigger. It is a
+    # count of slots, not of descriptors: conns + 1024 descriptors are enough.
     cat >"$work/nginx.conf" <<NGX
 worker_processes 1;
-worker_rlimit_nofile $((2 * conns + 1024));
+worker_rlimit_nofile $((conns + 1024));
 pid $work/nginx.pid;
 error_log $work/nginx-error.log warn;
 events { worker_connections $((2 * conns)); }
