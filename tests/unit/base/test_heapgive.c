@@ -27,19 +27,24 @@ static int walk(pg_heapgive *h, size_t *live, size_t to, int64_t now)
     return due;
 }
 
+/* Bursts up to peak and back to nothing, one every step from t0 until t1: the give-backs due. */
+static int bursts(pg_heapgive *h, size_t *live, size_t peak, int64_t t0, int64_t step, int64_t t1)
+{
+    int due = 0;
+    for (int64_t t = t0; t < t1; t += step)
+        due += walk(h, live, peak, t) + walk(h, live, 0, t);
+    return due;
+}
+
 static void test_steady_traffic_never_gives_back(void **state)
 {
     (void)state;
     pg_heapgive h;
     pg_heapgive_init(&h);
     size_t live = 0;
-    int due = 0;
-    for (int i = 0; i < 10000; i++) { /* requests come and go, never PG_HEAPGIVE_MIN_PEAK at once */
-        due += walk(&h, &live, PG_HEAPGIVE_MIN_PEAK - 1, i * S);
-        due += walk(&h, &live, 0, i * S);
-        assert_int_equal(pg_heapgive_check(&h, 0, i * S), -1);
-    }
-    assert_int_equal(due, 0);
+    /* Requests come and go, never PG_HEAPGIVE_MIN_PEAK at once. */
+    assert_int_equal(bursts(&h, &live, PG_HEAPGIVE_MIN_PEAK - 1, 0, S, 10000 * S), 0);
+    assert_int_equal(pg_heapgive_check(&h, 0, 10000 * S), -1);
 }
 
 static void test_a_receding_burst_gives_back(void **state)
@@ -69,12 +74,7 @@ static void test_each_new_burst_gives_back_again(void **state)
     pg_heapgive h;
     pg_heapgive_init(&h);
     size_t live = 0;
-    int due = 0;
-    for (int i = 0; i < 5; i++) {
-        due += walk(&h, &live, PG_HEAPGIVE_MIN_PEAK, i * S);
-        due += walk(&h, &live, 0, i * S);
-    }
-    assert_int_equal(due, 5);
+    assert_int_equal(bursts(&h, &live, PG_HEAPGIVE_MIN_PEAK, 0, S, 5 * S), 5);
 }
 
 static void test_peak_restarts_from_what_is_still_live(void **state)
@@ -98,12 +98,7 @@ static void test_a_give_back_wanted_too_soon_waits_for_the_interval(void **state
     pg_heapgive_init(&h);
     size_t live = 0;
     /* Bursts every 100 ms, as a thousand clients in lockstep would make: one give-back a second. */
-    int due = 0;
-    for (int64_t t = 0; t < 10 * S; t += 100 * MS) {
-        due += walk(&h, &live, 1000, t);
-        due += walk(&h, &live, 0, t);
-    }
-    assert_int_equal(due, 10);
+    assert_int_equal(bursts(&h, &live, 1000, 0, 100 * MS, 10 * S), 10);
     /* One wanted 300 ms after the last says to ask again in 700 ms; then it is due, with the same
      * live count, and only once. */
     pg_heapgive_init(&h);

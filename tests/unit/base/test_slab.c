@@ -13,28 +13,40 @@
 
 #define OBJ 368 /* a connection's size when this was written; any size would do */
 
+/* n objects taken from s, in an array the caller frees. */
+static void **take(pg_slab *s, size_t n)
+{
+    void **p = calloc(n, sizeof *p);
+    assert_non_null(p);
+    for (size_t i = 0; i < n; i++) {
+        p[i] = pg_slab_alloc(s);
+        assert_non_null(p[i]);
+    }
+    return p;
+}
+
 static void test_objects_are_distinct_aligned_and_zeroed(void **state)
 {
     (void)state;
     pg_slab s;
     pg_slab_init(&s, OBJ);
     size_t n = 3 * s.per_block + 7;
-    unsigned char **p = calloc(n, sizeof *p);
-    assert_non_null(p);
+    void **p = take(&s, n);
     for (size_t i = 0; i < n; i++) {
-        p[i] = pg_slab_alloc(&s);
-        assert_non_null(p[i]);
-        assert_int_equal((uintptr_t)p[i] % 16, 0);
+        const unsigned char *b = p[i];
+        assert_int_equal((uintptr_t)b % 16, 0);
         for (size_t k = 0; k < OBJ; k++)
-            assert_int_equal(p[i][k], 0);
+            assert_int_equal(b[k], 0);
         memset(p[i], (int)(i & 0xff) | 1, OBJ);
     }
     assert_int_equal(s.blocks, 4);
     assert_int_equal(s.live, n);
     /* Nothing overlapped: every object still holds its own bytes. */
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *b = p[i];
         for (size_t k = 0; k < OBJ; k++)
-            assert_int_equal(p[i][k], (i & 0xff) | 1);
+            assert_int_equal(b[k], (i & 0xff) | 1);
+    }
     /* Freed and handed out again: zeroed again. */
     pg_slab_free(&s, p[5]);
     unsigned char *q = pg_slab_alloc(&s);
@@ -56,10 +68,7 @@ static void test_freed_slots_are_reused_before_new_blocks(void **state)
     pg_slab s;
     pg_slab_init(&s, OBJ);
     size_t n = 2 * s.per_block;
-    void **p = calloc(n, sizeof *p);
-    assert_non_null(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = pg_slab_alloc(&s);
+    void **p = take(&s, n);
     assert_int_equal(s.blocks, 2);
     /* Every third one freed, in an order that is not the allocation's, then as many taken again. */
     for (size_t i = n; i-- > 0;)
@@ -84,10 +93,7 @@ static void test_empty_blocks_are_unmapped_but_one(void **state)
     pg_slab s;
     pg_slab_init(&s, OBJ);
     size_t n = 5 * s.per_block;
-    void **p = calloc(n, sizeof *p);
-    assert_non_null(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = pg_slab_alloc(&s);
+    void **p = take(&s, n);
     assert_int_equal(s.blocks, 5);
     /* The last four blocks emptied: three are unmapped, one kept. */
     for (size_t i = s.per_block; i < n; i++)
