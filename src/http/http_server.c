@@ -352,15 +352,17 @@ static size_t pending_limit(const conn *c)
 
 static void on_give_timer(uv_timer_t *t);
 
-/* After a burst, what its requests held is free but resident: handed back when the policy says. */
+/* After a burst, what its requests held is free but resident: handed back when the policy says.
+ * Asked at the end of every request, so the policy's clock is the loop's (a field read), the
+ * clock its timer runs on too. */
 static void heap_give_check(pg_http_server *s)
 {
-    int64_t t0 = pg_monotonic_ns();
-    int64_t wait = pg_heapgive_check(&s->give, s->nwork, t0);
+    int64_t wait = pg_heapgive_check(&s->give, s->nwork, (int64_t)uv_now(s->loop) * PG_NS_PER_MS);
     if (wait > 0 && s->give_timer_init && !uv_is_active((uv_handle_t *)&s->give_timer))
         PG_CHECK_UV(uv_timer_start(&s->give_timer, on_give_timer, (uint64_t)(wait + PG_NS_PER_MS - 1) / PG_NS_PER_MS, 0));
     if (wait != 0)
         return;
+    int64_t t0 = pg_monotonic_ns();
     bool released = pg_heap_give_back();
     s->give_backs++;
     pg_log(PG_LOG_DEBUG, "a burst of requests ended: heap pages given back (%s, %.2f ms)",
