@@ -43,14 +43,17 @@ static inline char *pg_ion_varuint_put(char *o, uint64_t v)
         o[1] = (char)((v & 0x7f) | 0x80);
         return o + 2;
     }
-    size_t n = pg_ion_varuint_len(v);
+    /* Written last byte first, until v runs out (at least three bytes here). Counting down an
+     * index from pg_ion_varuint_len instead made gcc 12 at -O3 see a write before o
+     * (-Wstringop-overflow) when it inlined this into a caller with a small array. */
+    char *e = o + pg_ion_varuint_len(v), *p = e;
     unsigned char end = 0x80;
-    for (size_t i = n; i-- > 0;) {
-        o[i] = (char)((v & 0x7f) | end);
+    do {
+        *--p = (char)((v & 0x7f) | end);
         end = 0;
         v >>= 7;
-    }
-    return o + n;
+    } while (v);
+    return e;
 }
 
 /** The whole size of a value whose representation (after the type descriptor) is len bytes. */
