@@ -48,7 +48,7 @@ bench_prepare() {
   if systemctl is-active --quiet varnish 2>/dev/null; then systemctl stop varnish; fi
   if [ -z "${BENCH_BUILT:-}" ]; then
     cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DPG_TESTS=OFF >/dev/null
-    cmake --build build-release -j"$(nproc)" --target profgate profgate-sim >/dev/null
+    cmake --build build-release -j"$(nproc)" --target profgate profgate-sim pgload >/dev/null
   fi
 }
 
@@ -127,6 +127,18 @@ wrk1() {
   o=$(taskset -c "${WRK_CPU:-1}" wrk -t1 -c"$c" -d"$s"s --timeout 30s --latency "$@" "$url")
   [ "$(wrk_errors "$o")" = 0 ] || { echo "bench: errors from $url" >&2; echo "$o" >&2; return 1; }
   echo "$(wrk_rps "$o") $(wrk_lat "$o" 50) $(wrk_lat "$o" 99)"
+}
+
+# pgload1 CONNS SECONDS BODY_BYTES URL [-H 'Name: value']...: one run of bench/hitpath/pgload (on
+# CPU ${WRK_CPU:-1}), the load generator that reads an answer in 1 MiB reads where wrk reads 8 KiB;
+# prints "req/s p50 p99". Fails on any error: a status other than 200, a body of another size than
+# BODY_BYTES, a closed connection.
+pgload1() {
+  local c=$1 s=$2 n=$3 url=$4 o
+  shift 4
+  o=$(taskset -c "${WRK_CPU:-1}" build-release/pgload -c "$c" -d "$s" -b "$n" "$@" "$url") ||
+    { echo "bench: errors from $url (pgload)" >&2; echo "$o" >&2; return 1; }
+  awk '$1 == "req/s" {r = $2} $1 == "p50_ms" {a = $2} $1 == "p99_ms" {b = $2} END {print r, a, b}' <<<"$o"
 }
 
 # wrk3 CONNS SECONDS URL [WRK ARGS...]: three wrk runs (1 thread, on CPU ${WRK_CPU:-1});

@@ -10,12 +10,17 @@
 #                   cheaper over loopback)
 #   profgate-encode cache.response_bytes = 0: every request encodes the cached bucket again
 # (profgate with Redis is not a separate contender here: a hit is served by the in-process tier
-# before Redis is asked, so its numbers are profgate's.) Every server is pinned to core 0, wrk
-# (1 thread) to core 1. REPS repetitions (default 3); within each, every contender runs once, in an
+# before Redis is asked, so its numbers are profgate's.) Every server is pinned to core 0, the load
+# generator (wrk, 1 thread) to core 1. REPS repetitions (default 3); within each, every contender runs once, in an
 # order rotated per repetition, so drift hits all alike; medians (min-max). The ratio to nginx is
 # taken within each repetition, and its median and spread are reported. Core 0's and core 1's busy
 # share during each run, and core 0's busy time per request (the server's cost of a request),
 # say which side limits req/s: when wrk's core is full, req/s ratios only say the servers keep up.
+# That is what wrk showed at 64 connections (its core at 99%, profgate's at 71%): wrk reads an
+# answer 8 KiB at a time. So 64 connections are also driven by bench/hitpath/pgload, which does
+# what wrk does here (keep-alive GETs, one thread, no pipelining) with 1 MiB reads, and checks
+# every answer's status and size; issue #21's target is judged on that row, where the client's
+# core has room, and the wrk row is reported beside it.
 # Usage: bench/hitpath/run.sh [SECONDS_PER_RUN] (default 10). Writes the table (see report_file)
 # and bench/results/<date>-<host>-hitpath.png.
 set -euo pipefail
@@ -52,35 +57,43 @@ for s in "${contenders[@]}"; do # warm every cache, and check every contender re
     [ "$got" = "$want" ] || { echo "bench: $s answers differently from the simulator" >&2; exit 1; }
   done
 done
-kb=$(($(curl -s -H 'Accept: application/json' "http://127.0.0.1:${port[sim]}$path" | wc -c) / 1024))
+body=$(curl -s -H 'Accept: application/json' "http://127.0.0.1:${port[sim]}$path" | wc -c)
+kb=$((body / 1024))
 
 out=$(report_file hitpath)
 png=$(result_base hitpath).png
 {
   echo "## Workload 1: hit path ($(date -u +%Y-%m-%dT%H:%MZ), ${secs}s per run)"
   echo
-  echo "One aligned one-hour bucket, JSON, $kb KB, cached everywhere; keep-alive. Servers on core 0, wrk on core 1."
+  echo "One aligned one-hour bucket, JSON, $kb KB, cached everywhere; keep-alive. Servers on core 0, the load generator on"
+  echo "core 1: wrk (1 thread), and at 64 connections also pgload (bench/hitpath/pgload.c: the same requests, read 1 MiB at a"
+  echo "time where wrk reads 8 KiB, every answer's status and size checked)."
   echo "profgate: repeats are written from stored bytes in memory. profgate-sendfile: the same bytes in a memfd, sent with"
   echo "sendfile (\`cache.response_sendfile = on\`). profgate-encode: \`cache.response_bytes = 0\`, every request"
   echo "encodes the cached profile. direct: profgate-sim's response memo. $reps repetitions, contenders interleaved in"
   echo "rotated order within each; medians (min-max). vs nginx: the ratio within each repetition, median (min-max)."
   echo
-  echo "Busy: core 0 (servers) / core 1 (wrk), % of the run. µs/req: core 0's busy time per request."
+  echo "Busy: core 0 (servers) / core 1 (load generator), % of the run. µs/req: core 0's busy time per request."
   echo
-  echo "| contender | conns | req/s | vs nginx | p50 ms | p99 ms | busy % | µs/req | µs/req vs nginx |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| contender | conns | client | req/s | vs nginx | p50 ms | p99 ms | busy % | µs/req | µs/req vs nginx |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
 } >"$out"
 : >"$work/plot.dat"
-declare -A rps ratio_spread cost_spread
+declare -A rps ratio_spread cost_spread busy1
 n=${#contenders[@]}
-for c in 1 16 64; do
+for case in 1:wrk 16:wrk 64:wrk 64:pgload; do
+  c=${case%:*} gen=${case#*:}
   declare -A R=() P50=() P99=() Q=() B0=() B1=() U=() UQ=()
   for rep in $(seq "$reps"); do
     declare -A got=() us=()
     for k in $(seq 0 $((n - 1))); do # rotated: repetition r starts with contender r mod n
       s=${contenders[$(((k + rep - 1) % n))]}
       read -r s0b s0t <<<"$(cpu_jiffies 0)"; read -r s1b s1t <<<"$(cpu_jiffies 1)"
-      read -r x a b <<<"$(wrk1 "$c" "$secs" "http://127.0.0.1:${port[$s]}$path" -H 'Accept: application/json')"
+      if [ "$gen" = wrk ]; then
+        read -r x a b <<<"$(wrk1 "$c" "$secs" "http://127.0.0.1:${port[$s]}$path" -H 'Accept: application/json')"
+      else
+        read -r x a b <<<"$(pgload1 "$c" "$secs" "$body" "http://127.0.0.1:${port[$s]}$path" -H 'Accept: application/json')"
+      fi
       read -r e0b e0t <<<"$(cpu_jiffies 0)"; read -r e1b e1t <<<"$(cpu_jiffies 1)"
       got[$s]=$x; R[$s]+=" $x"; P50[$s]+=" $a"; P99[$s]+=" $b"
       B0[$s]+=" $(awk -v b=$((e0b - s0b)) -v t=$((e0t - s0t)) 'BEGIN {printf "%.0f", 100 * b / t}')"
@@ -93,7 +106,7 @@ for c in 1 16 64; do
       UQ[$s]+=" $(awk -v x="${us[$s]}" -v y="${us[nginx]}" 'BEGIN {printf "%.2f", y/x}')"
     done
   done
-  line="$c"
+  line="$c"; [ "$gen" = wrk ] || line="$c/$gen"
   for s in "${contenders[@]}"; do
     read -r m mn mx <<<"$(stats3 ${R[$s]})"
     read -r a _ _ <<<"$(stats3 ${P50[$s]})"
@@ -103,16 +116,21 @@ for c in 1 16 64; do
     read -r b1 _ _ <<<"$(stats3 ${B1[$s]})"
     read -r u umn umx <<<"$(stats3 ${U[$s]})"
     read -r uq uqmn uqmx <<<"$(stats3 ${UQ[$s]})"
-    rps[$s.$c]=$m; ratio_spread[$s.$c]="$q $qmn $qmx"; cost_spread[$s.$c]="$uq $uqmn $uqmx"
-    echo "| $s | $c | $m ($mn-$mx) | $q ($qmn-$qmx) | $a | $b | $b0 / $b1 | $u ($umn-$umx) | $uq ($uqmn-$uqmx) |" | tee -a "$out"
+    rps[$s.$c.$gen]=$m; ratio_spread[$s.$c.$gen]="$q $qmn $qmx"; cost_spread[$s.$c.$gen]="$uq $uqmn $uqmx"
+    busy1[$s.$c.$gen]=$b1
+    echo "| $s | $c | $gen | $m ($mn-$mx) | $q ($qmn-$qmx) | $a | $b | $b0 / $b1 | $u ($umn-$umx) | $uq ($uqmn-$uqmx) |" | tee -a "$out"
     line+=" $m"
   done
   echo "$line" >>"$work/plot.dat"
 done
-read -r r64 r64mn r64mx <<<"${ratio_spread[profgate.64]}"
-verdict=$(awk -v r="$r64" 'BEGIN {print (r >= 1.5) ? "met" : "not met"}')
-read -r c64 c64mn c64mx <<<"${cost_spread[profgate.64]}"
-target "Workload 1 (hit path, 64 connections): profgate at ${r64}x nginx proxy_cache req/s (${r64mn}-${r64mx} over $reps interleaved repetitions; target >= 1.5x, issue #21): $verdict; server core time per request: nginx's / profgate's = ${c64}x (${c64mn}-${c64mx})"
+read -r r64 r64mn r64mx <<<"${ratio_spread[profgate.64.pgload]}"
+read -r w64 w64mn w64mx <<<"${ratio_spread[profgate.64.wrk]}"
+# Met when the median ratio reaches 1.5 with the client's core not full (below 95% busy in the
+# profgate and nginx runs): otherwise the ratio would say how fast the client is.
+verdict=$(awk -v r="$r64" -v a="${busy1[profgate.64.pgload]}" -v b="${busy1[nginx.64.pgload]}" \
+  'BEGIN {print (a >= 95 || b >= 95) ? "not judged (the client core is full)" : (r >= 1.5) ? "met" : "not met"}')
+read -r c64 c64mn c64mx <<<"${cost_spread[profgate.64.pgload]}"
+target "Workload 1 (hit path, 64 connections): profgate at ${r64}x nginx proxy_cache req/s driven by pgload (${r64mn}-${r64mx} over $reps interleaved repetitions, client core ${busy1[profgate.64.pgload]}% / ${busy1[nginx.64.pgload]}% busy; target >= 1.5x, issue #21): $verdict; server core time per request: nginx's / profgate's = ${c64}x (${c64mn}-${c64mx}); driven by wrk: ${w64}x (${w64mn}-${w64mx}), wrk's core ${busy1[profgate.64.wrk]}% busy"
 bar_plot "$png" "Hit path: one cached one-hour bucket (${kb} KB JSON), req/s by connections (median of $reps)" \
-  "requests/s" 'set xlabel "keep-alive connections"' "$work/plot.dat" "${contenders[@]}"
+  "requests/s" 'set xlabel "keep-alive connections (64/pgload: driven by pgload, the others by wrk)"' "$work/plot.dat" "${contenders[@]}"
 cat "$out"
