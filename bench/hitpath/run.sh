@@ -81,7 +81,8 @@ png=$(result_base hitpath).png
 : >"$work/plot.dat"
 declare -A rps ratio_spread cost_spread busy1
 n=${#contenders[@]}
-for case in 1:wrk 16:wrk 64:wrk 64:pgload; do
+# CASES: connections:load generator, run in this order (bench/run.sh --quick drops 16:wrk).
+for case in ${CASES:-1:wrk 16:wrk 64:wrk 64:pgload}; do
   c=${case%:*} gen=${case#*:}
   declare -A R=() P50=() P99=() Q=() B0=() B1=() U=() UQ=()
   for rep in $(seq "$reps"); do
