@@ -70,8 +70,12 @@ target() {
 # keep entries for a day, and collapse concurrent misses for one key (proxy_cache_lock; Varnish
 # always does). Set PIN to a CPU list to pin the server (its children inherit the affinity).
 # start_nginx_cache WORKDIR PORT UPSTREAM_PORT: one worker; WORKDIR must be 0755 (www-data reads it).
+# NGX_COPY=1: cache hits are read into 8 buffers of 128 KiB and written (sendfile off) instead of
+# sent with sendfile. Over loopback that is nginx's faster way to serve a large hit (measured
+# 2026-12-03: 1.2-1.6x the req/s of sendfile on the hit path), as it is profgate's.
 start_nginx_cache() {
-  local w=$1
+  local w=$1 send="sendfile on; tcp_nopush on;"
+  [ -z "${NGX_COPY:-}" ] || send="sendfile off; output_buffers 8 128k;"
   mkdir -p -m 777 "$w/nginx-cache"
   cat >"$w/nginx.conf" <<NGX
 worker_processes 1;
@@ -80,7 +84,7 @@ error_log $w/nginx-error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
-  sendfile on; tcp_nopush on; tcp_nodelay on;
+  $send tcp_nodelay on;
   keepalive_requests 1000000;
   proxy_cache_path $w/nginx-cache levels=1:2 keys_zone=pg:16m max_size=4g inactive=1d use_temp_path=off;
   server {

@@ -10,7 +10,7 @@
 # --quick runs every workload in about 10 minutes, to check a change: the same anchors, with
 # shorter runs (hit path and merge 2 s per run, dashboards two runs of 4 s after a 10 s warm-up),
 # one repetition of the fan-out, teams and connection workloads, 4,000 connections instead of
-# 10,000, the hit path without its 16-connection case, and the teams workload without its weight-3 configuration and with 5 s of team B alone
+# 10,000, the hit path at 1 connection with wrk and 64 with pgload only, and the teams workload without its weight-3 configuration and with 5 s of team B alone
 # instead of 15. Its report is named
 # <stamp>-<host>-quick.md; ratios are noisier than the full run's, which stays the one to report.
 set -euo pipefail
@@ -44,7 +44,7 @@ for w in "${workloads[@]}"; do
       fanout) REPS=1 "bench/$w/run.sh" >&2 ;;
       tenants) REPS=1 ALONE=5 CONTENDERS="direct profgate-open profgate-tenants" "bench/$w/run.sh" >&2 ;;
       connections) REPS=1 CONNS=4000 "bench/$w/run.sh" >&2 ;;
-      hitpath) CASES="1:wrk 64:wrk 64:pgload" "bench/$w/run.sh" ${wargs[$w]} >&2 ;;
+      hitpath) CASES="1:wrk 64:pgload" "bench/$w/run.sh" ${wargs[$w]} >&2 ;;
       *) "bench/$w/run.sh" ${wargs[$w]:-} >&2 ;;
     esac
   else
