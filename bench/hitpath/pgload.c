@@ -398,7 +398,8 @@ int main(int argc, char **argv)
         }
     }
     double took = secs;
-    qsort(lat, lat_n, sizeof *lat, cmp_u64);
+    if (lat_n > 0) /* lat is NULL when no answer counted: qsort's pointer must not be */
+        qsort(lat, lat_n, sizeof *lat, cmp_u64);
     double p50 = lat_n ? lat[lat_n / 2] / 1e6 : 0, p99 = lat_n ? lat[(lat_n * 99) / 100] / 1e6 : 0;
     printf("requests %zu\nseconds %.3f\nreq/s %.2f\np50_ms %.3f\np99_ms %.3f\nerrors %llu\nbytes %llu\n", lat_n,
            took, lat_n / took, p50, p99, (unsigned long long)errors, (unsigned long long)bytes_in);
