@@ -735,17 +735,26 @@ static size_t format_head(conn *c, int status, const pg_http_out_header *hdrs, s
 
 /* Queues wr (its data[0..len), plus an optional shared body) on the connection. False when the
  * write could not start: the connection is then closing and wr (and the body) released. */
-static bool queue_write(conn *c, wreq *wr, size_t len, const void *body, size_t body_len, wkind kind,
-                        void (*release)(void *ctx), void *ctx)
+/* wr's len bytes, then body (shared: release(ctx) once written, or when the write fails), then
+ * tail (static text: a chunk's CRLF after a shared body). */
+static bool queue_write_tail(conn *c, wreq *wr, size_t len, const void *body, size_t body_len, const char *tail,
+                             wkind kind, void (*release)(void *ctx), void *ctx)
 {
-    uv_buf_t bufs[2] = {uv_buf_init(wr->data, (unsigned)len), uv_buf_init((char *)body, (unsigned)body_len)};
-    wr->len = len + body_len;
+    size_t tail_len = tail != NULL ? strlen(tail) : 0;
+    uv_buf_t bufs[3];
+    unsigned nbufs = 0;
+    bufs[nbufs++] = uv_buf_init(wr->data, (unsigned)len);
+    if (body_len > 0)
+        bufs[nbufs++] = uv_buf_init((char *)body, (unsigned)body_len);
+    if (tail_len > 0)
+        bufs[nbufs++] = uv_buf_init((char *)tail, (unsigned)tail_len);
+    wr->len = len + body_len + tail_len;
     wr->c = c;
     wr->w.data = wr;
     wr->kind = kind;
     wr->release = release;
     wr->release_ctx = ctx;
-    int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, bufs, body_len > 0 ? 2 : 1, on_write);
+    int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, bufs, nbufs, on_write);
     if (rc != 0) {
         if (release)
             release(ctx);
@@ -757,6 +766,12 @@ static bool queue_write(conn *c, wreq *wr, size_t len, const void *body, size_t 
     c->writes++;
     arm(c, T_SEND);
     return true;
+}
+
+static bool queue_write(conn *c, wreq *wr, size_t len, const void *body, size_t body_len, wkind kind,
+                        void (*release)(void *ctx), void *ctx)
+{
+    return queue_write_tail(c, wr, len, body, body_len, NULL, kind, release, ctx);
 }
 
 /* A whole answer: the body copied (release NULL), shared (release frees it once written), or in a
@@ -888,6 +903,31 @@ bool pg_http_stream_write(pg_http_req *r, const void *data, size_t len)
     if (!queue_write(c, wr, off, NULL, 0, W_PIECE, NULL, NULL))
         return false;
     r->queued += off;
+    r->body_bytes += len;
+    return true;
+}
+
+bool pg_http_stream_write_shared(pg_http_req *r, const void *data, size_t len, void (*release)(void *ctx), void *ctx)
+{
+    PG_ASSERT(r->active && r->streaming && release != NULL);
+    conn *c = r->c;
+    if (c->closing || len == 0) { /* a zero-length chunk would end the body */
+        release(ctx);
+        return !c->closing;
+    }
+    /* Only the chunk's size line is allocated; the piece is sent from where it lies. */
+    wreq *wr = malloc(sizeof *wr + 32);
+    if (wr == NULL) {
+        release(ctx);
+        pg_log(PG_LOG_ERROR, "out of memory writing a %zu-byte chunk", len);
+        conn_close(c);
+        return false;
+    }
+    size_t off = r->chunked ? (size_t)snprintf(wr->data, 32, "%zx\r\n", len) : 0;
+    size_t total = off + len + (r->chunked ? 2 : 0);
+    if (!queue_write_tail(c, wr, off, data, len, r->chunked ? "\r\n" : NULL, W_PIECE, release, ctx))
+        return false;
+    r->queued += total;
     r->body_bytes += len;
     return true;
 }
