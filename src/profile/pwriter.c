@@ -812,7 +812,13 @@ static int i_write_tree(pg_pwriter *w)
                 break;
             }
             o -= flen;
-            memcpy(o, file, flen);
+            if (flen >= 16 && flen <= 32) {
+                /* The usual file name: two overlapping 16-byte copies instead of a call. */
+                memcpy(o, file, 16);
+                memcpy(o + flen - 16, file + flen - 16, 16);
+            } else {
+                memcpy(o, file, flen);
+            }
             o = pg_ion_td_back(o, PG_ION_STRING, flen);
             o = pg_ion_varuint_back(o, (uint64_t)L->csym[M_FILE] + PG_ION_SID_LOCAL_BASE);
         }
@@ -820,7 +826,10 @@ static int i_write_tree(pg_pwriter *w)
             char *const cend = o;
             for (uint32_t i = nc; i-- > 0;) {
                 double v = cs[i].value;
-                if (pg_num_is_int(v)) {
+                uint64_t mag;
+                if (pg_ion_count_mag(v, &mag)) { /* the usual count: no sign, fewest checks */
+                    o = pg_ion_mag_back(o, mag, PG_ION_POSINT);
+                } else if (pg_num_is_int(v)) {
                     o = pg_ion_int_back(o, (int64_t)v);
                 } else {
                     o -= 8;

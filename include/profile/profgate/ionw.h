@@ -10,6 +10,9 @@
 #include "profgate/common.h"
 
 #include <string.h>
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 enum { PG_ION_BOOL = 0x1, PG_ION_POSINT = 0x2, PG_ION_NEGINT = 0x3, PG_ION_FLOAT = 0x4, PG_ION_STRING = 0x8,
        PG_ION_LIST = 0xB, PG_ION_STRUCT = 0xD, PG_ION_ANNOT = 0xE };
@@ -123,6 +126,15 @@ static inline char *pg_ion_varuint_back(char *o, uint64_t v)
         *--o = (char)(v | 0x80);
         return o;
     }
+    /* Two bytes: most of a tree's name symbols and container lengths. Spelled out, since going
+     * through the length and pg_ion_varuint_put tested the same bounds again (instructions per
+     * node are what the tree pass spends: it runs at 4 or more per cycle). */
+    if (v < 0x4000) {
+        o -= 2;
+        o[0] = (char)(v >> 7);
+        o[1] = (char)((v & 0x7f) | 0x80);
+        return o;
+    }
     o -= pg_ion_varuint_len(v);
     pg_ion_varuint_put(o, v);
     return o;
@@ -137,11 +149,9 @@ static inline char *pg_ion_td_back(char *o, int type, size_t len)
     return o;
 }
 
-/** An int's whole value ending at o. */
-static inline char *pg_ion_int_back(char *o, int64_t v)
+/** An int of magnitude mag and the sign type gives (PG_ION_POSINT for zero) ending at o. */
+static inline char *pg_ion_mag_back(char *o, uint64_t mag, int type)
 {
-    uint64_t mag = v >= 0 ? (uint64_t)v : (uint64_t)(-(v + 1)) + 1;
-    int type = v >= 0 ? PG_ION_POSINT : PG_ION_NEGINT;
     size_t n = mag == 0 ? 0 : (size_t)(71 - __builtin_clzll(mag)) / 8;
     /* All 8 bytes big-endian in one store: the magnitude is the last n, the rest is room the
      * next piece overwrites. */
@@ -150,6 +160,30 @@ static inline char *pg_ion_int_back(char *o, int64_t v)
     o -= n;
     *--o = (char)(unsigned char)(type << 4 | n);
     return o;
+}
+
+/** v's magnitude when v is a whole number from 0 to 2^53 (-0 included): a profile's usual count,
+ *  written as a positive int. False for anything else (negative, fractional, larger, NaN), which
+ *  takes the general path. Few instructions, since the tree pass asks it of every count. */
+static inline bool pg_ion_count_mag(double v, uint64_t *mag)
+{
+#if defined(__x86_64__) && defined(__SSE2__)
+    /* cvttsd2si gives INT64_MIN for NaN and whatever is out of range (defined, unlike C's cast),
+     * which the one unsigned compare below turns away with the negatives. */
+    int64_t i = _mm_cvttsd_si64(_mm_set_sd(v));
+#else
+    if (!(v >= 0 && v <= 9007199254740992.0))
+        return false;
+    int64_t i = (int64_t)v;
+#endif
+    *mag = (uint64_t)i;
+    return (uint64_t)i <= (UINT64_C(1) << 53) && (double)i == v;
+}
+
+/** An int's whole value ending at o. */
+static inline char *pg_ion_int_back(char *o, int64_t v)
+{
+    return pg_ion_mag_back(o, v >= 0 ? (uint64_t)v : (uint64_t)(-(v + 1)) + 1, v >= 0 ? PG_ION_POSINT : PG_ION_NEGINT);
 }
 
 /** A float's 8 bytes, big-endian. */

@@ -196,6 +196,37 @@ static void test_ion_int_put(void **state)
     }
 }
 
+/* pg_ion_count_mag takes exactly the doubles that are integers (pg_num_is_int) and not negative
+ * (-0 is zero), with their value; everything else goes to the general path. */
+static void test_ion_count_mag(void **state)
+{
+    (void)state;
+    const double two53 = 9007199254740992.0;
+    const double vals[] = {0.0, -0.0, 1.0, 2.0, 255.0, 256.0, 65535.0, 1e15, two53 - 1, two53, two53 + 2, 1e300,
+                           18446744073709551616.0, 9223372036854775808.0, -9223372036854775808.0, -1.0, -two53,
+                           0.5, 1.5, two53 - 0.5, 4.9e-324, -4.9e-324, NAN, -NAN, INFINITY, -INFINITY};
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
+        double v = vals[i];
+        uint64_t mag = 12345;
+        bool want = pg_num_is_int(v) && v >= 0;
+        assert_int_equal(pg_ion_count_mag(v, &mag), want);
+        if (want)
+            assert_true(mag == (uint64_t)(int64_t)v);
+    }
+    /* Around every power of two up to 2^53, and its halves. */
+    for (int b = 0; b <= 53; b++) {
+        double p = ldexp(1.0, b);
+        const double near[] = {p - 1, p, p + 1, p - 0.5, p + 0.5};
+        for (size_t i = 0; i < sizeof near / sizeof *near; i++) {
+            uint64_t mag;
+            bool want = pg_num_is_int(near[i]) && near[i] >= 0;
+            assert_int_equal(pg_ion_count_mag(near[i], &mag), want);
+            if (want)
+                assert_true(mag == (uint64_t)near[i]);
+        }
+    }
+}
+
 /* The VarUInt length from the bit length, against the loop it replaced, at every bit length. */
 static void test_ion_varuint_len(void **state)
 {
@@ -262,7 +293,7 @@ int main(void)
         cmocka_unit_test(test_json_document),
         cmocka_unit_test(test_json_numbers),
         cmocka_unit_test(test_integer_digits),
-        cmocka_unit_test(test_ion_document), cmocka_unit_test(test_ion_int_put), cmocka_unit_test(test_ion_varuint_len),
+        cmocka_unit_test(test_ion_document), cmocka_unit_test(test_ion_int_put), cmocka_unit_test(test_ion_varuint_len), cmocka_unit_test(test_ion_count_mag),
         cmocka_unit_test(test_ion_backward_matches_forward),
         cmocka_unit_test(test_output_limit_is_an_error_not_a_cut),
     };
