@@ -648,6 +648,19 @@ static inline bool i_member(pg_pwriter *w, int k)
            pg_emit_ion_symbol(&w->e, member_names[k], strlen(member_names[k]), &w->L->csym[k]) != PG_STR_NONE;
 }
 
+/* i_member for the tree pass, which keeps the member symbols in msym (locals): its stores go
+ * through char pointers, which may alias the layout, so reading them from it reloaded them at
+ * every node. */
+static inline bool i_member_kept(pg_pwriter *w, uint32_t *msym, int k)
+{
+    if (msym[k] != PG_STR_NONE)
+        return true;
+    if (!i_member(w, k))
+        return false;
+    msym[k] = w->L->csym[k];
+    return true;
+}
+
 /* A node's counts in byte order of counter: in an ordered profile where they lie, else sorted
  * into w->acc. */
 static int i_counts(pg_pwriter *w, const pg_pnode *nd, uint32_t id, const pg_count **cs, uint32_t *n)
@@ -771,32 +784,49 @@ static int i_write_tree(pg_pwriter *w)
     /* The first block: a guess from the simulator's profiles (about 50 bytes per node) when
      * that is less than a block. */
     int rc = kids != NULL ? i_tree_block(L, &o, PG_MIN((size_t)p->n * 56 + 64, PG_TREE_BLOCK)) : PG_ENOMEM;
+    /* What the loop reads of the profile and the layout, in locals (see i_member_kept): the
+     * writing order, the counts of an ordered profile, the current block's start, the member
+     * symbols. */
     uint32_t *const sym = L->sym;
+    const uint32_t *const iorder = L->iorder;
+    const pg_count *const pool = p->ordered ? p->pool : NULL;
+    char *bstart = rc == PG_OK ? L->blocks[L->nblocks - 1].data : NULL;
+    uint32_t msym[PG_ARRAY_LEN(L->csym)];
+    memcpy(msym, L->csym, sizeof msym);
+    const pg_pnode *const nodes = p->nodes;
+    const pg_strtab strs = p->strs; /* file names; the profile does not change meanwhile */
     for (uint32_t k = p->n; rc == PG_OK && k-- > 0;) {
-        uint32_t id = i_node_at(w, k);
-        const pg_pnode *nd = &p->nodes[id];
+        uint32_t id = iorder != NULL ? iorder[k] : k;
+        const pg_pnode *nd = &nodes[id];
         const pg_count *cs;
         uint32_t nc;
-        if ((rc = i_counts(w, nd, id, &cs, &nc)) != PG_OK)
+        if (pool != NULL) {
+            cs = pool + nd->counts;
+            nc = nd->ncounts;
+        } else if ((rc = i_counts(w, nd, id, &cs, &nc)) != PG_OK) {
             break;
+        }
         size_t flen = 0;
-        const char *file = nd->file != PG_STR_NONE ? pg_strtab_get(&p->strs, nd->file, &flen) : NULL;
+        const char *file = nd->file != PG_STR_NONE ? pg_strtab_get(&strs, nd->file, &flen) : NULL;
         /* Symbols are at most 5 bytes; heads PG_ION_TD_MAX; numbers PG_ION_NUM_MAX. */
         size_t bound = 5 * 5 + 5 * PG_ION_TD_MAX + 2 * PG_ION_NUM_MAX + (size_t)nc * (5 + PG_ION_NUM_MAX) + flen;
-        if ((size_t)(o - L->blocks[L->nblocks - 1].data) < bound && (rc = i_tree_block(L, &o, PG_MAX(PG_TREE_BLOCK, bound))) != PG_OK)
-            break;
+        if ((size_t)(o - bstart) < bound) {
+            if ((rc = i_tree_block(L, &o, PG_MAX(PG_TREE_BLOCK, bound))) != PG_OK)
+                break;
+            bstart = L->blocks[L->nblocks - 1].data;
+        }
         char *const end = o;
         if (nd->first_child != PG_NODE_NONE) {
-            if (!i_member(w, M_CHILDREN)) {
+            if (!i_member_kept(w, msym, M_CHILDREN)) {
                 rc = PG_ELIMIT;
                 break;
             }
             o = pg_ion_td_back(o, PG_ION_STRUCT, kids[id]);
-            o = pg_ion_varuint_back(o, (uint64_t)L->csym[M_CHILDREN] + PG_ION_SID_LOCAL_BASE);
+            o = pg_ion_varuint_back(o, (uint64_t)msym[M_CHILDREN] + PG_ION_SID_LOCAL_BASE);
         }
         int64_t lmin, lmax;
         if (pg_profile_line(p, nd, &lmin, &lmax)) {
-            if (!i_member(w, M_LINE)) {
+            if (!i_member_kept(w, msym, M_LINE)) {
                 rc = PG_ELIMIT;
                 break;
             }
@@ -804,10 +834,10 @@ static int i_write_tree(pg_pwriter *w)
                 o = pg_ion_int_back(o, lmax);
             o = pg_ion_int_back(o, lmin);
             o = pg_ion_td_back(o, PG_ION_LIST, i_line_len(lmin, lmax));
-            o = pg_ion_varuint_back(o, (uint64_t)L->csym[M_LINE] + PG_ION_SID_LOCAL_BASE);
+            o = pg_ion_varuint_back(o, (uint64_t)msym[M_LINE] + PG_ION_SID_LOCAL_BASE);
         }
         if (file != NULL) {
-            if (!i_member(w, M_FILE)) {
+            if (!i_member_kept(w, msym, M_FILE)) {
                 rc = PG_ELIMIT;
                 break;
             }
@@ -820,7 +850,7 @@ static int i_write_tree(pg_pwriter *w)
                 memcpy(o, file, flen);
             }
             o = pg_ion_td_back(o, PG_ION_STRING, flen);
-            o = pg_ion_varuint_back(o, (uint64_t)L->csym[M_FILE] + PG_ION_SID_LOCAL_BASE);
+            o = pg_ion_varuint_back(o, (uint64_t)msym[M_FILE] + PG_ION_SID_LOCAL_BASE);
         }
         if (nc > 0) {
             char *const cend = o;
@@ -842,12 +872,12 @@ static int i_write_tree(pg_pwriter *w)
                 }
                 o = pg_ion_varuint_back(o, (uint64_t)sym[cs[i].counter] + PG_ION_SID_LOCAL_BASE);
             }
-            if (rc != PG_OK || !i_member(w, M_COUNTS)) {
+            if (rc != PG_OK || !i_member_kept(w, msym, M_COUNTS)) {
                 rc = PG_ELIMIT;
                 break;
             }
             o = pg_ion_td_back(o, PG_ION_STRUCT, (size_t)(cend - o));
-            o = pg_ion_varuint_back(o, (uint64_t)L->csym[M_COUNTS] + PG_ION_SID_LOCAL_BASE);
+            o = pg_ion_varuint_back(o, (uint64_t)msym[M_COUNTS] + PG_ION_SID_LOCAL_BASE);
         }
         uint64_t len = (uint64_t)(end - o) + kids[id];
         if (len > UINT32_MAX) {
