@@ -877,59 +877,60 @@ void pg_http_stream_begin(pg_http_req *r, int status, const pg_http_out_header *
         r->queued += off;
 }
 
-bool pg_http_stream_write(pg_http_req *r, const void *data, size_t len)
+/* One piece of a streamed body (a chunk when chunked): copied into the write request with its
+ * chunk framing (release NULL), or sent from where it lies between a size line and a static CRLF
+ * (release(ctx) once written, or at once when it cannot be). */
+static bool stream_piece(pg_http_req *r, const void *data, size_t len, void (*release)(void *ctx), void *ctx)
 {
     PG_ASSERT(r->active && r->streaming);
     conn *c = r->c;
-    if (c->closing)
-        return false;
-    if (len == 0)
-        return true; /* a zero-length chunk would end the body */
-    wreq *wr = malloc(sizeof *wr + len + 32);
-    if (wr == NULL) {
-        pg_log(PG_LOG_ERROR, "out of memory writing a %zu-byte chunk", len);
-        conn_close(c);
-        return false;
-    }
-    size_t off = 0;
-    if (r->chunked)
-        off = (size_t)snprintf(wr->data, 32, "%zx\r\n", len);
-    memcpy(wr->data + off, data, len);
-    off += len;
-    if (r->chunked) {
-        memcpy(wr->data + off, "\r\n", 2);
-        off += 2;
-    }
-    if (!queue_write(c, wr, off, NULL, 0, W_PIECE, NULL, NULL))
-        return false;
-    r->queued += off;
-    r->body_bytes += len;
-    return true;
-}
-
-bool pg_http_stream_write_shared(pg_http_req *r, const void *data, size_t len, void (*release)(void *ctx), void *ctx)
-{
-    PG_ASSERT(r->active && r->streaming && release != NULL);
-    conn *c = r->c;
     if (c->closing || len == 0) { /* a zero-length chunk would end the body */
-        release(ctx);
+        if (release)
+            release(ctx);
         return !c->closing;
     }
-    /* Only the chunk's size line is allocated; the piece is sent from where it lies. */
-    wreq *wr = malloc(sizeof *wr + 32);
+    bool copied = release == NULL;
+    wreq *wr = malloc(sizeof *wr + (copied ? len : 0) + 32);
     if (wr == NULL) {
-        release(ctx);
+        if (release)
+            release(ctx);
         pg_log(PG_LOG_ERROR, "out of memory writing a %zu-byte chunk", len);
         conn_close(c);
         return false;
     }
     size_t off = r->chunked ? (size_t)snprintf(wr->data, 32, "%zx\r\n", len) : 0;
-    size_t total = off + len + (r->chunked ? 2 : 0);
-    if (!queue_write_tail(c, wr, off, data, len, r->chunked ? "\r\n" : NULL, W_PIECE, release, ctx))
+    const char *crlf = r->chunked ? "\r\n" : NULL;
+    size_t total;
+    bool queued;
+    if (copied) {
+        memcpy(wr->data + off, data, len);
+        off += len;
+        if (crlf != NULL) {
+            memcpy(wr->data + off, crlf, 2);
+            off += 2;
+        }
+        total = off;
+        queued = queue_write(c, wr, off, NULL, 0, W_PIECE, NULL, NULL);
+    } else {
+        total = off + len + (crlf != NULL ? 2 : 0);
+        queued = queue_write_tail(c, wr, off, data, len, crlf, W_PIECE, release, ctx);
+    }
+    if (!queued)
         return false;
     r->queued += total;
     r->body_bytes += len;
     return true;
+}
+
+bool pg_http_stream_write(pg_http_req *r, const void *data, size_t len)
+{
+    return stream_piece(r, data, len, NULL, NULL);
+}
+
+bool pg_http_stream_write_shared(pg_http_req *r, const void *data, size_t len, void (*release)(void *ctx), void *ctx)
+{
+    PG_ASSERT(release != NULL);
+    return stream_piece(r, data, len, release, ctx);
 }
 
 size_t pg_http_stream_queued(const pg_http_req *r)

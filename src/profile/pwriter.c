@@ -636,9 +636,10 @@ static int tree_step(pg_pwriter *w)
  * then copied out in steps.
  */
 
-static uint32_t i_node_at(const pg_pwriter *w, uint32_t k)
+/* The k-th node in writing order: iorder (the layout's, NULL for an ordered profile) or k itself. */
+static inline uint32_t i_node_at(const uint32_t *iorder, uint32_t k)
 {
-    return w->L->iorder != NULL ? w->L->iorder[k] : k;
+    return iorder != NULL ? iorder[k] : k;
 }
 
 /* Member k's symbol, made the first time (interned: a member's name may be a head's too). */
@@ -711,7 +712,7 @@ static int w_number(pg_pwriter *w)
     PG_ASSERT(w->max_depth > 0);
     int rc = i_order(w);
     for (uint32_t k = p->n; rc == PG_OK && k-- > 0;) {
-        uint32_t id = i_node_at(w, k);
+        uint32_t id = i_node_at(L->iorder, k);
         const pg_pnode *nd = &p->nodes[id];
         if (nd->depth > w->max_depth)
             continue;
@@ -796,7 +797,7 @@ static int i_write_tree(pg_pwriter *w)
     const pg_pnode *const nodes = p->nodes;
     const pg_strtab strs = p->strs; /* file names; the profile does not change meanwhile */
     for (uint32_t k = p->n; rc == PG_OK && k-- > 0;) {
-        uint32_t id = iorder != NULL ? iorder[k] : k;
+        uint32_t id = i_node_at(iorder, k);
         const pg_pnode *nd = &nodes[id];
         const pg_count *cs;
         uint32_t nc;
