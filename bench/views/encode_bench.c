@@ -13,9 +13,7 @@
  * Every encoder writes its output as the gateway streams it: in pieces of PIECE bytes into one
  * reused buffer (getprofile.c's STREAM_CHUNK), so what is timed is the encoder and not a buffer
  * growing to the whole answer (until 2026-12-02 the output grew in one buffer, and reallocating
- * it was a fifth of the JSON writer's time). Ion's call tree is lent, as the gateway sends it
- * since 2026-12-04 (pg_pwriter_step_lend): its pieces are counted where the writer wrote them, not
- * copied into the buffer.
+ * it was a fifth of the JSON writer's time).
  * Usage: encode_bench NODES [REPS [ONLY]]; ONLY (the start of a contender's name, such as "json")
  * runs just those, for profiling with perf; "=NAME" runs the one named NAME alone. */
 #include "profgate/folded.h"
@@ -134,27 +132,10 @@ static double run(int c, const pg_profile *p, const pg_profile *merged, uint32_t
         if (pg_pwriter_new(c == C_JSON || c == C_ION ? p : merged, c == C_ION || c == C_ION_MERGED, 0, &w) != PG_OK)
             abort();
 #endif
-        bool ion = c == C_ION || c == C_ION_LAYOUT || c == C_ION_MERGED;
         while (!done) {
-#ifdef PG_HAVE_PWRITER_LEND
-            /* Ion as the gateway sends it: the call tree lent from where the writer wrote it,
-             * handed to the connection (counted here) without a copy. */
-            pg_pwriter_lent lent = {0};
-            if ((ion ? pg_pwriter_step_lend(w, &k.piece, PIECE, &lent, &done) : pg_pwriter_step(w, &k.piece, PIECE, &done)) !=
-                PG_OK)
-                abort();
-            sink_flush(&k);
-            if (lent.len > 0) {
-                __asm__ volatile("" ::"r"(lent.data) : "memory");
-                k.total += lent.len;
-                pg_pwriter_lent_release(lent.hold);
-            }
-#else
-            (void)ion;
             if (pg_pwriter_step(w, &k.piece, PIECE, &done) != PG_OK)
                 abort();
             sink_flush(&k);
-#endif
         }
         pg_pwriter_free(w);
         break;

@@ -59,13 +59,9 @@ void gp_set_step(gpreq *g, gp_step next)
     g->step = next;
 }
 
-/* The answer's writer: JSON or Ion, folded stacks, pprof, speedscope, or a diff. With lent, an
- * Ion writer lends its call tree there (sent without a copy) instead of appending it; lent->len
- * is 0 when nothing was lent. */
-static int writer_step(gpreq *g, pg_buf *out, size_t budget, pg_pwriter_lent *lent, bool *done)
+/* The answer's writer: JSON or Ion, folded stacks, pprof, speedscope, or a diff. */
+static int writer_step(gpreq *g, pg_buf *out, size_t budget, bool *done)
 {
-    if (lent != NULL)
-        *lent = (pg_pwriter_lent){0};
     if (g->fwriter != NULL)
         return pg_fwriter_step(g->fwriter, out, budget, done);
     if (g->ppwriter != NULL)
@@ -74,8 +70,7 @@ static int writer_step(gpreq *g, pg_buf *out, size_t budget, pg_pwriter_lent *le
         return pg_sswriter_step(g->sswriter, out, budget, done);
     if (g->dwriter != NULL)
         return pg_dwriter_step(g->dwriter, out, budget, done);
-    return lent != NULL ? pg_pwriter_step_lend(g->writer, out, budget, lent, done)
-                        : pg_pwriter_step(g->writer, out, budget, done);
+    return pg_pwriter_step(g->writer, out, budget, done);
 }
 
 static void writer_free(gpreq *g)
@@ -240,7 +235,7 @@ static bool spill_step(gpreq *g)
     int rc = PG_OK;
     while (!done && rc == PG_OK && made < SPILL_STEP) {
         pg_buf_reset(&g->piece);
-        rc = writer_step(g, &g->piece, 4 * STREAM_CHUNK, NULL, &done);
+        rc = writer_step(g, &g->piece, 4 * STREAM_CHUNK, &done);
         pg_buf *out = &g->piece;
         if (rc == PG_OK && g->gz != NULL) {
             pg_buf_reset(&g->zpiece);
@@ -350,36 +345,21 @@ static void on_drain(pg_http_req *req, void *data)
     gp_pump(g);
 }
 
-/* Sends len bytes of the answer (through gzip when asked); false when the client is gone. lent:
- * they are a piece of an Ion call tree lent by the writer, and this takes its hold: the piece is
- * sent from where it lies (the connection releases it once written), or, when gzip makes other
- * bytes of it, released here. */
-static bool send_bytes(gpreq *g, const char *data, size_t len, bool last, const pg_pwriter_lent *lent)
+/* Sends the piece made so far (through gzip when asked); false when the client is gone. */
+static bool send_piece(gpreq *g, bool last)
 {
-    bool ok = true;
+    pg_buf *out = &g->piece;
     if (g->gz != NULL) {
         pg_buf_reset(&g->zpiece);
-        ok = pg_gzip_stream_write(g->gz, data, len, last, &g->zpiece) == PG_OK;
-        data = g->zpiece.data;
-        len = g->zpiece.len;
+        if (pg_gzip_stream_write(g->gz, g->piece.data, g->piece.len, last, &g->zpiece) != PG_OK)
+            return false;
+        out = &g->zpiece;
     }
-    if (ok && g->keeping && pg_buf_append(&g->keep, data, len) != PG_OK) {
+    if (g->keeping && pg_buf_append(&g->keep, out->data, out->len) != PG_OK) {
         g->keeping = false; /* larger than an answer worth keeping */
         pg_buf_free(&g->keep);
     }
-    if (ok && lent != NULL && g->gz == NULL) {
-        g->gw->lent_bytes += len;
-        return pg_http_stream_write_shared(g->req, data, len, pg_pwriter_lent_release, lent->hold);
-    }
-    if (lent != NULL)
-        pg_pwriter_lent_release(lent->hold);
-    return ok && pg_http_stream_write(g->req, data, len);
-}
-
-/* Sends the piece made so far; false when the client is gone. */
-static bool send_piece(gpreq *g, bool last)
-{
-    bool sent = send_bytes(g, g->piece.data, g->piece.len, last, NULL);
+    bool sent = pg_http_stream_write(g->req, out->data, out->len);
     pg_buf_reset(&g->piece);
     return sent;
 }
@@ -421,19 +401,13 @@ static void gp_pump(gpreq *g)
             continue;
         }
         bool done;
-        pg_pwriter_lent lent;
-        int rc = writer_step(g, &g->piece, STREAM_CHUNK, &lent, &done);
+        int rc = writer_step(g, &g->piece, STREAM_CHUNK, &done);
         if (rc != PG_OK) {
             pg_log(PG_LOG_ERROR, "rid=%s encoding failed mid-answer: %s", pg_http_req_id(g->req), pg_strerror(rc));
             stream_done(g, false);
             return;
         }
-        bool sent = send_piece(g, done);
-        if (lent.len > 0 && sent)
-            sent = send_bytes(g, lent.data, lent.len, false, &lent); /* takes the hold */
-        else if (lent.len > 0)
-            pg_pwriter_lent_release(lent.hold);
-        if (!sent) {
+        if (!send_piece(g, done)) {
             stream_done(g, false);
             return;
         }
@@ -571,8 +545,7 @@ static void gp_encode(gpreq *g)
         rc = pg_pwriter_new(&g->acc, g->r.format == PG_FMT_ION, (uint32_t)g->r.max_depth, &g->writer);
     }
     bool done = false;
-    /* The first piece is copied: the answer goes out whole when it fits in it. */
-    rc = rc ?: writer_step(g, &g->piece, STREAM_CHUNK, NULL, &done);
+    rc = rc ?: writer_step(g, &g->piece, STREAM_CHUNK, &done);
     gp_tree_complete(g);
     if (rc == PG_OK && done) {
         respond_whole(g);

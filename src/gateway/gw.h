@@ -39,7 +39,6 @@ struct pg_gateway {
     size_t typical;         /* recent answers' tree size (a moving average): what a new one reserves */
     pg_peers *gp_peers;      /* GetProfiles in progress per client address */
     uint64_t admit_waits, admit_refused, spills, per_client_refused;
-    uint64_t lent_bytes; /* answer bytes sent from an Ion writer's tree without a copy */
     pg_metrics m;           /* the counters /metrics shows besides the modules' own stats */
     pg_http_server *server; /* set once listening; NULL before and after */
     bool stopping;          /* shutting down: /readyz says not ready */

@@ -106,9 +106,6 @@ static const metric table[] = {
      "GetProfile requests answered 503 because no room came within server.inflight_wait."},
     {"profgate_spills_total", M_COUNTER, V_U64, S(spills), NULL, NULL, NULL, false,
      "Answers of slow readers encoded to a file (server.spill_dir) so their trees could be freed."},
-    {"profgate_answer_bytes_lent_total", M_COUNTER, V_U64, S(lent_bytes), NULL, NULL, NULL, false,
-     "Bytes of Ion answers sent straight from the call tree's blocks as the writer wrote them (not copied "
-     "into pieces); gzip'd answers go through the compressor and are not counted."},
     {"profgate_spilled_bytes", M_GAUGE, V_U64, S(spilled_bytes), NULL, NULL, NULL, false,
      "Bytes of spilled answers not yet sent (bounded by server.spill_bytes)."},
     {"profgate_getprofile_per_client_refused_total", M_COUNTER, V_U64, S(per_client_refused), NULL, NULL, NULL,

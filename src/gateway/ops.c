@@ -186,7 +186,6 @@ static void metrics_snapshot(const pg_gateway *gw, pg_metrics_snap *s)
     s->inflight_waits = gw->admit_waits;
     s->inflight_refused = gw->admit_refused;
     s->spills = gw->spills;
-    s->lent_bytes = gw->lent_bytes;
     s->per_client_refused = gw->per_client_refused;
     if (gw->d.creds != NULL) {
         pg_credsrc_stats cs;

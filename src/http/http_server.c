@@ -735,26 +735,17 @@ static size_t format_head(conn *c, int status, const pg_http_out_header *hdrs, s
 
 /* Queues wr (its data[0..len), plus an optional shared body) on the connection. False when the
  * write could not start: the connection is then closing and wr (and the body) released. */
-/* wr's len bytes, then body (shared: release(ctx) once written, or when the write fails), then
- * tail (static text: a chunk's CRLF after a shared body). */
-static bool queue_write_tail(conn *c, wreq *wr, size_t len, const void *body, size_t body_len, const char *tail,
-                             wkind kind, void (*release)(void *ctx), void *ctx)
+static bool queue_write(conn *c, wreq *wr, size_t len, const void *body, size_t body_len, wkind kind,
+                        void (*release)(void *ctx), void *ctx)
 {
-    size_t tail_len = tail != NULL ? strlen(tail) : 0;
-    uv_buf_t bufs[3];
-    unsigned nbufs = 0;
-    bufs[nbufs++] = uv_buf_init(wr->data, (unsigned)len);
-    if (body_len > 0)
-        bufs[nbufs++] = uv_buf_init((char *)body, (unsigned)body_len);
-    if (tail_len > 0)
-        bufs[nbufs++] = uv_buf_init((char *)tail, (unsigned)tail_len);
-    wr->len = len + body_len + tail_len;
+    uv_buf_t bufs[2] = {uv_buf_init(wr->data, (unsigned)len), uv_buf_init((char *)body, (unsigned)body_len)};
+    wr->len = len + body_len;
     wr->c = c;
     wr->w.data = wr;
     wr->kind = kind;
     wr->release = release;
     wr->release_ctx = ctx;
-    int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, bufs, nbufs, on_write);
+    int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, bufs, body_len > 0 ? 2 : 1, on_write);
     if (rc != 0) {
         if (release)
             release(ctx);
@@ -766,12 +757,6 @@ static bool queue_write_tail(conn *c, wreq *wr, size_t len, const void *body, si
     c->writes++;
     arm(c, T_SEND);
     return true;
-}
-
-static bool queue_write(conn *c, wreq *wr, size_t len, const void *body, size_t body_len, wkind kind,
-                        void (*release)(void *ctx), void *ctx)
-{
-    return queue_write_tail(c, wr, len, body, body_len, NULL, kind, release, ctx);
 }
 
 /* A whole answer: the body copied (release NULL), shared (release frees it once written), or in a
@@ -877,60 +862,34 @@ void pg_http_stream_begin(pg_http_req *r, int status, const pg_http_out_header *
         r->queued += off;
 }
 
-/* One piece of a streamed body (a chunk when chunked): copied into the write request with its
- * chunk framing (release NULL), or sent from where it lies between a size line and a static CRLF
- * (release(ctx) once written, or at once when it cannot be). */
-static bool stream_piece(pg_http_req *r, const void *data, size_t len, void (*release)(void *ctx), void *ctx)
+bool pg_http_stream_write(pg_http_req *r, const void *data, size_t len)
 {
     PG_ASSERT(r->active && r->streaming);
     conn *c = r->c;
-    if (c->closing || len == 0) { /* a zero-length chunk would end the body */
-        if (release)
-            release(ctx);
-        return !c->closing;
-    }
-    bool copied = release == NULL;
-    wreq *wr = malloc(sizeof *wr + (copied ? len : 0) + 32);
+    if (c->closing)
+        return false;
+    if (len == 0)
+        return true; /* a zero-length chunk would end the body */
+    wreq *wr = malloc(sizeof *wr + len + 32);
     if (wr == NULL) {
-        if (release)
-            release(ctx);
         pg_log(PG_LOG_ERROR, "out of memory writing a %zu-byte chunk", len);
         conn_close(c);
         return false;
     }
-    size_t off = r->chunked ? (size_t)snprintf(wr->data, 32, "%zx\r\n", len) : 0;
-    const char *crlf = r->chunked ? "\r\n" : NULL;
-    size_t total;
-    bool queued;
-    if (copied) {
-        memcpy(wr->data + off, data, len);
-        off += len;
-        if (crlf != NULL) {
-            memcpy(wr->data + off, crlf, 2);
-            off += 2;
-        }
-        total = off;
-        queued = queue_write(c, wr, off, NULL, 0, W_PIECE, NULL, NULL);
-    } else {
-        total = off + len + (crlf != NULL ? 2 : 0);
-        queued = queue_write_tail(c, wr, off, data, len, crlf, W_PIECE, release, ctx);
+    size_t off = 0;
+    if (r->chunked)
+        off = (size_t)snprintf(wr->data, 32, "%zx\r\n", len);
+    memcpy(wr->data + off, data, len);
+    off += len;
+    if (r->chunked) {
+        memcpy(wr->data + off, "\r\n", 2);
+        off += 2;
     }
-    if (!queued)
+    if (!queue_write(c, wr, off, NULL, 0, W_PIECE, NULL, NULL))
         return false;
-    r->queued += total;
+    r->queued += off;
     r->body_bytes += len;
     return true;
-}
-
-bool pg_http_stream_write(pg_http_req *r, const void *data, size_t len)
-{
-    return stream_piece(r, data, len, NULL, NULL);
-}
-
-bool pg_http_stream_write_shared(pg_http_req *r, const void *data, size_t len, void (*release)(void *ctx), void *ctx)
-{
-    PG_ASSERT(release != NULL);
-    return stream_piece(r, data, len, release, ctx);
 }
 
 size_t pg_http_stream_queued(const pg_http_req *r)

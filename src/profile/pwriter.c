@@ -6,7 +6,6 @@
 #include "profgate/ionw.h"
 #include "profgate/jsonw.h"
 
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,45 +58,9 @@ struct pg_pwriter {
     uint32_t tblock; /* the block being copied out (they go out last to first), */
     size_t tboff;    /* and how much of it went */
     size_t budget;   /* the current step's */
-    pg_pwriter_lent *lend; /* pg_pwriter_step_lend's: the tree is lent there, not copied */
 };
 
-/* A tree block's memory: a reference count in front of its bytes. The layout holds one
- * reference; a piece of the tree lent to the output (pg_pwriter_step_lend) holds another, so that
- * what a slow client's queue pins is the block its piece lies in, never the whole layout (which
- * the gateway may have let go, or never kept). */
-typedef struct pg_tbmem {
-    uint32_t refs;
-    char data[];
-} pg_tbmem;
-
-static char *tb_new(size_t cap)
-{
-    pg_tbmem *m = malloc(sizeof *m + cap);
-    if (m == NULL)
-        return NULL;
-    m->refs = 1;
-    return m->data;
-}
-
-static pg_tbmem *tb_of(char *data)
-{
-    return (pg_tbmem *)(void *)(data - offsetof(pg_tbmem, data));
-}
-
-static void tb_unref(pg_tbmem *m)
-{
-    PG_ASSERT(m->refs > 0);
-    if (--m->refs == 0)
-        free(m);
-}
-
-void pg_pwriter_lent_release(void *hold)
-{
-    tb_unref(hold);
-}
-
-/* Part of a written Ion call tree: its bytes are data[at, cap) (data from tb_new). */
+/* Part of a written Ion call tree: its bytes are data[at, cap). */
 typedef struct pg_tblock {
     char *data;
     size_t at, cap;
@@ -143,7 +106,7 @@ struct pg_ion_layout {
 static void tree_free(pg_ion_layout *L)
 {
     for (uint32_t i = 0; i < L->nblocks; i++)
-        tb_unref(tb_of(L->blocks[i].data));
+        free(L->blocks[i].data);
     free(L->blocks);
     L->blocks = NULL;
     L->nblocks = L->blocks_cap = 0;
@@ -751,7 +714,7 @@ static int i_tree_block(pg_ion_layout *L, char **o, size_t cap)
         if (cap > PG_PWRITER_TREE_MAX - L->tree_len - used)
             return PG_ELIMIT;
         if (used == 0) {
-            tb_unref(tb_of(b->data));
+            free(b->data);
             L->tree_mem -= b->cap;
             L->nblocks--;
         } else {
@@ -761,7 +724,7 @@ static int i_tree_block(pg_ion_layout *L, char **o, size_t cap)
     }
     size_t bcap = L->blocks_cap;
     char *d = NULL;
-    if (!pg_grow((void **)&L->blocks, &bcap, (size_t)L->nblocks + 1, sizeof *L->blocks) || (d = tb_new(cap)) == NULL)
+    if (!pg_grow((void **)&L->blocks, &bcap, (size_t)L->nblocks + 1, sizeof *L->blocks) || (d = malloc(cap)) == NULL)
         return PG_ENOMEM;
     L->blocks_cap = (uint32_t)bcap;
     L->blocks[L->nblocks++] = (pg_tblock){.data = d, .at = cap, .cap = cap};
@@ -917,11 +880,8 @@ static int i_write_tree(pg_pwriter *w)
     if (b->at > L->tree_mem / 8) {
         size_t used = b->cap - b->at;
         memmove(b->data, b->data + b->at, used);
-        /* Shrinking (nothing is lent yet: the tree was just written); when it fails, the block
-         * stays larger. */
-        PG_ASSERT(tb_of(b->data)->refs == 1);
-        pg_tbmem *t = realloc(tb_of(b->data), sizeof *t + used);
-        b->data = t != NULL ? t->data : b->data;
+        char *t = realloc(b->data, used); /* shrinking: when it fails, the block stays larger */
+        b->data = t != NULL ? t : b->data;
         L->tree_mem -= b->at;
         b->at = 0;
         b->cap = used;
@@ -992,21 +952,14 @@ static int walk_step(pg_pwriter *w)
         return rc;
     case S_TREE:
         if (w->ion_direct && !w->measuring && w->tsent < w->L->tree_len) {
-            /* The tree's bytes up to the step's budget, from the front block on; or, lent, the
-             * rest of the block. */
+            /* The tree's bytes up to the step's budget, from the front block on. */
             const pg_tblock *b = &w->L->blocks[w->tblock];
             size_t left = b->cap - b->at - w->tboff;
             PG_ASSERT(left > 0); /* blocks hold tree_len bytes in all, none of them empty */
             size_t n = PG_MIN(left, PG_MAX(w->budget - w->e.out->len, (size_t)4096));
-            if (w->lend != NULL) {
-                pg_tbmem *m = tb_of(b->data);
-                PG_ASSERT(m->refs < UINT32_MAX);
-                m->refs++;
-                n = left;
-                *w->lend = (pg_pwriter_lent){.data = b->data + b->at + w->tboff, .len = n, .hold = m};
-            } else if ((rc = pg_buf_append(w->e.out, b->data + b->at + w->tboff, n)) != PG_OK) {
+            rc = pg_buf_append(w->e.out, b->data + b->at + w->tboff, n);
+            if (rc != PG_OK)
                 return rc;
-            }
             w->tsent += n;
             w->tboff += n;
             if (w->tboff == b->cap - b->at && w->tblock > 0) {
@@ -1121,35 +1074,19 @@ pg_ion_layout *pg_pwriter_layout(const pg_pwriter *w)
     return w->ion_direct ? w->L : NULL;
 }
 
-/* A step that copies everything into out (lend NULL), or lends the first piece of the tree it
- * meets and ends there. */
-static int step(pg_pwriter *w, pg_buf *out, size_t budget, pg_pwriter_lent *lend, bool *done)
+int pg_pwriter_step(pg_pwriter *w, pg_buf *out, size_t budget, bool *done)
 {
     int rc = PG_OK;
     if (w->ion && w->e.out == NULL)
         rc = pg_emit_ion_begin(&w->e, out);
     w->e.out = out;
     w->budget = budget;
-    w->lend = lend;
-    if (lend != NULL)
-        *lend = (pg_pwriter_lent){0};
-    while (rc == PG_OK && w->stage != S_DONE && out->len < budget && (lend == NULL || lend->len == 0))
+    while (rc == PG_OK && w->stage != S_DONE && out->len < budget)
         rc = walk_step(w);
-    w->lend = NULL;
     *done = rc == PG_OK && w->stage == S_DONE;
     if (*done)
         PG_ASSERT(pg_emit_done(&w->e));
     return rc;
-}
-
-int pg_pwriter_step(pg_pwriter *w, pg_buf *out, size_t budget, bool *done)
-{
-    return step(w, out, budget, NULL, done);
-}
-
-int pg_pwriter_step_lend(pg_pwriter *w, pg_buf *out, size_t budget, pg_pwriter_lent *lent, bool *done)
-{
-    return step(w, out, budget, lent, done);
 }
 
 void pg_pwriter_free(pg_pwriter *w)

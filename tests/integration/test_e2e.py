@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import botocore.config
 
-from harness import Conn, Redis, get, ion_to_plain_many, metrics, start_profgate, start_sim, wait_for
+from harness import Conn, Redis, get, ion_to_plain_many, start_profgate, start_sim, wait_for
 
 NOW = datetime(2026, 11, 25, 12, 3, 17, tzinfo=timezone.utc)  # not on a bucket edge
 CLOCK = NOW.strftime("%Y-%m-%dT%H:%M:%SZ") + "!"                # frozen
@@ -257,26 +257,18 @@ class Streaming(unittest.TestCase):
         self.assertEqual(r.header("Content-Encoding"), "gzip")  # "*" accepts gzip, from the second field
 
     def test_ion_streamed(self):
-        lent = metrics(self.gw.port)["profgate_answer_bytes_lent_total"]
         r = get(self.gw.port, self.big, {"Accept": ION}, timeout=60)
         self.assertEqual(r.header("Transfer-Encoding"), "chunked")
         self.assertEqual(ion_to_plain_many([r.body])[0], self.want)
-        # The call tree went out from where the writer wrote it, in pieces of its blocks (the
-        # tree is most of the answer; the head and symbol table are copied).
-        sent = metrics(self.gw.port)["profgate_answer_bytes_lent_total"] - lent
-        self.assertGreater(sent, len(r.body) // 2)
-        self.assertLess(sent, len(r.body))
 
     def test_ion_gzip_http10_and_leaving(self):
-        """The lent call tree in the other ways an answer leaves: through gzip (copied by the
-        compressor, not lent), to an HTTP/1.0 client (no chunks), and cut short by a client that
-        leaves (the connection releases what it held; the sanitizer build checks for leaks)."""
+        """A streamed Ion answer in the other ways it leaves: through gzip, to an HTTP/1.0 client
+        (no chunks), and cut short by clients that reset mid-body (the sanitizer build checks that
+        nothing leaks), after which the next answer is still whole."""
         ion = get(self.gw.port, self.big, {"Accept": ION}, timeout=60).body
-        lent = metrics(self.gw.port)["profgate_answer_bytes_lent_total"]
         r = get(self.gw.port, self.big, {"Accept": ION, "Accept-Encoding": "gzip"}, timeout=60)
         self.assertEqual(r.header("Content-Encoding"), "gzip")
         self.assertEqual(gzip.decompress(r.body), ion)
-        self.assertEqual(metrics(self.gw.port)["profgate_answer_bytes_lent_total"], lent)
         s = socket.create_connection(("127.0.0.1", self.gw.port), timeout=60)
         s.sendall(f"GET {self.big} HTTP/1.0\r\nAccept: {ION}\r\n\r\n".encode())
         data = b""
@@ -286,7 +278,6 @@ class Streaming(unittest.TestCase):
         head, body = data.split(b"\r\n\r\n", 1)
         self.assertNotIn(b"chunked", head.lower())
         self.assertEqual(body, ion)
-        self.assertGreater(metrics(self.gw.port)["profgate_answer_bytes_lent_total"] - lent, len(ion) // 2)
         for _ in range(5):
             s = socket.create_connection(("127.0.0.1", self.gw.port), timeout=60)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

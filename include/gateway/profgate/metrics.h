@@ -80,7 +80,6 @@ typedef struct pg_metrics_snap {
     /* the memory budget for answers in flight */
     uint64_t inflight_bytes, inflight_limit, inflight_waiting, spilled_bytes;
     uint64_t inflight_waits, inflight_refused, spills, per_client_refused;
-    uint64_t lent_bytes;
     /* credentials */
     uint64_t cred_provider[PG_MCR_COUNT]; /* 1 for the provider in use */
     uint64_t cred_valid;

@@ -138,9 +138,6 @@ void pg_http_respond_fd(pg_http_req *r, int status, const pg_http_out_header *hd
  */
 void pg_http_stream_begin(pg_http_req *r, int status, const pg_http_out_header *hdrs, size_t nhdrs);
 bool pg_http_stream_write(pg_http_req *r, const void *data, size_t len);
-/** Sends one piece without copying it: data stays valid until release(ctx), which runs once it is
- *  written, or at once when the client is gone (false) or the piece is empty. */
-bool pg_http_stream_write_shared(pg_http_req *r, const void *data, size_t len, void (*release)(void *ctx), void *ctx);
 size_t pg_http_stream_queued(const pg_http_req *r);
 /** Runs cb once the queued bytes fall to low or below (once; register again to wait again). */
 void pg_http_stream_on_drain(pg_http_req *r, size_t low, pg_http_drain_cb cb, void *data);

@@ -178,30 +178,13 @@ size_t pg_profile_memory(const pg_profile *p);
  * A resumable writer of p as JSON or binary Ion; max_depth 0 means unlimited. Children and
  * counters come in byte order of name. p must not change while the writer lives. For Ion, creating
  * the writer numbers the symbols and, without a depth limit, writes the whole call tree into a
- * buffer of its own (Ion puts lengths first: it is written backwards), which the steps copy out
- * (or lend: pg_pwriter_step_lend);
+ * buffer of its own (Ion puts lengths first: it is written backwards), which the steps copy out;
  * with a depth limit it walks the profile once to measure without output.
  */
 typedef struct pg_pwriter pg_pwriter;
 int pg_pwriter_new(const pg_profile *p, bool ion, uint32_t max_depth, pg_pwriter **out);
 /** Appends to out until out->len reaches budget or the profile is complete (*done). */
 int pg_pwriter_step(pg_pwriter *w, pg_buf *out, size_t budget, bool *done);
-/**
- * A piece of an Ion call tree lent to the output instead of copied: len bytes at data, valid
- * (whatever becomes of the writer and its layout) until pg_pwriter_lent_release(hold). Each
- * piece pins the one block of the tree it lies in (about 64 KiB, or one node's bytes).
- */
-typedef struct pg_pwriter_lent {
-    const char *data;
-    size_t len; /* 0: nothing lent */
-    void *hold;
-} pg_pwriter_lent;
-/** Like pg_pwriter_step, but an Ion call tree without a depth limit is lent, not copied: when the
- *  next bytes are the tree's, the step ends with them in *lent, after what it appended to out
- *  (which goes first). A connection sends them from where they lie: the tree is not copied. */
-int pg_pwriter_step_lend(pg_pwriter *w, pg_buf *out, size_t budget, pg_pwriter_lent *lent, bool *done);
-#define PG_HAVE_PWRITER_LEND 1 /* for benchmarks built against older trees too (bench/views) */
-void pg_pwriter_lent_release(void *hold);
 void pg_pwriter_free(pg_pwriter *w);
 /** Bytes of memory the writer holds (an Ion call tree not yet copied out included): for the
  *  gateway's budget of answers in flight. */

@@ -561,47 +561,6 @@ static size_t encode_in_steps(const pg_profile *p, bool ion, uint32_t depth, siz
     return pieces;
 }
 
-/* p written by one writer in steps that lend the call tree (pg_pwriter_step_lend), joined as a
- * connection would send them: each step's copied bytes, then its lent piece. The lent pieces are
- * joined only after the writer is freed (and its layout with it, unless reuse holds it), and
- * released after that: they must outlive both. How many pieces were lent. */
-static size_t encode_lending(const pg_profile *p, pg_ion_layout *reuse, size_t step, pg_buf *joined)
-{
-    pg_pwriter *w;
-    pg_buf part;
-    pg_buf_init(&part, 1 << 24);
-    pg_buf_reset(joined);
-    assert_int_equal(pg_pwriter_new_ion(p, reuse, &w), PG_OK);
-    if (reuse != NULL)
-        assert_ptr_equal(pg_pwriter_layout(w), reuse);
-    enum { MAXP = 4096 };
-    static pg_pwriter_lent lent[MAXP];
-    static size_t at[MAXP]; /* where each lent piece goes in joined */
-    size_t nlent = 0;
-    bool done = false;
-    while (!done) {
-        pg_buf_reset(&part);
-        pg_pwriter_lent l;
-        assert_int_equal(pg_pwriter_step_lend(w, &part, step, &l, &done), PG_OK);
-        assert_int_equal(pg_buf_append(joined, part.data, part.len), PG_OK);
-        if (l.len > 0) {
-            assert_true(nlent < MAXP && !done && l.hold != NULL);
-            at[nlent] = joined->len;
-            lent[nlent++] = l;
-            assert_int_equal(pg_buf_reserve(joined, l.len), PG_OK);
-            memset(joined->data + joined->len, 0, l.len);
-            joined->len += l.len;
-        }
-    }
-    pg_pwriter_free(w);
-    for (size_t i = 0; i < nlent; i++) {
-        memcpy(joined->data + at[i], lent[i].data, lent[i].len);
-        pg_pwriter_lent_release(lent[i].hold);
-    }
-    pg_buf_free(&part);
-    return nlent;
-}
-
 /* An Ion call tree larger than a block is written backwards into several blocks (one node, with
  * a file name longer than a block, in a block of its own): the walk's bytes, the same bytes in
  * any steps, and a layout that holds about the tree's bytes (at most a block unused). */
@@ -645,27 +604,7 @@ static void test_ion_tree_in_blocks(void **state)
         encode_in_steps(&p, true, 0, steps[i], &joined);
         assert_int_equal(joined.len, whole.len);
         assert_memory_equal(joined.data, whole.data, whole.len);
-        /* Lent instead of copied: the same bytes, the tree in one piece per block (more than
-         * 8 of them), from a layout of its own and from a kept one. */
-        size_t lent = encode_lending(&p, NULL, steps[i], &joined);
-        assert_true(lent > 8);
-        assert_int_equal(joined.len, whole.len);
-        assert_memory_equal(joined.data, whole.data, whole.len);
     }
-    /* A kept layout lends its tree to each writer that reuses it, and outlives what they lent.
-     * (Compacting gives the profile an origin, which reuse needs; the bytes stay the same.) */
-    assert_int_equal(pg_profile_shrink(&p, true), PG_OK);
-    assert_true(p.origin != 0);
-    pg_pwriter *kw;
-    assert_int_equal(pg_pwriter_new(&p, true, 0, &kw), PG_OK);
-    pg_ion_layout *kept = pg_ion_layout_ref(pg_pwriter_layout(kw));
-    pg_pwriter_free(kw);
-    for (int round = 0; round < 2; round++) {
-        assert_true(encode_lending(&p, kept, 70000, &joined) > 8);
-        assert_int_equal(joined.len, whole.len);
-        assert_memory_equal(joined.data, whole.data, whole.len);
-    }
-    pg_ion_layout_unref(kept);
     pg_buf_free(&whole);
     pg_buf_free(&joined);
     pg_profile_free(&p);
