@@ -744,10 +744,13 @@ static int i_write_tree(pg_pwriter *w)
     if (i_order(w) != PG_OK)
         return PG_ENOMEM;
     uint32_t *kids = calloc(p->n, sizeof *kids);
-    char *o = NULL;
+    /* o, the output, is passed to i_tree_block by a copy (at) so that its address never
+     * escapes: otherwise the compiler keeps it in memory and stores it at every field. */
+    char *o = NULL, *at = NULL;
     /* The first block: a guess from the simulator's profiles (about 50 bytes per node) when
      * that is less than a block. */
-    int rc = kids != NULL ? i_tree_block(L, &o, PG_MIN((size_t)p->n * 56 + 64, PG_TREE_BLOCK)) : PG_ENOMEM;
+    int rc = kids != NULL ? i_tree_block(L, &at, PG_MIN((size_t)p->n * 56 + 64, PG_TREE_BLOCK)) : PG_ENOMEM;
+    o = at;
     /* What the loop reads of the profile and the layout, in locals (see i_member_kept): the
      * writing order, the counts of an ordered profile, the current block's start, the member
      * symbols. */
@@ -775,8 +778,10 @@ static int i_write_tree(pg_pwriter *w)
         /* Symbols are at most 5 bytes; heads PG_ION_TD_MAX; numbers PG_ION_NUM_MAX. */
         size_t bound = 5 * 5 + 5 * PG_ION_TD_MAX + 2 * PG_ION_NUM_MAX + (size_t)nc * (5 + PG_ION_NUM_MAX) + flen;
         if ((size_t)(o - bstart) < bound) {
-            if ((rc = i_tree_block(L, &o, PG_MAX(PG_TREE_BLOCK, bound))) != PG_OK)
+            at = o;
+            if ((rc = i_tree_block(L, &at, PG_MAX(PG_TREE_BLOCK, bound))) != PG_OK)
                 break;
+            o = at;
             bstart = L->blocks[L->nblocks - 1].data;
         }
         char *const end = o;
