@@ -625,12 +625,13 @@ static inline bool i_member_kept(pg_pwriter *w, uint32_t *msym, int k)
     return true;
 }
 
-/* A node's counts in byte order of counter: in an ordered profile where they lie, else sorted
- * into w->acc. */
-static int i_counts(pg_pwriter *w, const pg_pnode *nd, uint32_t id, const pg_count **cs, uint32_t *n)
+/* A node's counts in byte order of counter: in an ordered profile where they lie (pool, its
+ * counts; the tree pass holds it in a local), else (pool NULL) sorted into w->acc. */
+static inline int i_counts(pg_pwriter *w, const pg_count *pool, const pg_pnode *nd, uint32_t id, const pg_count **cs,
+                           uint32_t *n)
 {
-    if (w->p->ordered) {
-        *cs = w->p->pool + nd->counts;
+    if (pool != NULL) {
+        *cs = pool + nd->counts;
         *n = nd->ncounts;
         return PG_OK;
     }
@@ -767,12 +768,8 @@ static int i_write_tree(pg_pwriter *w)
         const pg_pnode *nd = &nodes[id];
         const pg_count *cs;
         uint32_t nc;
-        if (pool != NULL) {
-            cs = pool + nd->counts;
-            nc = nd->ncounts;
-        } else if ((rc = i_counts(w, nd, id, &cs, &nc)) != PG_OK) {
+        if ((rc = i_counts(w, pool, nd, id, &cs, &nc)) != PG_OK)
             break;
-        }
         size_t flen = 0;
         const char *file = nd->file != PG_STR_NONE ? pg_strtab_get(&strs, nd->file, &flen) : NULL;
         /* Symbols are at most 5 bytes; heads PG_ION_TD_MAX; numbers PG_ION_NUM_MAX. */
