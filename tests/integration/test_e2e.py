@@ -261,6 +261,30 @@ class Streaming(unittest.TestCase):
         self.assertEqual(r.header("Transfer-Encoding"), "chunked")
         self.assertEqual(ion_to_plain_many([r.body])[0], self.want)
 
+    def http10_body(self, accept):
+        """The big answer asked for over HTTP/1.0: no chunks, the body ends with the connection."""
+        s = socket.create_connection(("127.0.0.1", self.gw.port), timeout=60)
+        s.sendall(f"GET {self.big} HTTP/1.0\r\nAccept: {accept}\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+        s.close()
+        head, body = data.split(b"\r\n\r\n", 1)
+        self.assertNotIn(b"chunked", head.lower())
+        return body
+
+    def reset_mid_body(self, accept):
+        """Five clients that take the head of the big answer and reset the connection mid-body
+        (a small receive window keeps the rest unsent); returns once their requests have ended."""
+        for _ in range(5):
+            s = socket.create_connection(("127.0.0.1", self.gw.port), timeout=60)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.sendall(f"GET {self.big} HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\n\r\n".encode())
+            self.assertTrue(s.recv(1024).startswith(b"HTTP/1.1 200"))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            s.close()  # a reset, mid-body
+        wait_for(lambda: get(self.gw.port, "/healthz").json()["requestsInProgress"] == 0, 10, "requests to end")
+
     def test_ion_gzip_http10_and_leaving(self):
         """A streamed Ion answer in the other ways it leaves: through gzip, to an HTTP/1.0 client
         (no chunks), and cut short by clients that reset mid-body (the sanitizer build checks that
@@ -269,47 +293,15 @@ class Streaming(unittest.TestCase):
         r = get(self.gw.port, self.big, {"Accept": ION, "Accept-Encoding": "gzip"}, timeout=60)
         self.assertEqual(r.header("Content-Encoding"), "gzip")
         self.assertEqual(gzip.decompress(r.body), ion)
-        s = socket.create_connection(("127.0.0.1", self.gw.port), timeout=60)
-        s.sendall(f"GET {self.big} HTTP/1.0\r\nAccept: {ION}\r\n\r\n".encode())
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-        s.close()
-        head, body = data.split(b"\r\n\r\n", 1)
-        self.assertNotIn(b"chunked", head.lower())
-        self.assertEqual(body, ion)
-        for _ in range(5):
-            s = socket.create_connection(("127.0.0.1", self.gw.port), timeout=60)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            s.sendall(f"GET {self.big} HTTP/1.1\r\nHost: x\r\nAccept: {ION}\r\n\r\n".encode())
-            self.assertTrue(s.recv(1024).startswith(b"HTTP/1.1 200"))
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-            s.close()  # a reset, mid-body
-        wait_for(lambda: get(self.gw.port, "/healthz").json()["requestsInProgress"] == 0, 10, "requests to end")
+        self.assertEqual(self.http10_body(ION), ion)
+        self.reset_mid_body(ION)
         self.assertEqual(get(self.gw.port, self.big, {"Accept": ION}, timeout=60).body, ion)
 
     def test_http10_body_ends_with_close(self):
-        s = socket.create_connection(("127.0.0.1", self.gw.port), timeout=60)
-        s.sendall(f"GET {self.big} HTTP/1.0\r\nAccept: application/json\r\n\r\n".encode())
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        s.close()
-        head, body = data.split(b"\r\n\r\n", 1)
-        self.assertNotIn(b"chunked", head.lower())
-        self.assertEqual(json.loads(body), self.want)
+        self.assertEqual(json.loads(self.http10_body(JSON)), self.want)
 
     def test_client_leaving_mid_answer(self):
-        for _ in range(5):
-            s = socket.create_connection(("127.0.0.1", self.gw.port), timeout=60)
-            s.sendall(f"GET {self.big} HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n".encode())
-            self.assertTrue(s.recv(1024).startswith(b"HTTP/1.1 200"))
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-            s.close()  # a reset, mid-body
-        wait_for(lambda: get(self.gw.port, "/healthz").json()["requestsInProgress"] == 0, 10, "requests to end")
+        self.reset_mid_body(JSON)
         self.assertEqual(json.loads(get(self.gw.port, self.big, {"Accept": JSON}, timeout=60).body), self.want)
 
 
